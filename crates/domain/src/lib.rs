@@ -1,0 +1,20 @@
+//! juchu's business rules, free of IO so they can be trusted and property-tested.
+//!
+//! Types here validate on construction: once a value exists it is valid, and the layers
+//! above (store, app, web) do not check it again.
+
+pub mod customer;
+pub mod error;
+pub mod history;
+pub mod input;
+pub mod money;
+pub mod order;
+pub mod payment_method;
+pub mod points;
+pub mod search;
+pub mod status;
+pub mod tax;
+pub mod time;
+
+pub use error::{FieldError, Invalid};
+pub use money::Yen;
