@@ -352,3 +352,50 @@ mod tests {
         assert!(validate_email("email", "", false).is_ok());
     }
 }
+
+/// A member (会員) as sent by the API.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerInput {
+    #[serde(flatten)]
+    pub person: PersonInput,
+    pub email: String,
+    #[serde(default)]
+    pub birth_date: Option<String>,
+    #[serde(default)]
+    pub sex: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CustomerDraft {
+    #[serde(flatten)]
+    pub person: Person,
+    pub email: String,
+    #[schema(value_type = Option<String>, format = Date)]
+    pub birth_date: Option<Date>,
+    pub sex: Option<Sex>,
+}
+
+impl CustomerInput {
+    pub fn validate(&self) -> Result<CustomerDraft, Invalid> {
+        let mut e = Invalid::default();
+        let person = e.take(self.person.validate(false));
+        let email = e.take(validate_email("email", &self.email, true));
+        let birth_date = e.take(validate_birth_date(
+            "birth_date",
+            self.birth_date.as_deref(),
+        ));
+        let sex = e.take(parse_sex("sex", self.sex.as_deref()));
+        match (person, email, birth_date, sex) {
+            (Some(person), Some(email), Some(birth_date), Some(sex)) if e.is_empty() => {
+                Ok(CustomerDraft {
+                    person,
+                    email,
+                    birth_date,
+                    sex,
+                })
+            }
+            _ => Err(e),
+        }
+    }
+}

@@ -813,3 +813,36 @@ mod tests {
         }
     }
 }
+
+/// An order as stored: its validated contents plus what the shop's handling added.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct Order {
+    pub id: i64,
+    /// 注文番号 (sequential per shop)
+    pub number: i64,
+    /// Changes on every write; an edit must send the version it started from.
+    pub version: i64,
+    pub list: crate::status::OrderList,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub ordered_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    /// Earned points are credited to the member (done when the order ships).
+    pub points_granted: bool,
+    /// 入金チェック: the operator's manual "payment checked" mark.
+    pub payment_checked: bool,
+    #[serde(flatten)]
+    pub draft: OrderDraft,
+}
+
+impl Order {
+    pub fn standing(&self) -> crate::status::Standing {
+        crate::status::Standing {
+            status: self.draft.status,
+            list: self.list,
+            deleted: self.deleted_at.is_some(),
+        }
+    }
+}

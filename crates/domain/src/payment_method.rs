@@ -156,7 +156,7 @@ mod tests {
     fn codes_roundtrip_and_gateways() {
         for m in PaymentMethod::ALL {
             assert_eq!(PaymentMethod::from_code(m.code()), Some(m));
-            assert_eq!(m.settles_later() && m.is_card(), false);
+            assert!(!(m.settles_later() && m.is_card()));
         }
         assert_eq!(PaymentMethod::GmoPayeasy.gateway(), Some(Gateway::Gmo));
         assert_eq!(PaymentMethod::CashOnDelivery.gateway(), None);

@@ -1,0 +1,312 @@
+//! Admin users, passwords (argon2), UI sessions and API tokens. Session and token secrets
+//! are random 256-bit values; only their SHA-256 is stored, so a leaked database does not
+//! log anyone in.
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use jiff::{SignedDuration, Timestamp};
+use juchu_domain::{FieldError, Invalid};
+use juchu_store::shops;
+use juchu_store::users::{self, Role, User};
+use sha2::{Digest, Sha256};
+
+use crate::{Actor, App, AppError};
+
+pub const SESSION_HOURS: i64 = 12;
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+pub fn random_token() -> Result<String, AppError> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("random: {e}")))?;
+    Ok(hex(&b))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hash_password(password: &str) -> Result<String, AppError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("random: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// Verified against a dummy hash when the login is unknown, so a wrong login takes as long
+/// as a wrong password.
+async fn check_login(app: &App, login: &str, password: &str) -> Result<User, AppError> {
+    let user = users::by_login(&mut *app.store.read().await?, login).await?;
+    match user {
+        Some(u) if !u.disabled && verify_password(password, &u.password_hash) => Ok(u),
+        Some(_) => Err(AppError::Unauthenticated),
+        None => {
+            let _ = verify_password(password, DUMMY_HASH);
+            Err(AppError::Unauthenticated)
+        }
+    }
+}
+
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$eM0ysqSHS+6PzD3GnYCw1ZxLDnQcXIu0Q4zUrq0cD8s";
+
+pub struct NewSession {
+    pub token: String,
+    pub csrf_token: String,
+    pub expires_at: Timestamp,
+}
+
+pub async fn login(app: &App, login: &str, password: &str) -> Result<NewSession, AppError> {
+    let user = check_login(app, login, password).await?;
+    let token = random_token()?;
+    let csrf_token = random_token()?;
+    let now = app.now();
+    let expires_at = now
+        .checked_add(SignedDuration::from_hours(SESSION_HOURS))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut tx = app.store.begin().await?;
+    users::create_session(
+        &mut tx,
+        &token_hash(&token),
+        user.id,
+        &csrf_token,
+        now,
+        expires_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(NewSession {
+        token,
+        csrf_token,
+        expires_at,
+    })
+}
+
+pub async fn logout(app: &App, token: &str) -> Result<(), AppError> {
+    let mut tx = app.store.begin().await?;
+    users::delete_session(&mut tx, &token_hash(token)).await?;
+    Ok(tx.commit().await?)
+}
+
+fn actor_of(u: &User, name: String) -> Actor {
+    Actor {
+        shop_id: u.shop_id,
+        user_id: Some(u.id),
+        name,
+        is_admin: u.role == Role::Admin,
+    }
+}
+
+/// The operator behind a session cookie, and the session's CSRF token.
+pub async fn session(app: &App, token: &str) -> Result<(Actor, String), AppError> {
+    let s = users::session(&mut *app.store.read().await?, &token_hash(token), app.now())
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    Ok((actor_of(&s.user, s.user.name.clone()), s.csrf_token))
+}
+
+/// The user behind an API bearer token.
+pub async fn api_actor(app: &App, token: &str) -> Result<Actor, AppError> {
+    let (u, token_name) = users::by_token(&mut *app.store.read().await?, &token_hash(token))
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    let name = format!("{}（API: {token_name}）", u.name);
+    Ok(actor_of(&u, name))
+}
+
+/// Issue an API token for a user who proves their password. The token is shown once.
+pub async fn issue_token(
+    app: &App,
+    login: &str,
+    password: &str,
+    name: &str,
+) -> Result<String, AppError> {
+    let user = check_login(app, login, password).await?;
+    create_token_for(app, user.id, name).await
+}
+
+pub async fn create_token_for(app: &App, user_id: i64, name: &str) -> Result<String, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Invalid::one(
+            "name",
+            "required",
+            "トークン名を100文字以内で入力してください",
+        )
+        .into());
+    }
+    let token = format!("juchu_{}", random_token()?);
+    let mut tx = app.store.begin().await?;
+    users::create_token(&mut tx, user_id, name, &token_hash(&token), app.now()).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub login: String,
+    pub name: String,
+    pub password: String,
+    /// `admin` or `operator`
+    pub role: String,
+}
+
+fn validate_user(u: &NewUser) -> Result<Role, Invalid> {
+    let mut e = Invalid::default();
+    let login = u.login.trim();
+    if login.is_empty()
+        || login.len() > 50
+        || !login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    {
+        e.push(FieldError::new(
+            "login",
+            "invalid_login",
+            "ログインIDは英数字と . _ - @ で50文字以内です",
+        ));
+    }
+    if u.name.trim().is_empty() || u.name.chars().count() > 50 {
+        e.push(FieldError::new(
+            "name",
+            "required",
+            "名前を50文字以内で入力してください",
+        ));
+    }
+    if u.password.chars().count() < MIN_PASSWORD_LEN {
+        e.push(FieldError::new(
+            "password",
+            "too_short",
+            format!("パスワードは{MIN_PASSWORD_LEN}文字以上にしてください"),
+        ));
+    }
+    let role = Role::from_code(u.role.trim());
+    if role.is_none() {
+        e.push(FieldError::new(
+            "role",
+            "unknown_role",
+            "権限は admin または operator です",
+        ));
+    }
+    match role {
+        Some(r) if e.is_empty() => Ok(r),
+        _ => Err(e),
+    }
+}
+
+/// Add an admin user to the actor's shop. Only admins manage users.
+pub async fn add_user(app: &App, actor: &Actor, u: &NewUser) -> Result<i64, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    add_user_to_shop(app, actor.shop_id, u).await
+}
+
+/// Add a user to a shop (the CLI and start-up use this; they act for the deployment).
+pub async fn add_user_to_shop(app: &App, shop_id: i64, u: &NewUser) -> Result<i64, AppError> {
+    let role = validate_user(u)?;
+    let hash = hash_password(&u.password)?;
+    let mut tx = app.store.begin().await?;
+    if users::by_login(tx.conn(), u.login.trim()).await?.is_some() {
+        return Err(AppError::Invalid(Invalid::one(
+            "login",
+            "duplicate",
+            "このログインIDはすでに使われています",
+        )));
+    }
+    let id = users::create(
+        &mut tx,
+        shop_id,
+        u.login.trim(),
+        u.name.trim(),
+        &hash,
+        role,
+        app.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub async fn list_users(app: &App, actor: &Actor) -> Result<Vec<User>, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(users::list(&mut *app.store.read().await?, actor.shop_id).await?)
+}
+
+pub async fn set_password(app: &App, login: &str, password: &str) -> Result<(), AppError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(Invalid::one(
+            "password",
+            "too_short",
+            format!("パスワードは{MIN_PASSWORD_LEN}文字以上にしてください"),
+        )
+        .into());
+    }
+    let hash = hash_password(password)?;
+    let mut tx = app.store.begin().await?;
+    let user = users::by_login(tx.conn(), login)
+        .await?
+        .ok_or(AppError::NotFound("ユーザー"))?;
+    users::set_password(&mut tx, user.id, &hash).await?;
+    Ok(tx.commit().await?)
+}
+
+/// A shop by code, created if missing.
+pub async fn ensure_shop(
+    app: &App,
+    code: &str,
+    name: &str,
+) -> Result<(shops::Shop, bool), AppError> {
+    if let Some(s) = shops::by_code(&mut *app.store.read().await?, code).await? {
+        return Ok((s, false));
+    }
+    let mut tx = app.store.begin().await?;
+    let s = shops::create(&mut tx, code, name, app.now()).await?;
+    tx.commit().await?;
+    Ok((s, true))
+}
+
+pub async fn shop(app: &App, actor: &Actor) -> Result<shops::Shop, AppError> {
+    shops::by_id(&mut *app.store.read().await?, actor.shop_id)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_dummy_parses() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong", &h));
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_random_hex() {
+        let a = random_token().unwrap();
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, random_token().unwrap());
+        assert_eq!(token_hash("x").len(), 64);
+    }
+}

@@ -1,0 +1,54 @@
+use juchu_domain::Invalid;
+use juchu_domain::status::Refusal;
+use juchu_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Input rejected field by field; nothing was stored.
+    #[error("入力内容に誤りがあります: {0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0}が見つかりません")]
+    NotFound(&'static str),
+    /// The order's state does not allow this.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// Someone else changed the record since it was read.
+    #[error(
+        "ほかの操作で内容が変更されています（現在の版: {current}）。最新の内容を読み込んでからやり直してください"
+    )]
+    Stale { current: i64 },
+    /// A business rule refused it (stock, points, duplicates).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("ログインが必要です")]
+    Unauthenticated,
+    #[error("この操作の権限がありません")]
+    Forbidden,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Stable code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Invalid(_) => "invalid_input",
+            AppError::NotFound(_) => "not_found",
+            AppError::Refused(r) => r.code(),
+            AppError::Stale { .. } => "stale_version",
+            AppError::Conflict { code, .. } => code,
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::Forbidden => "forbidden",
+            AppError::Store(_) | AppError::Internal(_) => "internal",
+        }
+    }
+}

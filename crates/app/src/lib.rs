@@ -1,0 +1,70 @@
+//! juchu's use cases. Each public function is one thing an operator (or the API) does: it
+//! checks the domain's rules inside a store transaction and records what happened.
+
+pub mod access;
+pub mod catalog;
+pub mod customers;
+pub mod demo;
+mod error;
+pub mod export;
+pub mod orders;
+pub mod stock;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use juchu_store::Store;
+
+pub use error::AppError;
+
+/// Who is acting: every history entry and ledger line names them.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub shop_id: i64,
+    pub user_id: Option<i64>,
+    /// Shown in histories: the operator's name, or `API: <token name>`.
+    pub name: String,
+    pub is_admin: bool,
+}
+
+impl Actor {
+    /// Jobs and start-up work that no person did.
+    pub fn system(shop_id: i64) -> Actor {
+        Actor {
+            shop_id,
+            user_id: None,
+            name: "システム".to_owned(),
+            is_admin: true,
+        }
+    }
+}
+
+type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// The application: a store and a clock. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    pub store: Store,
+    clock: Clock,
+}
+
+impl App {
+    pub fn new(store: Store) -> App {
+        App {
+            store,
+            clock: Arc::new(Timestamp::now),
+        }
+    }
+
+    /// For tests that need to pin time.
+    pub fn with_clock(store: Store, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> App {
+        App {
+            store,
+            clock: Arc::new(clock),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+}

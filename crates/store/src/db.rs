@@ -1,0 +1,217 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, ConnectOptions, Executor, Transaction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds a value the code cannot read: a bug or a hand-edited database.
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL (use sqlite:// or postgres://): {0}")]
+    UnsupportedUrl(String),
+    #[error("cannot create the database directory {0}: {1}")]
+    Dir(String, std::io::Error),
+}
+
+impl StoreError {
+    /// A unique or check constraint refused the write.
+    pub fn is_constraint(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => matches!(
+                d.kind(),
+                sqlx::error::ErrorKind::UniqueViolation | sqlx::error::ErrorKind::CheckViolation
+            ),
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle on the database; cheap to clone. Holds no state beyond the pool, so any number
+/// of juchu processes can share one PostgreSQL.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A write transaction. On PostgreSQL rows are locked with `FOR UPDATE` where it matters; on
+/// SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`), so two
+/// writers queue instead of failing half-way.
+pub struct Tx {
+    pub(crate) tx: Transaction<'static, Any>,
+    pub(crate) backend: Backend,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
+    }
+
+    pub fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.tx
+    }
+
+    /// `FOR UPDATE` on PostgreSQL; nothing on SQLite, whose transaction already holds the
+    /// database's write lock.
+    pub(crate) fn lock_clause(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => "",
+        }
+    }
+}
+
+impl Store {
+    /// `sqlite://data/juchu.db` (created if missing) or `postgres://user@host/db`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let url = match backend {
+            Backend::Sqlite => sqlite_url(url)?,
+            Backend::Postgres => url.to_owned(),
+        };
+        let opts = AnyConnectOptions::from_str(&url)?
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 10,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers work while one writer writes; NORMAL is durable
+                        // in WAL mode except for the last commits on power loss.
+                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Start a write transaction.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx {
+            tx,
+            backend: self.backend,
+        })
+    }
+
+    /// A connection for reads outside a transaction.
+    pub async fn read(&self) -> Result<sqlx::pool::PoolConnection<Any>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Make sure an SQLite file's directory exists and that the file is created if missing.
+fn sqlite_url(url: &str) -> Result<String, StoreError> {
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:"
+        && !path.is_empty()
+        && let Some(dir) = std::path::Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Dir(dir.display().to_string(), e))?;
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    Ok(format!("sqlite://{path}?{query}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_schemas_say_the_same() {
+        let lite = include_str!("../migrations/sqlite/0001_foundation.sql");
+        let pg = include_str!("../migrations/postgres/0001_foundation.sql");
+        let norm_lite = lite
+            .replace(
+                "INTEGER PRIMARY KEY",
+                "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+            )
+            .replace(" INTEGER", " BIGINT")
+            .replace(
+                "(SQLite). Keep in step with ../postgres/",
+                "(PostgreSQL). Keep in step with ../sqlite/",
+            )
+            .replace("schema (SQLite)", "schema (PostgreSQL)");
+        assert_eq!(norm_lite, pg, "the two migrations drifted apart");
+    }
+
+    #[test]
+    fn sqlite_urls() {
+        assert_eq!(
+            sqlite_url("sqlite::memory:").unwrap(),
+            "sqlite://:memory:?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url("sqlite://x.db?mode=ro").unwrap(),
+            "sqlite://x.db?mode=ro"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+use jiff::Timestamp;
+use juchu_domain::time::to_db;
+use sqlx::AnyConnection;
+
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct Shop {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+pub async fn create(
+    tx: &mut Tx,
+    code: &str,
+    name: &str,
+    now: Timestamp,
+) -> Result<Shop, StoreError> {
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO shops (code, name, next_order_number, created_at) VALUES ($1, $2, 1, $3) RETURNING id",
+    )
+    .bind(code.to_owned())
+    .bind(name.to_owned())
+    .bind(to_db(now))
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(Shop {
+        id,
+        code: code.to_owned(),
+        name: name.to_owned(),
+    })
+}
+
+pub async fn by_code(conn: &mut AnyConnection, code: &str) -> Result<Option<Shop>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, code, name FROM shops WHERE code = $1")
+            .bind(code.to_owned())
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn by_id(conn: &mut AnyConnection, id: i64) -> Result<Option<Shop>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, code, name FROM shops WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn count(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM shops")
+        .fetch_one(conn)
+        .await?)
+}
+
+/// Take the shop's next order number. The row lock (PostgreSQL) or the write lock (SQLite)
+/// makes concurrent checkouts get distinct, gap-free numbers.
+pub async fn next_order_number(tx: &mut Tx, shop_id: i64) -> Result<i64, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "UPDATE shops SET next_order_number = next_order_number + 1 WHERE id = $1 RETURNING next_order_number - 1",
+    )
+    .bind(shop_id)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok(n)
+}
