@@ -1,0 +1,289 @@
+//! `juchu`: the order-and-payment back office.
+
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use juchu_app::App;
+use juchu_app::access::NewUser;
+use juchu_store::Store;
+
+const DEFAULT_DB: &str = "sqlite://data/juchu.db";
+
+#[derive(Parser)]
+#[command(
+    name = "juchu",
+    version,
+    about = "受注・決済管理 (orders and payments back office)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Db {
+    /// `sqlite://path/to/file.db` (default, created if missing) or `postgres://user@host/db`
+    #[arg(long, env = "JUCHU_DATABASE_URL", default_value = DEFAULT_DB, global = true)]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the admin UI and API (migrates the database; on a new one, creates the demo shop).
+    Serve {
+        #[command(flatten)]
+        db: Db,
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, env = "JUCHU_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Do not create the demo shop on a new database.
+        #[arg(long)]
+        no_demo: bool,
+        /// Mark cookies Secure (set this when serving behind HTTPS).
+        #[arg(long, env = "JUCHU_SECURE_COOKIES")]
+        secure_cookies: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: Db,
+    },
+    /// Admin users.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add an admin user; the password is read from standard input (one line).
+    Add {
+        #[command(flatten)]
+        db: Db,
+        /// Shop code (the demo shop is `demo`); created if missing.
+        #[arg(long, default_value = "demo")]
+        shop: String,
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        /// `admin` or `operator`
+        #[arg(long, default_value = "operator")]
+        role: String,
+    },
+    /// Set a user's password, read from standard input.
+    Passwd {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        login: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create an API token for a user and print it (it is not shown again).
+    Create {
+        #[command(flatten)]
+        db: Db,
+        #[arg(long)]
+        login: String,
+        /// What the token is for, shown in histories.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    if p.is_empty() {
+        bail!("no password on standard input (e.g. `echo 'secret-pass' | juchu user add ...`)");
+    }
+    Ok(p)
+}
+
+async fn open(db: &Db) -> anyhow::Result<App> {
+    let store = Store::connect(&db.database_url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&db.database_url)))?;
+    store.migrate().await.context("applying migrations")?;
+    Ok(App::new(store))
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn app_err(e: juchu_app::AppError) -> anyhow::Error {
+    match e {
+        juchu_app::AppError::Invalid(i) => anyhow::anyhow!("{i}"),
+        e => anyhow::anyhow!("{e}"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve {
+            db,
+            listen,
+            no_demo,
+            secure_cookies,
+        } => serve(db, &listen, no_demo, secure_cookies).await,
+        Cmd::Migrate { db } => {
+            open(&db).await?;
+            println!("migrations applied: {}", redact(&db.database_url));
+            Ok(())
+        }
+        Cmd::User {
+            cmd:
+                UserCmd::Add {
+                    db,
+                    shop,
+                    login,
+                    name,
+                    role,
+                },
+        } => {
+            let password = read_password()?;
+            let app = open(&db).await?;
+            let (shop, _) = juchu_app::access::ensure_shop(&app, &shop, &shop)
+                .await
+                .map_err(app_err)?;
+            juchu_app::access::add_user_to_shop(
+                &app,
+                shop.id,
+                &NewUser {
+                    login: login.clone(),
+                    name,
+                    password,
+                    role,
+                },
+            )
+            .await
+            .map_err(app_err)?;
+            println!("user {login} added to shop {}", shop.code);
+            Ok(())
+        }
+        Cmd::User {
+            cmd: UserCmd::Passwd { db, login },
+        } => {
+            let password = read_password()?;
+            let app = open(&db).await?;
+            juchu_app::access::set_password(&app, &login, &password)
+                .await
+                .map_err(app_err)?;
+            println!("password of {login} changed");
+            Ok(())
+        }
+        Cmd::Token {
+            cmd: TokenCmd::Create { db, login, name },
+        } => {
+            let app = open(&db).await?;
+            let user = juchu_store::users::by_login(&mut *app.store.read().await?, &login)
+                .await?
+                .with_context(|| format!("no user {login}"))?;
+            let token = juchu_app::access::create_token_for(&app, user.id, &name)
+                .await
+                .map_err(app_err)?;
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(db: Db, listen: &str, no_demo: bool, secure_cookies: bool) -> anyhow::Result<()> {
+    let app = open(&db).await?;
+    if !no_demo
+        && juchu_app::demo::seed_if_empty(&app)
+            .await
+            .map_err(app_err)?
+    {
+        tracing::info!("created the demo shop");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let router = juchu_web::router(app.clone(), juchu_web::WebConfig { secure_cookies });
+    // Tests read this line to find the port.
+    println!(
+        "juchu is serving on http://{addr}/admin  (database: {})",
+        redact(&db.database_url)
+    );
+    if !no_demo {
+        println!(
+            "demo login: {} / {}  (operator: {} / {})",
+            juchu_app::demo::ADMIN_LOGIN,
+            juchu_app::demo::DEMO_PASSWORD,
+            juchu_app::demo::OPERATOR_LOGIN,
+            juchu_app::demo::DEMO_PASSWORD
+        );
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving")?;
+    app.store.close().await;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+}

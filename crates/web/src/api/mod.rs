@@ -1,0 +1,73 @@
+//! The JSON API, `/api/v1`. Every route needs `Authorization: Bearer <token>` except
+//! `POST /auth/token`, which trades a login and password for a token.
+
+pub mod access;
+pub mod catalog;
+pub mod customers;
+pub mod orders;
+
+use axum::Router;
+use axum::routing::{get, patch, post};
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/token", post(access::issue_token))
+        .route("/me", get(access::me))
+        .route("/users", get(access::list_users).post(access::add_user))
+        .route("/orders", get(orders::search).post(orders::create))
+        .route("/orders/csv", get(orders::csv))
+        .route("/orders/status", post(orders::change_status_many))
+        .route(
+            "/orders/{number}",
+            get(orders::get).patch(orders::edit).delete(orders::delete),
+        )
+        .route("/orders/{number}/status", post(orders::change_status))
+        .route("/orders/{number}/move", post(orders::move_to_list))
+        .route("/orders/{number}/history", get(orders::history))
+        .route("/products", get(catalog::list).post(catalog::create))
+        .route("/products/{id}", get(catalog::get))
+        .route("/variants/{code}", patch(catalog::update_variant))
+        .route("/customers", get(customers::search).post(customers::create))
+        .route("/customers/{id}", get(customers::get))
+        .route(
+            "/customers/{id}/points",
+            get(customers::ledger).post(customers::adjust_points),
+        )
+        .route("/cancelled-stock", get(catalog::cancelled_stock))
+        .route("/cancelled-stock/{id}/return", post(catalog::return_stock))
+        .route(
+            "/orders/{number}/cancelled-stock/return",
+            post(catalog::return_order_stock),
+        )
+}
+
+/// `?page=&per_page=&q=` for simple lists.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Part of a name, code, email or tel.
+    pub q: Option<String>,
+    /// 1-based
+    pub page: Option<i64>,
+    /// default 50, at most 1000
+    pub per_page: Option<i64>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub items: Vec<T>,
+}
+
+impl ListParams {
+    pub fn page(&self) -> (i64, i64) {
+        (
+            self.page.unwrap_or(1).max(1),
+            self.per_page.unwrap_or(50).clamp(1, 1000),
+        )
+    }
+}

@@ -1,0 +1,85 @@
+//! juchu over HTTP: the JSON API under `/api/v1` (bearer tokens), its OpenAPI document, the
+//! admin UI under `/admin` (session cookie + CSRF token), `/healthz` and `/metrics`.
+
+mod api;
+mod error;
+mod extract;
+mod metrics;
+mod openapi;
+mod ui;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use juchu_app::App;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+/// Largest request body accepted (an order with 500 lines fits many times over).
+pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub metrics: metrics::Metrics,
+    pub ui: std::sync::Arc<ui::Templates>,
+    /// Mark cookies `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+}
+
+pub struct WebConfig {
+    pub secure_cookies: bool,
+}
+
+pub fn router(app: App, cfg: WebConfig) -> Router {
+    let state = AppState {
+        app,
+        metrics: metrics::Metrics::new(),
+        ui: std::sync::Arc::new(ui::Templates::new()),
+        secure_cookies: cfg.secure_cookies,
+    };
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/", get(|| async { axum::response::Redirect::to("/admin") }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .route("/api/openapi.json", get(openapi::document))
+        .nest("/api/v1", api::routes())
+        .nest("/admin", ui::routes())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                let id = req
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(120)))
+        .with_state(state)
+}
+
+async fn healthz(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    let mut conn = s
+        .app
+        .store
+        .read()
+        .await
+        .map_err(juchu_app::AppError::from)?;
+    juchu_store::shops::count(&mut conn)
+        .await
+        .map_err(juchu_app::AppError::from)?;
+    Ok("ok")
+}

@@ -1,0 +1,40 @@
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "juchu API", description = "受注・決済管理 API. Amounts are integer yen; instants are UTC (RFC 3339); business dates are Japan dates."),
+    modifiers(&Bearer),
+    paths(
+        api::access::issue_token, api::access::me, api::access::list_users, api::access::add_user,
+        api::orders::search, api::orders::create, api::orders::get, api::orders::edit, api::orders::delete,
+        api::orders::change_status, api::orders::change_status_many, api::orders::move_to_list,
+        api::orders::history, api::orders::csv,
+        api::catalog::list, api::catalog::create, api::catalog::get, api::catalog::update_variant,
+        api::catalog::cancelled_stock, api::catalog::return_stock, api::catalog::return_order_stock,
+        api::customers::search, api::customers::create, api::customers::get, api::customers::ledger,
+        api::customers::adjust_points,
+    ),
+    tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
+          (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,154 @@
+//! The admin UI (管理画面): server-rendered Japanese pages. Reads use GET with the search
+//! in the URL; every change is a POST carrying the session's CSRF token.
+
+mod pages;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, OriginalUri};
+use axum::http::request::Parts;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use juchu_app::{Actor, AppError};
+use minijinja::Environment;
+
+use crate::AppState;
+use crate::error::{public_message, status_of};
+
+pub const SESSION_COOKIE: &str = "juchu_session";
+pub const LOGIN_CSRF_COOKIE: &str = "juchu_login_csrf";
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+macro_rules! templates {
+    ($env:ident, $($name:literal),* $(,)?) => {
+        $( $env.add_template($name, include_str!(concat!("../../templates/", $name)))
+            .unwrap_or_else(|e| panic!("template {}: {e}", $name)); )*
+    };
+}
+
+impl Templates {
+    pub fn new() -> Templates {
+        let mut env = Environment::new();
+        // Templates are compiled into the binary; a broken one fails every test at start-up.
+        templates!(
+            env,
+            "layout.html",
+            "login.html",
+            "orders.html",
+            "order.html",
+            "products.html",
+            "customers.html",
+            "cancelled_stock.html",
+            "settings.html",
+            "error.html"
+        );
+        Templates { env }
+    }
+
+    pub fn render(&self, name: &str, ctx: minijinja::Value) -> Response {
+        match self.env.get_template(name).and_then(|t| t.render(ctx)) {
+            Ok(html) => Html(html).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, template = name, "template failed");
+                (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "画面の表示に失敗しました",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// A logged-in operator. Pages that need one redirect to the login page without it.
+pub struct Session {
+    pub actor: Actor,
+    pub csrf: String,
+    pub shop_name: String,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map(|u| u.0.to_string())
+            .unwrap_or_else(|| "/admin".to_owned());
+        let to_login = || {
+            let next: String = url_escape(&uri);
+            Redirect::to(&format!("/admin/login?next={next}")).into_response()
+        };
+        let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned()) else {
+            return Err(to_login());
+        };
+        match juchu_app::access::session(&s.app, &token).await {
+            Ok((actor, csrf)) => {
+                let shop_name = juchu_app::access::shop(&s.app, &actor)
+                    .await
+                    .map(|x| x.name)
+                    .unwrap_or_default();
+                Ok(Session {
+                    actor,
+                    csrf,
+                    shop_name,
+                })
+            }
+            Err(AppError::Unauthenticated) => Err(to_login()),
+            Err(e) => Err(error_page(s, &e)),
+        }
+    }
+}
+
+/// Percent-encode for a query value (only what the login redirect needs).
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A local path to go to after login; anything else (another host) goes to the start page.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with("/admin") && !n.starts_with("//") && !n.contains("://") => {
+            n.to_owned()
+        }
+        _ => "/admin/orders".to_owned(),
+    }
+}
+
+pub fn error_page(s: &AppState, e: &AppError) -> Response {
+    let status = status_of(e);
+    let mut r = s.ui.render(
+        "error.html",
+        minijinja::context! { message => public_message(e), status => status.as_u16() },
+    );
+    *r.status_mut() = status;
+    r
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/admin/orders") }))
+        .route("/login", get(pages::login_form).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/orders", get(pages::orders))
+        .route("/orders/csv", get(pages::orders_csv))
+        .route("/orders/{number}", get(pages::order))
+        .route("/products", get(pages::products))
+        .route("/customers", get(pages::customers))
+        .route("/cancelled-stock", get(pages::cancelled_stock))
+        .route("/cancelled-stock/{id}/return", post(pages::return_stock))
+        .route("/settings", get(pages::settings))
+        .route("/settings/users", post(pages::add_user))
+}

@@ -1,0 +1,592 @@
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::Form;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use juchu_app::{AppError, access, customers, orders, stock};
+use juchu_domain::money::group;
+use juchu_domain::order::Order;
+use juchu_domain::payment_method::PaymentMethod;
+use juchu_domain::search::{SearchInput, SortOrder};
+use juchu_domain::status::{OrderList, OrderStatus};
+use juchu_domain::time::format_jst_minute;
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, error_page, safe_next};
+use crate::AppState;
+use crate::extract::Query;
+
+fn yen(v: i64) -> String {
+    format!("{}円", group(v))
+}
+
+fn cookie(s: &AppState, name: &'static str, value: String) -> Cookie<'static> {
+    let mut c = Cookie::new(name, value);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_path("/admin");
+    c.set_secure(s.secure_cookies);
+    c
+}
+
+/// Layout values every page needs.
+fn base(sess: &Session, menu: &str) -> minijinja::Value {
+    context! {
+        user => sess.actor.name.clone(),
+        is_admin => sess.actor.is_admin,
+        shop => sess.shop_name.clone(),
+        csrf => sess.csrf.clone(),
+        menu => menu,
+    }
+}
+
+fn page_ctx(base: minijinja::Value, extra: minijinja::Value) -> minijinja::Value {
+    context! { ..base, ..extra }
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+pub async fn login_form(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    Query(p): Query<NextParam>,
+) -> Response {
+    login_page(&s, jar, p.next.as_deref(), None, "")
+}
+
+fn login_page(
+    s: &AppState,
+    jar: CookieJar,
+    next: Option<&str>,
+    error: Option<&str>,
+    login: &str,
+) -> Response {
+    // Login CSRF: a random value in a cookie and in the form; the POST must carry both.
+    let token = match access::random_token() {
+        Ok(t) => t,
+        Err(e) => return error_page(s, &e),
+    };
+    let jar = jar.add(cookie(s, LOGIN_CSRF_COOKIE, token.clone()));
+    let page = s.ui.render(
+        "login.html",
+        context! { csrf => token, next => safe_next(next), error => error, login => login },
+    );
+    (jar, page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned());
+    if expected.as_deref() != Some(f.csrf.as_str()) {
+        return login_page(
+            &s,
+            jar,
+            f.next.as_deref(),
+            Some("画面の有効期限が切れました。もう一度ログインしてください"),
+            &f.login,
+        );
+    }
+    match access::login(&s.app, f.login.trim(), &f.password).await {
+        Ok(sess) => {
+            let jar = jar
+                .remove(cookie(&s, LOGIN_CSRF_COOKIE, String::new()))
+                .add(cookie(&s, SESSION_COOKIE, sess.token));
+            (jar, Redirect::to(&safe_next(f.next.as_deref()))).into_response()
+        }
+        Err(AppError::Unauthenticated) => login_page(
+            &s,
+            jar,
+            f.next.as_deref(),
+            Some("ログインIDまたはパスワードが正しくありません"),
+            &f.login,
+        ),
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+fn check_csrf(s: &AppState, sess: &Session, given: &str) -> Result<(), Response> {
+    if given == sess.csrf {
+        Ok(())
+    } else {
+        Err(error_page(
+            s,
+            &AppError::conflict(
+                "csrf",
+                "画面の有効期限が切れました。画面を読み込み直してから操作してください",
+            ),
+        ))
+    }
+}
+
+pub async fn logout(
+    State(s): State<AppState>,
+    sess: Session,
+    jar: CookieJar,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&s, &sess, &f.csrf) {
+        return r;
+    }
+    if let Some(t) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
+        && let Err(e) = access::logout(&s.app, &t).await
+    {
+        return error_page(&s, &e);
+    }
+    let jar = jar.remove(cookie(&s, SESSION_COOKIE, String::new()));
+    (jar, Redirect::to("/admin/login")).into_response()
+}
+
+#[derive(Serialize)]
+struct Opt {
+    code: &'static str,
+    label: &'static str,
+}
+
+#[derive(Serialize)]
+struct OrderRow {
+    number: i64,
+    ordered_at: String,
+    customer_name: String,
+    customer_id: Option<i64>,
+    payment: &'static str,
+    gateway_ref: String,
+    amount: String,
+    shipped: String,
+    status: &'static str,
+    status_code: &'static str,
+}
+
+fn with_page(raw: &str, page: i64) -> String {
+    let mut parts: Vec<&str> = raw
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page="))
+        .collect();
+    let p = format!("page={page}");
+    parts.push(&p);
+    format!("?{}", parts.join("&"))
+}
+
+/// 受注管理: the search form and its results; the search lives in the URL.
+pub async fn orders(
+    State(s): State<AppState>,
+    sess: Session,
+    RawQuery(raw): RawQuery,
+    Query(q): Query<SearchInput>,
+) -> Response {
+    let raw = raw.unwrap_or_default();
+    let list = q.list.clone().unwrap_or_else(|| "open".to_owned());
+    let (errors, rows, total, page, pages) = match orders::search(&s.app, &sess.actor, &q).await {
+        Ok((_, p)) => {
+            let rows: Vec<OrderRow> = p
+                .orders
+                .iter()
+                .map(|o| OrderRow {
+                    number: o.number,
+                    ordered_at: format_jst_minute(o.ordered_at),
+                    customer_name: o.customer_name.clone(),
+                    customer_id: o.customer_id,
+                    payment: o.payment_method.label(),
+                    gateway_ref: o.gateway_ref.clone(),
+                    amount: yen(o.payment_total.get()),
+                    shipped: o
+                        .shipped_on
+                        .map(|d| d.strftime("%Y/%m/%d").to_string())
+                        .unwrap_or_else(|| "未発送".to_owned()),
+                    status: o.status.label(),
+                    status_code: o.status.code(),
+                })
+                .collect();
+            let pages = (p.total + p.per_page - 1) / p.per_page;
+            (BTreeMap::new(), rows, p.total, p.page, pages)
+        }
+        Err(AppError::Invalid(i)) => {
+            let errors: BTreeMap<String, String> =
+                i.0.into_iter().map(|f| (f.field, f.message)).collect();
+            (errors, vec![], 0, 1, 0)
+        }
+        Err(e) => return error_page(&s, &e),
+    };
+    let statuses: Vec<Opt> = OrderStatus::ALL
+        .iter()
+        .map(|x| Opt {
+            code: x.code(),
+            label: x.label(),
+        })
+        .collect();
+    let methods: Vec<Opt> = PaymentMethod::ALL
+        .iter()
+        .map(|x| Opt {
+            code: x.code(),
+            label: x.label(),
+        })
+        .collect();
+    let sorts: Vec<Opt> = SortOrder::ALL
+        .iter()
+        .map(|x| Opt {
+            code: x.code(),
+            label: x.label(),
+        })
+        .collect();
+    let lists: Vec<Opt> = OrderList::ALL
+        .iter()
+        .map(|x| Opt {
+            code: x.code(),
+            label: x.label(),
+        })
+        .collect();
+    let csv_query = raw
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("page=") && !p.starts_with("per_page="))
+        .collect::<Vec<_>>()
+        .join("&");
+    let menu = match list.as_str() {
+        "completed" => "orders_completed",
+        "cancelled" => "orders_cancelled",
+        _ => "orders",
+    };
+    let list_label = OrderList::from_code(&list)
+        .map(|l| l.label())
+        .unwrap_or("受注一覧");
+    s.ui.render(
+        "orders.html",
+        page_ctx(
+            base(&sess, menu),
+            context! {
+                q => q, errors => errors, rows => rows, total => total, page => page, pages => pages,
+                prev => (page > 1).then(|| with_page(&raw, page - 1)),
+                next => (page < pages).then(|| with_page(&raw, page + 1)),
+                statuses => statuses, methods => methods, sorts => sorts, lists => lists,
+                list => list, list_label => list_label, csv_query => csv_query,
+            },
+        ),
+    )
+}
+
+#[derive(Serialize)]
+struct ItemRow {
+    code: String,
+    name: String,
+    classes: String,
+    price: String,
+    quantity: i64,
+    rate: String,
+    line: String,
+}
+
+/// 受注詳細 (read-only here; 受注編集 comes with the full order screens).
+pub async fn order(State(s): State<AppState>, sess: Session, Path(number): Path<i64>) -> Response {
+    let o: Order = match orders::get(&s.app, &sess.actor, number).await {
+        Ok(o) => o,
+        Err(e) => return error_page(&s, &e),
+    };
+    let history = match orders::history(&s.app, &sess.actor, number).await {
+        Ok(h) => h,
+        Err(e) => return error_page(&s, &e),
+    };
+    let d = &o.draft;
+    let t = &d.totals;
+    let items: Vec<ItemRow> = d
+        .items
+        .iter()
+        .map(|i| ItemRow {
+            code: i.product_code.clone(),
+            name: i.product_name.clone(),
+            classes: [i.class1.as_str(), i.class2.as_str()]
+                .iter()
+                .filter(|c| !c.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" / "),
+            price: yen(i.unit_price.get()),
+            quantity: i.quantity,
+            rate: format!("{}%", i.tax_rate.percent()),
+            line: i.line_total().map(|y| yen(y.get())).unwrap_or_default(),
+        })
+        .collect();
+    let tax: Vec<_> = t
+        .tax
+        .by_rate
+        .iter()
+        .map(|r| context! { label => r.rate.label(), amount => yen(r.amount.get()), tax => yen(r.tax.get()) })
+        .collect();
+    let hist: Vec<_> = history
+        .iter()
+        .map(|h| context! { at => format_jst_minute(h.at), actor => h.actor.clone(), detail => h.detail.clone() })
+        .collect();
+    let person = |p: &juchu_domain::customer::Person| {
+        context! {
+            name => p.full_name(), kana => p.full_kana(), company => p.company.clone(),
+            postal => if p.postal_code.len() == 7 { format!("〒{}-{}", &p.postal_code[..3], &p.postal_code[3..]) } else { p.postal_code.clone() },
+            address => format!("{}{} {}", p.prefecture, p.address1, p.address2), tel => p.tel.clone(),
+        }
+    };
+    s.ui.render(
+        "order.html",
+        page_ctx(
+            base(&sess, "orders"),
+            context! {
+                number => o.number, version => o.version, status => d.status.label(), list => o.list.label(),
+                ordered_at => format_jst_minute(o.ordered_at), updated_at => format_jst_minute(o.updated_at),
+                customer => person(&d.customer), delivery => person(&d.delivery), email => d.email.clone(),
+                customer_id => d.customer_id,
+                birth_date => d.birth_date.map(|x| x.strftime("%Y/%m/%d").to_string()),
+                sex => d.sex.map(|x| x.label()),
+                payment => d.payment_method.label(), gateway_ref => d.gateway_ref.clone(),
+                items => items, tax => tax,
+                subtotal => yen(t.subtotal.get()), discount => yen(t.discount.get()),
+                shipping_fee => yen(t.shipping_fee.get()), fee => yen(t.fee.get()), total => yen(t.total.get()),
+                points_used => t.points_used, payment_total => yen(t.payment_total.get()),
+                points_earned => d.points_earned,
+                remarks => d.remarks.clone(), memo => d.memo.clone(),
+                shipped_on => d.shipped_on.map(|x| x.strftime("%Y/%m/%d").to_string()),
+                tracking_number => d.tracking_number.clone(),
+                delivery_date => d.delivery_date.map(|x| x.strftime("%Y/%m/%d").to_string()),
+                delivery_time => d.delivery_time.clone(),
+                history => hist,
+            },
+        ),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ListQ {
+    q: Option<String>,
+    page: Option<i64>,
+}
+
+pub async fn products(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(p): Query<ListQ>,
+) -> Response {
+    let q = p.q.unwrap_or_default();
+    let page = p.page.unwrap_or(1).max(1);
+    match juchu_app::catalog::list(&s.app, &sess.actor, &q, page, 50).await {
+        Ok((total, products)) => {
+            let rows: Vec<_> = products
+                .iter()
+                .flat_map(|p| {
+                    p.variants.iter().map(move |v| {
+                        context! {
+                            product => p.name.clone(), code => v.draft.code.clone(),
+                            classes => [v.draft.class1.as_str(), v.draft.class2.as_str()].iter().filter(|c| !c.is_empty()).copied().collect::<Vec<_>>().join(" / "),
+                            price => yen(v.draft.price.get()), rate => format!("{}%", v.draft.tax_rate.percent()),
+                            stock => v.draft.stock.map(|x| group(x)).unwrap_or_else(|| "無制限".to_owned()),
+                        }
+                    })
+                })
+                .collect();
+            s.ui.render(
+                "products.html",
+                page_ctx(
+                    base(&sess, "products"),
+                    context! { q => q, rows => rows, total => total },
+                ),
+            )
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+pub async fn customers(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(p): Query<ListQ>,
+) -> Response {
+    let q = p.q.unwrap_or_default();
+    let page = p.page.unwrap_or(1).max(1);
+    match customers::search(&s.app, &sess.actor, &q, page, 50).await {
+        Ok((total, list)) => {
+            let rows: Vec<_> = list
+                .iter()
+                .map(|c| {
+                    context! {
+                        id => c.id, name => c.draft.person.full_name(), kana => c.draft.person.full_kana(),
+                        email => c.draft.email.clone(), tel => c.draft.person.tel.clone(),
+                        pref => c.draft.person.prefecture.clone(), points => group(c.points),
+                    }
+                })
+                .collect();
+            s.ui.render(
+                "customers.html",
+                page_ctx(
+                    base(&sess, "customers"),
+                    context! { q => q, rows => rows, total => total },
+                ),
+            )
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct StockQ {
+    all: Option<String>,
+    done: Option<String>,
+}
+
+pub async fn cancelled_stock(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(p): Query<StockQ>,
+) -> Response {
+    let all = p.all.as_deref() == Some("1");
+    match stock::list(&s.app, &sess.actor, all).await {
+        Ok(lines) => {
+            let rows: Vec<_> = lines
+                .iter()
+                .map(|l| {
+                    context! {
+                        id => l.id, number => l.order_number, code => l.product_code.clone(), name => l.product_name.clone(),
+                        classes => [l.class1.as_str(), l.class2.as_str()].iter().filter(|c| !c.is_empty()).copied().collect::<Vec<_>>().join(" / "),
+                        quantity => l.quantity, created_at => format_jst_minute(l.created_at),
+                        returned => l.returned_at.map(format_jst_minute), returned_by => l.returned_by.clone(),
+                    }
+                })
+                .collect();
+            s.ui.render(
+                "cancelled_stock.html",
+                page_ctx(
+                    base(&sess, "cancelled_stock"),
+                    context! { rows => rows, all => all, done => p.done },
+                ),
+            )
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+pub async fn return_stock(
+    State(s): State<AppState>,
+    sess: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&s, &sess, &f.csrf) {
+        return r;
+    }
+    match stock::return_one(&s.app, &sess.actor, id).await {
+        Ok(l) => {
+            let msg = format!(
+                "{} ×{}（注文番号 {}）を在庫へ戻しました",
+                l.product_code, l.quantity, l.order_number
+            );
+            Redirect::to(&format!(
+                "/admin/cancelled-stock?done={}",
+                super::url_escape(&msg)
+            ))
+            .into_response()
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+pub async fn settings(State(s): State<AppState>, sess: Session) -> Response {
+    settings_page(&s, &sess, BTreeMap::new(), None, None).await
+}
+
+async fn settings_page(
+    s: &AppState,
+    sess: &Session,
+    errors: BTreeMap<String, String>,
+    done: Option<String>,
+    form: Option<&NewUserForm>,
+) -> Response {
+    let users = if sess.actor.is_admin {
+        match access::list_users(&s.app, &sess.actor).await {
+            Ok(u) => u,
+            Err(e) => return error_page(s, &e),
+        }
+    } else {
+        vec![]
+    };
+    let users: Vec<_> = users
+        .iter()
+        .map(|u| context! { login => u.login.clone(), name => u.name.clone(), role => u.role.label(), disabled => u.disabled })
+        .collect();
+    s.ui.render(
+        "settings.html",
+        page_ctx(
+            base(sess, "settings"),
+            context! { users => users, errors => errors, done => done, form => form },
+        ),
+    )
+}
+
+#[derive(Deserialize, Serialize)]
+pub struct NewUserForm {
+    csrf: String,
+    login: String,
+    name: String,
+    password: String,
+    role: String,
+}
+
+/// 基本設定 > 管理者: add a user (admins only; the app refuses others).
+pub async fn add_user(
+    State(s): State<AppState>,
+    sess: Session,
+    Form(f): Form<NewUserForm>,
+) -> Response {
+    if let Err(r) = check_csrf(&s, &sess, &f.csrf) {
+        return r;
+    }
+    let u = access::NewUser {
+        login: f.login.clone(),
+        name: f.name.clone(),
+        password: f.password.clone(),
+        role: f.role.clone(),
+    };
+    match access::add_user(&s.app, &sess.actor, &u).await {
+        Ok(_) => {
+            let done = format!(
+                "管理者「{}」（{}）を追加しました",
+                f.name.trim(),
+                f.login.trim()
+            );
+            settings_page(&s, &sess, BTreeMap::new(), Some(done), None).await
+        }
+        Err(AppError::Invalid(i)) => {
+            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
+            let mut r = settings_page(&s, &sess, errors, None, Some(&f)).await;
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+/// CSV download of the current search, for the signed-in operator.
+pub async fn orders_csv(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(p): Query<crate::api::orders::CsvParams>,
+    Query(q): Query<SearchInput>,
+) -> Response {
+    match crate::api::orders::csv_response(&s, &sess.actor, &q, p.encoding.as_deref()).await {
+        Ok(r) => r,
+        Err(e) => error_page(&s, &e.0),
+    }
+}
