@@ -1,0 +1,265 @@
+//! Test harness: a real juchu server on 127.0.0.1:0 with its own database (a temporary
+//! SQLite file, or a uniquely named PostgreSQL database that is dropped afterwards), a
+//! pinned clock, a shop with an admin and an operator, and a small catalog.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use jiff::Timestamp;
+use juchu_app::access::NewUser;
+use juchu_app::{Actor, App};
+use juchu_store::Store;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one test per backend from `async fn name(t: TestApp)`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::support::TestApp::start($crate::support::Backend::Sqlite).await).await } )* }
+        mod postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { if let Some(t) = $crate::support::TestApp::start_pg().await { super::$name(t).await } } )* }
+    };
+}
+
+pub const ADMIN: &str = "admin";
+pub const OPERATOR: &str = "operator";
+pub const PASSWORD: &str = "test-password";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub operator_token: String,
+    pub app: App,
+    pub shop_id: i64,
+    clock: Arc<AtomicI64>,
+    _db: DbGuard,
+}
+
+struct DbGuard {
+    pg: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let p = std::env::temp_dir().join(format!("juchu-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Drop for DbGuard {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.pg.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread does the SQL.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                rt.block_on(async {
+                    use sqlx::Connection;
+                    let mut c = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                        .execute(&mut c)
+                        .await
+                        .ok()
+                })
+            })
+            .join();
+        }
+    }
+}
+
+fn replace_db(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map(|(a, b)| (a, Some(b))).unwrap_or((url, None));
+    let cut = base.rfind('/').expect("database url has a path");
+    let mut out = format!("{}/{}", &base[..cut], name);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl TestApp {
+    /// The PostgreSQL variant: runs when JUCHU_TEST_DATABASE_URL is set. CI sets it and
+    /// fails rather than skip when it is missing.
+    pub async fn start_pg() -> Option<TestApp> {
+        if std::env::var("JUCHU_TEST_DATABASE_URL").is_err() {
+            assert!(std::env::var("CI").is_err(), "CI must set JUCHU_TEST_DATABASE_URL");
+            eprintln!("JUCHU_TEST_DATABASE_URL not set: PostgreSQL variant not run");
+            return None;
+        }
+        Some(TestApp::start(Backend::Postgres).await)
+    }
+
+    pub async fn start(backend: Backend) -> TestApp {
+        let (url, guard) = match backend {
+            Backend::Sqlite => {
+                let dir = TempDir::new();
+                let url = format!("sqlite://{}/juchu.db", dir.0.display());
+                (url, DbGuard { pg: None, _dir: Some(dir) })
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("JUCHU_TEST_DATABASE_URL").expect("JUCHU_TEST_DATABASE_URL");
+                let name = format!("juchu_test_{}", uuid::Uuid::new_v4().simple());
+                {
+                    use sqlx::Connection;
+                    let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+                    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                        .execute(&mut c)
+                        .await
+                        .expect("create test database");
+                }
+                (replace_db(&admin, &name), DbGuard { pg: Some((admin, name)), _dir: None })
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let start: Timestamp = "2024-08-19T01:00:00Z".parse().expect("ts");
+        let clock = Arc::new(AtomicI64::new(start.as_microsecond()));
+        let c2 = clock.clone();
+        let app = App::with_clock(store, move || {
+            Timestamp::from_microsecond(c2.load(Ordering::SeqCst)).expect("clock")
+        });
+        let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ").await.expect("shop");
+        for (login, name, role) in [(ADMIN, "管理 太郎", "admin"), (OPERATOR, "受注 花子", "operator")] {
+            juchu_app::access::add_user_to_shop(
+                &app,
+                shop.id,
+                &NewUser { login: login.into(), name: name.into(), password: PASSWORD.into(), role: role.into() },
+            )
+            .await
+            .expect("user");
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = juchu_web::router(app.clone(), juchu_web::WebConfig { secure_cookies: false });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let mut t = TestApp {
+            base: format!("http://{addr}"),
+            client,
+            token: String::new(),
+            operator_token: String::new(),
+            app,
+            shop_id: shop.id,
+            clock,
+            _db: guard,
+        };
+        t.token = t.login_token(ADMIN).await;
+        t.operator_token = t.login_token(OPERATOR).await;
+        t.seed_catalog().await;
+        t
+    }
+
+    async fn login_token(&self, login: &str) -> String {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/auth/token", self.base))
+            .json(&json!({"login": login, "password": PASSWORD, "name": "tests"}))
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.expect("json")["token"].as_str().expect("token").to_owned()
+    }
+
+    pub fn set_now(&self, t: &str) {
+        let ts: Timestamp = t.parse().expect("timestamp");
+        self.clock.store(ts.as_microsecond(), Ordering::SeqCst);
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor { name: "テスト".into(), ..Actor::system(self.shop_id) }
+    }
+
+    pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
+        self.client.request(m, format!("{}{path}", self.base)).bearer_auth(&self.token)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        send(self.req(Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.req(Method::POST, path).json(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        send(self.req(Method::PATCH, path).json(&body)).await
+    }
+
+    /// Create an order by import (stock untouched); returns its JSON.
+    pub async fn import(&self, body: Value) -> Value {
+        let (st, v) = self.post("/api/v1/orders?import=true", body).await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        v
+    }
+
+    async fn seed_catalog(&self) {
+        for p in [
+            json!({"name": "緑茶", "variants": [{"code": "TEA-1", "class1": "20袋", "price": 1080, "tax_rate": 8, "stock": 10}]}),
+            json!({"name": "Tシャツ", "variants": [
+                {"code": "TS-M", "class1": "白", "class2": "M", "price": 2990, "stock": 5},
+                {"code": "TS-L", "class1": "白", "class2": "L", "price": 2990}
+            ]}),
+        ] {
+            let (st, v) = self.post("/api/v1/products", p).await;
+            assert_eq!(st, StatusCode::CREATED, "{v}");
+        }
+    }
+
+    /// Rows in the tables a failed request must not touch.
+    pub async fn counts(&self) -> Vec<i64> {
+        let mut out = vec![];
+        for t in ["orders", "order_items", "order_history", "cancelled_stock", "point_ledger", "customers", "products", "product_variants"] {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}"))
+                .fetch_one(self.app.store.pool())
+                .await
+                .expect("count");
+            out.push(n);
+        }
+        out
+    }
+}
+
+pub async fn send(r: RequestBuilder) -> (StatusCode, Value) {
+    let res: Response = r.send().await.expect("request");
+    let st = res.status();
+    let text = res.text().await.expect("body");
+    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (st, v)
+}
+
+/// A valid order: 2 × TS-M (2,990, 10%) + 1 × TEA-1 (1,080, 8%), shipping 600.
+pub fn order_json() -> Value {
+    json!({
+        "customer": {
+            "family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
+            "postal_code": "100-0001", "prefecture": "東京都", "address1": "千代田区千代田1-1", "tel": "03-1234-5678"
+        },
+        "email": "hanako@example.jp",
+        "items": [{"product_code": "TS-M", "quantity": 2}, {"product_code": "TEA-1", "quantity": 1}],
+        "shipping_fee": 600,
+        "payment_method": "gmo_card"
+    })
+}
