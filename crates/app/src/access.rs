@@ -222,8 +222,15 @@ pub async fn add_user(app: &App, actor: &Actor, u: &NewUser) -> Result<i64, AppE
 pub async fn add_user_to_shop(app: &App, shop_id: i64, u: &NewUser) -> Result<i64, AppError> {
     let mut e = Invalid::default();
     let role = e.take(validate_user(u));
-    if users::by_login(&mut *app.store.read().await?, u.login.trim()).await?.is_some() {
-        e.push(FieldError::new("login", "duplicate", "このログインIDはすでに使われています"));
+    if users::by_login(&mut *app.store.read().await?, u.login.trim())
+        .await?
+        .is_some()
+    {
+        e.push(FieldError::new(
+            "login",
+            "duplicate",
+            "このログインIDはすでに使われています",
+        ));
     }
     let role = match role {
         Some(r) if e.is_empty() => r,
@@ -231,11 +238,23 @@ pub async fn add_user_to_shop(app: &App, shop_id: i64, u: &NewUser) -> Result<i6
     };
     let hash = hash_password(&u.password)?;
     let mut tx = app.store.begin().await?;
-    let id = match users::create(&mut tx, shop_id, u.login.trim(), u.name.trim(), &hash, role, app.now()).await {
+    let id = match users::create(
+        &mut tx,
+        shop_id,
+        u.login.trim(),
+        u.name.trim(),
+        &hash,
+        role,
+        app.now(),
+    )
+    .await
+    {
         Ok(id) => id,
         // Two admins adding the same login at once: the unique index decides.
         Err(err) if err.is_constraint() => {
-            return Err(Invalid::one("login", "duplicate", "このログインIDはすでに使われています").into());
+            return Err(
+                Invalid::one("login", "duplicate", "このログインIDはすでに使われています").into(),
+            );
         }
         Err(err) => return Err(err.into()),
     };

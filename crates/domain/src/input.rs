@@ -39,7 +39,13 @@ pub fn parse_date(field: &str, s: &str) -> Result<Date, Invalid> {
     if parts[0].len() != 4 || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return Err(bad());
     }
-    Date::new(y, m as i8, d as i8).map_err(|_| bad())
+    Date::new(y, m as i8, d as i8).map_err(|_| {
+        Invalid::one(
+            field,
+            "invalid_date",
+            format!("存在しない日付です（入力値: {s}）"),
+        )
+    })
 }
 
 /// A whole number as typed: full-width digits, thousands separators and a trailing 円 allowed.

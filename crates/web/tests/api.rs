@@ -8,7 +8,12 @@ use serde_json::{Value, json};
 use support::{TestApp, order_json, send};
 
 fn numbers(v: &Value) -> Vec<i64> {
-    v["orders"].as_array().expect("orders").iter().map(|o| o["number"].as_i64().expect("number")).collect()
+    v["orders"]
+        .as_array()
+        .expect("orders")
+        .iter()
+        .map(|o| o["number"].as_i64().expect("number"))
+        .collect()
 }
 
 async fn search(t: &TestApp, q: &str) -> Vec<i64> {
@@ -58,64 +63,178 @@ async fn manual_order_refused_when_stock_short(t: TestApp) {
     assert_eq!(v["error"]["fields"][0]["code"], "insufficient_stock");
     assert_eq!(t.counts().await, before);
     let (_, p) = t.get("/api/v1/products?q=TEA-1").await;
-    assert_eq!(p["items"][0]["variants"][0]["stock"], 10, "stock of the other line was not kept taken");
+    assert_eq!(
+        p["items"][0]["variants"][0]["stock"], 10,
+        "stock of the other line was not kept taken"
+    );
 }
 
 async fn invalid_input_is_refused_and_nothing_changes(t: TestApp) {
     t.import(order_json()).await;
     let before = t.counts().await;
     let cases: Vec<(Value, &str)> = vec![
-        ({ let mut o = order_json(); o["items"][0]["quantity"] = json!(-1); o }, "items[0].quantity"),
-        ({ let mut o = order_json(); o["status"] = json!("shipping"); o }, "status"),
-        ({ let mut o = order_json(); o["shipping_fee"] = json!(1_000_000_000_000_i64); o }, "shipping_fee"),
-        ({ let mut o = order_json(); o["items"] = json!([{"product_code": "X", "product_name": "x", "unit_price": 999_999_999, "quantity": 99_999}, {"product_code": "Y", "product_name": "y", "unit_price": 999_999_999, "quantity": 99_999}, {"product_code": "Z", "product_name": "z", "unit_price": 999_999_999, "quantity": 99_999}]); o }, "items"),
-        ({ let mut o = order_json(); o["birth_date"] = json!("1990/02/30"); o }, "birth_date"),
-        ({ let mut o = order_json(); o["ordered_at"] = json!("yesterday"); o }, "ordered_at"),
-        ({ let mut o = order_json(); o["email"] = json!("not-an-email"); o }, "email"),
-        ({ let mut o = order_json(); o["customer"]["prefecture"] = json!("東京"); o }, "customer.prefecture"),
-        ({ let mut o = order_json(); o["items"][0]["product_code"] = json!("NOPE"); o }, "items[0].product_name"),
-        ({ let mut o = order_json(); o["discount"] = json!(999_999); o }, "discount"),
+        (
+            {
+                let mut o = order_json();
+                o["items"][0]["quantity"] = json!(-1);
+                o
+            },
+            "items[0].quantity",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["status"] = json!("shipping");
+                o
+            },
+            "status",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["shipping_fee"] = json!(1_000_000_000_000_i64);
+                o
+            },
+            "shipping_fee",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["items"] = json!([{"product_code": "X", "product_name": "x", "unit_price": 999_999_999, "quantity": 99_999}, {"product_code": "Y", "product_name": "y", "unit_price": 999_999_999, "quantity": 99_999}, {"product_code": "Z", "product_name": "z", "unit_price": 999_999_999, "quantity": 99_999}]);
+                o
+            },
+            "items",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["birth_date"] = json!("1990/02/30");
+                o
+            },
+            "birth_date",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["ordered_at"] = json!("yesterday");
+                o
+            },
+            "ordered_at",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["email"] = json!("not-an-email");
+                o
+            },
+            "email",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["customer"]["prefecture"] = json!("東京");
+                o
+            },
+            "customer.prefecture",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["items"][0]["product_code"] = json!("NOPE");
+                o
+            },
+            "items[0].product_name",
+        ),
+        (
+            {
+                let mut o = order_json();
+                o["discount"] = json!(999_999);
+                o
+            },
+            "discount",
+        ),
     ];
     for (body, field) in cases {
         let (st, v) = t.post("/api/v1/orders", body).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {v}");
-        let fields: Vec<&str> = v["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
-        assert!(fields.iter().any(|f| f.starts_with(field)), "{field} not in {fields:?}");
+        let fields: Vec<&str> = v["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.iter().any(|f| f.starts_with(field)),
+            "{field} not in {fields:?}"
+        );
     }
     // Amounts beyond i64 and wrong types: the JSON itself is refused with the field path.
     let mut o = order_json();
     o["fee"] = json!(1e30);
     let (st, v) = t.post("/api/v1/orders", o).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("fee"), "{v}");
-    let (st, v) = send(t.req(Method::POST, "/api/v1/orders").header("content-type", "application/json").body("{\"email\": ")).await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("fee"),
+        "{v}"
+    );
+    let (st, v) = send(
+        t.req(Method::POST, "/api/v1/orders")
+            .header("content-type", "application/json")
+            .body("{\"email\": "),
+    )
+    .await;
     assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "malformed_json");
     // A 10 MB body.
     let big = format!("{{\"remarks\": \"{}\"}}", "あ".repeat(10 * 1024 * 1024 / 3));
-    let (st, v) = send(t.req(Method::POST, "/api/v1/orders").header("content-type", "application/json").body(big)).await;
+    let (st, v) = send(
+        t.req(Method::POST, "/api/v1/orders")
+            .header("content-type", "application/json")
+            .body(big),
+    )
+    .await;
     assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
     // Bad edits and status changes.
-    let (st, _) = t.patch("/api/v1/orders/1", json!({"version": 1, "items": [{"product_code": "TS-M", "quantity": 0}]})).await;
+    let (st, _) = t
+        .patch(
+            "/api/v1/orders/1",
+            json!({"version": 1, "items": [{"product_code": "TS-M", "quantity": 0}]}),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let (st, v) = t.post("/api/v1/orders/1/status", json!({"status": "done"})).await;
+    let (st, v) = t
+        .post("/api/v1/orders/1/status", json!({"status": "done"}))
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["fields"][0]["code"], "unknown_status");
-    let (st, v) = t.get("/api/v1/orders?ordered_from=2024-13-40&number_from=abc").await;
+    let (st, v) = t
+        .get("/api/v1/orders?ordered_from=2024-13-40&number_from=abc")
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["fields"].as_array().unwrap().len(), 2, "{v}");
-    assert_eq!(t.counts().await, before, "a refused request changed the database");
+    assert_eq!(
+        t.counts().await,
+        before,
+        "a refused request changed the database"
+    );
 }
 
 async fn stale_edit_gets_409(t: TestApp) {
     let o = t.import(order_json()).await;
     let v = o["version"].as_i64().unwrap();
-    let a = t.patch("/api/v1/orders/1", json!({"version": v, "shipping_fee": 800}));
+    let a = t.patch(
+        "/api/v1/orders/1",
+        json!({"version": v, "shipping_fee": 800}),
+    );
     let b = t.patch("/api/v1/orders/1", json!({"version": v, "discount": 500}));
     let ((sa, va), (sb, vb)) = tokio::join!(a, b);
     let mut statuses = [sa, sb];
     statuses.sort();
-    assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT], "{va} {vb}");
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{va} {vb}"
+    );
     let loser = if sa == StatusCode::CONFLICT { &va } else { &vb };
     assert_eq!(loser["error"]["code"], "stale_version");
     let (_, now) = t.get("/api/v1/orders/1").await;
@@ -125,9 +244,14 @@ async fn stale_edit_gets_409(t: TestApp) {
     let applied_fee = now["totals"]["shipping_fee"].as_i64().unwrap();
     let applied_discount = now["totals"]["discount"].as_i64().unwrap();
     assert!((applied_fee == 800) ^ (applied_discount == 500), "{tot}");
-    assert_eq!(tot["total"].as_i64().unwrap(), 2 * 2990 + 1080 + applied_fee - applied_discount);
+    assert_eq!(
+        tot["total"].as_i64().unwrap(),
+        2 * 2990 + 1080 + applied_fee - applied_discount
+    );
     // A later edit from the old version is refused too, and changes nothing.
-    let (st, _) = t.patch("/api/v1/orders/1", json!({"version": v, "fee": 330})).await;
+    let (st, _) = t
+        .patch("/api/v1/orders/1", json!({"version": v, "fee": 330}))
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
     let (_, after) = t.get("/api/v1/orders/1").await;
     assert_eq!(after, now);
@@ -148,7 +272,10 @@ async fn edit_recalculates_and_records(t: TestApp) {
     assert_eq!(o["memo"], "電話で数量変更");
     let (_, h) = t.get("/api/v1/orders/1/history").await;
     let d = h[0]["detail"].as_str().unwrap();
-    assert!(d.contains("商品") && d.contains("手数料") && d.contains("メモ"), "{d}");
+    assert!(
+        d.contains("商品") && d.contains("手数料") && d.contains("メモ"),
+        "{d}"
+    );
     // Editing never moves stock.
     let (_, p) = t.get("/api/v1/products?q=TEA-1").await;
     assert_eq!(p["items"][0]["variants"][0]["stock"], 10);
@@ -156,7 +283,9 @@ async fn edit_recalculates_and_records(t: TestApp) {
 
 async fn status_cancel_puts_stock_on_list_and_returns_once(t: TestApp) {
     t.import(order_json()).await;
-    let (st, o) = t.post("/api/v1/orders/1/status", json!({"status": "cancelled"})).await;
+    let (st, o) = t
+        .post("/api/v1/orders/1/status", json!({"status": "cancelled"}))
+        .await;
     assert_eq!(st, StatusCode::OK, "{o}");
     assert_eq!(o["status"], "cancelled");
     let (_, lines) = t.get("/api/v1/cancelled-stock").await;
@@ -165,21 +294,35 @@ async fn status_cancel_puts_stock_on_list_and_returns_once(t: TestApp) {
     let ts = lines.iter().find(|l| l["product_code"] == "TS-M").unwrap();
     assert_eq!(ts["quantity"], 2);
     let id = ts["id"].as_i64().unwrap();
-    let (st, _) = t.post(&format!("/api/v1/cancelled-stock/{id}/return"), json!({})).await;
+    let (st, _) = t
+        .post(&format!("/api/v1/cancelled-stock/{id}/return"), json!({}))
+        .await;
     assert_eq!(st, StatusCode::OK);
-    let (st, v) = t.post(&format!("/api/v1/cancelled-stock/{id}/return"), json!({})).await;
+    let (st, v) = t
+        .post(&format!("/api/v1/cancelled-stock/{id}/return"), json!({}))
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(v["error"]["code"], "already_returned");
     let (_, p) = t.get("/api/v1/products?q=TS-M").await;
-    assert_eq!(p["items"][0]["variants"][0]["stock"], 7, "5 + 2 returned once");
+    assert_eq!(
+        p["items"][0]["variants"][0]["stock"], 7,
+        "5 + 2 returned once"
+    );
     // The rest of the order at once.
-    let (st, v) = t.post("/api/v1/orders/1/cancelled-stock/return", json!({})).await;
+    let (st, v) = t
+        .post("/api/v1/orders/1/cancelled-stock/return", json!({}))
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v.as_array().unwrap().len(), 1);
     let (_, open) = t.get("/api/v1/cancelled-stock").await;
     assert_eq!(open.as_array().unwrap().len(), 0);
     let (_, h) = t.get("/api/v1/orders/1/history").await;
-    assert!(h.as_array().unwrap().iter().any(|e| e["action"] == "stock.returned"));
+    assert!(
+        h.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "stock.returned")
+    );
 }
 
 async fn member_points_follow_status(t: TestApp) {
@@ -188,7 +331,12 @@ async fn member_points_follow_status(t: TestApp) {
         .await;
     assert_eq!(st, StatusCode::CREATED, "{c}");
     let cid = c["id"].as_i64().unwrap();
-    let (st, _) = t.post(&format!("/api/v1/customers/{cid}/points"), json!({"delta": 300, "reason": "キャンペーン"})).await;
+    let (st, _) = t
+        .post(
+            &format!("/api/v1/customers/{cid}/points"),
+            json!({"delta": 300, "reason": "キャンペーン"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK);
     let mut o = order_json();
     o["customer_id"] = json!(cid);
@@ -207,28 +355,44 @@ async fn member_points_follow_status(t: TestApp) {
     assert_eq!(v["error"]["fields"][0]["code"], "insufficient_points");
     assert_eq!(t.counts().await, before);
     // Shipping grants, cancelling returns used and revokes granted.
-    t.post("/api/v1/orders/1/status", json!({"status": "shipped"})).await;
+    t.post("/api/v1/orders/1/status", json!({"status": "shipped"}))
+        .await;
     assert_eq!(balance(&t, cid).await, 150);
     let (_, o) = t.get("/api/v1/orders/1").await;
     assert_eq!(o["shipped_on"], "2024-08-19");
-    t.post("/api/v1/orders/1/status", json!({"status": "cancelled"})).await;
+    t.post("/api/v1/orders/1/status", json!({"status": "cancelled"}))
+        .await;
     assert_eq!(balance(&t, cid).await, 300);
     let (_, ledger) = t.get(&format!("/api/v1/customers/{cid}/points")).await;
-    let deltas: Vec<i64> = ledger.as_array().unwrap().iter().map(|e| e["delta"].as_i64().unwrap()).collect();
+    let deltas: Vec<i64> = ledger
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["delta"].as_i64().unwrap())
+        .collect();
     assert_eq!(deltas, vec![-50, 200, 50, -200, 300]);
 }
 
 async fn balance(t: &TestApp, cid: i64) -> i64 {
-    t.get(&format!("/api/v1/customers/{cid}")).await.1["points"].as_i64().unwrap()
+    t.get(&format!("/api/v1/customers/{cid}")).await.1["points"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn bulk_status_reports_each_order(t: TestApp) {
     for _ in 0..3 {
         t.import(order_json()).await;
     }
-    t.post("/api/v1/orders/2/status", json!({"status": "shipped"})).await;
-    t.post("/api/v1/orders/2/move", json!({"list": "completed"})).await;
-    let (st, v) = t.post("/api/v1/orders/status", json!({"numbers": [1, 2, 3, 99], "status": "paid"})).await;
+    t.post("/api/v1/orders/2/status", json!({"status": "shipped"}))
+        .await;
+    t.post("/api/v1/orders/2/move", json!({"list": "completed"}))
+        .await;
+    let (st, v) = t
+        .post(
+            "/api/v1/orders/status",
+            json!({"numbers": [1, 2, 3, 99], "status": "paid"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     assert_eq!(v["succeeded"], 2);
     assert_eq!(v["failed"], 2);
@@ -245,20 +409,29 @@ async fn lists_and_delete(t: TestApp) {
     t.import(order_json()).await;
     t.import(order_json()).await;
     // Not cancelled: cannot go to the cancelled list.
-    let (st, v) = t.post("/api/v1/orders/1/move", json!({"list": "cancelled"})).await;
+    let (st, v) = t
+        .post("/api/v1/orders/1/move", json!({"list": "cancelled"}))
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(v["error"]["code"], "cannot_move_to_cancelled");
-    t.post("/api/v1/orders/1/status", json!({"status": "cancelled"})).await;
-    let (st, _) = t.post("/api/v1/orders/1/move", json!({"list": "cancelled"})).await;
+    t.post("/api/v1/orders/1/status", json!({"status": "cancelled"}))
+        .await;
+    let (st, _) = t
+        .post("/api/v1/orders/1/move", json!({"list": "cancelled"}))
+        .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(search(&t, "").await, vec![2]);
     assert_eq!(search(&t, "list=cancelled").await, vec![1]);
     assert_eq!(search(&t, "list=all").await, vec![1, 2]);
     // In the cancelled list nothing is edited.
-    let (st, v) = t.patch("/api/v1/orders/1", json!({"version": 3, "memo": "x"})).await;
+    let (st, v) = t
+        .patch("/api/v1/orders/1", json!({"version": 3, "memo": "x"}))
+        .await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert_eq!(v["error"]["code"], "not_in_open_list");
-    let (st, _) = t.post("/api/v1/orders/1/move", json!({"list": "open"})).await;
+    let (st, _) = t
+        .post("/api/v1/orders/1/move", json!({"list": "open"}))
+        .await;
     assert_eq!(st, StatusCode::OK);
     // Logical delete.
     let (st, _) = send(t.req(Method::DELETE, "/api/v1/orders/2")).await;
@@ -275,7 +448,12 @@ async fn auth_is_required_and_roles_hold(t: TestApp) {
     let (st, v) = send(t.client.get(format!("{}/api/v1/orders", t.base))).await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"]["code"], "unauthenticated");
-    let (st, _) = send(t.client.get(format!("{}/api/v1/orders", t.base)).bearer_auth("juchu_forged")).await;
+    let (st, _) = send(
+        t.client
+            .get(format!("{}/api/v1/orders", t.base))
+            .bearer_auth("juchu_forged"),
+    )
+    .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
     let (st, _) = send(
         t.client
@@ -284,35 +462,67 @@ async fn auth_is_required_and_roles_hold(t: TestApp) {
     )
     .await;
     assert_eq!(st, StatusCode::UNAUTHORIZED);
-    let op = |m: Method, p: &str| t.client.request(m, format!("{}{p}", t.base)).bearer_auth(&t.operator_token);
+    let op = |m: Method, p: &str| {
+        t.client
+            .request(m, format!("{}{p}", t.base))
+            .bearer_auth(&t.operator_token)
+    };
     let (st, v) = send(op(Method::GET, "/api/v1/users")).await;
     assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
-    let (st, _) = send(op(Method::POST, "/api/v1/users").json(&json!({"login": "evil", "name": "x", "password": "12345678", "role": "admin"}))).await;
+    let (st, _) = send(
+        op(Method::POST, "/api/v1/users")
+            .json(&json!({"login": "evil", "name": "x", "password": "12345678", "role": "admin"})),
+    )
+    .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
     let (st, _) = send(op(Method::GET, "/api/v1/orders")).await;
     assert_eq!(st, StatusCode::OK, "operators work with orders");
     let (st, v) = t.post("/api/v1/users", json!({"login": "yamada", "name": "山田", "password": "long-enough", "role": "operator"})).await;
     assert_eq!(st, StatusCode::CREATED, "{v}");
-    let (st, v) = t.post("/api/v1/users", json!({"login": "yamada", "name": "山田", "password": "short", "role": "boss"})).await;
+    let (st, v) = t
+        .post(
+            "/api/v1/users",
+            json!({"login": "yamada", "name": "山田", "password": "short", "role": "boss"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(v["error"]["fields"].as_array().unwrap().len(), 3, "{v}");
 }
 
 async fn shops_are_isolated(t: TestApp) {
     t.import(order_json()).await;
-    let (other, _) = juchu_app::access::ensure_shop(&t.app, "other", "他店").await.unwrap();
+    let (other, _) = juchu_app::access::ensure_shop(&t.app, "other", "他店")
+        .await
+        .unwrap();
     juchu_app::access::add_user_to_shop(
         &t.app,
         other.id,
-        &juchu_app::access::NewUser { login: "other-admin".into(), name: "他店".into(), password: "other-password".into(), role: "admin".into() },
+        &juchu_app::access::NewUser {
+            login: "other-admin".into(),
+            name: "他店".into(),
+            password: "other-password".into(),
+            role: "admin".into(),
+        },
     )
     .await
     .unwrap();
-    let tok = juchu_app::access::issue_token(&t.app, "other-admin", "other-password", "t").await.unwrap();
-    let (st, v) = send(t.client.get(format!("{}/api/v1/orders?list=all", t.base)).bearer_auth(&tok)).await;
+    let tok = juchu_app::access::issue_token(&t.app, "other-admin", "other-password", "t")
+        .await
+        .unwrap();
+    let (st, v) = send(
+        t.client
+            .get(format!("{}/api/v1/orders?list=all", t.base))
+            .bearer_auth(&tok),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(v["total"], 0);
-    let (st, _) = send(t.client.get(format!("{}/api/v1/orders/1", t.base)).bearer_auth(&tok)).await;
+    let (st, _) = send(
+        t.client
+            .get(format!("{}/api/v1/orders/1", t.base))
+            .bearer_auth(&tok),
+    )
+    .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, o) = send(t.client.post(format!("{}/api/v1/orders?import=true", t.base)).bearer_auth(&tok).json(&{
         let mut o = order_json();
@@ -330,7 +540,9 @@ async fn concurrent_creates_get_distinct_numbers(t: TestApp) {
         let c = t.client.clone();
         let url = format!("{}/api/v1/orders?import=true", t.base);
         let tok = t.token.clone();
-        tasks.push(tokio::spawn(async move { send(c.post(url).bearer_auth(tok).json(&order_json())).await }));
+        tasks.push(tokio::spawn(async move {
+            send(c.post(url).bearer_auth(tok).json(&order_json())).await
+        }));
     }
     let mut nums = Vec::new();
     for task in tasks {
@@ -345,7 +557,15 @@ async fn concurrent_creates_get_distinct_numbers(t: TestApp) {
 async fn openapi_lists_the_api(t: TestApp) {
     let (st, v) = send(t.client.get(format!("{}/api/openapi.json", t.base))).await;
     assert_eq!(st, StatusCode::OK);
-    for p in ["/api/v1/orders", "/api/v1/orders/{number}", "/api/v1/orders/csv", "/api/v1/orders/status", "/api/v1/cancelled-stock", "/api/v1/customers/{id}/points", "/api/v1/users"] {
+    for p in [
+        "/api/v1/orders",
+        "/api/v1/orders/{number}",
+        "/api/v1/orders/csv",
+        "/api/v1/orders/status",
+        "/api/v1/cancelled-stock",
+        "/api/v1/customers/{id}/points",
+        "/api/v1/users",
+    ] {
         assert!(v["paths"][p].is_object(), "missing {p}");
     }
     assert!(v["components"]["schemas"]["OrderInput"].is_object());
@@ -353,12 +573,30 @@ async fn openapi_lists_the_api(t: TestApp) {
 }
 
 async fn health_and_metrics(t: TestApp) {
-    let r = t.client.get(format!("{}/healthz", t.base)).send().await.unwrap();
+    let r = t
+        .client
+        .get(format!("{}/healthz", t.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers().get("x-request-id").is_some());
     t.get("/api/v1/orders").await;
-    let m = t.client.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("juchu_http_requests_total{method=\"GET\",route=\"/api/v1/orders\",status=\"200\"}"), "{m}");
+    let m = t
+        .client
+        .get(format!("{}/metrics", t.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains(
+            "juchu_http_requests_total{method=\"GET\",route=\"/api/v1/orders\",status=\"200\"}"
+        ),
+        "{m}"
+    );
 }
 
 both_backends!(

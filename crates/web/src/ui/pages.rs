@@ -126,11 +126,12 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-fn check_csrf(s: &AppState, sess: &Session, given: &str) -> Result<(), Response> {
+/// The error page for a form whose CSRF token is not the session's, or None when it is.
+fn csrf_refusal(s: &AppState, sess: &Session, given: &str) -> Option<Response> {
     if given == sess.csrf {
-        Ok(())
+        None
     } else {
-        Err(error_page(
+        Some(error_page(
             s,
             &AppError::conflict(
                 "csrf",
@@ -146,7 +147,7 @@ pub async fn logout(
     jar: CookieJar,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&s, &sess, &f.csrf) {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
         return r;
     }
     if let Some(t) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
@@ -393,7 +394,7 @@ pub async fn products(
                             product => p.name.clone(), code => v.draft.code.clone(),
                             classes => [v.draft.class1.as_str(), v.draft.class2.as_str()].iter().filter(|c| !c.is_empty()).copied().collect::<Vec<_>>().join(" / "),
                             price => yen(v.draft.price.get()), rate => format!("{}%", v.draft.tax_rate.percent()),
-                            stock => v.draft.stock.map(|x| group(x)).unwrap_or_else(|| "無制限".to_owned()),
+                            stock => v.draft.stock.map(group).unwrap_or_else(|| "無制限".to_owned()),
                         }
                     })
                 })
@@ -484,7 +485,7 @@ pub async fn return_stock(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&s, &sess, &f.csrf) {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
         return r;
     }
     match stock::return_one(&s.app, &sess.actor, id).await {
@@ -550,7 +551,7 @@ pub async fn add_user(
     sess: Session,
     Form(f): Form<NewUserForm>,
 ) -> Response {
-    if let Err(r) = check_csrf(&s, &sess, &f.csrf) {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
         return r;
     }
     let u = access::NewUser {

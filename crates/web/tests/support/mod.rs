@@ -71,7 +71,10 @@ impl Drop for DbGuard {
         if let Some((admin_url, name)) = self.pg.take() {
             // Drop runs outside async; a short-lived runtime on its own thread does the SQL.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .ok()?;
                 rt.block_on(async {
                     use sqlx::Connection;
                     let mut c = sqlx::PgConnection::connect(&admin_url).await.ok()?;
@@ -87,7 +90,10 @@ impl Drop for DbGuard {
 }
 
 fn replace_db(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map(|(a, b)| (a, Some(b))).unwrap_or((url, None));
+    let (base, query) = url
+        .split_once('?')
+        .map(|(a, b)| (a, Some(b)))
+        .unwrap_or((url, None));
     let cut = base.rfind('/').expect("database url has a path");
     let mut out = format!("{}/{}", &base[..cut], name);
     if let Some(q) = query {
@@ -102,7 +108,10 @@ impl TestApp {
     /// fails rather than skip when it is missing.
     pub async fn start_pg() -> Option<TestApp> {
         if std::env::var("JUCHU_TEST_DATABASE_URL").is_err() {
-            assert!(std::env::var("CI").is_err(), "CI must set JUCHU_TEST_DATABASE_URL");
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must set JUCHU_TEST_DATABASE_URL"
+            );
             eprintln!("JUCHU_TEST_DATABASE_URL not set: PostgreSQL variant not run");
             return None;
         }
@@ -114,20 +123,35 @@ impl TestApp {
             Backend::Sqlite => {
                 let dir = TempDir::new();
                 let url = format!("sqlite://{}/juchu.db", dir.0.display());
-                (url, DbGuard { pg: None, _dir: Some(dir) })
+                (
+                    url,
+                    DbGuard {
+                        pg: None,
+                        _dir: Some(dir),
+                    },
+                )
             }
             Backend::Postgres => {
-                let admin = std::env::var("JUCHU_TEST_DATABASE_URL").expect("JUCHU_TEST_DATABASE_URL");
+                let admin =
+                    std::env::var("JUCHU_TEST_DATABASE_URL").expect("JUCHU_TEST_DATABASE_URL");
                 let name = format!("juchu_test_{}", uuid::Uuid::new_v4().simple());
                 {
                     use sqlx::Connection;
-                    let mut c = sqlx::PgConnection::connect(&admin).await.expect("connect to PostgreSQL");
+                    let mut c = sqlx::PgConnection::connect(&admin)
+                        .await
+                        .expect("connect to PostgreSQL");
                     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
                         .execute(&mut c)
                         .await
                         .expect("create test database");
                 }
-                (replace_db(&admin, &name), DbGuard { pg: Some((admin, name)), _dir: None })
+                (
+                    replace_db(&admin, &name),
+                    DbGuard {
+                        pg: Some((admin, name)),
+                        _dir: None,
+                    },
+                )
             }
         };
         let store = Store::connect(&url).await.expect("connect");
@@ -138,23 +162,43 @@ impl TestApp {
         let app = App::with_clock(store, move || {
             Timestamp::from_microsecond(c2.load(Ordering::SeqCst)).expect("clock")
         });
-        let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ").await.expect("shop");
-        for (login, name, role) in [(ADMIN, "管理 太郎", "admin"), (OPERATOR, "受注 花子", "operator")] {
+        let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
+            .await
+            .expect("shop");
+        for (login, name, role) in [
+            (ADMIN, "管理 太郎", "admin"),
+            (OPERATOR, "受注 花子", "operator"),
+        ] {
             juchu_app::access::add_user_to_shop(
                 &app,
                 shop.id,
-                &NewUser { login: login.into(), name: name.into(), password: PASSWORD.into(), role: role.into() },
+                &NewUser {
+                    login: login.into(),
+                    name: name.into(),
+                    password: PASSWORD.into(),
+                    role: role.into(),
+                },
             )
             .await
             .expect("user");
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let router = juchu_web::router(app.clone(), juchu_web::WebConfig { secure_cookies: false });
+        let router = juchu_web::router(
+            app.clone(),
+            juchu_web::WebConfig {
+                secure_cookies: false,
+            },
+        );
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
         let mut t = TestApp {
             base: format!("http://{addr}"),
             client,
@@ -180,7 +224,10 @@ impl TestApp {
             .await
             .expect("token request");
         assert_eq!(r.status(), StatusCode::CREATED);
-        r.json::<Value>().await.expect("json")["token"].as_str().expect("token").to_owned()
+        r.json::<Value>().await.expect("json")["token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     pub fn set_now(&self, t: &str) {
@@ -189,11 +236,16 @@ impl TestApp {
     }
 
     pub fn actor(&self) -> Actor {
-        Actor { name: "テスト".into(), ..Actor::system(self.shop_id) }
+        Actor {
+            name: "テスト".into(),
+            ..Actor::system(self.shop_id)
+        }
     }
 
     pub fn req(&self, m: Method, path: &str) -> RequestBuilder {
-        self.client.request(m, format!("{}{path}", self.base)).bearer_auth(&self.token)
+        self.client
+            .request(m, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -231,7 +283,16 @@ impl TestApp {
     /// Rows in the tables a failed request must not touch.
     pub async fn counts(&self) -> Vec<i64> {
         let mut out = vec![];
-        for t in ["orders", "order_items", "order_history", "cancelled_stock", "point_ledger", "customers", "products", "product_variants"] {
+        for t in [
+            "orders",
+            "order_items",
+            "order_history",
+            "cancelled_stock",
+            "point_ledger",
+            "customers",
+            "products",
+            "product_variants",
+        ] {
             let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {t}"))
                 .fetch_one(self.app.store.pool())
                 .await
@@ -246,7 +307,11 @@ pub async fn send(r: RequestBuilder) -> (StatusCode, Value) {
     let res: Response = r.send().await.expect("request");
     let st = res.status();
     let text = res.text().await.expect("body");
-    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (st, v)
 }
 

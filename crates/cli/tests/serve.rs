@@ -1,0 +1,246 @@
+//! The binary as a fresh machine runs it: `juchu serve` with no options in an empty
+//! directory creates ./data/juchu.db with the demo shop, answers /healthz, shows the login
+//! page, and an authenticated search returns demo orders.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "juchu-cli-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    std::fs::create_dir_all(&p).unwrap();
+    p
+}
+
+fn juchu(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_juchu"));
+    c.current_dir(dir)
+        .env_remove("JUCHU_DATABASE_URL")
+        .env_remove("JUCHU_LISTEN");
+    c
+}
+
+fn start(dir: &std::path::Path, args: &[&str]) -> Server {
+    let mut child = juchu(dir)
+        .arg("serve")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start juchu serve");
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                let url = rest
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches("/admin")
+                    .to_owned();
+                let _ = tx.send(url);
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("juchu printed its URL");
+    Server { child, base }
+}
+
+#[tokio::test]
+async fn fresh_directory_serves_demo_shop() {
+    let dir = temp_dir();
+    let s = start(&dir, &["--listen", "127.0.0.1:0"]);
+    assert!(
+        dir.join("data/juchu.db").exists(),
+        "default database under ./data"
+    );
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = c.get(format!("{}/healthz", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "ok");
+    let r = c
+        .get(format!("{}/admin/orders", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "pages need a login");
+    let r = c
+        .get(format!("{}/admin/login", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("ログインID"));
+    let tok: serde_json::Value = c
+        .post(format!("{}/api/v1/auth/token", s.base))
+        .json(&serde_json::json!({"login": "admin", "password": "juchu-demo", "name": "cli test"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["token"].as_str().expect("demo login works");
+    let v: serde_json::Value = c
+        .get(format!("{}/api/v1/orders?list=all&per_page=1000", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 500, "~500 demo orders");
+    let orders = v["orders"].as_array().unwrap();
+    let methods: std::collections::BTreeSet<&str> = orders
+        .iter()
+        .map(|o| o["payment_method"].as_str().unwrap())
+        .collect();
+    let statuses: std::collections::BTreeSet<&str> = orders
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    let lists: std::collections::BTreeSet<&str> =
+        orders.iter().map(|o| o["list"].as_str().unwrap()).collect();
+    assert!(methods.len() >= 10, "{methods:?}");
+    assert!(statuses.len() >= 5, "{statuses:?}");
+    assert_eq!(lists.len(), 3, "{lists:?}");
+    drop(s);
+    // A restart keeps the data and does not seed twice.
+    let s = start(&dir, &["--listen", "127.0.0.1:0"]);
+    let v: serde_json::Value = c
+        .get(format!("{}/api/v1/orders?list=all&per_page=1", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["total"], 500);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn user_add_reads_the_password_from_stdin() {
+    let dir = temp_dir();
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = juchu(&dir)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(
+        &[
+            "user", "add", "--login", "suzuki", "--name", "鈴木", "--role", "admin",
+        ],
+        "long-password\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(
+        &["user", "add", "--login", "suzuki", "--name", "鈴木"],
+        "long-password\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("すでに使われています"));
+    let out = run(
+        &["user", "add", "--login", "tanaka", "--name", "田中"],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("8文字以上"));
+    let out = run(
+        &["token", "create", "--login", "suzuki", "--name", "batch"],
+        "",
+    );
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("juchu_"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn migrate_on_postgres() {
+    use sqlx::Connection;
+    let Ok(admin) = std::env::var("JUCHU_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set JUCHU_TEST_DATABASE_URL"
+        );
+        return;
+    };
+    let name = format!("juchu_cli_{}", std::process::id());
+    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let dir = temp_dir();
+    // Twice: migrations are idempotent, and several processes may start against one database.
+    for _ in 0..2 {
+        let out = juchu(&dir)
+            .args(["migrate", "--database-url", &url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied"));
+    }
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(n, 0);
+    db.close().await.unwrap();
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
