@@ -287,7 +287,8 @@ pub async fn set_password(app: &App, login: &str, password: &str) -> Result<(), 
     Ok(tx.commit().await?)
 }
 
-/// A shop by code, created if missing.
+/// A shop by code, created if missing; `true` when this call created it. Two processes
+/// racing to create the same shop both succeed, and only one of them sees `true`.
 pub async fn ensure_shop(
     app: &App,
     code: &str,
@@ -297,9 +298,20 @@ pub async fn ensure_shop(
         return Ok((s, false));
     }
     let mut tx = app.store.begin().await?;
-    let s = shops::create(&mut tx, code, name, app.now()).await?;
-    tx.commit().await?;
-    Ok((s, true))
+    match shops::create(&mut tx, code, name, app.now()).await {
+        Ok(s) => {
+            tx.commit().await?;
+            Ok((s, true))
+        }
+        Err(e) if e.is_constraint() => {
+            drop(tx);
+            let s = shops::by_code(&mut *app.store.read().await?, code)
+                .await?
+                .ok_or(AppError::NotFound("ショップ"))?;
+            Ok((s, false))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn shop(app: &App, actor: &Actor) -> Result<shops::Shop, AppError> {

@@ -191,13 +191,15 @@ async fn operator_works_through_the_admin_screens() {
 
     // A bad date is reported beside its field, in Japanese; full-width digits are fine.
     c.goto(&format!(
-        "{}/admin/orders?ordered_from=2024/02/30&number_from=%EF%BC%91",
+        "{}/admin/orders?ordered_from=2024/02/30&shipped_from=8/19&number_from=%EF%BC%91",
         t.base
     ))
     .await
     .unwrap();
     let err = text(&c, "[data-field=ordered_from]").await;
-    assert!(err.contains("2024/08/19"), "{err}");
+    assert!(err.contains("存在しない日付"), "{err}");
+    let err = text(&c, "[data-field=shipped_from]").await;
+    assert!(err.contains("2024/08/19 の形式"), "{err}");
     assert!(
         c.find(Locator::Css("[data-field=number_from]"))
             .await
