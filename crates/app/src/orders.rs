@@ -75,6 +75,15 @@ async fn spend_points(
     }
 }
 
+/// Read the order as written, then commit: the caller gets exactly what was stored.
+async fn commit_and_read(mut tx: Tx, actor: &Actor, number: i64) -> Result<Order, AppError> {
+    let order = orders::get(tx.conn(), actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    tx.commit().await?;
+    Ok(order)
+}
+
 /// How an order enters the shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intake {
@@ -175,11 +184,7 @@ pub async fn create(
         &entry(actor, now, "order.created", detail),
     )
     .await?;
-    let order = orders::get(tx.conn(), actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    tx.commit().await?;
-    Ok(order)
+    commit_and_read(tx, actor, number).await
 }
 
 async fn take_stock(tx: &mut Tx, shop_id: i64, draft: &OrderDraft) -> Result<(), AppError> {
@@ -397,11 +402,7 @@ pub async fn edit(
         &entry(actor, now, "order.edited", detail),
     )
     .await?;
-    let order = orders::get(tx.conn(), actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    tx.commit().await?;
-    Ok(order)
+    commit_and_read(tx, actor, number).await
 }
 
 /// Change one order's 対応状況, with what comes with it: cancelling puts its items on the
@@ -522,11 +523,7 @@ pub async fn change_status(
         &entry(actor, now, "order.status_changed", detail),
     )
     .await?;
-    let order = orders::get(tx.conn(), actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    tx.commit().await?;
-    Ok(order)
+    commit_and_read(tx, actor, number).await
 }
 
 /// One order's result in a bulk run.
@@ -592,11 +589,7 @@ pub async fn move_to_list(
         &entry(actor, now, "order.moved", detail),
     )
     .await?;
-    let order = orders::get(tx.conn(), actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    tx.commit().await?;
-    Ok(order)
+    commit_and_read(tx, actor, number).await
 }
 
 /// Logical delete: the order leaves every list but keeps its record and history.

@@ -18,12 +18,12 @@ impl Drop for Server {
     }
 }
 
+/// A directory of its own for each test (tests run in parallel in one process).
 fn temp_dir() -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!(
-        "juchu-cli-{}-{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let p = std::env::temp_dir().join(format!("juchu-cli-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&p);
     std::fs::create_dir_all(&p).unwrap();
     p
 }

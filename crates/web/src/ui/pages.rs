@@ -165,6 +165,16 @@ struct Opt {
     label: &'static str,
 }
 
+/// Choices for a select or checkbox group.
+fn opts<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> &'static str) -> Vec<Opt> {
+    all.iter()
+        .map(|x| Opt {
+            code: code(*x),
+            label: label(*x),
+        })
+        .collect()
+}
+
 #[derive(Serialize)]
 struct OrderRow {
     number: i64,
@@ -229,34 +239,14 @@ pub async fn orders(
         }
         Err(e) => return error_page(&s, &e),
     };
-    let statuses: Vec<Opt> = OrderStatus::ALL
-        .iter()
-        .map(|x| Opt {
-            code: x.code(),
-            label: x.label(),
-        })
-        .collect();
-    let methods: Vec<Opt> = PaymentMethod::ALL
-        .iter()
-        .map(|x| Opt {
-            code: x.code(),
-            label: x.label(),
-        })
-        .collect();
-    let sorts: Vec<Opt> = SortOrder::ALL
-        .iter()
-        .map(|x| Opt {
-            code: x.code(),
-            label: x.label(),
-        })
-        .collect();
-    let lists: Vec<Opt> = OrderList::ALL
-        .iter()
-        .map(|x| Opt {
-            code: x.code(),
-            label: x.label(),
-        })
-        .collect();
+    let statuses = opts(&OrderStatus::ALL, OrderStatus::code, OrderStatus::label);
+    let methods = opts(
+        &PaymentMethod::ALL,
+        PaymentMethod::code,
+        PaymentMethod::label,
+    );
+    let sorts = opts(&SortOrder::ALL, SortOrder::code, SortOrder::label);
+    let lists = opts(&OrderList::ALL, OrderList::code, OrderList::label);
     let csv_query = raw
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("page=") && !p.starts_with("per_page="))
