@@ -43,6 +43,15 @@ enum Cmd {
         /// Mark cookies Secure (set this when serving behind HTTPS).
         #[arg(long, env = "JUCHU_SECURE_COOKIES")]
         secure_cookies: bool,
+        /// Do not serve the gateway sandboxes (/gmo, /_sandbox …) on the same port; set this
+        /// when the connectors point at real gateways.
+        #[arg(long, env = "JUCHU_NO_SANDBOX")]
+        no_sandbox: bool,
+    },
+    /// Run only the gateway sandboxes (GMO-PG … and the /_sandbox control API).
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -159,7 +168,23 @@ async fn main() -> anyhow::Result<()> {
             listen,
             no_demo,
             secure_cookies,
-        } => serve(db, &listen, no_demo, secure_cookies).await,
+            no_sandbox,
+        } => serve(db, &listen, no_demo, secure_cookies, no_sandbox).await,
+        Cmd::Sandbox { listen } => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            let addr = listener.local_addr()?;
+            let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
+            println!(
+                "juchu sandbox is serving on http://{addr}  (GMO-PG: /gmo, control: /_sandbox)"
+            );
+            axum::serve(listener, sb.router())
+                .with_graceful_shutdown(shutdown())
+                .await
+                .context("serving")?;
+            Ok(())
+        }
         Cmd::Migrate { db } => {
             open(&db).await?;
             println!("migrations applied: {}", redact(&db.database_url));
@@ -222,7 +247,13 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn serve(db: Db, listen: &str, no_demo: bool, secure_cookies: bool) -> anyhow::Result<()> {
+async fn serve(
+    db: Db,
+    listen: &str,
+    no_demo: bool,
+    secure_cookies: bool,
+    no_sandbox: bool,
+) -> anyhow::Result<()> {
     let app = open(&db).await?;
     if !no_demo
         && juchu_app::demo::seed_if_empty(&app)
@@ -235,7 +266,12 @@ async fn serve(db: Db, listen: &str, no_demo: bool, secure_cookies: bool) -> any
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let router = juchu_web::router(app.clone(), juchu_web::WebConfig { secure_cookies });
+    let mut router = juchu_web::router(app.clone(), juchu_web::WebConfig { secure_cookies });
+    if !no_sandbox {
+        // The bundled sandboxes answer on the same port, so a fresh machine needs nothing else.
+        router =
+            router.merge(juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default()).router());
+    }
     // Tests read this line to find the port.
     println!(
         "juchu is serving on http://{addr}/admin  (database: {})",

@@ -127,6 +127,20 @@ async fn fresh_directory_serves_demo_shop() {
     assert!(methods.len() >= 10, "{methods:?}");
     assert!(statuses.len() >= 5, "{statuses:?}");
     assert_eq!(lists.len(), 3, "{lists:?}");
+    // The bundled gateway sandbox answers on the same port.
+    let r = c
+        .get(format!("{}/_sandbox/clock", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .post(format!("{}/gmo/payment/SearchTrade.idPass", s.base))
+        .body("OrderID=none&ShopID=tshop00000001&ShopPass=sandbox1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "ErrCode=E01&ErrInfo=E01110002");
     drop(s);
     // A restart keeps the data and does not seed twice.
     let s = start(&dir, &["--listen", "127.0.0.1:0"]);

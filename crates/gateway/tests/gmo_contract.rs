@@ -1,0 +1,542 @@
+//! The GMO-PG connector against the sandbox: every operation, each rule and its refusal,
+//! time travel across a Japan-time midnight and a month end, and faults that leave the
+//! outcome unknown.
+
+use std::time::Duration;
+
+use juchu_gateway::GatewayError;
+use juchu_gateway::Secret;
+use juchu_gateway::gmo::{AccessKeys, CardSource, GmoClient, GmoConfig, JobCd, PayMethod};
+use serde_json::{Value, json};
+
+struct Env {
+    base: String,
+    gmo: GmoClient,
+    http: reqwest::Client,
+}
+
+async fn env_with(cfg: juchu_sandbox::Config, timeout: Duration) -> Env {
+    let sb = juchu_sandbox::Sandbox::new(cfg);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = sb.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let base = format!("http://{addr}");
+    let mut cfg = GmoConfig::sandbox(&format!("{base}/gmo"));
+    cfg.timeout = timeout;
+    let e = Env {
+        base,
+        gmo: GmoClient::new(cfg).unwrap(),
+        http: reqwest::Client::new(),
+    };
+    e.set_clock("2024-08-19T10:00:00+09:00").await;
+    e
+}
+
+async fn env() -> Env {
+    env_with(juchu_sandbox::Config::default(), Duration::from_secs(10)).await
+}
+
+impl Env {
+    async fn control(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_sandbox{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+    async fn set_clock(&self, t: &str) {
+        self.control("/clock", json!({"set": t, "freeze": true}))
+            .await;
+    }
+    async fn advance(&self, secs: i64) {
+        self.control("/clock", json!({"advance_secs": secs})).await;
+    }
+    async fn fault(&self, op: &str, kind: &str) {
+        self.control(
+            "/faults",
+            json!({"gateway": "gmo", "operation": op, "kind": kind, "times": 1}),
+        )
+        .await;
+    }
+    async fn ledger(&self, order_id: &str) -> Value {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sandbox/ledger", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["gmo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["order_id"] == order_id)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    /// EntryTran + ExecTran with a test card.
+    async fn authorize(
+        &self,
+        order_id: &str,
+        job: JobCd,
+        amount: i64,
+        card: &str,
+    ) -> Result<AccessKeys, GatewayError> {
+        let keys = self.gmo.entry_tran(order_id, job, amount, 0).await?;
+        self.gmo
+            .exec_tran(&keys, order_id, PayMethod::Lump, &card_no(card))
+            .await?;
+        Ok(keys)
+    }
+}
+
+fn card_no(n: &str) -> CardSource {
+    CardSource::Number {
+        card_no: Secret::new(n),
+        expire_yymm: "3012".into(),
+        security_code: Some(Secret::new("123")),
+    }
+}
+
+const OK_CARD: &str = "4111111111111111";
+
+fn refused(r: Result<impl std::fmt::Debug, GatewayError>) -> (String, String, bool) {
+    match r {
+        Err(GatewayError::Refused {
+            detail,
+            message,
+            declined,
+            ..
+        }) => (detail, message, declined),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn authorize_capture_and_search() {
+    let e = env().await;
+    let keys = e
+        .authorize("order-1", JobCd::Auth, 1200, OK_CARD)
+        .await
+        .unwrap();
+    let t = e.gmo.search_trade("order-1").await.unwrap();
+    assert_eq!((t.status.as_str(), t.amount), ("AUTH", 1200));
+    assert_eq!(t.card_no, "*************111");
+    assert_eq!(t.access_id, keys.access_id);
+    // SALES must be for the authorized amount.
+    let (d, m, _) = refused(e.gmo.alter_tran(&keys, JobCd::Sales, Some(1000)).await);
+    assert_eq!(d, "E01060010");
+    assert!(m.contains("一致しません"), "{m}");
+    e.gmo
+        .alter_tran(&keys, JobCd::Sales, Some(1200))
+        .await
+        .unwrap();
+    assert_eq!(e.gmo.search_trade("order-1").await.unwrap().status, "SALES");
+    // Captured twice? No.
+    let (d, _, _) = refused(e.gmo.alter_tran(&keys, JobCd::Sales, Some(1200)).await);
+    assert_eq!(d, "E11010001");
+    let l = e.ledger("order-1").await;
+    let apis: Vec<&str> = l["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["api"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        apis,
+        [
+            "EntryTran",
+            "ExecTran",
+            "AlterTran",
+            "AlterTran",
+            "AlterTran"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn entry_rules() {
+    let e = env().await;
+    e.gmo
+        .entry_tran("dup-1", JobCd::Auth, 100, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(e.gmo.entry_tran("dup-1", JobCd::Auth, 100, 0).await).0,
+        "E01040010"
+    );
+    assert_eq!(
+        refused(e.gmo.entry_tran("注文1", JobCd::Auth, 100, 0).await).0,
+        "E01040013"
+    );
+    assert_eq!(
+        refused(e.gmo.entry_tran(&"x".repeat(28), JobCd::Auth, 100, 0).await).0,
+        "E01040003"
+    );
+    assert_eq!(
+        refused(e.gmo.entry_tran("amt-1", JobCd::Auth, 12_345_678, 0).await).0,
+        "E01060005"
+    );
+    let mut cfg = e.gmo.config().clone();
+    cfg.shop_pass = Secret::new("wrong");
+    let bad = GmoClient::new(cfg).unwrap();
+    let (d, m, _) = refused(bad.entry_tran("cred-1", JobCd::Auth, 100, 0).await);
+    assert_eq!(d, "E01030002");
+    assert!(m.contains("決済設定"), "{m}");
+    assert_eq!(refused(e.gmo.search_trade("nope").await).0, "E01110002");
+}
+
+#[tokio::test]
+async fn test_cards_decline_with_issuer_codes() {
+    let e = env().await;
+    let keys = e
+        .gmo
+        .entry_tran("decl-1", JobCd::Auth, 500, 0)
+        .await
+        .unwrap();
+    let (d, m, declined) = refused(
+        e.gmo
+            .exec_tran(
+                &keys,
+                "decl-1",
+                PayMethod::Lump,
+                &card_no("4111111111118212"),
+            )
+            .await,
+    );
+    assert_eq!(d, "42G120000");
+    assert!(declined);
+    assert!(m.contains("G12"), "{m}");
+    assert_eq!(
+        e.gmo.search_trade("decl-1").await.unwrap().status,
+        "UNPROCESSED"
+    );
+    // The decline stays on record; another card then goes through on the same transaction.
+    e.gmo
+        .exec_tran(&keys, "decl-1", PayMethod::Lump, &card_no(OK_CARD))
+        .await
+        .unwrap();
+    let l = e.ledger("decl-1").await;
+    let results: Vec<&str> = l["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(results, ["OK", "42G120000", "OK"]);
+    // An expired card is G83; a malformed number is an input error.
+    let k2 = e
+        .gmo
+        .entry_tran("decl-2", JobCd::Auth, 500, 0)
+        .await
+        .unwrap();
+    let expired = CardSource::Number {
+        card_no: Secret::new(OK_CARD),
+        expire_yymm: "2407".into(),
+        security_code: None,
+    };
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran(&k2, "decl-2", PayMethod::Lump, &expired)
+                .await
+        )
+        .0,
+        "42G830000"
+    );
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran(&k2, "decl-2", PayMethod::Lump, &card_no("4111-1111"))
+                .await
+        )
+        .0,
+        "E01170006"
+    );
+    // Installments need a count.
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran(&k2, "decl-2", PayMethod::Installments(1), &card_no(OK_CARD))
+                .await
+        )
+        .0,
+        "E01080010"
+    );
+}
+
+#[tokio::test]
+async fn authorization_expires_after_90_days() {
+    let e = env().await;
+    let keys = e
+        .authorize("exp-1", JobCd::Auth, 800, OK_CARD)
+        .await
+        .unwrap();
+    e.advance(90 * 86_400 - 60).await;
+    let k2 = e
+        .authorize("exp-2", JobCd::Auth, 800, OK_CARD)
+        .await
+        .unwrap();
+    e.advance(120).await;
+    let (d, m, _) = refused(e.gmo.alter_tran(&keys, JobCd::Sales, Some(800)).await);
+    assert_eq!(d, "E01420010");
+    assert!(m.contains("90日"), "{m}");
+    e.gmo
+        .alter_tran(&k2, JobCd::Sales, Some(800))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn cancel_kind_follows_japan_dates() {
+    let e = env().await;
+    // Authorized and captured at 23:50 on 31 August, Japan time.
+    e.set_clock("2024-08-31T23:50:00+09:00").await;
+    let auth = e
+        .authorize("void-1", JobCd::Auth, 1000, OK_CARD)
+        .await
+        .unwrap();
+    let cap = e
+        .authorize("cap-1", JobCd::Capture, 1000, OK_CARD)
+        .await
+        .unwrap();
+    let same_day = e
+        .authorize("void-2", JobCd::Capture, 1000, OK_CARD)
+        .await
+        .unwrap();
+    e.set_clock("2024-08-31T23:59:00+09:00").await;
+    e.gmo
+        .alter_tran(&same_day, JobCd::Void, None)
+        .await
+        .unwrap();
+    // Twenty minutes later it is 1 September: a new day and a new month.
+    e.set_clock("2024-09-01T00:10:00+09:00").await;
+    assert_eq!(
+        refused(e.gmo.alter_tran(&auth, JobCd::Void, None).await).0,
+        "E01050004"
+    );
+    assert_eq!(
+        refused(e.gmo.alter_tran(&auth, JobCd::ReturnX, None).await).0,
+        "E01050004"
+    );
+    e.gmo.alter_tran(&auth, JobCd::Return, None).await.unwrap();
+    assert_eq!(
+        refused(e.gmo.alter_tran(&cap, JobCd::Void, None).await).0,
+        "E01050004"
+    );
+    assert_eq!(
+        refused(e.gmo.alter_tran(&cap, JobCd::Return, None).await).0,
+        "E01050004"
+    );
+    e.gmo.alter_tran(&cap, JobCd::ReturnX, None).await.unwrap();
+    assert_eq!(e.gmo.search_trade("cap-1").await.unwrap().status, "RETURNX");
+    // Same month, later day: RETURN, not RETURNX.
+    e.set_clock("2024-09-02T10:00:00+09:00").await;
+    let sep = e
+        .authorize("ret-1", JobCd::Capture, 500, OK_CARD)
+        .await
+        .unwrap();
+    e.set_clock("2024-09-20T10:00:00+09:00").await;
+    assert_eq!(
+        refused(e.gmo.alter_tran(&sep, JobCd::ReturnX, None).await).0,
+        "E01050004"
+    );
+    e.gmo.alter_tran(&sep, JobCd::Return, None).await.unwrap();
+    // Past 180 days nothing can be cancelled.
+    let old = e
+        .authorize("old-1", JobCd::Capture, 500, OK_CARD)
+        .await
+        .unwrap();
+    e.advance(181 * 86_400).await;
+    let (d, m, _) = refused(e.gmo.alter_tran(&old, JobCd::ReturnX, None).await);
+    assert_eq!(d, "E11010010");
+    assert!(m.contains("180日"), "{m}");
+}
+
+#[tokio::test]
+async fn reauthorize_after_cancel_and_change_amount() {
+    let e = env().await;
+    let keys = e
+        .authorize("re-1", JobCd::Auth, 1000, OK_CARD)
+        .await
+        .unwrap();
+    // Re-authorization only from a cancelled state.
+    assert_eq!(
+        refused(e.gmo.alter_tran(&keys, JobCd::Auth, Some(1000)).await).0,
+        "E01050004"
+    );
+    e.gmo.alter_tran(&keys, JobCd::Void, None).await.unwrap();
+    e.gmo
+        .alter_tran(&keys, JobCd::Auth, Some(1100))
+        .await
+        .unwrap();
+    let t = e.gmo.search_trade("re-1").await.unwrap();
+    assert_eq!((t.status.as_str(), t.amount), ("AUTH", 1100));
+    e.gmo
+        .alter_tran(&keys, JobCd::Sales, Some(1100))
+        .await
+        .unwrap();
+    // 金額変更 after capture, ending as 即時売上.
+    e.gmo
+        .change_tran(&keys, JobCd::Capture, 900, 0)
+        .await
+        .unwrap();
+    let t = e.gmo.search_trade("re-1").await.unwrap();
+    assert_eq!((t.status.as_str(), t.amount), ("CAPTURE", 900));
+    // … or as 仮売上 again.
+    e.gmo.change_tran(&keys, JobCd::Auth, 950, 0).await.unwrap();
+    assert_eq!(e.gmo.search_trade("re-1").await.unwrap().status, "AUTH");
+    // Not on a cancelled transaction.
+    e.gmo.alter_tran(&keys, JobCd::Void, None).await.unwrap();
+    assert_eq!(
+        refused(e.gmo.change_tran(&keys, JobCd::Auth, 800, 0).await).0,
+        "E11010002"
+    );
+}
+
+#[tokio::test]
+async fn faults_leave_the_outcome_unknown_and_the_ledger_tells() {
+    let e = env().await;
+    let keys = e.authorize("f-1", JobCd::Auth, 700, OK_CARD).await.unwrap();
+    // Dropped after the gateway committed: unknown, and SearchTrade shows it happened.
+    e.fault("AlterTran", "drop_after").await;
+    let r = e.gmo.alter_tran(&keys, JobCd::Sales, Some(700)).await;
+    assert!(matches!(r, Err(GatewayError::Unknown { .. })), "{r:?}");
+    assert_eq!(e.gmo.search_trade("f-1").await.unwrap().status, "SALES");
+    // Dropped before: unknown to the client too, but nothing happened.
+    let k2 = e.authorize("f-2", JobCd::Auth, 700, OK_CARD).await.unwrap();
+    e.fault("AlterTran", "drop_before").await;
+    assert!(
+        e.gmo
+            .alter_tran(&k2, JobCd::Sales, Some(700))
+            .await
+            .unwrap_err()
+            .is_unknown()
+    );
+    assert_eq!(e.gmo.search_trade("f-2").await.unwrap().status, "AUTH");
+    // A 5xx is not a refusal either.
+    e.fault("AlterTran", "server_error").await;
+    assert!(
+        e.gmo
+            .alter_tran(&k2, JobCd::Sales, Some(700))
+            .await
+            .unwrap_err()
+            .is_unknown()
+    );
+    // The faults were used up: the next call goes through.
+    e.gmo
+        .alter_tran(&k2, JobCd::Sales, Some(700))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn slow_card_times_out_but_was_authorized() {
+    let cfg = juchu_sandbox::Config {
+        slow_card_ms: 1500,
+        ..Default::default()
+    };
+    let e = env_with(cfg, Duration::from_millis(400)).await;
+    let keys = e
+        .gmo
+        .entry_tran("slow-1", JobCd::Auth, 300, 0)
+        .await
+        .unwrap();
+    let r = e
+        .gmo
+        .exec_tran(
+            &keys,
+            "slow-1",
+            PayMethod::Lump,
+            &card_no("4111111111119000"),
+        )
+        .await;
+    match r {
+        Err(GatewayError::Unknown { reason }) => {
+            assert!(reason.contains("タイムアウト"), "{reason}")
+        }
+        other => panic!("expected unknown, got {other:?}"),
+    }
+    assert_eq!(e.gmo.search_trade("slow-1").await.unwrap().status, "AUTH");
+}
+
+#[tokio::test]
+async fn unreachable_gateway_is_not_sent() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = GmoClient::new(GmoConfig::sandbox(&format!("http://127.0.0.1:{port}/gmo"))).unwrap();
+    let r = c.entry_tran("x-1", JobCd::Auth, 100, 0).await;
+    assert!(matches!(r, Err(GatewayError::NotSent { .. })), "{r:?}");
+}
+
+#[tokio::test]
+async fn admin_screen_changes_show_in_search() {
+    let e = env().await;
+    e.authorize("adm-1", JobCd::Auth, 1000, OK_CARD)
+        .await
+        .unwrap();
+    e.control(
+        "/gmo/adm-1/admin",
+        json!({"action": "change_amount", "amount": 1500}),
+    )
+    .await;
+    assert_eq!(e.gmo.search_trade("adm-1").await.unwrap().amount, 1500);
+    e.control("/gmo/adm-1/admin", json!({"action": "capture"}))
+        .await;
+    assert_eq!(e.gmo.search_trade("adm-1").await.unwrap().status, "SALES");
+}
+
+/// A client written from GMO's public protocol alone: raw form, raw answer.
+#[tokio::test]
+async fn third_party_client_sees_gmo_wire_format() {
+    let e = env().await;
+    let r = e
+        .http
+        .post(format!("{}/gmo/payment/EntryTran.idPass", e.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("OrderID=1362106991&JobCd=AUTH&Amount=100&ShopID=tshop00000001&ShopPass=sandbox1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/plain;charset=Windows-31J"
+    );
+    let body = r.text().await.unwrap();
+    let parts: Vec<&str> = body.split('&').collect();
+    assert_eq!(parts.len(), 2, "{body}");
+    assert!(
+        parts[0].starts_with("AccessID=") && parts[0].len() == 9 + 32,
+        "{body}"
+    );
+    assert!(
+        parts[1].starts_with("AccessPass=") && parts[1].len() == 11 + 32,
+        "{body}"
+    );
+    let r = e
+        .http
+        .post(format!("{}/gmo/payment/EntryTran.idPass", e.base))
+        .body("OrderID=null&JobCd=null&Amount=null&ShopID=tshop00000001&ShopPass=sandbox1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "GMO answers errors with HTTP 200");
+    assert_eq!(
+        r.text().await.unwrap(),
+        "ErrCode=E01|E01|E01&ErrInfo=E01040001|E01050001|E01060001"
+    );
+}

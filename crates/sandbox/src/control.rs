@@ -1,0 +1,117 @@
+//! `/_sandbox`: the control API tests and people use to drive the sandbox — the clock,
+//! faults, actions done on a gateway's own admin screen, and a dump of the ledger.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use crate::faults::Fault;
+use crate::{Sandbox, gmo};
+
+pub fn routes() -> Router<Sandbox> {
+    Router::new()
+        .route("/clock", get(clock).post(set_clock))
+        .route("/faults", get(faults).post(add_fault).delete(clear_faults))
+        .route("/ledger", get(ledger))
+        .route("/gmo/{order_id}/admin", post(gmo_admin))
+}
+
+fn bad(msg: impl Into<String>) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": msg.into()})),
+    )
+        .into_response()
+}
+
+fn clock_view(sb: &Sandbox) -> serde_json::Value {
+    let now = sb.clock.now();
+    json!({
+        "now": now.to_string(),
+        "jst": now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9))).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        "frozen": sb.clock.is_frozen(),
+    })
+}
+
+async fn clock(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
+    Json(clock_view(&sb))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    /// Jump to this instant (RFC 3339, e.g. `2024-08-31T23:59:00+09:00`).
+    set: Option<String>,
+    /// Move forward (or back, if negative) by this many seconds.
+    advance_secs: Option<i64>,
+    /// Stop the clock (true) or let it run (false); default: keep.
+    freeze: Option<bool>,
+}
+
+async fn set_clock(State(sb): State<Sandbox>, Json(c): Json<ClockChange>) -> Response {
+    if let Some(s) = &c.set {
+        let t: Timestamp = match s
+            .parse::<jiff::Zoned>()
+            .map(|z| z.timestamp())
+            .or_else(|_| s.parse())
+        {
+            Ok(t) => t,
+            Err(e) => return bad(format!("set: not an RFC 3339 instant: {e}")),
+        };
+        sb.clock.set(t, c.freeze.unwrap_or(sb.clock.is_frozen()));
+    } else if let Some(f) = c.freeze {
+        let now = sb.clock.now();
+        sb.clock.set(now, f);
+    }
+    if let Some(secs) = c.advance_secs {
+        sb.clock.advance(SignedDuration::from_secs(secs));
+    }
+    Json(clock_view(&sb)).into_response()
+}
+
+async fn faults(State(sb): State<Sandbox>) -> Json<Vec<Fault>> {
+    Json(sb.faults.list())
+}
+
+async fn add_fault(State(sb): State<Sandbox>, Json(f): Json<Fault>) -> Response {
+    if !["gmo", "paidy", "paygent"].contains(&f.gateway.as_str()) {
+        return bad("gateway must be gmo, paidy or paygent");
+    }
+    sb.faults.add(f);
+    (StatusCode::CREATED, Json(sb.faults.list())).into_response()
+}
+
+async fn clear_faults(State(sb): State<Sandbox>) -> StatusCode {
+    sb.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn ledger(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
+    let st = sb.state();
+    let mut gmo: Vec<&gmo::Tran> = st.gmo.trans.values().collect();
+    gmo.sort_by(|a, b| a.order_id.cmp(&b.order_id));
+    Json(json!({ "gmo": gmo }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminAction {
+    /// `capture`, `cancel`, `change_amount`
+    action: String,
+    amount: Option<i64>,
+}
+
+async fn gmo_admin(
+    State(sb): State<Sandbox>,
+    Path(order_id): Path<String>,
+    Json(a): Json<AdminAction>,
+) -> Response {
+    match gmo::admin_action(&sb, &order_id, &a.action, a.amount) {
+        Ok(t) => Json(t).into_response(),
+        Err(e) => bad(e),
+    }
+}

@@ -1,0 +1,76 @@
+//! Injected faults, per gateway and operation: slow answers, 5xx, and connections dropped
+//! before or after the gateway committed — the cases where a client cannot know what
+//! happened and must ask (SearchTrade, 094, GET payment) instead of retrying blindly.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::response::Response;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer normally after `delay_ms`.
+    Delay,
+    /// Answer 503 without processing.
+    ServerError,
+    /// Drop the connection without processing.
+    DropBefore,
+    /// Process (the gateway commits), then drop the connection before the answer.
+    DropAfter,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Fault {
+    /// `gmo`, `paidy`, `paygent`
+    pub gateway: String,
+    /// The operation (`ExecTran`, `AlterTran`, `captures` …) or `*` for all.
+    pub operation: String,
+    pub kind: FaultKind,
+    #[serde(default)]
+    pub delay_ms: u64,
+    /// How many requests it hits; absent = until cleared.
+    #[serde(default)]
+    pub times: Option<u32>,
+}
+
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<Vec<Fault>>>);
+
+impl Faults {
+    pub fn add(&self, f: Fault) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub fn list(&self) -> Vec<Fault> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The fault for this request, if any, using up one of its `times`.
+    pub fn take(&self, gateway: &str, operation: &str) -> Option<Fault> {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let i = v.iter().position(|f| {
+            f.gateway == gateway && (f.operation == operation || f.operation == "*")
+        })?;
+        let f = v[i].clone();
+        if let Some(t) = v[i].times.as_mut() {
+            *t = t.saturating_sub(1);
+            if *t == 0 {
+                v.remove(i);
+            }
+        }
+        Some(f)
+    }
+}
+
+/// A response whose body fails at once: the client sees the connection break.
+pub fn dropped() -> Response {
+    let body = futures_util::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("sandbox: connection dropped"))
+    });
+    Response::new(Body::from_stream(body))
+}

@@ -1,0 +1,85 @@
+//! Sandboxes of the payment gateways, speaking their real wire protocols on one port under
+//! path prefixes (`/gmo`, `/paidy`, `/paygent`), with a control API under `/_sandbox`.
+//!
+//! The sandbox is the gateway side, written from the gateways' public documentation and
+//! nothing of juchu's connectors but the shared wire codecs (`juchu-wire`): it judges the
+//! connectors instead of agreeing with them. It is strict on purpose: a sandbox that always
+//! says OK would prove nothing.
+//!
+//! State lives in memory; the ledger can be dumped through the control API.
+
+mod clock;
+mod control;
+mod faults;
+mod gmo;
+mod ids;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+
+pub use clock::Clock;
+pub use faults::{Fault, FaultKind};
+
+/// Credentials the sandbox accepts (the defaults are documented in docs/sandbox.md).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub gmo_shop_id: String,
+    pub gmo_shop_pass: String,
+    pub gmo_site_id: String,
+    pub gmo_site_pass: String,
+    /// How long a "slow" test card (X=9) holds its answer, in milliseconds.
+    pub slow_card_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            gmo_shop_id: "tshop00000001".into(),
+            gmo_shop_pass: "sandbox1".into(),
+            gmo_site_id: "tsite00000001".into(),
+            gmo_site_pass: "sandbox1".into(),
+            slow_card_ms: 30_000,
+        }
+    }
+}
+
+pub(crate) struct State {
+    pub gmo: gmo::Ledger,
+}
+
+/// One sandbox: its clock, faults and ledgers. Cheap to clone.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub(crate) faults: faults::Faults,
+    state: Arc<Mutex<State>>,
+}
+
+impl Sandbox {
+    pub fn new(config: Config) -> Sandbox {
+        Sandbox {
+            config: Arc::new(config),
+            clock: Clock::default(),
+            faults: faults::Faults::default(),
+            state: Arc::new(Mutex::new(State {
+                gmo: gmo::Ledger::default(),
+            })),
+        }
+    }
+
+    /// The ledgers. A poisoned lock (a panic mid-update) still gives the data: the sandbox
+    /// keeps serving what it recorded.
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// All the sandbox's routes: `/gmo/...`, `/_sandbox/...`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .nest("/gmo", gmo::routes())
+            .nest("/_sandbox", control::routes())
+            .with_state(self.clone())
+    }
+}
