@@ -8,6 +8,7 @@
 
 mod error;
 pub mod gmo;
+pub mod paidy;
 mod secret;
 
 use std::time::Duration;

@@ -9,30 +9,25 @@ use juchu_gateway::Secret;
 use juchu_gateway::gmo::{AccessKeys, CardSource, GmoClient, GmoConfig, JobCd, PayMethod};
 use serde_json::{Value, json};
 
+mod support;
+
 struct Env {
+    sb: support::Sandbox,
     base: String,
     gmo: GmoClient,
     http: reqwest::Client,
 }
 
 async fn env_with(cfg: juchu_sandbox::Config, timeout: Duration) -> Env {
-    let sb = juchu_sandbox::Sandbox::new(cfg);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = sb.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    let base = format!("http://{addr}");
-    let mut cfg = GmoConfig::sandbox(&format!("{base}/gmo"));
+    let sb = support::Sandbox::start(cfg).await;
+    let mut cfg = GmoConfig::sandbox(&format!("{}/gmo", sb.base));
     cfg.timeout = timeout;
-    let e = Env {
-        base,
+    Env {
+        base: sb.base.clone(),
+        http: sb.http.clone(),
         gmo: GmoClient::new(cfg).unwrap(),
-        http: reqwest::Client::new(),
-    };
-    e.set_clock("2024-08-19T10:00:00+09:00").await;
-    e
+        sb,
+    }
 }
 
 async fn env() -> Env {
@@ -41,40 +36,19 @@ async fn env() -> Env {
 
 impl Env {
     async fn control(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}/_sandbox{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
+        self.sb.control(path, body).await
     }
     async fn set_clock(&self, t: &str) {
-        self.control("/clock", json!({"set": t, "freeze": true}))
-            .await;
+        self.sb.set_clock(t).await;
     }
     async fn advance(&self, secs: i64) {
-        self.control("/clock", json!({"advance_secs": secs})).await;
+        self.sb.advance(secs).await;
     }
     async fn fault(&self, op: &str, kind: &str) {
-        self.control(
-            "/faults",
-            json!({"gateway": "gmo", "operation": op, "kind": kind, "times": 1}),
-        )
-        .await;
+        self.sb.fault("gmo", op, kind).await;
     }
     async fn ledger(&self, order_id: &str) -> Value {
-        let v: Value = self
-            .http
-            .get(format!("{}/_sandbox/ledger", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = self.sb.ledger().await;
         v["gmo"]
             .as_array()
             .unwrap()

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
 use crate::faults::Fault;
-use crate::{Sandbox, gmo};
+use crate::{Sandbox, gmo, paidy};
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
@@ -18,6 +18,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/ledger", get(ledger))
         .route("/gmo/{order_id}/admin", post(gmo_admin))
+        .route("/paidy/{id}/close", post(paidy_close))
 }
 
 fn bad(msg: impl Into<String>) -> Response {
@@ -94,7 +95,9 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
     let st = sb.state();
     let mut gmo: Vec<&gmo::Tran> = st.gmo.trans.values().collect();
     gmo.sort_by(|a, b| a.order_id.cmp(&b.order_id));
-    Json(json!({ "gmo": gmo }))
+    let mut paidy: Vec<&paidy::Payment> = st.paidy.payments.values().collect();
+    paidy.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Json(json!({ "gmo": gmo, "paidy": paidy }))
 }
 
 #[derive(serde::Deserialize)]
@@ -112,6 +115,15 @@ async fn gmo_admin(
 ) -> Response {
     match gmo::admin_action(&sb, &order_id, &a.action, a.amount) {
         Ok(t) => Json(t).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// Closed on Paidy's merchant dashboard (the manuals warn shops not to; reconciliation must
+/// notice).
+async fn paidy_close(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    match paidy::admin_close(&sb, &id) {
+        Ok(p) => Json(p).into_response(),
         Err(e) => bad(e),
     }
 }

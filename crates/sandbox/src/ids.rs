@@ -13,3 +13,12 @@ pub fn digits(n: usize) -> String {
     let _ = getrandom::fill(&mut b);
     b.iter().map(|x| char::from(b'0' + x % 10)).collect()
 }
+
+pub fn alnum_lower(n: usize) -> String {
+    const A: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut b = vec![0u8; n];
+    let _ = getrandom::fill(&mut b);
+    b.iter()
+        .map(|x| char::from(A[*x as usize % A.len()]))
+        .collect()
+}

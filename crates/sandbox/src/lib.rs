@@ -7,12 +7,14 @@
 //! says OK would prove nothing.
 //!
 //! State lives in memory; the ledger can be dumped through the control API.
+//! Paidy's secret key is `sk_test_sandbox`.
 
 mod clock;
 mod control;
 mod faults;
 mod gmo;
 mod ids;
+mod paidy;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -46,6 +48,7 @@ impl Default for Config {
 
 pub(crate) struct State {
     pub gmo: gmo::Ledger,
+    pub paidy: paidy::Ledger,
 }
 
 /// One sandbox: its clock, faults and ledgers. Cheap to clone.
@@ -65,6 +68,7 @@ impl Sandbox {
             faults: faults::Faults::default(),
             state: Arc::new(Mutex::new(State {
                 gmo: gmo::Ledger::default(),
+                paidy: paidy::Ledger::default(),
             })),
         }
     }
@@ -79,6 +83,7 @@ impl Sandbox {
     pub fn router(&self) -> Router {
         Router::new()
             .nest("/gmo", gmo::routes())
+            .nest("/paidy", paidy::routes())
             .nest("/_sandbox", control::routes())
             .with_state(self.clone())
     }

@@ -1,0 +1,169 @@
+//! The Paidy connector against the sandbox: token payments, capture, partial and full
+//! refunds, close, the +10% update cap, expiry, errors and faults.
+
+mod support;
+
+use juchu_gateway::paidy::{Item, NewPayment, Order, PaidyClient, PaidyConfig, Update};
+use juchu_gateway::{GatewayError, Secret};
+
+async fn env() -> (support::Sandbox, PaidyClient) {
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let c = PaidyClient::new(PaidyConfig::sandbox(&format!("{}/paidy", sb.base))).unwrap();
+    (sb, c)
+}
+
+fn new_payment(token: &str, amount: i64) -> NewPayment {
+    NewPayment {
+        token_id: token.into(),
+        amount,
+        currency: "JPY",
+        description: Some("juchu order 1".into()),
+        store_name: Some("デモショップ".into()),
+        order: Order {
+            items: vec![Item {
+                id: Some("TS-M".into()),
+                title: Some("Tシャツ".into()),
+                quantity: 2,
+                unit_price: 2990,
+            }],
+            tax: Some(543),
+            shipping: Some(600),
+            order_ref: Some("1".into()),
+        },
+    }
+}
+
+fn refused_code(r: Result<impl std::fmt::Debug, GatewayError>) -> String {
+    match r {
+        Err(GatewayError::Refused { code, .. }) => code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn authorize_capture_refund() {
+    let (_sb, c) = env().await;
+    let p = c.create(&new_payment("tok_buyer1", 6580)).await.unwrap();
+    assert!(p.id.starts_with("pay_"));
+    assert_eq!((p.status.as_str(), p.amount), ("authorized", 6580));
+    assert_eq!(p.order.order_ref.as_deref(), Some("1"));
+    let p = c.capture(&p.id).await.unwrap();
+    assert_eq!(p.status, "closed");
+    assert_eq!(p.captured(), 6580);
+    let cap = p.captures[0].id.clone();
+    assert!(cap.starts_with("cap_"));
+    // Partial refunds, never more than captured.
+    let p = c.refund(&p.id, &cap, Some(1000)).await.unwrap();
+    assert!(p.refunds[0].id.starts_with("ref_"));
+    assert_eq!(
+        refused_code(c.refund(&p.id, &cap, Some(6000)).await),
+        "request_entity.invalid"
+    );
+    let p = c.refund(&p.id, &cap, None).await.unwrap();
+    assert_eq!(p.refunded(), 6580);
+    assert_eq!(
+        refused_code(c.refund(&p.id, &cap, Some(1)).await),
+        "request_entity.invalid"
+    );
+    assert_eq!(
+        refused_code(c.refund(&p.id, "cap_nope", None).await),
+        "request_entity.invalid"
+    );
+    // A closed payment cannot be captured or closed again.
+    assert_eq!(
+        refused_code(c.capture(&p.id).await),
+        "payment.invalid_state"
+    );
+    assert_eq!(refused_code(c.close(&p.id).await), "payment.invalid_state");
+    assert_eq!(c.retrieve(&p.id).await.unwrap(), p);
+}
+
+#[tokio::test]
+async fn close_and_rejection() {
+    let (_sb, c) = env().await;
+    let p = c.create(&new_payment("tok_b", 3000)).await.unwrap();
+    let p = c.close(&p.id).await.unwrap();
+    assert_eq!((p.status.as_str(), p.captured()), ("closed", 0));
+    let r = c.create(&new_payment("tok_reject_me", 3000)).await.unwrap();
+    assert_eq!(r.status, "rejected");
+    assert_eq!(
+        refused_code(c.capture(&r.id).await),
+        "payment.invalid_state"
+    );
+    assert_eq!(
+        refused_code(c.retrieve("pay_missing").await),
+        "resource.not_found"
+    );
+}
+
+#[tokio::test]
+async fn update_is_capped_at_ten_percent() {
+    let (_sb, c) = env().await;
+    let p = c.create(&new_payment("tok_u", 10_000)).await.unwrap();
+    let upd = |amount| Update {
+        amount: Some(amount),
+        order_ref: Some("1".into()),
+        ..Default::default()
+    };
+    let p2 = c.update(&p.id, &upd(11_000)).await.unwrap();
+    assert_eq!(p2.amount, 11_000);
+    assert_eq!(
+        refused_code(c.update(&p.id, &upd(11_001)).await),
+        "request_entity.invalid"
+    );
+    // The cap is on the authorized amount, not the last update; decreases are fine.
+    let p3 = c.update(&p.id, &upd(8_000)).await.unwrap();
+    assert_eq!(p3.amount, 8_000);
+    assert_eq!(c.update(&p.id, &upd(11_000)).await.unwrap().amount, 11_000);
+    let captured = c.capture(&p.id).await.unwrap();
+    assert_eq!(captured.captured(), 11_000);
+    assert_eq!(
+        refused_code(c.update(&p.id, &upd(9_000)).await),
+        "payment.invalid_state"
+    );
+    // order_ref/description alone may still change (Paidy's public update).
+    let d = Update {
+        description: Some("memo".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        c.update(&p.id, &d).await.unwrap().description.as_deref(),
+        Some("memo")
+    );
+}
+
+#[tokio::test]
+async fn capture_deadline_is_30_days() {
+    let (sb, c) = env().await;
+    let a = c.create(&new_payment("tok_a", 1000)).await.unwrap();
+    sb.advance(29 * 86_400).await;
+    let b = c.create(&new_payment("tok_b", 1000)).await.unwrap();
+    sb.advance(86_400 + 1).await;
+    assert_eq!(
+        refused_code(c.capture(&a.id).await),
+        "payment.invalid_state"
+    );
+    c.capture(&b.id).await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_key_and_faults() {
+    let (sb, c) = env().await;
+    let mut cfg = PaidyConfig::sandbox(&format!("{}/paidy", sb.base));
+    cfg.secret_key = Secret::new("sk_live_wrong");
+    let bad = PaidyClient::new(cfg).unwrap();
+    match bad.retrieve("pay_x").await {
+        Err(GatewayError::Refused { code, message, .. }) => {
+            assert_eq!(code, "authentication.failed");
+            assert!(message.contains("秘密鍵"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let p = c.create(&new_payment("tok_f", 2000)).await.unwrap();
+    sb.fault("paidy", "captures", "drop_after").await;
+    assert!(c.capture(&p.id).await.unwrap_err().is_unknown());
+    // The capture happened: the GET that resolves the unknown outcome shows it.
+    assert_eq!(c.retrieve(&p.id).await.unwrap().status, "closed");
+    let l = sb.ledger().await;
+    assert_eq!(l["paidy"][0]["captures"].as_array().unwrap().len(), 1);
+}

@@ -1,0 +1,69 @@
+//! A sandbox on 127.0.0.1:0 and its control API, for the contract suites.
+
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+
+pub struct Sandbox {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Sandbox {
+    /// Start a sandbox with its clock frozen at 2024-08-19 10:00 Japan time.
+    pub async fn start(cfg: juchu_sandbox::Config) -> Sandbox {
+        let sb = juchu_sandbox::Sandbox::new(cfg);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = sb.router();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        let s = Sandbox {
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        };
+        s.set_clock("2024-08-19T10:00:00+09:00").await;
+        s
+    }
+
+    pub async fn control(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}/_sandbox{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn set_clock(&self, t: &str) {
+        self.control("/clock", json!({"set": t, "freeze": true}))
+            .await;
+    }
+
+    pub async fn advance(&self, secs: i64) {
+        self.control("/clock", json!({"advance_secs": secs})).await;
+    }
+
+    pub async fn fault(&self, gateway: &str, op: &str, kind: &str) {
+        self.control(
+            "/faults",
+            json!({"gateway": gateway, "operation": op, "kind": kind, "times": 1}),
+        )
+        .await;
+    }
+
+    pub async fn ledger(&self) -> Value {
+        self.http
+            .get(format!("{}/_sandbox/ledger", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
