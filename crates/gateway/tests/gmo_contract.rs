@@ -514,3 +514,81 @@ async fn third_party_client_sees_gmo_wire_format() {
         "ErrCode=E01|E01|E01&ErrInfo=E01040001|E01050001|E01060001"
     );
 }
+
+#[tokio::test]
+async fn members_and_stored_cards() {
+    let e = env().await;
+    e.gmo.save_member("m-100", "山田 花子").await.unwrap();
+    assert_eq!(
+        refused(e.gmo.save_member("m-100", "x").await).0,
+        "E01390010"
+    );
+    assert_eq!(e.gmo.search_member("m-100").await.unwrap(), "山田 花子");
+    assert!(e.gmo.search_cards("m-100").await.unwrap().is_empty());
+    // A declining card is not kept.
+    assert_eq!(
+        refused(
+            e.gmo
+                .save_card("m-100", &card_no("4111111111118212"), None, true)
+                .await
+        )
+        .0,
+        "42G120000"
+    );
+    let c0 = e
+        .gmo
+        .save_card("m-100", &card_no(OK_CARD), None, true)
+        .await
+        .unwrap();
+    assert_eq!((c0.card_seq, c0.card_no.as_str()), (0, "*************111"));
+    let c1 = e
+        .gmo
+        .save_card("m-100", &card_no("5555555555551111"), None, false)
+        .await
+        .unwrap();
+    let cards = e.gmo.search_cards("m-100").await.unwrap();
+    assert_eq!(cards.len(), 2);
+    assert!(cards[0].default && !cards[1].default);
+    // Pay with the stored card: no card number leaves juchu.
+    let keys = e
+        .gmo
+        .entry_tran("mem-1", JobCd::Auth, 2500, 0)
+        .await
+        .unwrap();
+    let stored = CardSource::Member {
+        member_id: "m-100".into(),
+        card_seq: c1.card_seq,
+    };
+    e.gmo
+        .exec_tran(&keys, "mem-1", PayMethod::Lump, &stored)
+        .await
+        .unwrap();
+    assert_eq!(
+        e.gmo.search_trade("mem-1").await.unwrap().card_no,
+        "*************111"
+    );
+    e.gmo.delete_card("m-100", c1.card_seq).await.unwrap();
+    let keys = e
+        .gmo
+        .entry_tran("mem-2", JobCd::Auth, 2500, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran(&keys, "mem-2", PayMethod::Lump, &stored)
+                .await
+        )
+        .0,
+        "E01240002"
+    );
+    assert_eq!(e.gmo.search_cards("m-100").await.unwrap().len(), 1);
+    e.gmo.delete_member("m-100").await.unwrap();
+    assert_eq!(refused(e.gmo.search_member("m-100").await).0, "E01390002");
+    // Wrong site password.
+    let mut cfg = e.gmo.config().clone();
+    cfg.site_pass = Secret::new("nope");
+    let (d, m, _) = refused(GmoClient::new(cfg).unwrap().search_member("m-1").await);
+    assert_eq!(d, "E01210002");
+    assert!(m.contains("サイト"), "{m}");
+}

@@ -97,7 +97,9 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
     gmo.sort_by(|a, b| a.order_id.cmp(&b.order_id));
     let mut paidy: Vec<&paidy::Payment> = st.paidy.payments.values().collect();
     paidy.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    Json(json!({ "gmo": gmo, "paidy": paidy }))
+    let mut members: Vec<&gmo::Member> = st.gmo.members.values().collect();
+    members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
+    Json(json!({ "gmo": gmo, "gmo_members": members, "paidy": paidy }))
 }
 
 #[derive(serde::Deserialize)]

@@ -67,10 +67,34 @@ pub struct Tran {
     pub history: Vec<Event>,
 }
 
+/// A card kept at GMO for a member (カードお預かり). The sandbox is the gateway, so it holds
+/// the number; it shows only the masked form, as GMO does.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StoredCard {
+    pub seq: u32,
+    #[serde(skip)]
+    pub number: String,
+    pub masked: String,
+    pub expire: String,
+    pub holder_name: String,
+    pub default: bool,
+    pub deleted: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Member {
+    pub site_id: String,
+    pub member_id: String,
+    pub member_name: String,
+    pub cards: Vec<StoredCard>,
+}
+
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Ledger {
     /// By (ShopID, OrderID).
     pub trans: HashMap<String, Tran>,
+    /// By (SiteID, MemberID).
+    pub members: HashMap<String, Member>,
 }
 
 fn key(shop: &str, order: &str) -> String {
@@ -169,6 +193,12 @@ async fn call(State(sb): State<Sandbox>, Path(api): Path<String>, body: Bytes) -
             "AlterTran" => alter_tran(&sb, ledger, &params, now),
             "ChangeTran" => change_tran(&sb, ledger, &params, now),
             "SearchTrade" => search_trade(&sb, ledger, &params),
+            "SaveMember" => save_member(&sb, ledger, &params),
+            "SearchMember" => search_member(&sb, ledger, &params),
+            "DeleteMember" => delete_member(&sb, ledger, &params),
+            "SaveCard" => save_card(&sb, ledger, &params, now),
+            "SearchCard" => search_card(&sb, ledger, &params),
+            "DeleteCard" => delete_card(&sb, ledger, &params),
             _ => return (StatusCode::NOT_FOUND, format!("no such API: {name}")).into_response(),
         };
         let slow = name == "ExecTran"
@@ -342,22 +372,7 @@ fn approve(t: &mut Tran, now: Timestamp) {
     t.process_date = now;
 }
 
-fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer {
-    let t = find(sb, l, p)?;
-    let mut errs = vec![];
-    if p.get("OrderID").map(String::as_str) != Some(t.order_id.as_str()) {
-        errs.push(e("E01", "E01040001"));
-    }
-    let method = p.get("Method").cloned().unwrap_or_else(|| "1".into());
-    if !["1", "2", "3", "4", "5"].contains(&method.as_str()) {
-        errs.push(e("E01", "E01070005"));
-    }
-    let pay_times = p.get("PayTimes").cloned().unwrap_or_default();
-    if (method == "2" || method == "4") && pay_times.parse::<u32>().map_or(true, |n| n < 2) {
-        errs.push(e("E01", "E01080010"));
-    }
-    let card_no = p.get("CardNo").cloned().unwrap_or_default();
-    let expire = p.get("Expire").cloned().unwrap_or_default();
+fn check_card(card_no: &str, expire: &str, errs: &mut Vec<GmoError>) {
     if card_no.is_empty() || card_no == "null" {
         errs.push(e("E01", "E01170001"));
     } else if !card_no.bytes().all(|b| b.is_ascii_digit()) {
@@ -372,17 +387,71 @@ fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer
     } else if !expire.bytes().all(|b| b.is_ascii_digit()) {
         errs.push(e("E01", "E01180006"));
     }
+}
+
+/// The card an ExecTran names: a raw number (test shops) or a member's stored card.
+fn card_of(sb: &Sandbox, l: &Ledger, p: &Params) -> Result<(String, String), Vec<GmoError>> {
+    let member_id = p.get("MemberID").map(String::as_str).unwrap_or("");
+    if !member_id.is_empty() && member_id != "null" {
+        let site = site_auth(sb, p)?;
+        let m = l
+            .members
+            .get(&key(&site, member_id))
+            .ok_or_else(|| vec![e("E01", "E01390002")])?;
+        let seq: Option<u32> = p.get("CardSeq").and_then(|s| s.parse().ok());
+        let c = m
+            .cards
+            .iter()
+            .filter(|c| !c.deleted)
+            .find(|c| seq.map_or(c.default, |s| c.seq == s))
+            .ok_or_else(|| vec![e("E01", "E01240002")])?;
+        return Ok((c.number.clone(), c.expire.clone()));
+    }
+    let card_no = p.get("CardNo").cloned().unwrap_or_default();
+    let expire = p.get("Expire").cloned().unwrap_or_default();
+    let mut errs = vec![];
+    check_card(&card_no, &expire, &mut errs);
+    if errs.is_empty() {
+        Ok((card_no, expire))
+    } else {
+        Err(errs)
+    }
+}
+
+fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer {
+    let card = card_of(sb, l, p);
+    let t = find(sb, l, p)?;
+    let mut errs = vec![];
+    if p.get("OrderID").map(String::as_str) != Some(t.order_id.as_str()) {
+        errs.push(e("E01", "E01040001"));
+    }
+    let method = p.get("Method").cloned().unwrap_or_else(|| "1".into());
+    if !["1", "2", "3", "4", "5"].contains(&method.as_str()) {
+        errs.push(e("E01", "E01070005"));
+    }
+    let pay_times = p.get("PayTimes").cloned().unwrap_or_default();
+    if (method == "2" || method == "4") && pay_times.parse::<u32>().map_or(true, |n| n < 2) {
+        errs.push(e("E01", "E01080010"));
+    }
+    let (card_no, expire) = match card {
+        Ok(c) => c,
+        Err(mut e2) => {
+            errs.append(&mut e2);
+            (String::new(), String::new())
+        }
+    };
+    let job = t.entry_job_cd.clone();
     if !errs.is_empty() {
         let r = Err(errs);
-        record(t, now, "ExecTran", &t.entry_job_cd.clone(), &r);
+        record(t, now, "ExecTran", &job, &r);
         return r;
     }
     if t.status != "UNPROCESSED" {
         let r = Err(vec![e("E11", "E11010001")]);
-        record(t, now, "ExecTran", &t.entry_job_cd.clone(), &r);
+        record(t, now, "ExecTran", &job, &r);
         return r;
     }
-    // An expired card is declined like GMO's issuers do (G83) — YYMM against Japan's date.
+    // An expired card is declined as GMO's issuers do (G83), judged by Japan's date.
     let today = jst_date(now);
     let exp_ok = expire[..2]
         .parse::<i16>()
@@ -396,7 +465,6 @@ fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer
     } else {
         card_behaviour(&card_no)
     };
-    let job = t.entry_job_cd.clone();
     let r: Answer = match behaviour {
         CardBehaviour::Decline { code } => Err(vec![e(&code, &format!("42{code}0000"))]),
         CardBehaviour::Approve | CardBehaviour::Slow => {
@@ -667,4 +735,188 @@ pub fn admin_action(
             .collect::<Vec<_>>()
             .join("|")),
     }
+}
+
+fn site_auth(sb: &Sandbox, p: &Params) -> Result<String, Vec<GmoError>> {
+    let id = p.get("SiteID").map(String::as_str).unwrap_or("");
+    let pass = p.get("SitePass").map(String::as_str).unwrap_or("");
+    if id.is_empty() {
+        return Err(vec![e("E01", "E01200001")]);
+    }
+    if pass.is_empty() {
+        return Err(vec![e("E01", "E01210001")]);
+    }
+    if id != sb.config.gmo_site_id || pass != sb.config.gmo_site_pass {
+        return Err(vec![e("E01", "E01210002")]);
+    }
+    Ok(id.to_owned())
+}
+
+fn member_id(p: &Params) -> Result<String, Vec<GmoError>> {
+    let m = p.get("MemberID").cloned().unwrap_or_default();
+    if m.is_empty() || m == "null" {
+        return Err(vec![e("E01", "E01230001")]);
+    }
+    if m.len() > 60
+        || !m
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b))
+    {
+        return Err(vec![e("E01", "E01230006")]);
+    }
+    Ok(m)
+}
+
+fn save_member(sb: &Sandbox, l: &mut Ledger, p: &Params) -> Answer {
+    let site = site_auth(sb, p)?;
+    let id = member_id(p)?;
+    let k = key(&site, &id);
+    if l.members.contains_key(&k) {
+        return Err(vec![e("E01", "E01390010")]);
+    }
+    l.members.insert(
+        k,
+        Member {
+            site_id: site,
+            member_id: id.clone(),
+            member_name: p.get("MemberName").cloned().unwrap_or_default(),
+            cards: vec![],
+        },
+    );
+    Ok(vec![("MemberID", id)])
+}
+
+fn member<'a>(
+    sb: &Sandbox,
+    l: &'a mut Ledger,
+    p: &Params,
+) -> Result<&'a mut Member, Vec<GmoError>> {
+    let site = site_auth(sb, p)?;
+    let id = member_id(p)?;
+    l.members
+        .get_mut(&key(&site, &id))
+        .ok_or_else(|| vec![e("E01", "E01390002")])
+}
+
+fn search_member(sb: &Sandbox, l: &mut Ledger, p: &Params) -> Answer {
+    let m = member(sb, l, p)?;
+    Ok(vec![
+        ("MemberID", m.member_id.clone()),
+        ("MemberName", m.member_name.clone()),
+        ("DeleteFlag", "0".into()),
+    ])
+}
+
+fn delete_member(sb: &Sandbox, l: &mut Ledger, p: &Params) -> Answer {
+    let site = site_auth(sb, p)?;
+    let id = member_id(p)?;
+    l.members
+        .remove(&key(&site, &id))
+        .map(|m| vec![("MemberID", m.member_id)])
+        .ok_or_else(|| vec![e("E01", "E01390002")])
+}
+
+fn save_card(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer {
+    let m = member(sb, l, p)?;
+    let card_no = p.get("CardNo").cloned().unwrap_or_default();
+    let expire = p.get("Expire").cloned().unwrap_or_default();
+    let mut errs = vec![];
+    check_card(&card_no, &expire, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    // A card is checked with its issuer before it is kept: a declining card is not stored.
+    if let CardBehaviour::Decline { code } = card_behaviour(&card_no) {
+        return Err(vec![e(&code, &format!("42{code}0000"))]);
+    }
+    let today = jst_date(now);
+    let expired = (
+        2000 + expire[..2].parse::<i16>().unwrap_or(0),
+        expire[2..].parse::<i8>().unwrap_or(0),
+    ) < (today.year(), today.month());
+    if expired {
+        return Err(vec![e("G83", "42G830000")]);
+    }
+    let default =
+        p.get("DefaultFlag").map(String::as_str) == Some("1") || m.cards.iter().all(|c| c.deleted);
+    if default {
+        m.cards.iter_mut().for_each(|c| c.default = false);
+    }
+    let requested: Option<u32> = p.get("CardSeq").and_then(|s| s.parse().ok());
+    let seq = match requested {
+        // Updating a stored card keeps its sequence number.
+        Some(s) => {
+            let Some(c) = m.cards.iter_mut().find(|c| c.seq == s && !c.deleted) else {
+                return Err(vec![e("E01", "E01240002")]);
+            };
+            c.number = card_no.clone();
+            c.masked = mask(&card_no);
+            c.expire = expire.clone();
+            c.default = default || c.default;
+            s
+        }
+        None => {
+            let s = m.cards.len() as u32;
+            m.cards.push(StoredCard {
+                seq: s,
+                number: card_no.clone(),
+                masked: mask(&card_no),
+                expire: expire.clone(),
+                holder_name: p.get("HolderName").cloned().unwrap_or_default(),
+                default,
+                deleted: false,
+            });
+            s
+        }
+    };
+    Ok(vec![
+        ("CardSeq", seq.to_string()),
+        ("CardNo", mask(&card_no)),
+        ("Forward", "2a99662".into()),
+    ])
+}
+
+fn search_card(sb: &Sandbox, l: &mut Ledger, p: &Params) -> Answer {
+    let m = member(sb, l, p)?;
+    let seq: Option<u32> = p.get("CardSeq").and_then(|s| s.parse().ok());
+    let cards: Vec<&StoredCard> = m
+        .cards
+        .iter()
+        .filter(|c| !c.deleted && seq.is_none_or(|s| c.seq == s))
+        .collect();
+    if cards.is_empty() {
+        return Err(vec![e("E01", "E01240002")]);
+    }
+    // Several cards come back as pipe-joined lists, position by position.
+    let join = |f: &dyn Fn(&StoredCard) -> String| {
+        cards.iter().map(|c| f(c)).collect::<Vec<_>>().join("|")
+    };
+    Ok(vec![
+        ("CardSeq", join(&|c| c.seq.to_string())),
+        (
+            "DefaultFlag",
+            join(&|c| if c.default { "1".into() } else { "0".into() }),
+        ),
+        ("CardName", join(&|_| String::new())),
+        ("CardNo", join(&|c| c.masked.clone())),
+        ("Expire", join(&|c| c.expire.clone())),
+        ("HolderName", join(&|c| c.holder_name.clone())),
+        ("DeleteFlag", join(&|_| "0".into())),
+    ])
+}
+
+fn delete_card(sb: &Sandbox, l: &mut Ledger, p: &Params) -> Answer {
+    let m = member(sb, l, p)?;
+    let seq: Option<u32> = p.get("CardSeq").and_then(|s| s.parse().ok());
+    let Some(s) = seq else {
+        return Err(vec![e("E01", "E01250001")]);
+    };
+    let c = m
+        .cards
+        .iter_mut()
+        .find(|c| c.seq == s && !c.deleted)
+        .ok_or_else(|| vec![e("E01", "E01240002")])?;
+    c.deleted = true;
+    c.default = false;
+    Ok(vec![("CardSeq", s.to_string())])
 }

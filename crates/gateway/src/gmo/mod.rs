@@ -170,10 +170,32 @@ impl GmoClient {
         &self.cfg
     }
 
+    /// A shop API (ShopID / ShopPass).
     async fn call(&self, api: &str, params: &[(&str, &str)]) -> Result<Answer, GatewayError> {
+        let creds = [
+            ("ShopID", self.cfg.shop_id.as_str()),
+            ("ShopPass", self.cfg.shop_pass.expose()),
+        ];
+        self.call_with(api, params, &creds).await
+    }
+
+    /// A site API (members and their cards: SiteID / SitePass).
+    async fn call_site(&self, api: &str, params: &[(&str, &str)]) -> Result<Answer, GatewayError> {
+        let creds = [
+            ("SiteID", self.cfg.site_id.as_str()),
+            ("SitePass", self.cfg.site_pass.expose()),
+        ];
+        self.call_with(api, params, &creds).await
+    }
+
+    async fn call_with(
+        &self,
+        api: &str,
+        params: &[(&str, &str)],
+        creds: &[(&str, &str)],
+    ) -> Result<Answer, GatewayError> {
         let mut all: Vec<(&str, &str)> = params.to_vec();
-        all.push(("ShopID", &self.cfg.shop_id));
-        all.push(("ShopPass", self.cfg.shop_pass.expose()));
+        all.extend_from_slice(creds);
         let body = form::encode(&all, Charset::ShiftJis);
         let url = format!("{}/payment/{api}.idPass", self.cfg.base_url);
         tracing::debug!(api, "GMO request");
@@ -371,5 +393,127 @@ impl GmoClient {
             method: a.get("Method"),
             pay_times: a.get("PayTimes"),
         })
+    }
+}
+
+/// A card kept at GMO for a member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCard {
+    pub card_seq: u32,
+    /// Masked, as GMO shows it.
+    pub card_no: String,
+    pub expire: String,
+    pub default: bool,
+}
+
+impl GmoClient {
+    /// SaveMember: register a member (MemberID unique per site).
+    pub async fn save_member(&self, member_id: &str, name: &str) -> Result<(), GatewayError> {
+        self.call_site(
+            "SaveMember",
+            &[("MemberID", member_id), ("MemberName", name)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// SearchMember: whether GMO knows the member (a refusal E01390002 when not).
+    pub async fn search_member(&self, member_id: &str) -> Result<String, GatewayError> {
+        Ok(self
+            .call_site("SearchMember", &[("MemberID", member_id)])
+            .await?
+            .get("MemberName"))
+    }
+
+    pub async fn delete_member(&self, member_id: &str) -> Result<(), GatewayError> {
+        self.call_site("DeleteMember", &[("MemberID", member_id)])
+            .await?;
+        Ok(())
+    }
+
+    /// SaveCard: keep a card for the member (a new one, or replace `card_seq`). The card is
+    /// checked with its issuer first; a declining card is refused and not kept.
+    pub async fn save_card(
+        &self,
+        member_id: &str,
+        card: &CardSource,
+        card_seq: Option<u32>,
+        default: bool,
+    ) -> Result<StoredCard, GatewayError> {
+        let seq = card_seq.map(|s| s.to_string());
+        let mut p: Vec<(&str, &str)> = vec![
+            ("MemberID", member_id),
+            ("DefaultFlag", if default { "1" } else { "0" }),
+        ];
+        if let Some(s) = &seq {
+            p.push(("CardSeq", s));
+        }
+        match card {
+            CardSource::Token(t) => p.push(("Token", t)),
+            CardSource::Number {
+                card_no,
+                expire_yymm,
+                ..
+            } => {
+                p.push(("CardNo", card_no.expose()));
+                p.push(("Expire", expire_yymm));
+            }
+            CardSource::Member { .. } => {
+                return Err(GatewayError::Config(
+                    "SaveCard needs a card number or token".into(),
+                ));
+            }
+        }
+        let a = self.call_site("SaveCard", &p).await?;
+        let card_seq = a.get("CardSeq").parse().map_err(|_| {
+            GatewayError::Protocol(format!("SaveCard CardSeq={}", a.get("CardSeq")))
+        })?;
+        Ok(StoredCard {
+            card_seq,
+            card_no: a.get("CardNo"),
+            expire: String::new(),
+            default,
+        })
+    }
+
+    /// SearchCard: the member's cards (GMO answers several as pipe-joined lists).
+    pub async fn search_cards(&self, member_id: &str) -> Result<Vec<StoredCard>, GatewayError> {
+        let a = match self
+            .call_site("SearchCard", &[("MemberID", member_id), ("SeqMode", "0")])
+            .await
+        {
+            Ok(a) => a,
+            Err(GatewayError::Refused { detail, .. }) if detail == "E01240002" => {
+                return Ok(vec![]);
+            }
+            Err(e) => return Err(e),
+        };
+        let col = |k: &str| a.get(k).split('|').map(str::to_owned).collect::<Vec<_>>();
+        let (seqs, nos, exps, defs) = (
+            col("CardSeq"),
+            col("CardNo"),
+            col("Expire"),
+            col("DefaultFlag"),
+        );
+        seqs.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(StoredCard {
+                    card_seq: s
+                        .parse()
+                        .map_err(|_| GatewayError::Protocol(format!("SearchCard CardSeq={s}")))?,
+                    card_no: nos.get(i).cloned().unwrap_or_default(),
+                    expire: exps.get(i).cloned().unwrap_or_default(),
+                    default: defs.get(i).map(String::as_str) == Some("1"),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delete_card(&self, member_id: &str, card_seq: u32) -> Result<(), GatewayError> {
+        let seq = card_seq.to_string();
+        self.call_site("DeleteCard", &[("MemberID", member_id), ("CardSeq", &seq)])
+            .await?;
+        Ok(())
     }
 }
