@@ -592,3 +592,135 @@ async fn members_and_stored_cards() {
     assert_eq!(d, "E01210002");
     assert!(m.contains("サイト"), "{m}");
 }
+
+fn buyer() -> juchu_gateway::gmo::LaterPayment {
+    juchu_gateway::gmo::LaterPayment {
+        customer_name: "山田 花子".into(),
+        customer_kana: "ヤマダ ハナコ".into(),
+        tel: "0312345678".into(),
+        term_days: 3,
+    }
+}
+
+#[tokio::test]
+async fn konbini_is_paid_later_or_expires() {
+    use juchu_gateway::gmo::PayType;
+    let e = env().await;
+    let keys = e
+        .gmo
+        .entry_later(PayType::Konbini, "cvs-1", 3000)
+        .await
+        .unwrap();
+    let slip = e
+        .gmo
+        .exec_later(PayType::Konbini, &keys, "cvs-1", "00001", &buyer())
+        .await
+        .unwrap();
+    assert_eq!(slip.convenience, "00001");
+    assert!(!slip.conf_no.is_empty() && !slip.receipt_no.is_empty());
+    // Issued 2024-08-19 with 3 days: due at the end of 2024-08-22, Japan time.
+    assert_eq!(slip.payment_term, "20240822235959");
+    // The name went over the wire in Shift_JIS and came back whole.
+    assert_eq!(
+        e.ledger("cvs-1").await["extra"]["CustomerName"],
+        "山田 花子"
+    );
+    assert_eq!(
+        e.gmo
+            .search_trade_multi("cvs-1", PayType::Konbini)
+            .await
+            .unwrap()
+            .status,
+        "REQSUCCESS"
+    );
+    e.control("/gmo/cvs-1/pay", json!({})).await;
+    assert_eq!(
+        e.gmo
+            .search_trade_multi("cvs-1", PayType::Konbini)
+            .await
+            .unwrap()
+            .status,
+        "PAYSUCCESS"
+    );
+    // Unpaid past the deadline: EXPIRED, and no longer payable or cancellable.
+    let k2 = e
+        .gmo
+        .entry_later(PayType::Konbini, "cvs-2", 3000)
+        .await
+        .unwrap();
+    e.gmo
+        .exec_later(PayType::Konbini, &k2, "cvs-2", "00002", &buyer())
+        .await
+        .unwrap();
+    e.set_clock("2024-08-23T00:00:01+09:00").await;
+    assert_eq!(
+        e.gmo
+            .search_trade_multi("cvs-2", PayType::Konbini)
+            .await
+            .unwrap()
+            .status,
+        "EXPIRED"
+    );
+    assert_eq!(refused(e.gmo.cvs_cancel(&k2, "cvs-2").await).0, "E11010003");
+    // Bad input: unknown store, kana that is not katakana.
+    let k3 = e
+        .gmo
+        .entry_later(PayType::Konbini, "cvs-3", 3000)
+        .await
+        .unwrap();
+    let mut b = buyer();
+    b.customer_kana = "やまだ".into();
+    let (d, _, _) = refused(
+        e.gmo
+            .exec_later(PayType::Konbini, &k3, "cvs-3", "99999", &b)
+            .await,
+    );
+    assert_eq!(d, "E01130012|E01220008");
+    // A request can be withdrawn while unpaid.
+    e.gmo
+        .exec_later(PayType::Konbini, &k3, "cvs-3", "00001", &buyer())
+        .await
+        .unwrap();
+    e.gmo.cvs_cancel(&k3, "cvs-3").await.unwrap();
+    assert_eq!(
+        e.gmo
+            .search_trade_multi("cvs-3", PayType::Konbini)
+            .await
+            .unwrap()
+            .status,
+        "CANCEL"
+    );
+}
+
+#[tokio::test]
+async fn pay_easy_slip() {
+    use juchu_gateway::gmo::PayType;
+    let e = env().await;
+    let keys = e
+        .gmo
+        .entry_later(PayType::PayEasy, "pe-1", 5000)
+        .await
+        .unwrap();
+    let slip = e
+        .gmo
+        .exec_later(PayType::PayEasy, &keys, "pe-1", "", &buyer())
+        .await
+        .unwrap();
+    assert_eq!(slip.bk_code, "58021");
+    assert!(slip.cust_id.starts_with("WNT") && !slip.encrypt_receipt_no.is_empty());
+    // Card searches do not see it; SearchTradeMulti with its pay type does.
+    assert_eq!(refused(e.gmo.search_trade("pe-1").await).0, "E01110002");
+    assert_eq!(
+        e.gmo
+            .search_trade_multi("pe-1", PayType::PayEasy)
+            .await
+            .unwrap()
+            .amount,
+        5000
+    );
+    // Konbini cancel is not for Pay-easy.
+    assert_eq!(
+        refused(e.gmo.cvs_cancel(&keys, "pe-1").await).0,
+        "E01110002"
+    );
+}

@@ -18,6 +18,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/ledger", get(ledger))
         .route("/gmo/{order_id}/admin", post(gmo_admin))
+        .route("/gmo/{order_id}/pay", post(gmo_pay))
         .route("/paidy/{id}/close", post(paidy_close))
 }
 
@@ -126,6 +127,14 @@ async fn gmo_admin(
 async fn paidy_close(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
     match paidy::admin_close(&sb, &id) {
         Ok(p) => Json(p).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// The buyer pays a konbini / Pay-easy request.
+async fn gmo_pay(State(sb): State<Sandbox>, Path(order_id): Path<String>) -> Response {
+    match gmo::buyer_pays(&sb, &order_id) {
+        Ok(t) => Json(t).into_response(),
         Err(e) => bad(e),
     }
 }

@@ -517,3 +517,162 @@ impl GmoClient {
         Ok(())
     }
 }
+
+/// Who pays at the store or ATM, and by when.
+#[derive(Debug, Clone)]
+pub struct LaterPayment {
+    pub customer_name: String,
+    /// Full-width katakana.
+    pub customer_kana: String,
+    pub tel: String,
+    /// Days until the deadline (GMO's PaymentTermDay).
+    pub term_days: u8,
+}
+
+/// The payment slip the buyer needs: konbini (Convenience, ConfNo, ReceiptNo) or Pay-easy
+/// (CustID, BkCode, ConfNo, EncryptReceiptNo), and the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slip {
+    pub conf_no: String,
+    pub receipt_no: String,
+    pub convenience: String,
+    pub cust_id: String,
+    pub bk_code: String,
+    pub encrypt_receipt_no: String,
+    /// yyyyMMddHHmmss, Japan time
+    pub payment_term: String,
+}
+
+/// GMO's PayType for SearchTradeMulti.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayType {
+    Card,
+    Konbini,
+    PayEasy,
+}
+
+impl PayType {
+    fn code(self) -> &'static str {
+        match self {
+            PayType::Card => "0",
+            PayType::Konbini => "3",
+            PayType::PayEasy => "4",
+        }
+    }
+}
+
+/// SearchTradeMulti's answer (any pay type).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiTrade {
+    pub order_id: String,
+    /// Konbini / Pay-easy: REQSUCCESS, PAYSUCCESS, PAYFAIL, EXPIRED, CANCEL.
+    pub status: String,
+    pub amount: i64,
+    pub process_date: String,
+    pub payment_term: String,
+}
+
+impl GmoClient {
+    /// EntryTranCvs / EntryTranPayEasy.
+    pub async fn entry_later(
+        &self,
+        pay: PayType,
+        order_id: &str,
+        amount: i64,
+    ) -> Result<AccessKeys, GatewayError> {
+        let api = match pay {
+            PayType::Konbini => "EntryTranCvs",
+            PayType::PayEasy => "EntryTranPayEasy",
+            PayType::Card => {
+                return Err(GatewayError::Config(
+                    "entry_later is for konbini and Pay-easy".into(),
+                ));
+            }
+        };
+        let amount = amount.to_string();
+        let a = self
+            .call(api, &[("OrderID", order_id), ("Amount", &amount)])
+            .await?;
+        Ok(AccessKeys {
+            access_id: a.get("AccessID"),
+            access_pass: a.get("AccessPass"),
+        })
+    }
+
+    /// ExecTranCvs (with a `convenience` code such as `00001`) / ExecTranPayEasy.
+    pub async fn exec_later(
+        &self,
+        pay: PayType,
+        keys: &AccessKeys,
+        order_id: &str,
+        convenience: &str,
+        who: &LaterPayment,
+    ) -> Result<Slip, GatewayError> {
+        let term = who.term_days.to_string();
+        let mut p: Vec<(&str, &str)> = vec![
+            ("AccessID", &keys.access_id),
+            ("AccessPass", &keys.access_pass),
+            ("OrderID", order_id),
+            ("CustomerName", &who.customer_name),
+            ("CustomerKana", &who.customer_kana),
+            ("TelNo", &who.tel),
+            ("PaymentTermDay", &term),
+        ];
+        let api = match pay {
+            PayType::Konbini => {
+                p.push(("Convenience", convenience));
+                "ExecTranCvs"
+            }
+            PayType::PayEasy => "ExecTranPayEasy",
+            PayType::Card => {
+                return Err(GatewayError::Config(
+                    "exec_later is for konbini and Pay-easy".into(),
+                ));
+            }
+        };
+        let a = self.call(api, &p).await?;
+        Ok(Slip {
+            conf_no: a.get("ConfNo"),
+            receipt_no: a.get("ReceiptNo"),
+            convenience: a.get("Convenience"),
+            cust_id: a.get("CustID"),
+            bk_code: a.get("BkCode"),
+            encrypt_receipt_no: a.get("EncryptReceiptNo"),
+            payment_term: a.get("PaymentTerm"),
+        })
+    }
+
+    /// CvsCancel: withdraw an unpaid konbini request.
+    pub async fn cvs_cancel(&self, keys: &AccessKeys, order_id: &str) -> Result<(), GatewayError> {
+        self.call(
+            "CvsCancel",
+            &[
+                ("OrderID", order_id),
+                ("AccessID", &keys.access_id),
+                ("AccessPass", &keys.access_pass),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn search_trade_multi(
+        &self,
+        order_id: &str,
+        pay: PayType,
+    ) -> Result<MultiTrade, GatewayError> {
+        let a = self
+            .call(
+                "SearchTradeMulti",
+                &[("OrderID", order_id), ("PayType", pay.code())],
+            )
+            .await?;
+        Ok(MultiTrade {
+            order_id: a.get("OrderID"),
+            status: a.get("Status"),
+            amount: a.get("Amount").parse().unwrap_or(0),
+            process_date: a.get("ProcessDate"),
+            payment_term: a.get("PaymentTerm"),
+        })
+    }
+}
