@@ -724,3 +724,143 @@ async fn pay_easy_slip() {
         "E01110002"
     );
 }
+
+/// Follow a 3DS redirect like a browser: open the issuer's page, answer the challenge if
+/// there is one, and return the page that posts back to the shop.
+async fn buyer_authenticates(e: &Env, url: &str, answer: Option<&str>) -> String {
+    let page = e.http.get(url).send().await.unwrap().text().await.unwrap();
+    match answer {
+        None => page,
+        Some(a) => {
+            assert!(page.contains("認証する"), "{page}");
+            let id = url
+                .split("AccessID=")
+                .nth(1)
+                .unwrap()
+                .split('&')
+                .next()
+                .unwrap();
+            e.http
+                .post(format!("{}/gmo/tds2/challenge", e.base))
+                .form(&[("AccessID", id), ("answer", a)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    }
+}
+
+#[tokio::test]
+async fn three_d_secure_2() {
+    let e = env().await;
+    let ret = "https://shop.example/3ds/return";
+    // A challenge the buyer passes.
+    let keys = e
+        .gmo
+        .entry_tran_3ds("tds-1", JobCd::Auth, 4000, 0)
+        .await
+        .unwrap();
+    let ch = e
+        .gmo
+        .exec_tran_3ds(
+            &keys,
+            "tds-1",
+            PayMethod::Lump,
+            &card_no("4111111111113111"),
+            ret,
+        )
+        .await
+        .unwrap();
+    assert!(ch.redirect_url.starts_with(&e.base), "{}", ch.redirect_url);
+    assert_eq!(
+        e.gmo.search_trade("tds-1").await.unwrap().status,
+        "AUTHENTICATED"
+    );
+    // Not back yet: SecureTran2 cannot authorize.
+    assert_eq!(refused(e.gmo.secure_tran2(&keys).await).0, "E21020999");
+    let back = buyer_authenticates(&e, &ch.redirect_url, Some("ok")).await;
+    assert!(
+        back.contains(ret) && back.contains(&keys.access_id),
+        "{back}"
+    );
+    e.gmo.secure_tran2(&keys).await.unwrap();
+    assert_eq!(e.gmo.search_trade("tds-1").await.unwrap().status, "AUTH");
+    assert_eq!(e.ledger("tds-1").await["tds_result"], "Y");
+    // A challenge that fails (X=4): E21030007 and nothing authorized.
+    let k2 = e
+        .gmo
+        .entry_tran_3ds("tds-2", JobCd::Auth, 4000, 0)
+        .await
+        .unwrap();
+    let ch = e
+        .gmo
+        .exec_tran_3ds(
+            &k2,
+            "tds-2",
+            PayMethod::Lump,
+            &card_no("4111111111114111"),
+            ret,
+        )
+        .await
+        .unwrap();
+    buyer_authenticates(&e, &ch.redirect_url, Some("ok")).await;
+    let (d, m, _) = refused(e.gmo.secure_tran2(&k2).await);
+    assert_eq!(d, "E21030007");
+    assert!(m.contains("3Dセキュア"), "{m}");
+    assert_eq!(
+        e.gmo.search_trade("tds-2").await.unwrap().status,
+        "UNPROCESSED"
+    );
+    // Frictionless: no challenge, straight back to the shop.
+    let k3 = e
+        .gmo
+        .entry_tran_3ds("tds-3", JobCd::Capture, 4000, 0)
+        .await
+        .unwrap();
+    let ch = e
+        .gmo
+        .exec_tran_3ds(&k3, "tds-3", PayMethod::Lump, &card_no(OK_CARD), ret)
+        .await
+        .unwrap();
+    let back = buyer_authenticates(&e, &ch.redirect_url, None).await;
+    assert!(back.contains(ret) && !back.contains("認証する"));
+    e.gmo.secure_tran2(&k3).await.unwrap();
+    assert_eq!(e.gmo.search_trade("tds-3").await.unwrap().status, "CAPTURE");
+    // The issuer can still decline after authentication.
+    let k4 = e
+        .gmo
+        .entry_tran_3ds("tds-4", JobCd::Auth, 4000, 0)
+        .await
+        .unwrap();
+    let ch = e
+        .gmo
+        .exec_tran_3ds(
+            &k4,
+            "tds-4",
+            PayMethod::Lump,
+            &card_no("4111111111118203"),
+            ret,
+        )
+        .await
+        .unwrap();
+    buyer_authenticates(&e, &ch.redirect_url, None).await;
+    assert_eq!(refused(e.gmo.secure_tran2(&k4).await).0, "42G030000");
+    // A 3DS transaction needs a return URL.
+    let k5 = e
+        .gmo
+        .entry_tran_3ds("tds-5", JobCd::Auth, 4000, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran_3ds(&k5, "tds-5", PayMethod::Lump, &card_no(OK_CARD), "nowhere")
+                .await
+        )
+        .0,
+        "E01320012"
+    );
+}

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use jiff::{SignedDuration, Timestamp};
@@ -36,6 +36,15 @@ pub struct Event {
     pub amount: i64,
     /// `OK`, or the error codes returned.
     pub result: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Pending3ds {
+    pub card_no: String,
+    pub expire: String,
+    pub method: String,
+    pub pay_times: String,
+    pub ret_url: String,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -66,6 +75,14 @@ pub struct Tran {
     pub auth_at: Option<Timestamp>,
     /// 0 card, 3 konbini, 4 Pay-easy (GMO's PayType).
     pub pay_type: String,
+    /// EntryTran TdFlag=2: the card payment goes through 3-D Secure 2.0.
+    pub tds: bool,
+    /// 3DS2 waiting for the buyer: the card and terms ExecTran was given, and where the
+    /// buyer returns. `None` once SecureTran2 ran.
+    #[serde(skip)]
+    pub pending_3ds: Option<Pending3ds>,
+    /// `Y` authenticated, `N` failed, `C` challenge shown and not yet answered.
+    pub tds_result: String,
     /// Konbini / Pay-easy: the payment deadline.
     pub payment_term: Option<Timestamp>,
     /// Konbini / Pay-easy answer fields (Convenience, ConfNo, ReceiptNo, CustID, BkCode …).
@@ -135,7 +152,10 @@ fn respond(a: &Answer) -> Response {
 }
 
 pub fn routes() -> Router<Sandbox> {
-    Router::new().route("/payment/{api}", post(call))
+    Router::new().route("/payment/{api}", post(call)).route(
+        "/tds2/challenge",
+        axum::routing::get(challenge_page).post(challenge_answer),
+    )
 }
 
 /// What a test card number asks for, by its last four digits XYZZ (docs/sandbox.md).
@@ -172,12 +192,30 @@ fn mask(card_no: &str) -> String {
     format!("{}{}", "*".repeat(n - keep), &card_no[n - keep..])
 }
 
-async fn call(State(sb): State<Sandbox>, Path(api): Path<String>, body: Bytes) -> Response {
+/// The sandbox's own address as the client reached it, for URLs it hands out (3DS pages).
+pub(crate) fn base_url(h: &HeaderMap) -> String {
+    let host = h
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// Internal parameter carrying the sandbox's base URL into the API functions.
+const BASE: &str = "\u{0}sandbox_base";
+
+async fn call(
+    State(sb): State<Sandbox>,
+    Path(api): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(name) = api.strip_suffix(".idPass") else {
         return (StatusCode::NOT_FOUND, "no such API").into_response();
     };
     let name = name.to_owned();
-    let params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
+    let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
+    params.insert(BASE.to_owned(), base_url(&headers));
     let fault = sb.faults.take("gmo", &name);
     if let Some(f) = &fault {
         match f.kind {
@@ -198,6 +236,7 @@ async fn call(State(sb): State<Sandbox>, Path(api): Path<String>, body: Bytes) -
             "ExecTran" => exec_tran(&sb, ledger, &params, now),
             "AlterTran" => alter_tran(&sb, ledger, &params, now),
             "ChangeTran" => change_tran(&sb, ledger, &params, now),
+            "SecureTran2" => secure_tran2(ledger, &params, now),
             "SearchTrade" => search_trade(&sb, ledger, &params),
             "SearchTradeMulti" => search_trade_multi(&sb, ledger, &params, now),
             "EntryTranCvs" => entry_later(&sb, ledger, &params, now, "3"),
@@ -366,6 +405,9 @@ fn entry_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answe
         process_date: now,
         auth_at: None,
         pay_type: "0".into(),
+        tds: matches!(p.get("TdFlag").map(String::as_str), Some("1") | Some("2")),
+        pending_3ds: None,
+        tds_result: String::new(),
         payment_term: None,
         extra: Default::default(),
         history: vec![],
@@ -466,6 +508,56 @@ fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer
         record(t, now, "ExecTran", &job, &r);
         return r;
     }
+    if t.tds {
+        // 3-D Secure 2.0: nothing is authorized yet; the buyer is sent to the ACS page and
+        // the shop finishes with SecureTran2 once they come back.
+        let ret_url = p
+            .get("RetUrl")
+            .or_else(|| p.get("Tds2RetUrl"))
+            .cloned()
+            .unwrap_or_default();
+        if !(ret_url.starts_with("http://") || ret_url.starts_with("https://")) {
+            let r = Err(vec![e("E01", "E01320012")]);
+            record(t, now, "ExecTran", &job, &r);
+            return r;
+        }
+        t.pending_3ds = Some(Pending3ds {
+            card_no: card_no.clone(),
+            expire: expire.clone(),
+            method: method.clone(),
+            pay_times: pay_times.clone(),
+            ret_url,
+        });
+        t.status = "AUTHENTICATED".into();
+        t.tds_result = "C".into();
+        let base = p.get(BASE).cloned().unwrap_or_default();
+        let r: Answer = Ok(vec![
+            ("ACS", "2".into()),
+            ("OrderID", t.order_id.clone()),
+            (
+                "RedirectUrl",
+                format!("{base}/gmo/tds2/challenge?AccessID={}&Step=1", t.access_id),
+            ),
+        ]);
+        record(t, now, "ExecTran", &job, &r);
+        return r;
+    }
+    let (r, _) = authorize_card(t, &card_no, &expire, &method, &pay_times, now);
+    record(t, now, "ExecTran", &job, &r);
+    r
+}
+
+/// Ask the card's issuer (the test card rules) and, if it approves, make the transaction
+/// what EntryTran asked for (AUTH / CAPTURE / SAUTH / CHECK).
+fn authorize_card(
+    t: &mut Tran,
+    card_no: &str,
+    expire: &str,
+    method: &str,
+    pay_times: &str,
+    now: Timestamp,
+) -> (Answer, bool) {
+    let job = t.entry_job_cd.clone();
     // An expired card is declined as GMO's issuers do (G83), judged by Japan's date.
     let today = jst_date(now);
     let exp_ok = expire[..2]
@@ -478,20 +570,20 @@ fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer
     let behaviour = if !exp_ok {
         CardBehaviour::Decline { code: "G83".into() }
     } else {
-        card_behaviour(&card_no)
+        card_behaviour(card_no)
     };
-    let r: Answer = match behaviour {
-        CardBehaviour::Decline { code } => Err(vec![e(&code, &format!("42{code}0000"))]),
+    match behaviour {
+        CardBehaviour::Decline { code } => (Err(vec![e(&code, &format!("42{code}0000"))]), false),
         CardBehaviour::Approve | CardBehaviour::Slow => {
             approve(t, now);
             t.status = job.clone();
-            t.job_cd = job.clone();
-            t.method = method.clone();
-            t.pay_times = pay_times.clone();
-            t.card_no = mask(&card_no);
-            t.expire = expire.clone();
+            t.job_cd = job;
+            t.method = method.to_owned();
+            t.pay_times = pay_times.to_owned();
+            t.card_no = mask(card_no);
+            t.expire = expire.to_owned();
             t.auth_at = Some(now);
-            Ok(vec![
+            let ok = vec![
                 ("ACS", "0".into()),
                 ("OrderID", t.order_id.clone()),
                 ("Forward", t.forward.clone()),
@@ -501,11 +593,10 @@ fn exec_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer
                 ("TranID", t.tran_id.clone()),
                 ("TranDate", tran_date(now)),
                 ("CheckString", ids::hex(16)),
-            ])
+            ];
+            (Ok(ok), true)
         }
-    };
-    record(t, now, "ExecTran", &job, &r);
-    r
+    }
 }
 
 fn days_since(a: Timestamp, b: Timestamp) -> i64 {
@@ -1205,4 +1296,143 @@ pub fn buyer_pays(sb: &Sandbox, order_id: &str) -> Result<Tran, String> {
     let r: Answer = Ok(vec![]);
     record(t, now, "(buyer paid)", "", &r);
     Ok(t.clone())
+}
+
+/// Whether the issuer asks the buyer to authenticate (X=3 succeeds, X=4 fails); other cards
+/// pass without a challenge (frictionless).
+fn challenge_kind(card_no: &str) -> Option<bool> {
+    match card_no.bytes().rev().nth(3) {
+        Some(b'3') => Some(true),
+        Some(b'4') => Some(false),
+        _ => None,
+    }
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Back to the shop: an auto-submitting form POSTing AccessID and OrderID to its RetUrl.
+fn return_page(ret_url: &str, access_id: &str, order_id: &str) -> Response {
+    axum::response::Html(format!(
+        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>3Dセキュア認証</title></head>\
+         <body onload=\"document.forms[0].submit()\"><form method=\"post\" action=\"{}\">\
+         <input type=\"hidden\" name=\"AccessID\" value=\"{}\"><input type=\"hidden\" name=\"OrderID\" value=\"{}\">\
+         <noscript><button type=\"submit\">ショップへ戻る</button></noscript></form></body></html>",
+        esc(ret_url),
+        esc(access_id),
+        esc(order_id)
+    ))
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ChallengeQuery {
+    #[serde(rename = "AccessID")]
+    access_id: String,
+}
+
+/// The issuer's 3-D Secure page (ACS). Frictionless cards return to the shop at once.
+async fn challenge_page(
+    State(sb): State<Sandbox>,
+    axum::extract::Query(q): axum::extract::Query<ChallengeQuery>,
+) -> Response {
+    let mut st = sb.state();
+    let Some(t) = st
+        .gmo
+        .trans
+        .values_mut()
+        .find(|t| t.access_id == q.access_id)
+    else {
+        return (StatusCode::NOT_FOUND, "no such 3-D Secure session").into_response();
+    };
+    let Some(pending) = t.pending_3ds.clone() else {
+        return (StatusCode::CONFLICT, "this 3-D Secure session is finished").into_response();
+    };
+    if challenge_kind(&pending.card_no).is_none() {
+        t.tds_result = "Y".into();
+        return return_page(&pending.ret_url, &t.access_id, &t.order_id);
+    }
+    axum::response::Html(format!(
+        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>本人認証（3Dセキュア）</title>\
+         <style>body{{font-family:sans-serif;background:#eef1f5;display:flex;justify-content:center;padding-top:60px}}\
+         form{{background:#fff;padding:24px 32px;border:1px solid #ccd;border-radius:6px;width:380px}}\
+         button{{padding:8px 18px;margin-right:8px}}</style></head><body>\
+         <form method=\"post\" action=\"/gmo/tds2/challenge\"><h1 style=\"font-size:18px\">本人認証（3Dセキュア 2.0）</h1>\
+         <p>加盟店: {shop}<br>ご利用金額: {amount}円<br>カード番号: {card}</p>\
+         <p><label>ワンタイムパスワード <input name=\"otp\" value=\"123456\"></label></p>\
+         <input type=\"hidden\" name=\"AccessID\" value=\"{id}\">\
+         <button name=\"answer\" value=\"ok\" id=\"tds-ok\">認証する</button>\
+         <button name=\"answer\" value=\"cancel\" id=\"tds-cancel\">キャンセル</button></form></body></html>",
+        shop = esc(&t.shop_id),
+        amount = t.amount,
+        card = esc(&mask(&pending.card_no)),
+        id = esc(&t.access_id),
+    ))
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ChallengeAnswer {
+    #[serde(rename = "AccessID")]
+    access_id: String,
+    answer: String,
+}
+
+async fn challenge_answer(
+    State(sb): State<Sandbox>,
+    axum::extract::Form(a): axum::extract::Form<ChallengeAnswer>,
+) -> Response {
+    let mut st = sb.state();
+    let Some(t) = st
+        .gmo
+        .trans
+        .values_mut()
+        .find(|t| t.access_id == a.access_id)
+    else {
+        return (StatusCode::NOT_FOUND, "no such 3-D Secure session").into_response();
+    };
+    let Some(pending) = t.pending_3ds.clone() else {
+        return (StatusCode::CONFLICT, "this 3-D Secure session is finished").into_response();
+    };
+    let passes = a.answer == "ok" && challenge_kind(&pending.card_no) != Some(false);
+    t.tds_result = if passes { "Y".into() } else { "N".into() };
+    return_page(&pending.ret_url, &t.access_id, &t.order_id)
+}
+
+/// SecureTran2: after the buyer's 3-D Secure, authorize (AccessID and AccessPass only, as
+/// GMO takes it).
+fn secure_tran2(l: &mut Ledger, p: &Params, now: Timestamp) -> Answer {
+    let id = p.get("AccessID").map(String::as_str).unwrap_or("");
+    let pass = p.get("AccessPass").map(String::as_str).unwrap_or("");
+    let t = l
+        .trans
+        .values_mut()
+        .find(|t| t.access_id == id && t.access_pass == pass)
+        .ok_or_else(|| vec![e("E01", "E01110002")])?;
+    let job = t.entry_job_cd.clone();
+    let r = match (t.pending_3ds.clone(), t.tds_result.as_str()) {
+        (None, _) => Err(vec![e("E11", "E11010001")]),
+        (Some(_), "C") => Err(vec![e("E21", "E21020999")]),
+        (Some(_), "N") => {
+            // Failed authentication ends this attempt; the buyer may try again.
+            t.pending_3ds = None;
+            t.status = "UNPROCESSED".into();
+            Err(vec![e("E21", "E21030007")])
+        }
+        (Some(pd), _) => {
+            t.pending_3ds = None;
+            let (r, ok) =
+                authorize_card(t, &pd.card_no, &pd.expire, &pd.method, &pd.pay_times, now);
+            if !ok {
+                t.status = "UNPROCESSED".into();
+            }
+            r
+        }
+    };
+    record(t, now, "SecureTran2", &job, &r);
+    r
 }

@@ -300,31 +300,8 @@ impl GmoClient {
             ("Method", m),
             ("PayTimes", &times),
         ];
-        let seq;
-        match card {
-            CardSource::Token(t) => p.push(("Token", t)),
-            CardSource::Number {
-                card_no,
-                expire_yymm,
-                security_code,
-            } => {
-                p.push(("CardNo", card_no.expose()));
-                p.push(("Expire", expire_yymm));
-                if let Some(c) = security_code {
-                    p.push(("SecurityCode", c.expose()));
-                }
-            }
-            CardSource::Member {
-                member_id,
-                card_seq,
-            } => {
-                seq = card_seq.to_string();
-                p.push(("SiteID", &self.cfg.site_id));
-                p.push(("SitePass", self.cfg.site_pass.expose()));
-                p.push(("MemberID", member_id));
-                p.push(("CardSeq", &seq));
-            }
-        }
+        let mut seq = String::new();
+        card_params(&self.cfg, card, &mut seq, &mut p);
         Ok(self.call("ExecTran", &p).await?.processed())
     }
 
@@ -674,5 +651,122 @@ impl GmoClient {
             process_date: a.get("ProcessDate"),
             payment_term: a.get("PaymentTerm"),
         })
+    }
+}
+
+/// The form fields naming the card: a token, a raw number (test shops), or a member's card.
+fn card_params<'a>(
+    cfg: &'a GmoConfig,
+    card: &'a CardSource,
+    seq: &'a mut String,
+    p: &mut Vec<(&'a str, &'a str)>,
+) {
+    match card {
+        CardSource::Token(t) => p.push(("Token", t)),
+        CardSource::Number {
+            card_no,
+            expire_yymm,
+            security_code,
+        } => {
+            p.push(("CardNo", card_no.expose()));
+            p.push(("Expire", expire_yymm));
+            if let Some(c) = security_code {
+                p.push(("SecurityCode", c.expose()));
+            }
+        }
+        CardSource::Member {
+            member_id,
+            card_seq,
+        } => {
+            *seq = card_seq.to_string();
+            p.push(("SiteID", &cfg.site_id));
+            p.push(("SitePass", cfg.site_pass.expose()));
+            p.push(("MemberID", member_id));
+            p.push(("CardSeq", seq));
+        }
+    }
+}
+
+/// 3-D Secure 2.0: where to send the buyer (the issuer's page). When they come back to the
+/// shop's return URL, the shop calls `secure_tran2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    pub redirect_url: String,
+}
+
+impl GmoClient {
+    /// EntryTran with 3-D Secure 2.0 (TdFlag=2).
+    pub async fn entry_tran_3ds(
+        &self,
+        order_id: &str,
+        job: JobCd,
+        amount: i64,
+        tax: i64,
+    ) -> Result<AccessKeys, GatewayError> {
+        let (amount, tax) = (amount.to_string(), tax.to_string());
+        let a = self
+            .call(
+                "EntryTran",
+                &[
+                    ("OrderID", order_id),
+                    ("JobCd", job.as_str()),
+                    ("Amount", &amount),
+                    ("Tax", &tax),
+                    ("TdFlag", "2"),
+                ],
+            )
+            .await?;
+        Ok(AccessKeys {
+            access_id: a.get("AccessID"),
+            access_pass: a.get("AccessPass"),
+        })
+    }
+
+    /// ExecTran for a 3DS transaction: nothing is authorized yet; the buyer goes to the
+    /// returned URL and comes back to `ret_url`.
+    pub async fn exec_tran_3ds(
+        &self,
+        keys: &AccessKeys,
+        order_id: &str,
+        method: PayMethod,
+        card: &CardSource,
+        ret_url: &str,
+    ) -> Result<Challenge, GatewayError> {
+        let (m, times) = method.fields();
+        let mut p: Vec<(&str, &str)> = vec![
+            ("AccessID", &keys.access_id),
+            ("AccessPass", &keys.access_pass),
+            ("OrderID", order_id),
+            ("Method", m),
+            ("PayTimes", &times),
+            ("RetUrl", ret_url),
+        ];
+        let mut seq = String::new();
+        card_params(&self.cfg, card, &mut seq, &mut p);
+        let a = self.call("ExecTran", &p).await?;
+        if a.get("ACS") != "2" || a.get("RedirectUrl").is_empty() {
+            return Err(GatewayError::Protocol(
+                "ExecTran for 3-D Secure answered without RedirectUrl".into(),
+            ));
+        }
+        Ok(Challenge {
+            redirect_url: a.get("RedirectUrl"),
+        })
+    }
+
+    /// SecureTran2: authorize after the buyer's 3-D Secure.
+    pub async fn secure_tran2(&self, keys: &AccessKeys) -> Result<Processed, GatewayError> {
+        // GMO takes only the transaction's keys here (no shop credentials).
+        Ok(self
+            .call_with(
+                "SecureTran2",
+                &[
+                    ("AccessID", &keys.access_id),
+                    ("AccessPass", &keys.access_pass),
+                ],
+                &[],
+            )
+            .await?
+            .processed())
     }
 }
