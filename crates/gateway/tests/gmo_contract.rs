@@ -864,3 +864,85 @@ async fn three_d_secure_2() {
         "E01320012"
     );
 }
+
+/// A shop endpoint that answers `1` (retry) the first time and `0` after.
+async fn shop_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::routing::post;
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/notify",
+        post(move |body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                let (text, _) = juchu_wire::form::Charset::ShiftJis.decode(&body);
+                let mut v = g.lock().unwrap();
+                v.push(text);
+                if v.len() == 1 { "1" } else { "0" }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/notify", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    (url, got)
+}
+
+#[tokio::test]
+async fn result_notifications_are_retried_until_the_shop_says_0() {
+    use juchu_gateway::gmo::PayType;
+    let e = env().await;
+    let (url, got) = shop_endpoint().await;
+    e.control("/notifications", json!({"gateway": "gmo", "url": url}))
+        .await;
+    let keys = e
+        .gmo
+        .entry_later(PayType::Konbini, "ntf-1", 1800)
+        .await
+        .unwrap();
+    e.gmo
+        .exec_later(PayType::Konbini, &keys, "ntf-1", "00001", &buyer())
+        .await
+        .unwrap();
+    e.control("/gmo/ntf-1/pay", json!({})).await;
+    let mut list = Value::Null;
+    for _ in 0..100 {
+        list = e
+            .http
+            .get(format!("{}/_sandbox/notifications", e.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if list
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["delivered"] == true)
+            && list.as_array().unwrap().len() == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{list:?}");
+    assert!(list.iter().all(|n| n["delivered"] == true), "{list:?}");
+    let paid = list
+        .iter()
+        .find(|n| n["body"].as_str().unwrap().contains("Status=PAYSUCCESS"))
+        .unwrap();
+    assert!(paid["body"].as_str().unwrap().contains("PayType=3"));
+    let bodies = got.lock().unwrap().clone();
+    // The first delivery was refused with 1 and sent again.
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b.contains("OrderID=ntf-1") && b.contains("ShopPass=**********"))
+    );
+}

@@ -17,6 +17,10 @@ pub fn routes() -> Router<Sandbox> {
         .route("/clock", get(clock).post(set_clock))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/ledger", get(ledger))
+        .route(
+            "/notifications",
+            get(notifications).post(set_notification_url),
+        )
         .route("/gmo/{order_id}/admin", post(gmo_admin))
         .route("/gmo/{order_id}/pay", post(gmo_pay))
         .route("/paidy/{id}/close", post(paidy_close))
@@ -137,4 +141,33 @@ async fn gmo_pay(State(sb): State<Sandbox>, Path(order_id): Path<String>) -> Res
         Ok(t) => Json(t).into_response(),
         Err(e) => bad(e),
     }
+}
+
+async fn notifications(State(sb): State<Sandbox>) -> Json<Vec<crate::notify::Notification>> {
+    Json(sb.notifier.list())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NotificationUrl {
+    /// `gmo` (結果通知) or `paidy` (webhooks)
+    gateway: String,
+    /// Where to POST; null stops notifications.
+    url: Option<String>,
+}
+
+async fn set_notification_url(
+    State(sb): State<Sandbox>,
+    Json(n): Json<NotificationUrl>,
+) -> Response {
+    if !["gmo", "paidy", "paygent"].contains(&n.gateway.as_str()) {
+        return bad("gateway must be gmo, paidy or paygent");
+    }
+    if let Some(u) = &n.url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return bad("url must be http(s)");
+    }
+    sb.notifier.set_url(&n.gateway, n.url);
+    StatusCode::NO_CONTENT.into_response()
 }

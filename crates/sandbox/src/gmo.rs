@@ -261,10 +261,85 @@ async fn call(
     if slow {
         tokio::time::sleep(Duration::from_millis(sb.config.slow_card_ms)).await;
     }
+    if answer.is_ok()
+        && matches!(
+            name.as_str(),
+            "ExecTran"
+                | "AlterTran"
+                | "ChangeTran"
+                | "SecureTran2"
+                | "ExecTranCvs"
+                | "ExecTranPayEasy"
+                | "CvsCancel"
+        )
+    {
+        let access_id = params.get("AccessID").cloned().unwrap_or_default();
+        let t = sb
+            .state()
+            .gmo
+            .trans
+            .values()
+            .find(|t| t.access_id == access_id)
+            .cloned();
+        if let Some(t) = t {
+            notify(&sb, &t);
+        }
+    }
     if fault.is_some_and(|f| f.kind == FaultKind::DropAfter) {
         return dropped();
     }
     respond(&answer)
+}
+
+/// 結果通知: what GMO tells the shop about a transaction, as a Windows-31J form.
+pub(crate) fn notify(sb: &Sandbox, t: &Tran) {
+    let mut f: Vec<(&str, String)> = vec![
+        ("ShopID", t.shop_id.clone()),
+        ("ShopPass", "**********".into()),
+        ("AccessID", t.access_id.clone()),
+        ("AccessPass", "********************************".into()),
+        ("OrderID", t.order_id.clone()),
+        ("Status", t.status.clone()),
+        ("JobCd", t.job_cd.clone()),
+        ("Amount", t.amount.to_string()),
+        ("Tax", t.tax.to_string()),
+        ("Currency", "JPN".into()),
+        ("Forward", t.forward.clone()),
+        ("Method", t.method.clone()),
+        ("PayTimes", t.pay_times.clone()),
+        ("TranID", t.tran_id.clone()),
+        ("Approve", t.approve.clone()),
+        ("TranDate", tran_date(t.process_date)),
+        ("ErrCode", String::new()),
+        ("ErrInfo", String::new()),
+        ("PayType", t.pay_type.clone()),
+    ];
+    for (k, name) in [
+        ("Convenience", "CvsCode"),
+        ("ConfNo", "CvsConfNo"),
+        ("ReceiptNo", "CvsReceiptNo"),
+        ("CustID", "CustID"),
+        ("BkCode", "BkCode"),
+        ("EncryptReceiptNo", "EncryptReceiptNo"),
+        ("FinishDate", "FinishDate"),
+    ] {
+        if let Some(v) = t.extra.get(k) {
+            f.push((name, v.clone()));
+        }
+    }
+    if let Some(term) = t.payment_term {
+        f.push(("PaymentTerm", tran_date(term)));
+    }
+    let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let text = write(&pairs);
+    let body = form::encode(&pairs, Charset::ShiftJis).into_bytes();
+    sb.notifier.push(
+        "gmo",
+        text,
+        body,
+        "application/x-www-form-urlencoded; charset=Windows-31J",
+        crate::notify::Accept::BodyZero,
+    );
 }
 
 fn shop_auth(sb: &Sandbox, p: &Params) -> Result<String, Vec<GmoError>> {
@@ -1295,7 +1370,10 @@ pub fn buyer_pays(sb: &Sandbox, order_id: &str) -> Result<Tran, String> {
     t.extra.insert("FinishDate".into(), tran_date(now));
     let r: Answer = Ok(vec![]);
     record(t, now, "(buyer paid)", "", &r);
-    Ok(t.clone())
+    let t = t.clone();
+    drop(st);
+    notify(sb, &t);
+    Ok(t)
 }
 
 /// Whether the issuer asks the buyer to authenticate (X=3 succeeds, X=4 fails); other cards

@@ -14,6 +14,7 @@ mod control;
 mod faults;
 mod gmo;
 mod ids;
+mod notify;
 mod paidy;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -57,6 +58,7 @@ pub struct Sandbox {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub(crate) faults: faults::Faults,
+    pub(crate) notifier: notify::Notifier,
     state: Arc<Mutex<State>>,
 }
 
@@ -66,6 +68,7 @@ impl Sandbox {
             config: Arc::new(config),
             clock: Clock::default(),
             faults: faults::Faults::default(),
+            notifier: notify::Notifier::default(),
             state: Arc::new(Mutex::new(State {
                 gmo: gmo::Ledger::default(),
                 paidy: paidy::Ledger::default(),

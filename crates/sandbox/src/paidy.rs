@@ -233,9 +233,40 @@ async fn guarded(
         return dropped();
     }
     match r {
-        Ok(p) => Json(p).into_response(),
+        Ok(p) => {
+            webhook(sb, op, &p);
+            Json(p).into_response()
+        }
         Err(e) => e.into_response(),
     }
+}
+
+/// Paidy's payment webhook for a successful operation.
+fn webhook(sb: &Sandbox, op: &str, p: &Payment) {
+    let status = match op {
+        "payments" if p.status == "authorized" => "authorize_success",
+        "captures" => "capture_success",
+        "refunds" => "refund_success",
+        "close" => "close_success",
+        "update" => "update_success",
+        _ => return,
+    };
+    let body = json!({
+        "payment_id": p.id,
+        "capture_id": if op == "captures" || op == "refunds" { p.captures.last().map(|c| c.id.clone()) } else { None },
+        "event_type": "payment",
+        "status": status,
+        "order_ref": p.order.order_ref,
+        "timestamp": p.created_at,
+    });
+    let text = body.to_string();
+    sb.notifier.push(
+        "paidy",
+        text.clone(),
+        text.into_bytes(),
+        "application/json",
+        crate::notify::Accept::Http2xx,
+    );
 }
 
 fn body_json(body: &[u8]) -> Result<Value, ApiErr> {

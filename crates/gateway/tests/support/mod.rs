@@ -36,7 +36,12 @@ impl Sandbox {
             .await
             .unwrap();
         assert!(r.status().is_success(), "{path}: {}", r.status());
-        r.json().await.unwrap()
+        let text = r.text().await.unwrap();
+        if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
     }
 
     pub async fn set_clock(&self, t: &str) {

@@ -1,0 +1,171 @@
+//! Notifications the gateways push to the shop: GMO's 結果通知 (a Windows-31J form; the
+//! shop answers `0`, anything else is retried) and Paidy's webhooks (JSON; any 2xx). Sent
+//! from a background task, retried with growing pauses, and listed in the control API so
+//! tests can see what the shop was told and when.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Accept {
+    /// GMO: the body must be `0`.
+    BodyZero,
+    /// Paidy: any 2xx.
+    Http2xx,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Notification {
+    pub id: u64,
+    pub gateway: String,
+    pub url: String,
+    /// What was sent, as text (decoded for GMO's Shift_JIS forms).
+    pub body: String,
+    pub accept: Accept,
+    pub attempts: u32,
+    pub delivered: bool,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    bytes: Vec<u8>,
+    #[serde(skip)]
+    content_type: &'static str,
+    #[serde(skip)]
+    next_at: Instant,
+}
+
+/// Attempts before the sandbox gives up on a notification (GMO keeps retrying for days;
+/// tests do not wait that long).
+pub const MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Clone, Default)]
+pub struct Notifier {
+    queue: Arc<Mutex<Vec<Notification>>>,
+    started: Arc<AtomicBool>,
+    urls: Arc<Mutex<std::collections::HashMap<String, String>>>,
+}
+
+impl Notifier {
+    pub fn set_url(&self, gateway: &str, url: Option<String>) {
+        let mut u = self.urls.lock().unwrap_or_else(|e| e.into_inner());
+        match url {
+            Some(v) => u.insert(gateway.to_owned(), v),
+            None => u.remove(gateway),
+        };
+    }
+
+    pub fn url(&self, gateway: &str) -> Option<String> {
+        self.urls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(gateway)
+            .cloned()
+    }
+
+    pub fn list(&self) -> Vec<Notification> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Queue a notification to the gateway's configured URL (none configured: nothing is
+    /// sent, as a shop without a notification URL gets nothing).
+    pub fn push(
+        &self,
+        gateway: &str,
+        body_text: String,
+        bytes: Vec<u8>,
+        content_type: &'static str,
+        accept: Accept,
+    ) {
+        let Some(url) = self.url(gateway) else {
+            return;
+        };
+        {
+            let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            let id = q.len() as u64 + 1;
+            q.push(Notification {
+                id,
+                gateway: gateway.to_owned(),
+                url,
+                body: body_text,
+                accept,
+                attempts: 0,
+                delivered: false,
+                last_error: None,
+                bytes,
+                content_type,
+                next_at: Instant::now(),
+            });
+        }
+        if !self.started.swap(true, Ordering::SeqCst) {
+            let me = self.clone();
+            tokio::spawn(async move { me.run().await });
+        }
+    }
+
+    async fn run(self) {
+        let http = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "sandbox notifier: no HTTP client");
+                return;
+            }
+        };
+        loop {
+            let due: Vec<Notification> = {
+                let q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let now = Instant::now();
+                q.iter()
+                    .filter(|n| !n.delivered && n.attempts < MAX_ATTEMPTS && n.next_at <= now)
+                    .cloned()
+                    .collect()
+            };
+            for n in due {
+                let res = http
+                    .post(&n.url)
+                    .header(reqwest::header::CONTENT_TYPE, n.content_type)
+                    .body(n.bytes.clone())
+                    .send()
+                    .await;
+                let outcome = match res {
+                    Ok(r) => {
+                        let status = r.status();
+                        let body = r.text().await.unwrap_or_default();
+                        match n.accept {
+                            Accept::BodyZero if status.is_success() && body.trim() == "0" => Ok(()),
+                            Accept::BodyZero => Err(format!(
+                                "HTTP {status}, body {:?} (expected 0)",
+                                body.trim()
+                            )),
+                            Accept::Http2xx if status.is_success() => Ok(()),
+                            Accept::Http2xx => Err(format!("HTTP {status}")),
+                        }
+                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(m) = q.iter_mut().find(|m| m.id == n.id) {
+                    m.attempts += 1;
+                    match outcome {
+                        Ok(()) => {
+                            m.delivered = true;
+                            m.last_error = None;
+                        }
+                        Err(e) => {
+                            m.last_error = Some(e);
+                            // 0.5 s, 1 s, 2 s … : quick enough for tests, growing like GMO's.
+                            m.next_at =
+                                Instant::now() + Duration::from_millis(500 << m.attempts.min(6));
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
