@@ -946,3 +946,111 @@ async fn result_notifications_are_retried_until_the_shop_says_0() {
             .all(|b| b.contains("OrderID=ntf-1") && b.contains("ShopPass=**********"))
     );
 }
+
+async fn get_token(e: &Env, body: Value) -> Value {
+    e.http
+        .post(format!("{}/gmo/ext/api/credit/getToken", e.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tokens_from_the_token_script() {
+    let e = env().await;
+    let js = e
+        .http
+        .get(format!("{}/gmo/ext/js/token.js", e.base))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        js.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/javascript")
+    );
+    assert!(js.text().await.unwrap().contains("Multipayment"));
+    let card = json!({"shopId": "tshop00000001", "cardno": "4111111111111111", "expire": "203012", "securitycode": "123", "holdername": "HANAKO YAMADA"});
+    let r = get_token(&e, card.clone()).await;
+    assert_eq!(r["resultCode"], "000");
+    assert_eq!(r["tokenObject"]["maskedCardNo"], "411111******1111");
+    let token = r["tokenObject"]["token"].as_str().unwrap().to_owned();
+    let keys = e
+        .gmo
+        .entry_tran("tok-1", JobCd::Auth, 1500, 0)
+        .await
+        .unwrap();
+    e.gmo
+        .exec_tran(
+            &keys,
+            "tok-1",
+            PayMethod::Lump,
+            &CardSource::Token(token.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        e.gmo.search_trade("tok-1").await.unwrap().card_no,
+        "*************111"
+    );
+    // A token is used once…
+    let k2 = e
+        .gmo
+        .entry_tran("tok-2", JobCd::Auth, 1500, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran(&k2, "tok-2", PayMethod::Lump, &CardSource::Token(token))
+                .await
+        )
+        .0,
+        "E61010002"
+    );
+    // …and lives 30 minutes.
+    let t2 = get_token(&e, card.clone()).await["tokenObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    e.advance(31 * 60).await;
+    assert_eq!(
+        refused(
+            e.gmo
+                .exec_tran(&k2, "tok-2", PayMethod::Lump, &CardSource::Token(t2))
+                .await
+        )
+        .0,
+        "E61010002"
+    );
+    // The script's own checks.
+    for (patch, code) in [
+        (json!({"cardno": ""}), "100"),
+        (json!({"cardno": "4111x"}), "101"),
+        (json!({"expire": "2030"}), "112"),
+        (json!({"expire": "20301"}), "111"),
+        (json!({"securitycode": "12"}), "122"),
+        (json!({"shopId": "tshop99999999"}), "180"),
+    ] {
+        let mut b = card.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        assert_eq!(get_token(&e, b).await["resultCode"], code, "{patch}");
+    }
+    // Several tokens at once (tokennumber).
+    let mut b = card;
+    b["tokennumber"] = json!("2");
+    assert_eq!(
+        get_token(&e, b).await["tokenObject"]["token"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
