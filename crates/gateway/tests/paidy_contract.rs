@@ -220,3 +220,49 @@ async fn webhooks_follow_operations() {
     assert_eq!(events[1]["capture_id"], p.captures[0].id.as_str());
     assert_eq!(events[0]["order_ref"], "1");
 }
+
+/// What the checkout script does when the buyer approves or is rejected.
+#[tokio::test]
+async fn checkout_creates_authorized_or_rejected_payments() {
+    let (sb, c) = env().await;
+    let js = sb
+        .http
+        .get(format!("{}/paidy/js/paidy.js", sb.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(js.contains("Paidy") && js.contains("launch"));
+    let payload = serde_json::json!({
+        "amount": 6580, "currency": "JPY", "store_name": "デモショップ",
+        "buyer": {"name1": "山田 花子", "email": "hanako@example.jp"},
+        "order": {"items": [{"id": "TS-M", "quantity": 2, "unit_price": 2990}], "shipping": 600, "order_ref": "7"}
+    });
+    let auth = |decision: &str, key: &str| {
+        sb.http
+            .post(format!("{}/paidy/checkout/authorize", sb.base))
+            .json(&serde_json::json!({"api_key": key, "payload": payload, "decision": decision}))
+            .send()
+    };
+    let r: serde_json::Value = auth("approve", "pk_test_sandbox")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "authorized");
+    let id = r["id"].as_str().unwrap();
+    let p = c.retrieve(id).await.unwrap();
+    assert_eq!((p.amount, p.order.order_ref.as_deref()), (6580, Some("7")));
+    c.capture(id).await.unwrap();
+    let r: serde_json::Value = auth("reject", "pk_test_sandbox")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["status"], "rejected");
+    assert_eq!(auth("approve", "pk_live_x").await.unwrap().status(), 400);
+}

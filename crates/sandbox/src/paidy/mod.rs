@@ -167,8 +167,12 @@ fn conflict(description: impl Into<String>) -> ApiErr {
     )
 }
 
+mod checkout;
+
 pub fn routes() -> Router<Sandbox> {
     Router::new()
+        .route("/js/paidy.js", get(checkout::script))
+        .route("/checkout/authorize", post(checkout::authorize))
         .route("/payments", post(create))
         .route("/payments/{id}", get(retrieve).put(update))
         .route("/payments/{id}/captures", post(capture))
@@ -193,7 +197,7 @@ fn authorized(h: &HeaderMap) -> Result<(), ApiErr> {
     }
 }
 
-fn iso(t: Timestamp) -> String {
+pub(super) fn iso(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
@@ -242,7 +246,7 @@ async fn guarded(
 }
 
 /// Paidy's payment webhook for a successful operation.
-fn webhook(sb: &Sandbox, op: &str, p: &Payment) {
+pub(super) fn webhook(sb: &Sandbox, op: &str, p: &Payment) {
     let status = match op {
         "payments" if p.status == "authorized" => "authorize_success",
         "captures" => "capture_success",
