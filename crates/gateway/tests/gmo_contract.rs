@@ -1054,3 +1054,34 @@ async fn tokens_from_the_token_script() {
         2
     );
 }
+
+#[tokio::test]
+async fn html_views_list_transactions() {
+    let e = env().await;
+    e.authorize("view-1", JobCd::Auth, 1234, OK_CARD)
+        .await
+        .unwrap();
+    let html = e
+        .http
+        .get(format!("{}/_sandbox/view/gmo", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("view-1") && html.contains("1234円") && html.contains("AUTH"),
+        "{html}"
+    );
+    let index = e
+        .http
+        .get(format!("{}/_sandbox", e.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(index.contains("2024/08/19 10:00:00"), "{index}");
+}

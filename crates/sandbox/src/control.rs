@@ -14,6 +14,9 @@ use crate::{Sandbox, gmo, paidy};
 
 pub fn routes() -> Router<Sandbox> {
     Router::new()
+        .route("/", get(crate::view::index))
+        .route("/view/gmo", get(crate::view::gmo))
+        .route("/view/paidy", get(crate::view::paidy))
         .route("/clock", get(clock).post(set_clock))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/ledger", get(ledger))

@@ -16,6 +16,7 @@ mod gmo;
 mod ids;
 mod notify;
 mod paidy;
+mod view;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 

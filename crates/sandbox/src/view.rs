@@ -1,0 +1,119 @@
+//! Read-only HTML pages of what each gateway holds, like the gateways' own merchant screens
+//! (ペイジェントオンライン, GMO's 管理画面, Paidy's dashboard): for people checking by eye what
+//! juchu did.
+
+use axum::extract::State;
+use axum::response::Html;
+
+use crate::Sandbox;
+use crate::clock::jst_date;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{t} | juchu sandbox</title>\
+         <style>body{{font-family:\"Noto Sans CJK JP\",sans-serif;margin:20px;font-size:13px}}\
+         table{{border-collapse:collapse}}th,td{{border:1px solid #ccd;padding:4px 8px;text-align:left}}\
+         th{{background:#eef1f5}}td.n{{text-align:right}}nav a{{margin-right:12px}}</style></head>\
+         <body><nav><a href=\"/_sandbox\">サンドボックス</a><a href=\"/_sandbox/view/gmo\">GMO-PG</a>\
+         <a href=\"/_sandbox/view/paidy\">Paidy</a></nav><h1 style=\"font-size:18px\">{t}</h1>{body}</body></html>",
+        t = esc(title)
+    ))
+}
+
+fn jst(t: jiff::Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
+        .strftime("%Y/%m/%d %H:%M:%S")
+        .to_string()
+}
+
+pub async fn index(State(sb): State<Sandbox>) -> Html<String> {
+    let now = sb.clock.now();
+    page(
+        "juchu サンドボックス",
+        &format!(
+            "<p>サンドボックスの時刻: {} （{}）</p><ul><li><a href=\"/_sandbox/view/gmo\">GMO-PG 取引一覧</a></li>\
+             <li><a href=\"/_sandbox/view/paidy\">Paidy 決済一覧</a></li><li><a href=\"/_sandbox/ledger\">台帳（JSON）</a></li>\
+             <li><a href=\"/_sandbox/notifications\">通知（JSON）</a></li></ul>",
+            jst(now),
+            if sb.clock.is_frozen() {
+                "停止中"
+            } else {
+                "進行中"
+            }
+        ),
+    )
+}
+
+pub async fn gmo(State(sb): State<Sandbox>) -> Html<String> {
+    let st = sb.state();
+    let mut trans: Vec<_> = st.gmo.trans.values().collect();
+    trans.sort_by(|a, b| b.process_date.cmp(&a.process_date));
+    let mut rows = String::new();
+    for t in trans {
+        let kind = match t.pay_type.as_str() {
+            "3" => "コンビニ",
+            "4" => "Pay-easy",
+            _ => "カード",
+        };
+        let last = t
+            .history
+            .last()
+            .map(|h| format!("{} {}", h.api, h.result))
+            .unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}円</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&t.order_id),
+            kind,
+            esc(&t.status),
+            esc(&t.job_cd),
+            t.amount,
+            esc(&t.card_no),
+            jst(t.process_date),
+            jst_date(t.process_date),
+            esc(&last)
+        ));
+    }
+    page(
+        "GMO-PG 取引一覧",
+        &format!(
+            "<table><tr><th>オーダーID</th><th>決済方法</th><th>状態</th><th>処理区分</th><th>金額</th><th>カード番号</th>\
+             <th>処理日時</th><th>処理日</th><th>最後の処理</th></tr>{rows}</table>"
+        ),
+    )
+}
+
+pub async fn paidy(State(sb): State<Sandbox>) -> Html<String> {
+    let st = sb.state();
+    let mut pays: Vec<_> = st.paidy.payments.values().collect();
+    pays.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    let mut rows = String::new();
+    for p in pays {
+        let captured: i64 = p.captures.iter().map(|c| c.amount).sum();
+        let refunded: i64 = p.refunds.iter().map(|r| r.amount).sum();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}円</td><td class=\"n\">{}円</td><td class=\"n\">{}円</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.id),
+            esc(&p.status),
+            esc(p.order.order_ref.as_deref().unwrap_or("")),
+            p.amount,
+            captured,
+            refunded,
+            esc(&p.created_at),
+            esc(&p.expires_at)
+        ));
+    }
+    page(
+        "Paidy 決済一覧",
+        &format!(
+            "<table><tr><th>決済ID</th><th>状態</th><th>注文番号</th><th>金額</th><th>売上</th><th>返金</th><th>作成日時</th>\
+             <th>売上確定有効期限</th></tr>{rows}</table>"
+        ),
+    )
+}
