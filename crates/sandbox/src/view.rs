@@ -54,7 +54,7 @@ pub async fn index(State(sb): State<Sandbox>) -> Html<String> {
 pub async fn gmo(State(sb): State<Sandbox>) -> Html<String> {
     let st = sb.state();
     let mut trans: Vec<_> = st.gmo.trans.values().collect();
-    trans.sort_by(|a, b| b.process_date.cmp(&a.process_date));
+    trans.sort_by_key(|t| std::cmp::Reverse(t.process_date));
     let mut rows = String::new();
     for t in trans {
         let kind = match t.pay_type.as_str() {
