@@ -3,6 +3,7 @@
 //! Types here validate on construction: once a value exists it is valid, and the layers
 //! above (store, app, web) do not check it again.
 
+pub mod cancel_kind;
 pub mod catalog;
 pub mod customer;
 pub mod error;

@@ -23,6 +23,9 @@ pub enum GatewayError {
     Protocol(String),
     #[error("決済設定の誤り: {0}")]
     Config(String),
+    /// The gateway has no such operation.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 impl GatewayError {

@@ -6,6 +6,7 @@
 //! failure. The caller resolves it by asking the gateway (GMO SearchTrade, Paygent 094,
 //! Paidy GET), never by sending the operation again.
 
+mod api;
 mod error;
 pub mod gmo;
 pub mod paidy;
@@ -13,6 +14,10 @@ mod secret;
 
 use std::time::Duration;
 
+pub use api::{
+    AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayKind, GatewayStatus, GmoMethod,
+    Installments, PaymentRef, PaymentState,
+};
 pub use error::GatewayError;
 pub use secret::Secret;
 

@@ -241,3 +241,172 @@ impl PaidyClient {
             .await
     }
 }
+
+/// Paidy's status in common words.
+pub fn status_of(p: &Payment) -> crate::GatewayStatus {
+    use crate::PaymentState;
+    let (captured, refunded) = (p.captured(), p.refunded());
+    let state = match p.status.as_str() {
+        "authorized" => PaymentState::Authorized,
+        "rejected" => PaymentState::Failed,
+        "closed" if captured == 0 => PaymentState::Cancelled,
+        "closed" if refunded >= captured => PaymentState::Refunded,
+        "closed" => PaymentState::Captured,
+        _ => PaymentState::Pending,
+    };
+    crate::GatewayStatus {
+        state,
+        gateway_status: p.status.clone(),
+        amount: p.amount,
+        captured,
+        refunded,
+    }
+}
+
+fn paidy_id(p: &crate::PaymentRef) -> Result<&str, GatewayError> {
+    match p {
+        crate::PaymentRef::Paidy { payment_id } => Ok(payment_id),
+        other => Err(GatewayError::Config(format!(
+            "not a Paidy payment: {other:?}"
+        ))),
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Gateway for PaidyClient {
+    fn kind(&self) -> crate::GatewayKind {
+        crate::GatewayKind::Paidy
+    }
+
+    /// A token payment (the storefront's Paidy Checkout authorizes in the browser instead
+    /// and hands juchu the `pay_…` id).
+    async fn authorize(
+        &self,
+        r: &crate::AuthorizeRequest,
+    ) -> Result<crate::AuthorizeOutcome, GatewayError> {
+        let crate::CardRef::Token(token) = &r.card else {
+            return Err(crate::api::unsupported("Paidy", "カードでの与信"));
+        };
+        let p = self
+            .create(&NewPayment {
+                token_id: token.clone(),
+                amount: r.amount,
+                currency: "JPY",
+                description: None,
+                store_name: None,
+                order: Order {
+                    order_ref: Some(r.order_ref.clone()),
+                    tax: Some(r.tax),
+                    ..Default::default()
+                },
+            })
+            .await?;
+        if p.status == "rejected" {
+            return Err(GatewayError::Refused {
+                code: "rejected".into(),
+                detail: "rejected".into(),
+                message: "Paidyの審査が通りませんでした。ほかのお支払い方法をお選びください".into(),
+                declined: true,
+                retryable: false,
+            });
+        }
+        let payment = crate::PaymentRef::Paidy {
+            payment_id: p.id.clone(),
+        };
+        if r.capture {
+            let c = self.capture(&p.id).await?;
+            return Ok(crate::AuthorizeOutcome::Done {
+                payment,
+                status: status_of(&c),
+            });
+        }
+        Ok(crate::AuthorizeOutcome::Done {
+            payment,
+            status: status_of(&p),
+        })
+    }
+
+    async fn complete_3ds(
+        &self,
+        _p: &crate::PaymentRef,
+    ) -> Result<crate::GatewayStatus, GatewayError> {
+        Err(crate::api::unsupported("Paidy", "3Dセキュア"))
+    }
+
+    /// Paidy captures the whole payment: if the shop's amount differs, update first.
+    async fn capture(
+        &self,
+        p: &crate::PaymentRef,
+        amount: i64,
+    ) -> Result<crate::GatewayStatus, GatewayError> {
+        let id = paidy_id(p)?;
+        let cur = self.retrieve(id).await?;
+        if cur.amount != amount {
+            return Err(GatewayError::Refused {
+                code: "amount_mismatch".into(),
+                detail: format!("{}≠{amount}", cur.amount),
+                message: format!(
+                    "Paidyの金額（{}円）と売上金額（{amount}円）が違います。先にアップデートしてください",
+                    cur.amount
+                ),
+                declined: false,
+                retryable: false,
+            });
+        }
+        Ok(status_of(&PaidyClient::capture(self, id).await?))
+    }
+
+    async fn cancel(
+        &self,
+        p: &crate::PaymentRef,
+        _now: jiff::Timestamp,
+    ) -> Result<crate::GatewayStatus, GatewayError> {
+        Ok(status_of(&self.close(paidy_id(p)?).await?))
+    }
+
+    async fn change_amount(
+        &self,
+        p: &crate::PaymentRef,
+        amount: i64,
+        _capture: bool,
+    ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
+        let u = Update {
+            amount: Some(amount),
+            ..Default::default()
+        };
+        let r = self.update(paidy_id(p)?, &u).await?;
+        Ok((p.clone(), status_of(&r)))
+    }
+
+    async fn reauthorize(
+        &self,
+        _p: &crate::PaymentRef,
+        _amount: i64,
+        _capture: bool,
+    ) -> Result<crate::GatewayStatus, GatewayError> {
+        Err(crate::api::unsupported("Paidy", "再オーソリ"))
+    }
+
+    async fn refund(
+        &self,
+        p: &crate::PaymentRef,
+        amount: Option<i64>,
+    ) -> Result<crate::GatewayStatus, GatewayError> {
+        let id = paidy_id(p)?;
+        let cur = self.retrieve(id).await?;
+        let cap = cur.captures.last().ok_or_else(|| GatewayError::Refused {
+            code: "not_captured".into(),
+            detail: "not_captured".into(),
+            message: "売上確定していないため返金できません（クローズしてください）".into(),
+            declined: false,
+            retryable: false,
+        })?;
+        Ok(status_of(
+            &PaidyClient::refund(self, id, &cap.id, amount).await?,
+        ))
+    }
+
+    async fn query(&self, p: &crate::PaymentRef) -> Result<crate::GatewayStatus, GatewayError> {
+        Ok(status_of(&self.retrieve(paidy_id(p)?).await?))
+    }
+}

@@ -2,6 +2,9 @@
 //! Windows-31J form; answers `Key=Value&...` (see `juchu_wire::gmo`).
 
 pub mod errors;
+mod gateway;
+
+pub use gateway::state_of;
 
 use std::time::Duration;
 
@@ -769,4 +772,12 @@ impl GmoClient {
             .await?
             .processed())
     }
+}
+
+/// `yyyyMMddHHmmss` in Japan time (GMO's TranDate / ProcessDate) as an instant.
+pub fn parse_tran_date(s: &str) -> Option<jiff::Timestamp> {
+    let dt = jiff::civil::DateTime::strptime("%Y%m%d%H%M%S", s).ok()?;
+    dt.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
+        .ok()
+        .map(|z| z.timestamp())
 }

@@ -1,0 +1,186 @@
+//! The Gateway trait: what juchu asks of any payment gateway, in common words. Each
+//! connector implements what its gateway supports and answers `Unsupported` for the rest.
+//! Gateway-specific operations stay available on the clients (`GmoClient`, `PaidyClient`).
+
+use jiff::Timestamp;
+
+use crate::GatewayError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GatewayKind {
+    Paygent,
+    Gmo,
+    Paidy,
+}
+
+/// GMO's pay types behind one OrderID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GmoMethod {
+    Card,
+    Konbini,
+    PayEasy,
+}
+
+/// A payment as the gateway names it: what juchu stores to find it again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "gateway", rename_all = "snake_case")]
+pub enum PaymentRef {
+    Gmo {
+        order_id: String,
+        access_id: String,
+        access_pass: String,
+        method: GmoMethod,
+    },
+    Paygent {
+        payment_id: String,
+        trading_id: String,
+    },
+    Paidy {
+        payment_id: String,
+    },
+}
+
+impl PaymentRef {
+    pub fn kind(&self) -> GatewayKind {
+        match self {
+            PaymentRef::Gmo { .. } => GatewayKind::Gmo,
+            PaymentRef::Paygent { .. } => GatewayKind::Paygent,
+            PaymentRef::Paidy { .. } => GatewayKind::Paidy,
+        }
+    }
+
+    /// The id an operator looks up on the gateway's screen (外部決済注文番号 / 取引ID).
+    pub fn display_id(&self) -> &str {
+        match self {
+            PaymentRef::Gmo { order_id, .. } => order_id,
+            PaymentRef::Paygent { payment_id, .. } => payment_id,
+            PaymentRef::Paidy { payment_id } => payment_id,
+        }
+    }
+}
+
+/// Where a payment stands, in words common to all gateways.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentState {
+    /// Registered, not yet authorized (3DS or the buyer's payment awaited).
+    Pending,
+    /// 仮売上 / オーソリOK / open.
+    Authorized,
+    /// 実売上 / 即時売上 / 消込済 / captured.
+    Captured,
+    /// 取消 / 返品 / closed without capture / CvsCancel.
+    Cancelled,
+    /// Captured, then refunded in full.
+    Refunded,
+    /// Konbini / ATM / bank: the buyer paid.
+    Paid,
+    /// オーソリ期限切れ / 支払期限切れ.
+    Expired,
+    /// オーソリNG / rejected.
+    Failed,
+}
+
+/// What the gateway holds for a payment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GatewayStatus {
+    pub state: PaymentState,
+    /// In the gateway's own words: `AUTH`, `20`, `authorized` …
+    pub gateway_status: String,
+    /// The amount the gateway holds (authorized, or captured).
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+}
+
+/// Where the card comes from.
+#[derive(Debug, Clone)]
+pub enum CardRef {
+    /// A one-time token from the gateway's script (the storefront's card form).
+    Token(String),
+    /// A card kept at the gateway for a member.
+    Stored { customer_id: String, card_seq: u32 },
+    /// A raw number: test shops and sandboxes only.
+    TestNumber {
+        card_no: crate::Secret,
+        expire_yymm: String,
+    },
+}
+
+/// 支払回数.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Installments {
+    Lump,
+    Split(u8),
+    BonusLump,
+    Revolving,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthorizeRequest {
+    /// The shop's reference for the gateway (GMO OrderID, Paygent trading_id, Paidy order_ref).
+    pub order_ref: String,
+    pub amount: i64,
+    pub tax: i64,
+    /// Authorize and capture at once (同時売上).
+    pub capture: bool,
+    pub card: CardRef,
+    pub installments: Installments,
+    /// 3-D Secure: where the buyer returns after authenticating.
+    pub three_ds_return_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeOutcome {
+    Done {
+        payment: PaymentRef,
+        status: GatewayStatus,
+    },
+    /// Send the buyer to `redirect_url`; finish with `complete_3ds` when they return.
+    ThreeDs {
+        payment: PaymentRef,
+        redirect_url: String,
+    },
+}
+
+/// The operations juchu runs on a payment. `now` is juchu's clock: gateways whose rules
+/// depend on Japan dates (GMO's cancel kinds) decide with it.
+#[async_trait::async_trait]
+pub trait Gateway: Send + Sync {
+    fn kind(&self) -> GatewayKind;
+    async fn authorize(&self, r: &AuthorizeRequest) -> Result<AuthorizeOutcome, GatewayError>;
+    async fn complete_3ds(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;
+    /// 売上確定 for `amount` (the authorized amount).
+    async fn capture(&self, p: &PaymentRef, amount: i64) -> Result<GatewayStatus, GatewayError>;
+    /// Cancel whatever stands (the connector picks the gateway's cancel kind).
+    async fn cancel(&self, p: &PaymentRef, now: Timestamp) -> Result<GatewayStatus, GatewayError>;
+    /// A new amount; `capture` chooses 即時売上 over 仮売上 where the gateway offers both.
+    /// Gateways that issue a new payment id for it (Paygent's 補正) return the new ref.
+    async fn change_amount(
+        &self,
+        p: &PaymentRef,
+        amount: i64,
+        capture: bool,
+    ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
+    /// Authorize a cancelled payment again.
+    async fn reauthorize(
+        &self,
+        p: &PaymentRef,
+        amount: i64,
+        capture: bool,
+    ) -> Result<GatewayStatus, GatewayError>;
+    /// Refund part (`Some`) or all (`None`) of a captured payment.
+    async fn refund(
+        &self,
+        p: &PaymentRef,
+        amount: Option<i64>,
+    ) -> Result<GatewayStatus, GatewayError>;
+    /// What the gateway holds: how unknown outcomes are resolved.
+    async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;
+}
+
+pub(crate) fn unsupported(gw: &str, op: &str) -> GatewayError {
+    GatewayError::Unsupported(format!("{gw}では「{op}」はできません"))
+}

@@ -1,0 +1,228 @@
+//! GMO-PG behind the common Gateway trait.
+
+use jiff::Timestamp;
+use juchu_domain::cancel_kind::{GmoCancel, gmo_cancel_kind};
+
+use super::{AccessKeys, CardSource, GmoClient, JobCd, PayMethod, PayType};
+use crate::GatewayError;
+use crate::api::{
+    AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayKind, GatewayStatus, GmoMethod,
+    Installments, PaymentRef, PaymentState, unsupported,
+};
+
+fn keys_of(p: &PaymentRef) -> Result<(&str, AccessKeys, GmoMethod), GatewayError> {
+    match p {
+        PaymentRef::Gmo {
+            order_id,
+            access_id,
+            access_pass,
+            method,
+        } => Ok((
+            order_id,
+            AccessKeys {
+                access_id: access_id.clone(),
+                access_pass: access_pass.clone(),
+            },
+            *method,
+        )),
+        other => Err(GatewayError::Config(format!(
+            "not a GMO payment: {other:?}"
+        ))),
+    }
+}
+
+/// GMO's status in common words.
+pub fn state_of(status: &str) -> PaymentState {
+    match status {
+        "AUTH" | "SAUTH" | "CHECK" => PaymentState::Authorized,
+        "CAPTURE" | "SALES" => PaymentState::Captured,
+        "VOID" | "RETURN" | "RETURNX" | "CANCEL" => PaymentState::Cancelled,
+        "PAYSUCCESS" => PaymentState::Paid,
+        "EXPIRED" => PaymentState::Expired,
+        "PAYFAIL" => PaymentState::Failed,
+        _ => PaymentState::Pending,
+    }
+}
+
+fn status(gmo_status: &str, amount: i64) -> GatewayStatus {
+    let state = state_of(gmo_status);
+    GatewayStatus {
+        state,
+        gateway_status: gmo_status.to_owned(),
+        amount,
+        captured: if matches!(state, PaymentState::Captured | PaymentState::Paid) {
+            amount
+        } else {
+            0
+        },
+        refunded: 0,
+    }
+}
+
+#[async_trait::async_trait]
+impl Gateway for GmoClient {
+    fn kind(&self) -> GatewayKind {
+        GatewayKind::Gmo
+    }
+
+    async fn authorize(&self, r: &AuthorizeRequest) -> Result<AuthorizeOutcome, GatewayError> {
+        let job = if r.capture {
+            JobCd::Capture
+        } else {
+            JobCd::Auth
+        };
+        let keys = match r.three_ds_return_url {
+            Some(_) => {
+                self.entry_tran_3ds(&r.order_ref, job, r.amount, r.tax)
+                    .await?
+            }
+            None => self.entry_tran(&r.order_ref, job, r.amount, r.tax).await?,
+        };
+        let payment = PaymentRef::Gmo {
+            order_id: r.order_ref.clone(),
+            access_id: keys.access_id.clone(),
+            access_pass: keys.access_pass.clone(),
+            method: GmoMethod::Card,
+        };
+        let card = match &r.card {
+            CardRef::Token(t) => CardSource::Token(t.clone()),
+            CardRef::Stored {
+                customer_id,
+                card_seq,
+            } => CardSource::Member {
+                member_id: customer_id.clone(),
+                card_seq: *card_seq,
+            },
+            CardRef::TestNumber {
+                card_no,
+                expire_yymm,
+            } => CardSource::Number {
+                card_no: card_no.clone(),
+                expire_yymm: expire_yymm.clone(),
+                security_code: None,
+            },
+        };
+        let method = match r.installments {
+            Installments::Lump => PayMethod::Lump,
+            Installments::Split(n) => PayMethod::Installments(n),
+            Installments::BonusLump => PayMethod::BonusLump,
+            Installments::Revolving => PayMethod::Revolving,
+        };
+        match &r.three_ds_return_url {
+            Some(url) => {
+                let ch = self
+                    .exec_tran_3ds(&keys, &r.order_ref, method, &card, url)
+                    .await?;
+                Ok(AuthorizeOutcome::ThreeDs {
+                    payment,
+                    redirect_url: ch.redirect_url,
+                })
+            }
+            None => {
+                self.exec_tran(&keys, &r.order_ref, method, &card).await?;
+                Ok(AuthorizeOutcome::Done {
+                    payment,
+                    status: status(job.as_str(), r.amount),
+                })
+            }
+        }
+    }
+
+    async fn complete_3ds(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
+        let (_, keys, _) = keys_of(p)?;
+        self.secure_tran2(&keys).await?;
+        self.query(p).await
+    }
+
+    async fn capture(&self, p: &PaymentRef, amount: i64) -> Result<GatewayStatus, GatewayError> {
+        let (_, keys, _) = keys_of(p)?;
+        self.alter_tran(&keys, JobCd::Sales, Some(amount)).await?;
+        Ok(status("SALES", amount))
+    }
+
+    async fn cancel(&self, p: &PaymentRef, now: Timestamp) -> Result<GatewayStatus, GatewayError> {
+        let (order_id, keys, method) = keys_of(p)?;
+        if method == GmoMethod::Konbini {
+            self.cvs_cancel(&keys, order_id).await?;
+            return self.query(p).await;
+        }
+        if method == GmoMethod::PayEasy {
+            return Err(unsupported("GMO Pay-easy", "取消"));
+        }
+        // The kind depends on the gateway's last processing date, so ask first.
+        let t = self.search_trade(order_id).await?;
+        let processed = super::parse_tran_date(&t.process_date)
+            .ok_or_else(|| GatewayError::Protocol(format!("ProcessDate {}", t.process_date)))?;
+        let captured = matches!(t.status.as_str(), "CAPTURE" | "SALES");
+        let kind =
+            gmo_cancel_kind(captured, processed, now).ok_or_else(|| GatewayError::Refused {
+                code: "E11".into(),
+                detail: "E11010010".into(),
+                message: super::errors::message("E11010010"),
+                declined: false,
+                retryable: false,
+            })?;
+        let job = match kind {
+            GmoCancel::Void => JobCd::Void,
+            GmoCancel::Return => JobCd::Return,
+            GmoCancel::ReturnX => JobCd::ReturnX,
+        };
+        self.alter_tran(&keys, job, None).await?;
+        Ok(status(job.as_str(), t.amount))
+    }
+
+    async fn change_amount(
+        &self,
+        p: &PaymentRef,
+        amount: i64,
+        capture: bool,
+    ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
+        let (_, keys, _) = keys_of(p)?;
+        let job = if capture { JobCd::Capture } else { JobCd::Auth };
+        self.change_tran(&keys, job, amount, 0).await?;
+        Ok((p.clone(), status(job.as_str(), amount)))
+    }
+
+    async fn reauthorize(
+        &self,
+        p: &PaymentRef,
+        amount: i64,
+        capture: bool,
+    ) -> Result<GatewayStatus, GatewayError> {
+        let (_, keys, _) = keys_of(p)?;
+        let job = if capture { JobCd::Capture } else { JobCd::Auth };
+        self.alter_tran(&keys, job, Some(amount)).await?;
+        Ok(status(job.as_str(), amount))
+    }
+
+    async fn refund(
+        &self,
+        _p: &PaymentRef,
+        _amount: Option<i64>,
+    ) -> Result<GatewayStatus, GatewayError> {
+        // GMO refunds by cancelling (返品) or by lowering the amount (金額変更).
+        Err(unsupported(
+            "GMO-PG",
+            "返金（取消または金額変更を使います）",
+        ))
+    }
+
+    async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
+        let (order_id, _, method) = keys_of(p)?;
+        match method {
+            GmoMethod::Card => {
+                let t = self.search_trade(order_id).await?;
+                Ok(status(&t.status, t.amount))
+            }
+            GmoMethod::Konbini | GmoMethod::PayEasy => {
+                let pay = if method == GmoMethod::Konbini {
+                    PayType::Konbini
+                } else {
+                    PayType::PayEasy
+                };
+                let t = self.search_trade_multi(order_id, pay).await?;
+                Ok(status(&t.status, t.amount))
+            }
+        }
+    }
+}

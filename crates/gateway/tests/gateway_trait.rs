@@ -1,0 +1,155 @@
+//! The common Gateway trait over GMO-PG and Paidy, as juchu's payment operations will use
+//! it: one code path, each gateway's rules applied by its connector.
+
+mod support;
+
+use jiff::Timestamp;
+use juchu_gateway::gmo::{GmoClient, GmoConfig};
+use juchu_gateway::paidy::{PaidyClient, PaidyConfig};
+use juchu_gateway::{
+    AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayError, Installments, PaymentRef,
+    PaymentState, Secret,
+};
+
+fn card_request(order_ref: &str, amount: i64, capture: bool) -> AuthorizeRequest {
+    AuthorizeRequest {
+        order_ref: order_ref.into(),
+        amount,
+        tax: 0,
+        capture,
+        card: CardRef::TestNumber {
+            card_no: Secret::new("4111111111111111"),
+            expire_yymm: "3012".into(),
+        },
+        installments: Installments::Lump,
+        three_ds_return_url: None,
+    }
+}
+
+fn jst(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+async fn done(g: &dyn Gateway, r: &AuthorizeRequest) -> PaymentRef {
+    match g.authorize(r).await.unwrap() {
+        AuthorizeOutcome::Done { payment, status } => {
+            assert_eq!(
+                status.state,
+                if r.capture {
+                    PaymentState::Captured
+                } else {
+                    PaymentState::Authorized
+                }
+            );
+            payment
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn gmo_through_the_trait_picks_cancel_kinds_by_japan_date() {
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let gmo = GmoClient::new(GmoConfig::sandbox(&format!("{}/gmo", sb.base))).unwrap();
+    let g: &dyn Gateway = &gmo;
+    sb.set_clock("2024-08-31T23:50:00+09:00").await;
+    let a = done(g, &card_request("t-1", 1000, false)).await;
+    let b = done(g, &card_request("t-2", 1000, true)).await;
+    let c = done(g, &card_request("t-3", 1000, false)).await;
+    // Same Japan day: 取消.
+    assert_eq!(
+        g.cancel(&c, jst("2024-08-31T23:55:00+09:00"))
+            .await
+            .unwrap()
+            .gateway_status,
+        "VOID"
+    );
+    sb.set_clock("2024-09-01T00:05:00+09:00").await;
+    let now = jst("2024-09-01T00:05:00+09:00");
+    // Next month: an uncaptured authorization is 返品, a captured one 月跨返品.
+    assert_eq!(g.cancel(&a, now).await.unwrap().gateway_status, "RETURN");
+    assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "RETURNX");
+    // Re-authorize, change the amount, capture, query.
+    let st = g.reauthorize(&a, 1200, false).await.unwrap();
+    assert_eq!((st.state, st.amount), (PaymentState::Authorized, 1200));
+    let (same, st) = g.change_amount(&a, 900, false).await.unwrap();
+    assert_eq!(same, a);
+    assert_eq!(st.amount, 900);
+    g.capture(&a, 900).await.unwrap();
+    let q = g.query(&a).await.unwrap();
+    assert_eq!(
+        (q.state, q.amount, q.captured),
+        (PaymentState::Captured, 900, 900)
+    );
+    assert!(matches!(
+        g.refund(&a, None).await,
+        Err(GatewayError::Unsupported(_))
+    ));
+    // A declined card is a refusal marked declined.
+    let mut r = card_request("t-4", 500, false);
+    r.card = CardRef::TestNumber {
+        card_no: Secret::new("4111111111118203"),
+        expire_yymm: "3012".into(),
+    };
+    match g.authorize(&r).await {
+        Err(GatewayError::Refused {
+            declined: true,
+            detail,
+            ..
+        }) => assert_eq!(detail, "42G030000"),
+        other => panic!("{other:?}"),
+    }
+    // 3-D Secure through the trait.
+    let mut r = card_request("t-5", 700, false);
+    r.three_ds_return_url = Some("https://shop.example/ret".into());
+    let AuthorizeOutcome::ThreeDs {
+        payment,
+        redirect_url,
+    } = g.authorize(&r).await.unwrap()
+    else {
+        panic!("expected a 3DS redirect");
+    };
+    sb.http.get(&redirect_url).send().await.unwrap();
+    assert_eq!(
+        g.complete_3ds(&payment).await.unwrap().state,
+        PaymentState::Authorized
+    );
+    // Stored as JSON in juchu, found again.
+    let json = serde_json::to_string(&payment).unwrap();
+    assert!(json.contains("\"gateway\":\"gmo\""));
+    let back: PaymentRef = serde_json::from_str(&json).unwrap();
+    assert_eq!(g.query(&back).await.unwrap().amount, 700);
+}
+
+#[tokio::test]
+async fn paidy_through_the_trait() {
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let paidy = PaidyClient::new(PaidyConfig::sandbox(&format!("{}/paidy", sb.base))).unwrap();
+    let g: &dyn Gateway = &paidy;
+    let mut r = card_request("88", 5000, false);
+    r.card = CardRef::Token("tok_x".into());
+    let p = done(g, &r).await;
+    // The shop's total changed: capture refuses until the payment is updated.
+    match g.capture(&p, 5400).await {
+        Err(GatewayError::Refused { code, .. }) => assert_eq!(code, "amount_mismatch"),
+        other => panic!("{other:?}"),
+    }
+    g.change_amount(&p, 5400, false).await.unwrap();
+    let st = g.capture(&p, 5400).await.unwrap();
+    assert_eq!((st.state, st.captured), (PaymentState::Captured, 5400));
+    let st = g.refund(&p, Some(400)).await.unwrap();
+    assert_eq!((st.state, st.refunded), (PaymentState::Captured, 400));
+    let st = g.refund(&p, None).await.unwrap();
+    assert_eq!(st.state, PaymentState::Refunded);
+    // Close an open one.
+    let q = done(g, &r).await;
+    assert_eq!(
+        g.cancel(&q, Timestamp::now()).await.unwrap().state,
+        PaymentState::Cancelled
+    );
+    r.card = CardRef::Token("tok_reject".into());
+    assert!(matches!(
+        g.authorize(&r).await,
+        Err(GatewayError::Refused { declined: true, .. })
+    ));
+}
