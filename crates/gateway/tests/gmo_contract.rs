@@ -1085,3 +1085,69 @@ async fn html_views_list_transactions() {
         .unwrap();
     assert!(index.contains("2024/08/19 10:00:00"), "{index}");
 }
+
+#[tokio::test]
+async fn expired_requests_are_notified() {
+    use juchu_gateway::gmo::PayType;
+    let e = env().await;
+    let (url, got) = shop_endpoint().await;
+    e.control("/notifications", json!({"gateway": "gmo", "url": url}))
+        .await;
+    let k = e
+        .gmo
+        .entry_later(PayType::Konbini, "exp-c1", 900)
+        .await
+        .unwrap();
+    e.gmo
+        .exec_later(PayType::Konbini, &k, "exp-c1", "00001", &buyer())
+        .await
+        .unwrap();
+    let k2 = e
+        .gmo
+        .entry_later(PayType::PayEasy, "exp-p1", 900)
+        .await
+        .unwrap();
+    e.gmo
+        .exec_later(PayType::PayEasy, &k2, "exp-p1", "", &buyer())
+        .await
+        .unwrap();
+    // The buyer never pays: the deadline passes (clock) or the request is expired by hand.
+    e.control("/gmo/exp-p1/expire", json!({})).await;
+    e.advance(4 * 86_400).await;
+    for _ in 0..100 {
+        if got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.contains("Status=EXPIRED"))
+            .count()
+            == 2
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let bodies = got.lock().unwrap().clone();
+    let expired: Vec<&String> = bodies
+        .iter()
+        .filter(|b| b.contains("Status=EXPIRED"))
+        .collect();
+    assert!(
+        expired.iter().any(|b| b.contains("OrderID=exp-c1")),
+        "{bodies:?}"
+    );
+    assert!(
+        expired
+            .iter()
+            .any(|b| b.contains("OrderID=exp-p1") && b.contains("PayType=4")),
+        "{bodies:?}"
+    );
+    assert_eq!(
+        e.gmo
+            .search_trade_multi("exp-c1", PayType::Konbini)
+            .await
+            .unwrap()
+            .status,
+        "EXPIRED"
+    );
+}

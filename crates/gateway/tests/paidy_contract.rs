@@ -266,3 +266,13 @@ async fn checkout_creates_authorized_or_rejected_payments() {
     assert_eq!(r["status"], "rejected");
     assert_eq!(auth("approve", "pk_live_x").await.unwrap().status(), 400);
 }
+
+#[tokio::test]
+async fn captured_on_the_dashboard_shows_in_retrieve() {
+    let (sb, c) = env().await;
+    let p = c.create(&new_payment("tok_d", 1500)).await.unwrap();
+    sb.control(&format!("/paidy/{}/capture", p.id), serde_json::json!({}))
+        .await;
+    let p = c.retrieve(&p.id).await.unwrap();
+    assert_eq!((p.status.as_str(), p.captured()), ("closed", 1500));
+}

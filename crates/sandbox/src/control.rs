@@ -26,6 +26,8 @@ pub fn routes() -> Router<Sandbox> {
         )
         .route("/gmo/{order_id}/admin", post(gmo_admin))
         .route("/gmo/{order_id}/pay", post(gmo_pay))
+        .route("/gmo/{order_id}/expire", post(gmo_expire))
+        .route("/paidy/{id}/capture", post(paidy_capture))
         .route("/paidy/{id}/close", post(paidy_close))
 }
 
@@ -79,6 +81,8 @@ async fn set_clock(State(sb): State<Sandbox>, Json(c): Json<ClockChange>) -> Res
     if let Some(secs) = c.advance_secs {
         sb.clock.advance(SignedDuration::from_secs(secs));
     }
+    // What the new time makes due happens now, not at the next tick.
+    gmo::sweep(&sb);
     Json(clock_view(&sb)).into_response()
 }
 
@@ -173,4 +177,20 @@ async fn set_notification_url(
     }
     sb.notifier.set_url(&n.gateway, n.url);
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// The buyer never pays a konbini / Pay-easy request.
+async fn gmo_expire(State(sb): State<Sandbox>, Path(order_id): Path<String>) -> Response {
+    match gmo::expire_now(&sb, &order_id) {
+        Ok(t) => Json(t).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// Captured on Paidy's merchant dashboard (the manual tells shops not to).
+async fn paidy_capture(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    match paidy::admin_capture(&sb, &id) {
+        Ok(p) => Json(p).into_response(),
+        Err(e) => bad(e),
+    }
 }

@@ -85,6 +85,17 @@ impl Sandbox {
 
     /// All the sandbox's routes: `/gmo/...`, `/_sandbox/...`.
     pub fn router(&self) -> Router {
+        // Deadlines pass on their own: a ticker expires unpaid requests and notifies the
+        // shop. Without a runtime (no server) there is nothing to tick for.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let sb = self.clone();
+            rt.spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    gmo::sweep(&sb);
+                }
+            });
+        }
         Router::new()
             .nest("/gmo", gmo::routes())
             .nest("/paidy", paidy::routes())

@@ -163,7 +163,8 @@ pub(super) fn exec_later(
 }
 
 /// Past the deadline an unpaid request expires; applied whenever the transaction is read.
-pub(super) fn expire_if_due(t: &mut Tran, now: Timestamp) {
+/// Returns whether it expired now.
+pub(super) fn expire_if_due(t: &mut Tran, now: Timestamp) -> bool {
     if t.status == "REQSUCCESS" && t.payment_term.is_some_and(|term| now > term) {
         t.status = "EXPIRED".into();
         let at = t.payment_term.unwrap_or(now);
@@ -174,7 +175,50 @@ pub(super) fn expire_if_due(t: &mut Tran, now: Timestamp) {
             amount: t.amount,
             result: "EXPIRED".into(),
         });
+        return true;
     }
+    false
+}
+
+/// Expire every request past its deadline and tell the shop (結果通知), as GMO does when
+/// the deadline passes.
+pub fn sweep(sb: &Sandbox) {
+    let now = sb.clock.now();
+    let expired: Vec<Tran> = {
+        let mut st = sb.state();
+        st.gmo
+            .trans
+            .values_mut()
+            .filter_map(|t| expire_if_due(t, now).then(|| t.clone()))
+            .collect()
+    };
+    for t in expired {
+        notify(sb, &t);
+    }
+}
+
+/// The buyer never pays: expire now, whatever the deadline (control API).
+pub fn expire_now(sb: &Sandbox, order_id: &str) -> Result<Tran, String> {
+    let t = {
+        let mut st = sb.state();
+        let t = st
+            .gmo
+            .trans
+            .get_mut(&key(&sb.config.gmo_shop_id, order_id))
+            .ok_or_else(|| format!("no GMO transaction {order_id}"))?;
+        if t.status != "REQSUCCESS" {
+            return Err(format!("cannot expire a {} transaction", t.status));
+        }
+        let now = sb.clock.now();
+        t.payment_term = Some(
+            now.checked_sub(jiff::SignedDuration::from_secs(1))
+                .unwrap_or(now),
+        );
+        expire_if_due(t, now);
+        t.clone()
+    };
+    notify(sb, &t);
+    Ok(t)
 }
 
 pub(super) fn cvs_cancel(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestamp) -> Answer {

@@ -33,8 +33,8 @@ mod token;
 
 pub use card::admin_action;
 use card::*;
-pub use later::buyer_pays;
 use later::*;
+pub use later::{buyer_pays, expire_now, sweep};
 use member::*;
 use tds::*;
 use token::*;

@@ -522,3 +522,28 @@ pub fn admin_close(sb: &Sandbox, id: &str) -> Result<Payment, String> {
     p.status = "closed".into();
     Ok(p.clone())
 }
+
+/// Captured on the dashboard: the whole amount, the payment closes.
+pub fn admin_capture(sb: &Sandbox, id: &str) -> Result<Payment, String> {
+    let now = sb.clock.now();
+    let mut st = sb.state();
+    let p = st
+        .paidy
+        .payments
+        .get_mut(id)
+        .ok_or_else(|| format!("no Paidy payment {id}"))?;
+    if p.status != "authorized" {
+        return Err(format!("payment is {}", p.status));
+    }
+    p.captures.push(Capture {
+        id: format!("cap_{}", ids::alnum_lower(20)),
+        created_at: iso(now),
+        amount: p.amount,
+        tax: p.order.tax,
+        shipping: p.order.shipping,
+        items: p.order.items.clone(),
+        metadata: json!({}),
+    });
+    p.status = "closed".into();
+    Ok(p.clone())
+}
