@@ -7,7 +7,11 @@ use juchu_gateway::paidy::{Item, NewPayment, Order, PaidyClient, PaidyConfig, Up
 use juchu_gateway::{GatewayError, Secret};
 
 async fn env() -> (support::Sandbox, PaidyClient) {
-    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    env_with(juchu_sandbox::Config::default()).await
+}
+
+async fn env_with(cfg: juchu_sandbox::Config) -> (support::Sandbox, PaidyClient) {
+    let sb = support::Sandbox::start(cfg).await;
     let c = PaidyClient::new(PaidyConfig::sandbox(&format!("{}/paidy", sb.base))).unwrap();
     (sb, c)
 }
@@ -275,4 +279,20 @@ async fn captured_on_the_dashboard_shows_in_retrieve() {
         .await;
     let p = c.retrieve(&p.id).await.unwrap();
     assert_eq!((p.status.as_str(), p.captured()), ("closed", 1500));
+}
+
+#[tokio::test]
+async fn capture_deadline_is_configurable() {
+    let (sb, c) = env_with(juchu_sandbox::Config {
+        paidy_expiry_days: 7,
+        ..Default::default()
+    })
+    .await;
+    let p = c.create(&new_payment("tok_7", 1000)).await.unwrap();
+    assert!(p.expires_at.starts_with("2024-08-26"), "{}", p.expires_at);
+    sb.advance(7 * 86_400 + 1).await;
+    assert_eq!(
+        refused_code(c.capture(&p.id).await),
+        "payment.invalid_state"
+    );
 }

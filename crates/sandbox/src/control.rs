@@ -27,6 +27,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/gmo/{order_id}/admin", post(gmo_admin))
         .route("/gmo/{order_id}/pay", post(gmo_pay))
         .route("/gmo/{order_id}/expire", post(gmo_expire))
+        .route("/gmo/{order_id}/fail", post(gmo_fail))
         .route("/paidy/{id}/capture", post(paidy_capture))
         .route("/paidy/{id}/close", post(paidy_close))
 }
@@ -191,6 +192,13 @@ async fn gmo_expire(State(sb): State<Sandbox>, Path(order_id): Path<String>) -> 
 async fn paidy_capture(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
     match paidy::admin_capture(&sb, &id) {
         Ok(p) => Json(p).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+async fn gmo_fail(State(sb): State<Sandbox>, Path(order_id): Path<String>) -> Response {
+    match gmo::payment_fails(&sb, &order_id) {
+        Ok(t) => Json(t).into_response(),
         Err(e) => bad(e),
     }
 }

@@ -34,6 +34,11 @@ pub struct Config {
     pub gmo_site_pass: String,
     /// How long a "slow" test card (X=9) holds its answer, in milliseconds.
     pub slow_card_ms: u64,
+    /// Paidy's secret key (Bearer) and public key (checkout script).
+    pub paidy_secret_key: String,
+    pub paidy_public_key: String,
+    /// Days from authorization to Paidy's capture deadline (expires_at).
+    pub paidy_expiry_days: i64,
 }
 
 impl Default for Config {
@@ -44,6 +49,9 @@ impl Default for Config {
             gmo_site_id: "tsite00000001".into(),
             gmo_site_pass: "sandbox1".into(),
             slow_card_ms: 30_000,
+            paidy_secret_key: "sk_test_sandbox".into(),
+            paidy_public_key: "pk_test_sandbox".into(),
+            paidy_expiry_days: 30,
         }
     }
 }

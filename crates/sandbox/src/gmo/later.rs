@@ -337,3 +337,32 @@ pub fn buyer_pays(sb: &Sandbox, order_id: &str) -> Result<Tran, String> {
     notify(sb, &t);
     Ok(t)
 }
+
+/// The payment fails at the bank or store (PAYFAIL), e.g. a Pay-easy transfer refused.
+pub fn payment_fails(sb: &Sandbox, order_id: &str) -> Result<Tran, String> {
+    let now = sb.clock.now();
+    let t = {
+        let mut st = sb.state();
+        let t = st
+            .gmo
+            .trans
+            .get_mut(&key(&sb.config.gmo_shop_id, order_id))
+            .ok_or_else(|| format!("no GMO transaction {order_id}"))?;
+        expire_if_due(t, now);
+        if t.pay_type == "0" || t.status != "REQSUCCESS" {
+            return Err(format!("cannot fail a {} transaction", t.status));
+        }
+        t.status = "PAYFAIL".into();
+        t.process_date = now;
+        record(
+            t,
+            now,
+            "(payment failed)",
+            "",
+            &Err(vec![e("PAYFAIL", "PAYFAIL")]),
+        );
+        t.clone()
+    };
+    notify(sb, &t);
+    Ok(t)
+}

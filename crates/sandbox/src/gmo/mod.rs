@@ -34,7 +34,7 @@ mod token;
 pub use card::admin_action;
 use card::*;
 use later::*;
-pub use later::{buyer_pays, expire_now, sweep};
+pub use later::{buyer_pays, expire_now, payment_fails, sweep};
 use member::*;
 use tds::*;
 use token::*;

@@ -9,10 +9,8 @@ use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
-use super::{EXPIRY_DAYS, Order, Payment, iso, webhook};
+use super::{Order, Payment, iso, webhook};
 use crate::{Sandbox, ids};
-
-pub const PUBLIC_KEY: &str = "pk_test_sandbox";
 
 pub async fn script() -> Response {
     const JS: &str = r#"(function () {
@@ -84,7 +82,7 @@ pub async fn authorize(State(sb): State<Sandbox>, Json(a): Json<Authorize>) -> R
         )
             .into_response()
     };
-    if a.api_key != PUBLIC_KEY {
+    if a.api_key != sb.config.paidy_public_key {
         return bad("unknown public key");
     }
     let amount = match a.payload.get("amount").and_then(Value::as_i64) {
@@ -103,7 +101,7 @@ pub async fn authorize(State(sb): State<Sandbox>, Json(a): Json<Authorize>) -> R
     };
     let now = sb.clock.now();
     let expires = now
-        .checked_add(SignedDuration::from_hours(24 * EXPIRY_DAYS))
+        .checked_add(SignedDuration::from_hours(24 * sb.config.paidy_expiry_days))
         .unwrap_or(now);
     let status = if a.decision == "approve" {
         "authorized"

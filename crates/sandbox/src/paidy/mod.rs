@@ -99,9 +99,6 @@ pub struct Ledger {
     pub payments: HashMap<String, Payment>,
 }
 
-pub const SECRET_KEY: &str = "sk_test_sandbox";
-pub const EXPIRY_DAYS: i64 = 30;
-
 /// A Paidy error answer.
 pub struct ApiErr {
     status: StatusCode,
@@ -180,12 +177,12 @@ pub fn routes() -> Router<Sandbox> {
         .route("/payments/{id}/close", post(close))
 }
 
-fn authorized(h: &HeaderMap) -> Result<(), ApiErr> {
+fn authorized(sb: &Sandbox, h: &HeaderMap) -> Result<(), ApiErr> {
     let key = h
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if key == Some(SECRET_KEY) {
+    if key == Some(sb.config.paidy_secret_key.as_str()) {
         Ok(())
     } else {
         Err(err(
@@ -208,7 +205,7 @@ async fn guarded(
     op: &str,
     f: impl FnOnce(&mut Ledger, Timestamp) -> Result<Payment, ApiErr>,
 ) -> Response {
-    if let Err(r) = authorized(h) {
+    if let Err(r) = authorized(sb, h) {
         return r.into_response();
     }
     let fault = sb.faults.take("paidy", op);
@@ -320,7 +317,7 @@ async fn create(State(sb): State<Sandbox>, h: HeaderMap, body: axum::body::Bytes
             "authorized"
         };
         let expires = now
-            .checked_add(SignedDuration::from_hours(24 * EXPIRY_DAYS))
+            .checked_add(SignedDuration::from_hours(24 * sb.config.paidy_expiry_days))
             .unwrap_or(now);
         let p = Payment {
             id: format!("pay_{}", ids::alnum_lower(20)),
