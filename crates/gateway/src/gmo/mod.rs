@@ -263,18 +263,28 @@ impl GmoClient {
         amount: i64,
         tax: i64,
     ) -> Result<AccessKeys, GatewayError> {
+        self.entry(order_id, job, amount, tax, false).await
+    }
+
+    async fn entry(
+        &self,
+        order_id: &str,
+        job: JobCd,
+        amount: i64,
+        tax: i64,
+        tds: bool,
+    ) -> Result<AccessKeys, GatewayError> {
         let (amount, tax) = (amount.to_string(), tax.to_string());
-        let a = self
-            .call(
-                "EntryTran",
-                &[
-                    ("OrderID", order_id),
-                    ("JobCd", job.as_str()),
-                    ("Amount", &amount),
-                    ("Tax", &tax),
-                ],
-            )
-            .await?;
+        let mut p = vec![
+            ("OrderID", order_id),
+            ("JobCd", job.as_str()),
+            ("Amount", &amount),
+            ("Tax", &tax),
+        ];
+        if tds {
+            p.push(("TdFlag", "2"));
+        }
+        let a = self.call("EntryTran", &p).await?;
         let keys = AccessKeys {
             access_id: a.get("AccessID"),
             access_pass: a.get("AccessPass"),
@@ -706,23 +716,7 @@ impl GmoClient {
         amount: i64,
         tax: i64,
     ) -> Result<AccessKeys, GatewayError> {
-        let (amount, tax) = (amount.to_string(), tax.to_string());
-        let a = self
-            .call(
-                "EntryTran",
-                &[
-                    ("OrderID", order_id),
-                    ("JobCd", job.as_str()),
-                    ("Amount", &amount),
-                    ("Tax", &tax),
-                    ("TdFlag", "2"),
-                ],
-            )
-            .await?;
-        Ok(AccessKeys {
-            access_id: a.get("AccessID"),
-            access_pass: a.get("AccessPass"),
-        })
+        self.entry(order_id, job, amount, tax, true).await
     }
 
     /// ExecTran for a 3DS transaction: nothing is authorized yet; the buyer goes to the

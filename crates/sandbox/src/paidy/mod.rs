@@ -379,16 +379,7 @@ async fn capture(
         if now >= p.expires {
             return Err(conflict("the authorization expired (売上確定有効期限)"));
         }
-        p.captures.push(Capture {
-            id: format!("cap_{}", ids::alnum_lower(20)),
-            created_at: iso(now),
-            amount: p.amount,
-            tax: p.order.tax,
-            shipping: p.order.shipping,
-            items: p.order.items.clone(),
-            metadata: v.get("metadata").cloned().unwrap_or(json!({})),
-        });
-        p.status = "closed".into();
+        capture_all(p, now, v.get("metadata").cloned().unwrap_or(json!({})));
         Ok(p.clone())
     })
     .await
@@ -532,6 +523,12 @@ pub fn admin_capture(sb: &Sandbox, id: &str) -> Result<Payment, String> {
     if p.status != "authorized" {
         return Err(format!("payment is {}", p.status));
     }
+    capture_all(p, now, json!({}));
+    Ok(p.clone())
+}
+
+/// Capture the whole amount; the payment closes (Paidy has no partial capture).
+fn capture_all(p: &mut Payment, now: Timestamp, metadata: Value) {
     p.captures.push(Capture {
         id: format!("cap_{}", ids::alnum_lower(20)),
         created_at: iso(now),
@@ -539,8 +536,7 @@ pub fn admin_capture(sb: &Sandbox, id: &str) -> Result<Payment, String> {
         tax: p.order.tax,
         shipping: p.order.shipping,
         items: p.order.items.clone(),
-        metadata: json!({}),
+        metadata,
     });
     p.status = "closed".into();
-    Ok(p.clone())
 }
