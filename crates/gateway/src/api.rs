@@ -145,6 +145,49 @@ pub enum AuthorizeOutcome {
     },
 }
 
+/// A card kept at the gateway for a customer (カードお預かり): juchu keeps only these ids
+/// and the masked number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StoredCard {
+    /// GMO CardSeq, Paygent customer_card_id.
+    pub card_id: String,
+    pub masked: String,
+    pub expire: String,
+    pub default: bool,
+}
+
+/// Paid later by the buyer: konbini (with the store), Pay-easy / ATM, net bank.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LaterMethod {
+    /// GMO Convenience code / Paygent cvs company id.
+    Konbini {
+        store: String,
+    },
+    PayEasy,
+    NetBank,
+}
+
+#[derive(Debug, Clone)]
+pub struct LaterRequest {
+    pub order_ref: String,
+    pub amount: i64,
+    pub method: LaterMethod,
+    pub customer_name: String,
+    /// Full-width katakana.
+    pub customer_kana: String,
+    pub tel: String,
+    pub due_days: u8,
+}
+
+/// What the buyer needs to pay: labelled numbers (受付番号, 確認番号 …), maybe a URL, and
+/// the deadline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PaymentSlip {
+    pub fields: Vec<(String, String)>,
+    pub url: Option<String>,
+    pub due: Timestamp,
+}
+
 /// The operations juchu runs on a payment. `now` is juchu's clock: gateways whose rules
 /// depend on Japan dates (GMO's cancel kinds) decide with it.
 #[async_trait::async_trait]
@@ -179,6 +222,35 @@ pub trait Gateway: Send + Sync {
     ) -> Result<GatewayStatus, GatewayError>;
     /// What the gateway holds: how unknown outcomes are resolved.
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;
+
+    /// Issue a konbini / Pay-easy / net-bank payment request.
+    async fn request_payment(
+        &self,
+        _r: &LaterRequest,
+    ) -> Result<(PaymentRef, PaymentSlip), GatewayError> {
+        Err(unsupported(
+            &format!("{:?}", self.kind()),
+            "コンビニ・銀行決済",
+        ))
+    }
+
+    /// Keep a card for a customer (registering the customer at the gateway if needed).
+    async fn save_card(
+        &self,
+        _customer_id: &str,
+        _card: &CardRef,
+        _default: bool,
+    ) -> Result<StoredCard, GatewayError> {
+        Err(unsupported(&format!("{:?}", self.kind()), "カードお預かり"))
+    }
+
+    async fn cards(&self, _customer_id: &str) -> Result<Vec<StoredCard>, GatewayError> {
+        Err(unsupported(&format!("{:?}", self.kind()), "カードお預かり"))
+    }
+
+    async fn delete_card(&self, _customer_id: &str, _card_id: &str) -> Result<(), GatewayError> {
+        Err(unsupported(&format!("{:?}", self.kind()), "カードお預かり"))
+    }
 }
 
 pub(crate) fn unsupported(gw: &str, op: &str) -> GatewayError {

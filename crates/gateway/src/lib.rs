@@ -16,7 +16,7 @@ use std::time::Duration;
 
 pub use api::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayKind, GatewayStatus, GmoMethod,
-    Installments, PaymentRef, PaymentState,
+    Installments, LaterMethod, LaterRequest, PaymentRef, PaymentSlip, PaymentState, StoredCard,
 };
 pub use error::GatewayError;
 pub use secret::Secret;

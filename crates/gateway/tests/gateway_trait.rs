@@ -153,3 +153,67 @@ async fn paidy_through_the_trait() {
         Err(GatewayError::Refused { declined: true, .. })
     ));
 }
+
+#[tokio::test]
+async fn later_payments_and_stored_cards_through_the_trait() {
+    use juchu_gateway::{LaterMethod, LaterRequest};
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let gmo = GmoClient::new(GmoConfig::sandbox(&format!("{}/gmo", sb.base))).unwrap();
+    let g: &dyn Gateway = &gmo;
+    let req = |order: &str, method: LaterMethod| LaterRequest {
+        order_ref: order.into(),
+        amount: 2200,
+        method,
+        customer_name: "佐藤 一郎".into(),
+        customer_kana: "サトウ イチロウ".into(),
+        tel: "0312345678".into(),
+        due_days: 5,
+    };
+    let (p, slip) = g
+        .request_payment(&req(
+            "lp-1",
+            LaterMethod::Konbini {
+                store: "00002".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(slip.fields[0].0, "受付番号");
+    assert_eq!(
+        slip.due.to_string(),
+        "2024-08-24T14:59:59Z",
+        "end of 2024-08-24 in Japan"
+    );
+    assert_eq!(g.query(&p).await.unwrap().state, PaymentState::Pending);
+    sb.control("/gmo/lp-1/pay", serde_json::json!({})).await;
+    assert_eq!(g.query(&p).await.unwrap().state, PaymentState::Paid);
+    let (p2, _) = g
+        .request_payment(&req("lp-2", LaterMethod::PayEasy))
+        .await
+        .unwrap();
+    sb.advance(6 * 86_400).await;
+    assert_eq!(g.query(&p2).await.unwrap().state, PaymentState::Expired);
+    assert!(matches!(
+        g.request_payment(&req("lp-3", LaterMethod::NetBank)).await,
+        Err(GatewayError::Unsupported(_))
+    ));
+    // Stored cards: the customer is registered at the gateway on first use.
+    assert!(g.cards("cust-9").await.unwrap().is_empty());
+    let card = CardRef::TestNumber {
+        card_no: Secret::new("4111111111111111"),
+        expire_yymm: "3012".into(),
+    };
+    let c = g.save_card("cust-9", &card, true).await.unwrap();
+    assert_eq!(c.masked, "*************111");
+    let cards = g.cards("cust-9").await.unwrap();
+    assert_eq!(cards.len(), 1);
+    assert!(cards[0].default);
+    let mut r = card_request("sc-1", 990, false);
+    r.card = CardRef::Stored {
+        customer_id: "cust-9".into(),
+        card_seq: c.card_id.parse().unwrap(),
+    };
+    done(g, &r).await;
+    g.delete_card("cust-9", &c.card_id).await.unwrap();
+    assert!(g.cards("cust-9").await.unwrap().is_empty());
+}

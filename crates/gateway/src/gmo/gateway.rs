@@ -7,7 +7,8 @@ use super::{AccessKeys, CardSource, GmoClient, JobCd, PayMethod, PayType};
 use crate::GatewayError;
 use crate::api::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayKind, GatewayStatus, GmoMethod,
-    Installments, PaymentRef, PaymentState, unsupported,
+    Installments, LaterMethod, LaterRequest, PaymentRef, PaymentSlip, PaymentState, StoredCard,
+    unsupported,
 };
 
 fn keys_of(p: &PaymentRef) -> Result<(&str, AccessKeys, GmoMethod), GatewayError> {
@@ -205,6 +206,117 @@ impl Gateway for GmoClient {
             "GMO-PG",
             "返金（取消または金額変更を使います）",
         ))
+    }
+
+    async fn request_payment(
+        &self,
+        r: &LaterRequest,
+    ) -> Result<(PaymentRef, PaymentSlip), GatewayError> {
+        let (pay, store, method) = match &r.method {
+            LaterMethod::Konbini { store } => {
+                (PayType::Konbini, store.as_str(), GmoMethod::Konbini)
+            }
+            LaterMethod::PayEasy => (PayType::PayEasy, "", GmoMethod::PayEasy),
+            LaterMethod::NetBank => return Err(unsupported("GMO-PG", "銀行ネット決済")),
+        };
+        let keys = self.entry_later(pay, &r.order_ref, r.amount).await?;
+        let who = super::LaterPayment {
+            customer_name: r.customer_name.clone(),
+            customer_kana: r.customer_kana.clone(),
+            tel: r.tel.clone(),
+            term_days: r.due_days,
+        };
+        let slip = self
+            .exec_later(pay, &keys, &r.order_ref, store, &who)
+            .await?;
+        let due = super::parse_tran_date(&slip.payment_term)
+            .ok_or_else(|| GatewayError::Protocol(format!("PaymentTerm {}", slip.payment_term)))?;
+        let fields: Vec<(String, String)> = match pay {
+            PayType::Konbini => vec![
+                ("受付番号".into(), slip.receipt_no.clone()),
+                ("確認番号".into(), slip.conf_no.clone()),
+            ],
+            _ => vec![
+                ("収納機関番号".into(), slip.bk_code.clone()),
+                ("お客様番号".into(), slip.cust_id.clone()),
+                ("確認番号".into(), slip.conf_no.clone()),
+            ],
+        };
+        let payment = PaymentRef::Gmo {
+            order_id: r.order_ref.clone(),
+            access_id: keys.access_id,
+            access_pass: keys.access_pass,
+            method,
+        };
+        Ok((
+            payment,
+            PaymentSlip {
+                fields,
+                url: None,
+                due,
+            },
+        ))
+    }
+
+    async fn save_card(
+        &self,
+        customer_id: &str,
+        card: &CardRef,
+        default: bool,
+    ) -> Result<StoredCard, GatewayError> {
+        match self.search_member(customer_id).await {
+            Ok(_) => {}
+            Err(GatewayError::Refused { detail, .. }) if detail == "E01390002" => {
+                self.save_member(customer_id, "").await?;
+            }
+            Err(e) => return Err(e),
+        }
+        let source = match card {
+            CardRef::Token(t) => CardSource::Token(t.clone()),
+            CardRef::TestNumber {
+                card_no,
+                expire_yymm,
+            } => CardSource::Number {
+                card_no: card_no.clone(),
+                expire_yymm: expire_yymm.clone(),
+                security_code: None,
+            },
+            CardRef::Stored { .. } => {
+                return Err(GatewayError::Config(
+                    "a stored card cannot be stored again".into(),
+                ));
+            }
+        };
+        let c = GmoClient::save_card(self, customer_id, &source, None, default).await?;
+        Ok(StoredCard {
+            card_id: c.card_seq.to_string(),
+            masked: c.card_no,
+            expire: c.expire,
+            default,
+        })
+    }
+
+    async fn cards(&self, customer_id: &str) -> Result<Vec<StoredCard>, GatewayError> {
+        match self.search_cards(customer_id).await {
+            Ok(cards) => Ok(cards
+                .into_iter()
+                .map(|c| StoredCard {
+                    card_id: c.card_seq.to_string(),
+                    masked: c.card_no,
+                    expire: c.expire,
+                    default: c.default,
+                })
+                .collect()),
+            Err(GatewayError::Refused { detail, .. }) if detail == "E01390002" => Ok(vec![]),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn delete_card(&self, customer_id: &str, card_id: &str) -> Result<(), GatewayError> {
+        let seq = card_id.parse().map_err(|_| {
+            GatewayError::Config(format!("GMO CardSeq must be a number: {card_id}"))
+        })?;
+        GmoClient::delete_card(self, customer_id, seq).await
     }
 
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
