@@ -10,6 +10,7 @@ mod api;
 mod error;
 pub mod gmo;
 pub mod paidy;
+pub mod paygent;
 mod secret;
 
 use std::time::Duration;

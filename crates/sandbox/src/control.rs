@@ -112,7 +112,8 @@ async fn ledger(State(sb): State<Sandbox>) -> Json<serde_json::Value> {
     paidy.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
     let mut members: Vec<&gmo::Member> = st.gmo.members.values().collect();
     members.sort_by(|a, b| a.member_id.cmp(&b.member_id));
-    Json(json!({ "gmo": gmo, "gmo_members": members, "paidy": paidy }))
+    let paygent: Vec<&crate::paygent::Payment> = st.paygent.payments.iter().collect();
+    Json(json!({ "gmo": gmo, "gmo_members": members, "paidy": paidy, "paygent": paygent }))
 }
 
 #[derive(serde::Deserialize)]

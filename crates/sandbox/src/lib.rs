@@ -16,6 +16,7 @@ mod gmo;
 mod ids;
 mod notify;
 mod paidy;
+mod paygent;
 mod view;
 
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -39,6 +40,9 @@ pub struct Config {
     pub paidy_public_key: String,
     /// Days from authorization to Paidy's capture deadline (expires_at).
     pub paidy_expiry_days: i64,
+    pub paygent_merchant_id: String,
+    pub paygent_connect_id: String,
+    pub paygent_connect_password: String,
 }
 
 impl Default for Config {
@@ -52,6 +56,9 @@ impl Default for Config {
             paidy_secret_key: "sk_test_sandbox".into(),
             paidy_public_key: "pk_test_sandbox".into(),
             paidy_expiry_days: 30,
+            paygent_merchant_id: "000000001".into(),
+            paygent_connect_id: "sandbox".into(),
+            paygent_connect_password: "sandbox".into(),
         }
     }
 }
@@ -59,6 +66,7 @@ impl Default for Config {
 pub(crate) struct State {
     pub gmo: gmo::Ledger,
     pub paidy: paidy::Ledger,
+    pub paygent: paygent::Ledger,
 }
 
 /// One sandbox: its clock, faults and ledgers. Cheap to clone.
@@ -81,6 +89,7 @@ impl Sandbox {
             state: Arc::new(Mutex::new(State {
                 gmo: gmo::Ledger::default(),
                 paidy: paidy::Ledger::default(),
+                paygent: paygent::Ledger::default(),
             })),
         }
     }
@@ -107,6 +116,7 @@ impl Sandbox {
         Router::new()
             .nest("/gmo", gmo::routes())
             .nest("/paidy", paidy::routes())
+            .nest("/paygent", paygent::routes())
             .nest("/_sandbox", control::routes())
             .with_state(self.clone())
     }

@@ -4,3 +4,4 @@
 
 pub mod form;
 pub mod gmo;
+pub mod paygent;

@@ -1,0 +1,271 @@
+//! Paygent, module type: Shift_JIS forms with the common header; CRLF `name=value` answers
+//! (`result`, `response_code`, `response_detail`). See docs/paygent-protocol.md.
+//!
+//! So far the card telegrams: 020, 021, 022, 023, 028, 029 and the 094 query.
+
+use std::time::Duration;
+
+use juchu_wire::form::{self, Charset};
+
+use crate::{GatewayError, Secret, http_client, transport_error};
+
+#[derive(Debug, Clone)]
+pub struct PaygentConfig {
+    /// Paygent's module host, or `http://127.0.0.1:8080/paygent` for the sandbox.
+    pub base_url: String,
+    pub merchant_id: String,
+    pub connect_id: String,
+    pub connect_password: Secret,
+    pub telegram_version: String,
+    pub timeout: Duration,
+}
+
+impl PaygentConfig {
+    pub fn sandbox(base_url: &str) -> PaygentConfig {
+        PaygentConfig {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            merchant_id: "000000001".into(),
+            connect_id: "sandbox".into(),
+            connect_password: Secret::new("sandbox"),
+            telegram_version: "1.0".into(),
+            timeout: crate::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// 支払区分 (payment_class) and, for installments, split_count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentClass {
+    Lump,
+    BonusLump,
+    Installments(u8),
+    Revolving,
+}
+
+/// Where the card of a 020 comes from.
+#[derive(Debug, Clone)]
+pub enum Card {
+    Token(String),
+    /// Reuse the card of an earlier payment with this trading_id.
+    RefTradingId(String),
+    /// Raw data: test merchants only.
+    Raw {
+        number: Secret,
+        valid_term_mmyy: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer(pub Vec<(String, String)>);
+
+impl Answer {
+    pub fn get(&self, k: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    }
+}
+
+/// What Paygent's codes mean for an operator.
+pub fn message(code: &str, detail: &str) -> String {
+    let m = match code {
+        "2001" => "カード会社でオーソリNGとなりました",
+        "2002" => "カード会社のシステムでエラーが発生しました",
+        "2003" => "カード情報の入力に誤りがあります（同じ決済IDで再試行できます）",
+        "2004" => "決済の状態では、この処理はできません",
+        "2005" => "取引IDに複数の決済が該当します（決済IDで指定してください）",
+        "2006" => "決済が見つかりません",
+        "2007" => "期限切れのため処理できません（オーソリ期限切れ・売上取消期限切れ）",
+        "2008" => "カード会社の応答がタイムアウトしました",
+        "2009" => "参照する取引IDの決済が使えません",
+        "2013" => {
+            "補正後の金額は0円より大きく、元の金額以下にしてください（増額は新しいオーソリが必要です）"
+        }
+        "2014" => "3Dセキュアの決済は補正できません",
+        "2016" => "カード番号に誤りがあるか、契約のないカードです",
+        "P001" | "P002" => {
+            "ペイジェントの接続情報（マーチャントID・接続ID・パスワード）が正しくありません"
+        }
+        "P003" => "電文バージョンが正しくありません",
+        "P004" => "この電文種別はこの接続先では使えません",
+        "P010" => "設定値が正しくありません（未契約の支払方法・支払区分など）",
+        "P014" => "金額は0円より大きくしてください",
+        "13001" => "照会した決済が見つかりません",
+        "13002" => "取引IDに複数の決済が該当します",
+        c if c.starts_with('P') => "ペイジェントへの要求内容に誤りがあります",
+        _ => "ペイジェントでエラーが発生しました",
+    };
+    if detail.is_empty() {
+        m.to_owned()
+    } else {
+        format!("{m}（{detail}）")
+    }
+}
+
+/// Retryable per Paygent's code table (2003 with the same payment_id, at most 3 times).
+pub fn retryable(code: &str) -> bool {
+    matches!(code, "E002" | "9005" | "9004" | "2003" | "2008" | "9103")
+}
+
+#[derive(Clone)]
+pub struct PaygentClient {
+    cfg: PaygentConfig,
+    http: reqwest::Client,
+}
+
+fn family(kind: &str) -> &'static str {
+    match kind {
+        "094" => "ref",
+        _ => "card",
+    }
+}
+
+impl PaygentClient {
+    pub fn new(cfg: PaygentConfig) -> Result<PaygentClient, GatewayError> {
+        let http = http_client(cfg.timeout)?;
+        Ok(PaygentClient { cfg, http })
+    }
+
+    /// Send a telegram; `payment_id` / `trading_id` go in the common header.
+    pub async fn telegram(
+        &self,
+        kind: &str,
+        payment_id: &str,
+        trading_id: &str,
+        data: &[(&str, &str)],
+    ) -> Result<Answer, GatewayError> {
+        let mut all: Vec<(&str, &str)> = vec![
+            ("merchant_id", &self.cfg.merchant_id),
+            ("connect_id", &self.cfg.connect_id),
+            ("connect_password", self.cfg.connect_password.expose()),
+            ("telegram_kind", kind),
+            ("telegram_version", &self.cfg.telegram_version),
+            ("trading_id", trading_id),
+            ("payment_id", payment_id),
+        ];
+        all.extend_from_slice(data);
+        let url = format!("{}/n/{}/request", self.cfg.base_url, family(kind));
+        let res = self
+            .http
+            .post(url)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded; charset=Windows-31J",
+            )
+            .body(form::encode(&all, Charset::ShiftJis))
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = res.status();
+        let bytes = res.bytes().await.map_err(transport_error)?;
+        if status.is_server_error() {
+            return Err(GatewayError::Unknown {
+                reason: format!("ペイジェントがHTTP {status}を返しました"),
+            });
+        }
+        if !status.is_success() {
+            return Err(GatewayError::Protocol(format!(
+                "HTTP {status} for telegram {kind}"
+            )));
+        }
+        let (text, _) = Charset::ShiftJis.decode(&bytes);
+        let a = Answer(juchu_wire::paygent::parse(&text));
+        match a.get("result") {
+            "0" => Ok(a),
+            "1" => {
+                let (code, detail) = (
+                    a.get("response_code").to_owned(),
+                    a.get("response_detail").trim_matches('"').to_owned(),
+                );
+                Err(GatewayError::Refused {
+                    message: message(&code, &detail),
+                    declined: code == "2001",
+                    retryable: retryable(&code),
+                    code,
+                    detail,
+                })
+            }
+            other => Err(GatewayError::Protocol(format!(
+                "telegram {kind}: result={other:?}"
+            ))),
+        }
+    }
+
+    /// 020: authorize (and capture, with `sales`). Returns the answer with the payment_id.
+    pub async fn authorize(
+        &self,
+        trading_id: &str,
+        amount: i64,
+        class: PaymentClass,
+        card: &Card,
+        sales: bool,
+    ) -> Result<Answer, GatewayError> {
+        let amount = amount.to_string();
+        let (pc, split) = match class {
+            PaymentClass::Lump => ("10", String::new()),
+            PaymentClass::BonusLump => ("23", String::new()),
+            PaymentClass::Installments(n) => ("61", n.to_string()),
+            PaymentClass::Revolving => ("80", String::new()),
+        };
+        let mut d: Vec<(&str, &str)> = vec![
+            ("payment_amount", &amount),
+            ("payment_class", pc),
+            ("split_count", &split),
+            ("3dsecure_ryaku", "1"),
+            ("sales_mode", if sales { "1" } else { "0" }),
+        ];
+        match card {
+            Card::Token(t) => d.push(("card_token", t)),
+            Card::RefTradingId(r) => d.push(("ref_trading_id", r)),
+            Card::Raw {
+                number,
+                valid_term_mmyy,
+            } => {
+                d.push(("card_number", number.expose()));
+                d.push(("card_valid_term", valid_term_mmyy));
+            }
+        }
+        self.telegram("020", "", trading_id, &d).await
+    }
+
+    /// 021 オーソリ取消.
+    pub async fn cancel_auth(&self, payment_id: &str) -> Result<Answer, GatewayError> {
+        self.telegram("021", payment_id, "", &[]).await
+    }
+
+    /// 022 売上.
+    pub async fn capture(&self, payment_id: &str) -> Result<Answer, GatewayError> {
+        self.telegram("022", payment_id, "", &[]).await
+    }
+
+    /// 023 売上取消.
+    pub async fn cancel_capture(&self, payment_id: &str) -> Result<Answer, GatewayError> {
+        self.telegram("023", payment_id, "", &[]).await
+    }
+
+    /// 028 補正オーソリ (before capture) / 029 補正売上 (after): a new payment for the new
+    /// total; the answer's payment_id is the new one, base_payment_id the original.
+    pub async fn amend(
+        &self,
+        payment_id: &str,
+        new_amount: i64,
+        captured: bool,
+    ) -> Result<Answer, GatewayError> {
+        let a = new_amount.to_string();
+        let kind = if captured { "029" } else { "028" };
+        self.telegram(
+            kind,
+            payment_id,
+            "",
+            &[("payment_amount", &a), ("reduction_flag", "0")],
+        )
+        .await
+    }
+
+    /// 094 決済情報照会.
+    pub async fn query(&self, payment_id: &str) -> Result<Answer, GatewayError> {
+        self.telegram("094", payment_id, "", &[]).await
+    }
+}

@@ -1,0 +1,279 @@
+//! The Paygent connector against the sandbox: card telegrams 020–023, 028/029 and 094, with
+//! Paygent's statuses and codes, and the wire format a third-party client sees.
+
+mod support;
+
+use juchu_gateway::paygent::{Card, PaygentClient, PaygentConfig, PaymentClass};
+use juchu_gateway::{GatewayError, Secret};
+
+async fn env() -> (support::Sandbox, PaygentClient) {
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let c = PaygentClient::new(PaygentConfig::sandbox(&format!("{}/paygent", sb.base))).unwrap();
+    (sb, c)
+}
+
+fn card(n: &str) -> Card {
+    Card::Raw {
+        number: Secret::new(n),
+        valid_term_mmyy: "1230".into(),
+    }
+}
+
+fn refused(r: Result<impl std::fmt::Debug, GatewayError>) -> (String, String) {
+    match r {
+        Err(GatewayError::Refused { code, detail, .. }) => (code, detail),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+async fn status(c: &PaygentClient, id: &str) -> String {
+    c.query(id).await.unwrap().get("payment_status").to_owned()
+}
+
+#[tokio::test]
+async fn authorize_capture_cancel() {
+    let (_sb, c) = env().await;
+    let a = c
+        .authorize(
+            "order-1",
+            3300,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    let id = a.get("payment_id").to_owned();
+    assert_eq!(a.get("masked_card_number"), "************1111");
+    assert_eq!(status(&c, &id).await, "20");
+    c.capture(&id).await.unwrap();
+    assert_eq!(status(&c, &id).await, "40");
+    // Wrong order of things: 021 on a capture, 022 twice.
+    assert_eq!(refused(c.cancel_auth(&id).await).0, "2004");
+    assert_eq!(refused(c.capture(&id).await).0, "2004");
+    c.cancel_capture(&id).await.unwrap();
+    assert_eq!(status(&c, &id).await, "60");
+    // Auth + capture at once, then an auth cancel.
+    let b = c
+        .authorize(
+            "order-2",
+            1000,
+            PaymentClass::Installments(3),
+            &card("4111111111111111"),
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(&c, b.get("payment_id")).await, "40");
+    let d = c
+        .authorize(
+            "order-3",
+            1000,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    c.cancel_auth(d.get("payment_id")).await.unwrap();
+    assert_eq!(status(&c, d.get("payment_id")).await, "32");
+    assert_eq!(refused(c.query("999").await).0, "13001");
+}
+
+#[tokio::test]
+async fn declines_and_input_errors() {
+    let (sb, c) = env().await;
+    let (code, detail) = refused(
+        c.authorize(
+            "dec-1",
+            500,
+            PaymentClass::Lump,
+            &card("4111111111118212"),
+            false,
+        )
+        .await,
+    );
+    assert_eq!((code.as_str(), detail.as_str()), ("2001", "1G12"));
+    // The declined attempt is kept at Paygent as オーソリNG.
+    let l = sb.ledger().await;
+    assert_eq!(l["paygent"][0]["status"], "11");
+    let expired = Card::Raw {
+        number: Secret::new("4111111111111111"),
+        valid_term_mmyy: "0724".into(),
+    };
+    assert_eq!(
+        refused(
+            c.authorize("dec-2", 500, PaymentClass::Lump, &expired, false)
+                .await
+        ),
+        ("2003".into(), "1G83".into())
+    );
+    assert_eq!(
+        refused(
+            c.authorize(
+                "dec-3",
+                0,
+                PaymentClass::Lump,
+                &card("4111111111111111"),
+                false
+            )
+            .await
+        )
+        .0,
+        "P014"
+    );
+    assert_eq!(
+        refused(
+            c.authorize(
+                "dec-4",
+                500,
+                PaymentClass::Installments(4),
+                &card("4111111111111111"),
+                false
+            )
+            .await
+        )
+        .0,
+        "P010"
+    );
+    let mut cfg = PaygentConfig::sandbox(&format!("{}/paygent", sb.base));
+    cfg.connect_password = Secret::new("wrong");
+    let bad = PaygentClient::new(cfg).unwrap();
+    match bad.query("1").await {
+        Err(GatewayError::Refused { code, message, .. }) => {
+            assert_eq!(code, "P002");
+            assert!(message.contains("接続情報"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn amendments_make_a_new_payment_never_larger() {
+    let (_sb, c) = env().await;
+    let a = c
+        .authorize(
+            "amd-1",
+            5000,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    let id = a.get("payment_id").to_owned();
+    assert_eq!(refused(c.amend(&id, 5001, false).await).0, "2013");
+    let n = c.amend(&id, 4200, false).await.unwrap();
+    let new_id = n.get("payment_id").to_owned();
+    assert_ne!(new_id, id);
+    assert_eq!(n.get("base_payment_id"), id);
+    assert_eq!(n.get("reduced_amount"), "4200");
+    assert_eq!(status(&c, &id).await, "32");
+    assert_eq!(status(&c, &new_id).await, "20");
+    c.capture(&new_id).await.unwrap();
+    // 補正売上 after capture: the capture is replaced by a captured new payment.
+    let m = c.amend(&new_id, 4000, true).await.unwrap();
+    assert_eq!(status(&c, &new_id).await, "60");
+    let q = c.query(m.get("payment_id")).await.unwrap();
+    assert_eq!(
+        (q.get("payment_status"), q.get("payment_amount")),
+        ("40", "4000")
+    );
+}
+
+#[tokio::test]
+async fn authorization_expires_after_60_days_and_ref_trading_id_reuses_the_card() {
+    let (sb, c) = env().await;
+    let a = c
+        .authorize(
+            "exp-1",
+            800,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    let r = c
+        .authorize(
+            "exp-2",
+            900,
+            PaymentClass::Lump,
+            &Card::RefTradingId("exp-1".into()),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.get("masked_card_number"), "************1111");
+    sb.advance(61 * 86_400).await;
+    assert_eq!(status(&c, a.get("payment_id")).await, "33");
+    assert_eq!(refused(c.capture(a.get("payment_id")).await).0, "2007");
+    assert_eq!(
+        refused(
+            c.authorize(
+                "exp-3",
+                1,
+                PaymentClass::Lump,
+                &Card::RefTradingId("nope".into()),
+                false
+            )
+            .await
+        )
+        .0,
+        "2009"
+    );
+}
+
+#[tokio::test]
+async fn faults_and_raw_wire_format() {
+    let (sb, c) = env().await;
+    let a = c
+        .authorize(
+            "f-1",
+            700,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    sb.fault("paygent", "022", "drop_after").await;
+    assert!(
+        c.capture(a.get("payment_id"))
+            .await
+            .unwrap_err()
+            .is_unknown()
+    );
+    assert_eq!(
+        status(&c, a.get("payment_id")).await,
+        "40",
+        "the capture happened"
+    );
+    // A client written from the public spec: Shift_JIS form in, CRLF lines out.
+    let body = "merchant_id=000000001&connect_id=sandbox&connect_password=sandbox&telegram_kind=094&telegram_version=1.0&trading_id=&payment_id=none";
+    let r = sb
+        .http
+        .post(format!("{}/paygent/n/ref/request", sb.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(
+        text.starts_with("result=1\r\nresponse_code=13001\r\n"),
+        "{text:?}"
+    );
+    // A card telegram at the query URL is refused with P004.
+    let body = body.replace("telegram_kind=094", "telegram_kind=022");
+    let text = sb
+        .http
+        .post(format!("{}/paygent/n/ref/request", sb.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("response_code=P004"), "{text:?}");
+}

@@ -1,0 +1,451 @@
+//! Card telegrams: 020 authorize, 021 auth cancel, 022 capture, 023 capture cancel, 028/029
+//! amendments (補正) and 094 query, with Paygent's statuses and codes.
+
+use jiff::{SignedDuration, Timestamp};
+
+use super::{Event, Ledger, Params, Payment, Refusal, refuse};
+
+/// Days after which an authorization expires (20 → 33) and a capture can no longer be
+/// cancelled (40 → 41). GATEWAYS.md's figure; the public spec defers to a separate chart.
+pub const AUTH_DAYS: i64 = 60;
+pub const CANCEL_DAYS: i64 = 60;
+
+type Answer = Vec<(&'static str, String)>;
+
+fn jst(t: Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
+        .strftime("%Y%m%d%H%M%S")
+        .to_string()
+}
+
+/// The card fields every 020–029 answer lists, empty.
+pub fn empty_card_fields() -> Answer {
+    [
+        "payment_id",
+        "trading_id",
+        "issur_class",
+        "acq_id",
+        "acq_name",
+        "issur_name",
+        "fc_auth_umu",
+        "daiko_code",
+        "card_shu_code",
+        "k_card_name",
+        "issur_id",
+        "attempt_kbn",
+        "fingerprint",
+        "masked_card_number",
+        "card_valid_term",
+        "out_acs_html",
+    ]
+    .into_iter()
+    .map(|k| (k, String::new()))
+    .collect()
+}
+
+fn card_answer(p: &Payment, extra: &[(&'static str, String)]) -> Answer {
+    let mut v: Answer = vec![
+        ("result", "0".into()),
+        ("response_code", String::new()),
+        ("response_detail", String::new()),
+        ("payment_id", p.payment_id.clone()),
+        ("trading_id", p.trading_id.clone()),
+    ];
+    v.extend_from_slice(extra);
+    v.extend([
+        ("issur_class", "0".into()),
+        ("acq_id", "99661".into()),
+        ("acq_name", "SANDBOX".into()),
+        ("issur_name", "SANDBOX BANK".into()),
+        ("fc_auth_umu", String::new()),
+        ("daiko_code", String::new()),
+        ("card_shu_code", String::new()),
+        ("k_card_name", String::new()),
+        ("issur_id", "00000".into()),
+        ("attempt_kbn", String::new()),
+        (
+            "fingerprint",
+            format!("fp{}", &p.masked_card_number.replace('*', "0")),
+        ),
+        ("masked_card_number", p.masked_card_number.clone()),
+        ("card_valid_term", p.card_valid_term.clone()),
+        // Last: an HTML value would run to the end of the body.
+        ("out_acs_html", String::new()),
+    ]);
+    v
+}
+
+fn record(p: &mut Payment, at: Timestamp, kind: &str, r: Result<(), &Refusal>) {
+    p.history.push(Event {
+        at,
+        telegram_kind: kind.to_owned(),
+        result: match r {
+            Ok(()) => "OK".into(),
+            Err(e) => format!("{}:{}", e.code, e.detail),
+        },
+    });
+}
+
+/// Status timers, applied whenever the ledger is touched.
+pub fn apply_timers(l: &mut Ledger, now: Timestamp) {
+    for p in &mut l.payments {
+        let after = |t: Option<Timestamp>, days: i64| {
+            t.is_some_and(|t| now.duration_since(t) > SignedDuration::from_hours(24 * days))
+        };
+        if p.status == "20" && after(p.authorized_at, AUTH_DAYS) {
+            p.status = "33".into();
+        }
+        if p.status == "40" && after(p.captured_at, CANCEL_DAYS) {
+            p.status = "41".into();
+        }
+    }
+}
+
+fn get<'a>(p: &'a Params, k: &str) -> &'a str {
+    p.get(k).map(String::as_str).unwrap_or("")
+}
+
+fn amount(p: &Params) -> Result<i64, Refusal> {
+    let Some(a) = p.get("payment_amount") else {
+        return Err(refuse("P005", "payment_amount"));
+    };
+    if a.is_empty() {
+        return Err(refuse("P006", "payment_amount"));
+    }
+    if !a.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse("P008", "payment_amount"));
+    }
+    if a.len() > 7 {
+        return Err(refuse("P009", "payment_amount"));
+    }
+    match a.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(refuse("P014", "payment_amount")),
+    }
+}
+
+/// The payment a 021–029 / 094 telegram names, by payment_id or trading_id.
+fn find(l: &mut Ledger, p: &Params, not_found: &str, ambiguous: &str) -> Result<usize, Refusal> {
+    let (pid, tid) = (get(p, "payment_id"), get(p, "trading_id"));
+    if pid.is_empty() && tid.is_empty() {
+        return Err(refuse("P005", "payment_id or trading_id"));
+    }
+    let hits: Vec<usize> = l
+        .payments
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| {
+            (pid.is_empty() || x.payment_id == pid) && (tid.is_empty() || x.trading_id == tid)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    match hits.as_slice() {
+        [] => Err(refuse(not_found, "payment not found")),
+        [i] => Ok(*i),
+        _ => Err(refuse(ambiguous, "trading_id matches several payments")),
+    }
+}
+
+fn mask(card: &str) -> String {
+    let n = card.len();
+    format!(
+        "{}{}",
+        "*".repeat(n.saturating_sub(4)),
+        &card[n.saturating_sub(4)..]
+    )
+}
+
+pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let amount = amount(p)?;
+    let class = match get(p, "payment_class") {
+        "" => "10",
+        c @ ("10" | "23" | "61" | "80") => c,
+        _ => return Err(refuse("P010", "payment_class")),
+    }
+    .to_owned();
+    let split = get(p, "split_count").to_owned();
+    if class == "61"
+        && !["3", "5", "6", "10", "12", "15", "18", "20", "24"].contains(&split.as_str())
+    {
+        return Err(refuse("P010", "split_count"));
+    }
+    if get(p, "stock_card_mode") == "1" {
+        return Err(refuse(
+            "P024",
+            "stored cards are not contracted in this sandbox yet",
+        ));
+    }
+    if !get(p, "card_token").is_empty() {
+        return Err(refuse("2021", "unknown card_token"));
+    }
+    let (card, term) = if !get(p, "ref_trading_id").is_empty() {
+        let r = get(p, "ref_trading_id");
+        l.payments
+            .iter()
+            .rev()
+            .find(|x| {
+                x.trading_id == r
+                    && x.payment_type == "02"
+                    && !["10", "11"].contains(&x.status.as_str())
+            })
+            .map(|x| (x.card_number.clone(), x.card_valid_term.clone()))
+            .ok_or_else(|| refuse("2009", "ref_trading_id cannot be used"))?
+    } else {
+        let (c, t) = (get(p, "card_number"), get(p, "card_valid_term"));
+        if c.is_empty() || t.is_empty() {
+            return Err(refuse("P006", "card_number / card_valid_term"));
+        }
+        if !c.bytes().all(|b| b.is_ascii_digit()) || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refuse("P008", "card_number / card_valid_term"));
+        }
+        if !(14..=16).contains(&c.len()) || t.len() != 4 {
+            return Err(refuse("P009", "card_number / card_valid_term"));
+        }
+        (c.to_owned(), t.to_owned())
+    };
+    let payment_id = l.new_payment_id();
+    let mut pay = Payment {
+        payment_id,
+        trading_id: get(p, "trading_id").to_owned(),
+        payment_type: "02".into(),
+        status: "10".into(),
+        amount,
+        payment_class: class,
+        split_count: split,
+        masked_card_number: mask(&card),
+        card_valid_term: term.clone(),
+        card_number: card.clone(),
+        init_at: now,
+        authorized_at: None,
+        captured_at: None,
+        cancelled_at: None,
+        base_payment_id: String::new(),
+        history: vec![],
+    };
+    // card_valid_term is MMYY; a past month (Japan time) is an input error (1G83).
+    let today = crate::clock::jst_date(now);
+    let (mm, yy) = (
+        term[..2].parse::<i8>().unwrap_or(0),
+        term[2..].parse::<i16>().unwrap_or(0),
+    );
+    let expired = !(1..=12).contains(&mm) || (2000 + yy, mm) < (today.year(), today.month());
+    let d: Vec<u8> = card.bytes().rev().take(4).collect();
+    let outcome = if expired {
+        Err(refuse("2003", "1G83"))
+    } else if d.len() == 4 && d[3] == b'8' {
+        let (z1, z2) = (d[1] as char, d[0] as char);
+        if d[2] == b'1' {
+            Err(refuse("2002", format!("1C{z1}{z2}")))
+        } else {
+            Err(refuse("2001", format!("1G{z1}{z2}")))
+        }
+    } else {
+        Ok(())
+    };
+    let r = match outcome {
+        Ok(()) => {
+            pay.authorized_at = Some(now);
+            pay.status = if get(p, "sales_mode") == "1" {
+                pay.captured_at = Some(now);
+                "40".into()
+            } else {
+                "20".into()
+            };
+            record(&mut pay, now, "020", Ok(()));
+            Ok(card_answer(&pay, &[]))
+        }
+        Err(e) => {
+            // Input errors (2003) leave the payment at 10, retryable with its payment_id;
+            // declines are kept as 11.
+            if e.code != "2003" {
+                pay.status = "11".into();
+            }
+            record(&mut pay, now, "020", Err(&e));
+            let mut v = vec![
+                ("result", "1".to_owned()),
+                ("response_code", e.code.clone()),
+                ("response_detail", e.detail.clone()),
+            ];
+            let mut fields = empty_card_fields();
+            if e.code == "2003" {
+                fields[0].1 = pay.payment_id.clone();
+            }
+            v.extend(fields);
+            Ok(v)
+        }
+    };
+    l.payments.push(pay);
+    r
+}
+
+/// A status change a telegram makes: from → to, the status meaning "too late", and the
+/// detail for a wrong status.
+struct Rule {
+    kind: &'static str,
+    from: &'static str,
+    to: &'static str,
+    expired: &'static str,
+    wrong_detail: &'static str,
+}
+
+fn transition(l: &mut Ledger, p: &Params, now: Timestamp, r: Rule) -> Result<Answer, Refusal> {
+    let i = find(l, p, "2006", "2005")?;
+    let pay = &mut l.payments[i];
+    let check = if pay.status == r.from {
+        Ok(())
+    } else if pay.status == r.expired {
+        Err(refuse("2007", "expired"))
+    } else {
+        Err(refuse("2004", r.wrong_detail))
+    };
+    match check {
+        Ok(()) => {
+            pay.status = r.to.to_owned();
+            match r.to {
+                "40" => pay.captured_at = Some(now),
+                _ => pay.cancelled_at = Some(now),
+            }
+            record(pay, now, r.kind, Ok(()));
+            Ok(card_answer(pay, &[]))
+        }
+        Err(e) => {
+            record(pay, now, r.kind, Err(&e));
+            Err(e)
+        }
+    }
+}
+
+pub fn cancel_auth(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let r = Rule {
+        kind: "021",
+        from: "20",
+        to: "32",
+        expired: "33",
+        wrong_detail: "1531",
+    };
+    transition(l, p, now, r)
+}
+
+pub fn capture(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let r = Rule {
+        kind: "022",
+        from: "20",
+        to: "40",
+        expired: "33",
+        wrong_detail: "status",
+    };
+    transition(l, p, now, r)
+}
+
+pub fn cancel_capture(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let r = Rule {
+        kind: "023",
+        from: "40",
+        to: "60",
+        expired: "41",
+        wrong_detail: "1541",
+    };
+    transition(l, p, now, r)
+}
+
+/// 028 補正オーソリ / 029 補正売上: a new payment for the new amount (never more than the
+/// original), the original cancelled.
+pub fn amend(l: &mut Ledger, p: &Params, now: Timestamp, capture: bool) -> Result<Answer, Refusal> {
+    let kind = if capture { "029" } else { "028" };
+    let i = find(l, p, "2006", "2005")?;
+    let flag = match p.get("reduction_flag").map(String::as_str) {
+        None => return Err(refuse("P005", "reduction_flag")),
+        Some("") => return Err(refuse("P006", "reduction_flag")),
+        Some(f @ ("0" | "1")) => f.to_owned(),
+        Some(_) => return Err(refuse("P010", "reduction_flag")),
+    };
+    let given = match p.get("payment_amount").map(String::as_str) {
+        None => return Err(refuse("P005", "payment_amount")),
+        Some("") => return Err(refuse("P006", "payment_amount")),
+        Some(a) => a
+            .parse::<i64>()
+            .map_err(|_| refuse("P008", "payment_amount"))?,
+    };
+    let orig = l.payments[i].clone();
+    let check = if matches!(orig.status.as_str(), "33" | "41") {
+        Err(refuse("2007", "expired"))
+    } else if !matches!(orig.status.as_str(), "20" | "40") {
+        Err(refuse("2004", "status"))
+    } else {
+        let new_amount = if flag == "1" {
+            orig.amount - given
+        } else {
+            given
+        };
+        if new_amount <= 0 || new_amount > orig.amount {
+            Err(refuse("2013", "amount"))
+        } else {
+            Ok(new_amount)
+        }
+    };
+    let new_amount = match check {
+        Ok(a) => a,
+        Err(e) => {
+            record(&mut l.payments[i], now, kind, Err(&e));
+            return Err(e);
+        }
+    };
+    let payment_id = l.new_payment_id();
+    let mut new = Payment {
+        payment_id,
+        amount: new_amount,
+        status: if capture { "40".into() } else { "20".into() },
+        init_at: now,
+        authorized_at: Some(now),
+        captured_at: capture.then_some(now),
+        cancelled_at: None,
+        base_payment_id: orig.payment_id.clone(),
+        history: vec![],
+        ..orig.clone()
+    };
+    record(&mut new, now, kind, Ok(()));
+    let o = &mut l.payments[i];
+    o.status = if o.status == "40" {
+        "60".into()
+    } else {
+        "32".into()
+    };
+    o.cancelled_at = Some(now);
+    record(o, now, kind, Ok(()));
+    let answer = card_answer(
+        &new,
+        &[
+            ("base_payment_id", orig.payment_id.clone()),
+            ("reduced_amount", new_amount.to_string()),
+        ],
+    );
+    l.payments.push(new);
+    Ok(answer)
+}
+
+/// 094: the payment as Paygent holds it.
+pub fn query(l: &mut Ledger, p: &Params) -> Result<Answer, Refusal> {
+    let i = find(l, p, "13001", "13002")?;
+    let x = &l.payments[i];
+    let d = |t: Option<Timestamp>| t.map(jst).unwrap_or_default();
+    Ok(vec![
+        ("result", "0".into()),
+        ("response_code", String::new()),
+        ("response_detail", String::new()),
+        ("payment_id", x.payment_id.clone()),
+        ("trading_id", x.trading_id.clone()),
+        ("payment_type", x.payment_type.clone()),
+        ("site_id", String::new()),
+        ("payment_status", x.status.clone()),
+        ("payment_amount", x.amount.to_string()),
+        ("payment_init_date", jst(x.init_at)),
+        ("authorized_date", d(x.authorized_at)),
+        ("cancel_date", d(x.cancelled_at)),
+        ("payment_date", d(x.captured_at)),
+        ("payment_class", x.payment_class.clone()),
+        ("split_count", x.split_count.clone()),
+        ("masked_card_number", x.masked_card_number.clone()),
+        ("card_valid_term", x.card_valid_term.clone()),
+        ("base_payment_id", x.base_payment_id.clone()),
+    ])
+}

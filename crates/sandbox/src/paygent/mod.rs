@@ -1,0 +1,194 @@
+//! Paygent, module type: `POST /paygent/n/<family>/request` with a Shift_JIS form carrying
+//! the common header (merchant_id, connect_id, connect_password, telegram_kind,
+//! telegram_version, trading_id, payment_id); answers are CRLF-separated `name=value` lines
+//! with `result` 0/1, `response_code`, `response_detail` (docs/paygent-protocol.md).
+//!
+//! So far: card telegrams 020 (authorize, optionally with capture), 021 (auth cancel), 022
+//! (capture), 023 (capture cancel), 028 (補正オーソリ), 029 (補正売上) and 094 (payment query).
+
+mod card;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use jiff::Timestamp;
+use juchu_wire::form::{self, Charset};
+
+use crate::Sandbox;
+use crate::faults::{FaultKind, dropped};
+
+pub type Params = HashMap<String, String>;
+
+/// A refusal: response_code and response_detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: String,
+    pub detail: String,
+}
+
+pub fn refuse(code: &str, detail: impl Into<String>) -> Refusal {
+    Refusal {
+        code: code.to_owned(),
+        detail: detail.into(),
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    pub at: Timestamp,
+    pub telegram_kind: String,
+    /// `OK` or `response_code:response_detail`.
+    pub result: String,
+}
+
+/// One card payment. Statuses are Paygent's codes: 10 申込済, 11 オーソリNG, 20 オーソリOK,
+/// 32 オーソリ取消済, 33 オーソリ期限切, 40 消込済, 41 消込済(売上取消期限切), 60 売上取消済.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Payment {
+    pub payment_id: String,
+    pub trading_id: String,
+    pub payment_type: String,
+    pub status: String,
+    pub amount: i64,
+    pub payment_class: String,
+    pub split_count: String,
+    pub masked_card_number: String,
+    pub card_valid_term: String,
+    #[serde(skip)]
+    pub card_number: String,
+    pub init_at: Timestamp,
+    pub authorized_at: Option<Timestamp>,
+    pub captured_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+    /// For payments made by 028/029: the payment they replaced.
+    pub base_payment_id: String,
+    pub history: Vec<Event>,
+}
+
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pub payments: Vec<Payment>,
+    pub next_id: u64,
+}
+
+impl Ledger {
+    pub fn new_payment_id(&mut self) -> String {
+        self.next_id += 1;
+        // 18 digits at most; the sandbox counts up from a recognisable prefix.
+        format!("9{:011}", self.next_id)
+    }
+}
+
+pub fn routes() -> Router<Sandbox> {
+    Router::new().route("/n/{family}/request", post(call))
+}
+
+/// Which telegram kinds each URL family takes (P004 otherwise).
+fn family_of(kind: &str) -> Option<&'static str> {
+    match kind {
+        "020" | "021" | "022" | "023" | "028" | "029" => Some("card"),
+        "094" => Some("ref"),
+        _ => None,
+    }
+}
+
+fn respond(pairs: &[(&str, String)]) -> Response {
+    let p: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=Windows-31J")],
+        Charset::ShiftJis.encode(&juchu_wire::paygent::write(&p)),
+    )
+        .into_response()
+}
+
+fn error_answer(r: &Refusal, kind: &str) -> Vec<(&'static str, String)> {
+    let mut v = vec![
+        ("result", "1".to_owned()),
+        ("response_code", r.code.clone()),
+        ("response_detail", r.detail.clone()),
+    ];
+    if family_of(kind) == Some("card") {
+        v.extend(card::empty_card_fields());
+    }
+    v
+}
+
+fn header_check(sb: &Sandbox, p: &Params, family: &str) -> Result<String, Refusal> {
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
+    if get("merchant_id").is_empty()
+        || get("connect_id").is_empty()
+        || get("connect_password").is_empty()
+    {
+        return Err(refuse(
+            "P001",
+            "merchant_id, connect_id and connect_password are required",
+        ));
+    }
+    if get("merchant_id") != sb.config.paygent_merchant_id
+        || get("connect_id") != sb.config.paygent_connect_id
+        || get("connect_password") != sb.config.paygent_connect_password
+    {
+        return Err(refuse("P002", "authentication failed"));
+    }
+    if get("telegram_version") != "1.0" {
+        return Err(refuse("P003", "telegram_version"));
+    }
+    let kind = get("telegram_kind").to_owned();
+    match family_of(&kind) {
+        Some(f) if f == family => Ok(kind),
+        _ => Err(refuse(
+            "P004",
+            format!("telegram_kind {kind} cannot be used at this URL"),
+        )),
+    }
+}
+
+async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes) -> Response {
+    let params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
+    let kind = params.get("telegram_kind").cloned().unwrap_or_default();
+    let fault = sb.faults.take("paygent", &kind);
+    if let Some(f) = &fault {
+        match f.kind {
+            FaultKind::Delay => tokio::time::sleep(Duration::from_millis(f.delay_ms)).await,
+            FaultKind::ServerError => {
+                return (StatusCode::SERVICE_UNAVAILABLE, "sandbox fault").into_response();
+            }
+            FaultKind::DropBefore => return dropped(),
+            FaultKind::DropAfter => {}
+        }
+    }
+    let (answer, slow) = {
+        let now = sb.clock.now();
+        let mut st = sb.state();
+        let l = &mut st.paygent;
+        card::apply_timers(l, now);
+        let r = header_check(&sb, &params, &family).and_then(|kind| match kind.as_str() {
+            "020" => card::authorize(l, &params, now),
+            "021" => card::cancel_auth(l, &params, now),
+            "022" => card::capture(l, &params, now),
+            "023" => card::cancel_capture(l, &params, now),
+            "028" | "029" => card::amend(l, &params, now, kind == "029"),
+            "094" => card::query(l, &params),
+            _ => Err(refuse("P004", "unknown telegram_kind")),
+        });
+        let slow = kind == "020"
+            && r.is_ok()
+            && params
+                .get("card_number")
+                .is_some_and(|c| c.bytes().rev().nth(3) == Some(b'9'));
+        (r.unwrap_or_else(|e| error_answer(&e, &kind)), slow)
+    };
+    if slow {
+        tokio::time::sleep(Duration::from_millis(sb.config.slow_card_ms)).await;
+    }
+    if fault.is_some_and(|f| f.kind == FaultKind::DropAfter) {
+        return dropped();
+    }
+    respond(&answer)
+}
