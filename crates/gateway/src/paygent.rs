@@ -53,6 +53,21 @@ pub enum Card {
         number: Secret,
         valid_term_mmyy: String,
     },
+    /// A card stored at Paygent (stock_card_mode=1).
+    Stored {
+        customer_id: String,
+        customer_card_id: String,
+    },
+}
+
+/// A row of 027's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCardRow {
+    pub customer_card_id: String,
+    pub masked: String,
+    pub valid_term: String,
+    pub last_use: String,
+    pub expired: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +241,14 @@ impl PaygentClient {
                 d.push(("card_number", number.expose()));
                 d.push(("card_valid_term", valid_term_mmyy));
             }
+            Card::Stored {
+                customer_id,
+                customer_card_id,
+            } => {
+                d.push(("stock_card_mode", "1"));
+                d.push(("customer_id", customer_id));
+                d.push(("customer_card_id", customer_card_id));
+            }
         }
         self.telegram("020", "", trading_id, &d).await
     }
@@ -262,6 +285,117 @@ impl PaygentClient {
             &[("payment_amount", &a), ("reduction_flag", "0")],
         )
         .await
+    }
+
+    /// 025: store a card for a customer (validity-checked with the issuer first).
+    pub async fn register_card(
+        &self,
+        customer_id: &str,
+        card: &Card,
+    ) -> Result<Answer, GatewayError> {
+        let mut d: Vec<(&str, &str)> = vec![("customer_id", customer_id), ("valid_check_flg", "1")];
+        match card {
+            Card::Raw {
+                number,
+                valid_term_mmyy,
+            } => {
+                d.push(("card_number", number.expose()));
+                d.push(("card_valid_term", valid_term_mmyy));
+            }
+            Card::Token(t) => d.push(("card_token", t)),
+            _ => {
+                return Err(GatewayError::Config(
+                    "025 takes a card number or a token".into(),
+                ));
+            }
+        }
+        self.telegram("025", "", "", &d).await
+    }
+
+    /// 026: delete one stored card, or all of the customer's (`None`).
+    pub async fn delete_card(
+        &self,
+        customer_id: &str,
+        customer_card_id: Option<&str>,
+    ) -> Result<Answer, GatewayError> {
+        self.telegram(
+            "026",
+            "",
+            "",
+            &[
+                ("customer_id", customer_id),
+                ("customer_card_id", customer_card_id.unwrap_or("")),
+            ],
+        )
+        .await
+    }
+
+    /// 027: the customer's stored cards (Paygent answers this one in CSV).
+    pub async fn cards(&self, customer_id: &str) -> Result<Vec<StoredCardRow>, GatewayError> {
+        let all: Vec<(&str, &str)> = vec![
+            ("merchant_id", &self.cfg.merchant_id),
+            ("connect_id", &self.cfg.connect_id),
+            ("connect_password", self.cfg.connect_password.expose()),
+            ("telegram_kind", "027"),
+            ("telegram_version", &self.cfg.telegram_version),
+            ("trading_id", ""),
+            ("payment_id", ""),
+            ("customer_id", customer_id),
+            ("customer_card_id", ""),
+        ];
+        let res = self
+            .http
+            .post(format!("{}/n/card/request", self.cfg.base_url))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded; charset=Windows-31J",
+            )
+            .body(form::encode(&all, Charset::ShiftJis))
+            .send()
+            .await
+            .map_err(transport_error)?;
+        if res.status().is_server_error() {
+            return Err(GatewayError::Unknown {
+                reason: format!("ペイジェントがHTTP {}を返しました", res.status()),
+            });
+        }
+        let bytes = res.bytes().await.map_err(transport_error)?;
+        let (text, _) = Charset::ShiftJis.decode(&bytes);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let mut rows = Vec::new();
+        for rec in rdr.records() {
+            let rec = rec.map_err(|e| GatewayError::Protocol(format!("027 CSV: {e}")))?;
+            match rec.get(0) {
+                Some("1") if rec.get(1) != Some("0") => {
+                    let (code, detail) = (
+                        rec.get(2).unwrap_or("").to_owned(),
+                        rec.get(3).unwrap_or("").to_owned(),
+                    );
+                    if code == "P026" {
+                        return Ok(vec![]);
+                    }
+                    return Err(GatewayError::Refused {
+                        message: message(&code, &detail),
+                        declined: false,
+                        retryable: retryable(&code),
+                        code,
+                        detail,
+                    });
+                }
+                Some("3") => rows.push(StoredCardRow {
+                    customer_card_id: rec.get(2).unwrap_or("").to_owned(),
+                    masked: rec.get(3).unwrap_or("").to_owned(),
+                    valid_term: rec.get(4).unwrap_or("").to_owned(),
+                    last_use: rec.get(5).unwrap_or("").to_owned(),
+                    expired: rec.get(12) == Some("1"),
+                }),
+                _ => {}
+            }
+        }
+        Ok(rows)
     }
 
     /// 094 決済情報照会.

@@ -277,3 +277,58 @@ async fn faults_and_raw_wire_format() {
         .unwrap();
     assert!(text.contains("response_code=P004"), "{text:?}");
 }
+
+#[tokio::test]
+async fn stored_cards() {
+    let (_sb, c) = env().await;
+    assert!(c.cards("cust_1").await.unwrap().is_empty());
+    assert_eq!(
+        refused(c.register_card("cust_1", &card("4111111111118212")).await),
+        ("2001".into(), "1G12".into())
+    );
+    let r = c
+        .register_card("cust_1", &card("4111111111111111"))
+        .await
+        .unwrap();
+    let card_id = r.get("customer_card_id").to_owned();
+    assert_eq!(r.get("num_of_cards"), "1");
+    c.register_card("cust_1", &card("5555555555554444"))
+        .await
+        .unwrap();
+    let stored = Card::Stored {
+        customer_id: "cust_1".into(),
+        customer_card_id: card_id.clone(),
+    };
+    let a = c
+        .authorize("st-1", 1200, PaymentClass::Lump, &stored, false)
+        .await
+        .unwrap();
+    assert_eq!(a.get("masked_card_number"), "************1111");
+    let cards = c.cards("cust_1").await.unwrap();
+    assert_eq!(cards.len(), 2);
+    assert_eq!(
+        cards[0].customer_card_id, card_id,
+        "the card just used comes first"
+    );
+    assert_eq!(
+        c.delete_card("cust_1", Some(&card_id))
+            .await
+            .unwrap()
+            .get("num_of_cards"),
+        "1"
+    );
+    assert_eq!(
+        refused(
+            c.authorize("st-2", 1200, PaymentClass::Lump, &stored, false)
+                .await
+        )
+        .0,
+        "P025"
+    );
+    assert_eq!(
+        refused(c.delete_card("cust_1", Some(&card_id)).await).0,
+        "P022"
+    );
+    c.delete_card("cust_1", None).await.unwrap();
+    assert!(c.cards("cust_1").await.unwrap().is_empty());
+}

@@ -169,16 +169,12 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
     {
         return Err(refuse("P010", "split_count"));
     }
-    if get(p, "stock_card_mode") == "1" {
-        return Err(refuse(
-            "P024",
-            "stored cards are not contracted in this sandbox yet",
-        ));
-    }
     if !get(p, "card_token").is_empty() {
         return Err(refuse("2021", "unknown card_token"));
     }
-    let (card, term) = if !get(p, "ref_trading_id").is_empty() {
+    let (card, term) = if get(p, "stock_card_mode") == "1" {
+        super::stored::card_for_payment(l, p, now)?
+    } else if !get(p, "ref_trading_id").is_empty() {
         let r = get(p, "ref_trading_id");
         l.payments
             .iter()

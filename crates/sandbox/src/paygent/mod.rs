@@ -4,9 +4,11 @@
 //! with `result` 0/1, `response_code`, `response_detail` (docs/paygent-protocol.md).
 //!
 //! So far: card telegrams 020 (authorize, optionally with capture), 021 (auth cancel), 022
-//! (capture), 023 (capture cancel), 028 (補正オーソリ), 029 (補正売上) and 094 (payment query).
+//! (capture), 023 (capture cancel), 028 (補正オーソリ), 029 (補正売上), 094 (payment query) and
+//! stored cards 025 / 026 / 027 (with 020's stock_card_mode).
 
 mod card;
+mod stored;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -75,6 +77,8 @@ pub struct Payment {
 pub struct Ledger {
     pub payments: Vec<Payment>,
     pub next_id: u64,
+    pub cards: Vec<stored::StoredCard>,
+    pub next_card_id: u64,
 }
 
 impl Ledger {
@@ -92,7 +96,7 @@ pub fn routes() -> Router<Sandbox> {
 /// Which telegram kinds each URL family takes (P004 otherwise).
 fn family_of(kind: &str) -> Option<&'static str> {
     match kind {
-        "020" | "021" | "022" | "023" | "028" | "029" => Some("card"),
+        "020" | "021" | "022" | "023" | "025" | "026" | "027" | "028" | "029" => Some("card"),
         "094" => Some("ref"),
         _ => None,
     }
@@ -163,6 +167,19 @@ async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes
             FaultKind::DropAfter => {}
         }
     }
+    if kind == "027" {
+        let now = sb.clock.now();
+        let st = sb.state();
+        let text = match header_check(&sb, &params, &family) {
+            Ok(_) => stored::query_csv(&st.paygent, &params, crate::clock::jst_date(now)),
+            Err(e) => format!("\"1\",\"1\",\"{}\",\"{}\"\r\n\"4\",\"0\"", e.code, e.detail),
+        };
+        return (
+            [(header::CONTENT_TYPE, "text/plain; charset=Windows-31J")],
+            Charset::ShiftJis.encode(&text),
+        )
+            .into_response();
+    }
     let (answer, slow) = {
         let now = sb.clock.now();
         let mut st = sb.state();
@@ -175,6 +192,8 @@ async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes
             "023" => card::cancel_capture(l, &params, now),
             "028" | "029" => card::amend(l, &params, now, kind == "029"),
             "094" => card::query(l, &params),
+            "025" => stored::register(l, &params, now),
+            "026" => stored::delete(l, &params),
             _ => Err(refuse("P004", "unknown telegram_kind")),
         });
         let slow = kind == "020"
