@@ -130,11 +130,22 @@ pub struct PaygentClient {
     http: reqwest::Client,
 }
 
+/// The URL family of a telegram kind (the merchant module's mapping).
 fn family(kind: &str) -> &'static str {
     match kind {
         "094" => "ref",
+        "030" => "conveni",
+        "010" => "atm",
         _ => "card",
     }
+}
+
+/// Who pays a konbini / ATM payment.
+#[derive(Debug, Clone)]
+pub struct Payer {
+    pub family_name: String,
+    pub name: String,
+    pub tel: String,
 }
 
 impl PaygentClient {
@@ -396,6 +407,59 @@ impl PaygentClient {
             }
         }
         Ok(rows)
+    }
+
+    /// 030: a konbini payment number for the stores of `cvs_company_id` (e.g. `00C002`
+    /// Lawson); `sales_type` is required for 7-Eleven (`1` prepaid).
+    pub async fn request_konbini(
+        &self,
+        trading_id: &str,
+        amount: i64,
+        cvs_company_id: &str,
+        payer: &Payer,
+        limit_days: u8,
+    ) -> Result<Answer, GatewayError> {
+        let (amount, days) = (amount.to_string(), limit_days.to_string());
+        let sales_type = if cvs_company_id == "00C001" { "1" } else { "" };
+        self.telegram(
+            "030",
+            "",
+            trading_id,
+            &[
+                ("payment_amount", &amount),
+                ("cvs_company_id", cvs_company_id),
+                ("customer_family_name", &payer.family_name),
+                ("customer_name", &payer.name),
+                ("customer_tel", &payer.tel),
+                ("payment_limit_date", &days),
+                ("sales_type", sales_type),
+            ],
+        )
+        .await
+    }
+
+    /// 010: an ATM (Pay-easy) payment; `detail` / `detail_kana` are shown at the ATM.
+    pub async fn request_atm(
+        &self,
+        trading_id: &str,
+        amount: i64,
+        detail: &str,
+        detail_kana: &str,
+        limit_days: u8,
+    ) -> Result<Answer, GatewayError> {
+        let (amount, days) = (amount.to_string(), limit_days.to_string());
+        self.telegram(
+            "010",
+            "",
+            trading_id,
+            &[
+                ("payment_amount", &amount),
+                ("payment_detail", detail),
+                ("payment_detail_kana", detail_kana),
+                ("payment_limit_date", &days),
+            ],
+        )
+        .await
     }
 
     /// 094 決済情報照会.

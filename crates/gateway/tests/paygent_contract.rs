@@ -332,3 +332,67 @@ async fn stored_cards() {
     c.delete_card("cust_1", None).await.unwrap();
     assert!(c.cards("cust_1").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn konbini_and_atm_are_paid_later_or_expire() {
+    use juchu_gateway::paygent::Payer;
+    let (sb, c) = env().await;
+    let payer = Payer {
+        family_name: "山田".into(),
+        name: "花子".into(),
+        tel: "0312345678".into(),
+    };
+    let k = c
+        .request_konbini("cv-1", 2980, "00C002", &payer, 3)
+        .await
+        .unwrap();
+    assert_eq!(k.get("payment_limit_date"), "20240822");
+    assert_eq!(k.get("usable_cvs_company_id"), "00C002-00C004-00C014");
+    assert_eq!(k.get("receipt_number").len(), 11);
+    let id = k.get("payment_id").to_owned();
+    assert_eq!(status(&c, &id).await, "10");
+    sb.control(&format!("/paygent/{id}/pay"), serde_json::json!({}))
+        .await;
+    assert_eq!(status(&c, &id).await, "40");
+    // 7-Eleven reports first (43), then clears (40).
+    let s7 = c
+        .request_konbini("cv-2", 1000, "00C001", &payer, 3)
+        .await
+        .unwrap();
+    let id7 = s7.get("payment_id").to_owned();
+    sb.control(
+        &format!("/paygent/{id7}/pay"),
+        serde_json::json!({"preliminary": true}),
+    )
+    .await;
+    assert_eq!(status(&c, &id7).await, "43");
+    // Unknown store, missing name, limit out of range.
+    assert_eq!(
+        refused(c.request_konbini("cv-3", 1000, "00C999", &payer, 3).await).0,
+        "P010"
+    );
+    let nobody = Payer {
+        family_name: String::new(),
+        ..payer.clone()
+    };
+    assert_eq!(
+        refused(c.request_konbini("cv-4", 1000, "00C002", &nobody, 3).await).0,
+        "P006"
+    );
+    assert_eq!(
+        refused(c.request_konbini("cv-5", 1000, "00C002", &payer, 61).await).0,
+        "P012"
+    );
+    // ATM: unpaid past the limit date → 12.
+    let a = c
+        .request_atm("atm-1", 5000, "ジュチュウ商店", "ｼﾞｭﾁｭｳｼｮｳﾃﾝ", 2)
+        .await
+        .unwrap();
+    assert_eq!(a.get("pay_center_number"), "58191");
+    let aid = a.get("payment_id").to_owned();
+    sb.set_clock("2024-08-21T23:59:00+09:00").await;
+    assert_eq!(status(&c, &aid).await, "10");
+    sb.set_clock("2024-08-22T00:00:01+09:00").await;
+    assert_eq!(status(&c, &aid).await, "12");
+    assert!(c.query(&aid).await.unwrap().get("customer_number").len() >= 10);
+}

@@ -29,6 +29,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/gmo/{order_id}/expire", post(gmo_expire))
         .route("/gmo/{order_id}/fail", post(gmo_fail))
         .route("/paidy/{id}/capture", post(paidy_capture))
+        .route("/paygent/{payment_id}/pay", post(paygent_pay))
         .route("/paidy/{id}/close", post(paidy_close))
 }
 
@@ -200,6 +201,36 @@ async fn paidy_capture(State(sb): State<Sandbox>, Path(id): Path<String>) -> Res
 async fn gmo_fail(State(sb): State<Sandbox>, Path(order_id): Path<String>) -> Response {
     match gmo::payment_fails(&sb, &order_id) {
         Ok(t) => Json(t).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PaygentPay {
+    /// Konbini with preliminary reports: 10 → 43 first (call again for 43 → 40).
+    #[serde(default)]
+    preliminary: bool,
+}
+
+/// The buyer pays a Paygent konbini / ATM payment.
+async fn paygent_pay(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let p: PaygentPay = if body.is_empty() {
+        PaygentPay::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(p) => p,
+            Err(e) => return bad(e.to_string()),
+        }
+    };
+    let now = sb.clock.now();
+    let r = crate::paygent::pay(&mut sb.state().paygent, &id, p.preliminary, now);
+    match r {
+        Ok(x) => Json(x).into_response(),
         Err(e) => bad(e),
     }
 }

@@ -216,6 +216,8 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
         captured_at: None,
         cancelled_at: None,
         base_payment_id: String::new(),
+        limit_date: None,
+        extra: Default::default(),
         history: vec![],
     };
     // card_valid_term is MMYY; a past month (Japan time) is an input error (1G83).
@@ -424,7 +426,7 @@ pub fn query(l: &mut Ledger, p: &Params) -> Result<Answer, Refusal> {
     let i = find(l, p, "13001", "13002")?;
     let x = &l.payments[i];
     let d = |t: Option<Timestamp>| t.map(jst).unwrap_or_default();
-    Ok(vec![
+    Ok([
         ("result", "0".into()),
         ("response_code", String::new()),
         ("response_detail", String::new()),
@@ -443,5 +445,24 @@ pub fn query(l: &mut Ledger, p: &Params) -> Result<Answer, Refusal> {
         ("masked_card_number", x.masked_card_number.clone()),
         ("card_valid_term", x.card_valid_term.clone()),
         ("base_payment_id", x.base_payment_id.clone()),
-    ])
+    ]
+    .into_iter()
+    .chain(x.extra.iter().map(|(k, v)| (query_key(k), v.clone())))
+    .chain(
+        x.limit_date
+            .map(|d| ("payment_limit_date", d.strftime("%Y%m%d").to_string())),
+    )
+    .collect())
+}
+
+fn query_key(k: &str) -> &'static str {
+    match k {
+        "receipt_number" => "receipt_number",
+        "usable_cvs_company_id" => "usable_cvs_company_id",
+        "cvs_type" => "cvs_type",
+        "pay_center_number" => "pay_center_number",
+        "customer_number" => "customer_number",
+        "conf_number" => "conf_number",
+        _ => "other",
+    }
 }

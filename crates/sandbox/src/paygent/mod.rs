@@ -8,7 +8,10 @@
 //! stored cards 025 / 026 / 027 (with 020's stock_card_mode).
 
 mod card;
+mod later;
 mod stored;
+
+pub use later::pay;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -70,6 +73,10 @@ pub struct Payment {
     pub cancelled_at: Option<Timestamp>,
     /// For payments made by 028/029: the payment they replaced.
     pub base_payment_id: String,
+    /// Konbini / ATM: the last payable day (Japan date).
+    pub limit_date: Option<jiff::civil::Date>,
+    /// Konbini / ATM answer fields (receipt_number, customer_number, conf_number …).
+    pub extra: std::collections::BTreeMap<String, String>,
     pub history: Vec<Event>,
 }
 
@@ -98,6 +105,8 @@ fn family_of(kind: &str) -> Option<&'static str> {
     match kind {
         "020" | "021" | "022" | "023" | "025" | "026" | "027" | "028" | "029" => Some("card"),
         "094" => Some("ref"),
+        "030" => Some("conveni"),
+        "010" => Some("atm"),
         _ => None,
     }
 }
@@ -185,6 +194,7 @@ async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes
         let mut st = sb.state();
         let l = &mut st.paygent;
         card::apply_timers(l, now);
+        later::expire(l, now);
         let r = header_check(&sb, &params, &family).and_then(|kind| match kind.as_str() {
             "020" => card::authorize(l, &params, now),
             "021" => card::cancel_auth(l, &params, now),
@@ -193,6 +203,8 @@ async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes
             "028" | "029" => card::amend(l, &params, now, kind == "029"),
             "094" => card::query(l, &params),
             "025" => stored::register(l, &params, now),
+            "030" => later::konbini(l, &params, now),
+            "010" => later::atm(l, &params, now),
             "026" => stored::delete(l, &params),
             _ => Err(refuse("P004", "unknown telegram_kind")),
         });

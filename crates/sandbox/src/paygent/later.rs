@@ -1,0 +1,229 @@
+//! Paid later by the buyer: 030 konbini (number method) and 010 ATM (Pay-easy). The request
+//! is status 10 (申込済) until the buyer pays (40 消込済; for stores with preliminary reports
+//! 43 速報検知済 first) or the limit date passes (12 支払期限切).
+
+use jiff::{Span, Timestamp};
+
+use super::{Event, Ledger, Params, Payment, Refusal, refuse};
+
+type Answer = Vec<(&'static str, String)>;
+
+fn get<'a>(p: &'a Params, k: &str) -> &'a str {
+    p.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// Store codes by CVS type, for connection type A (docs/paygent-protocol.md §3.5).
+const CVS: [(&str, &[&str]); 4] = [
+    ("01", &["00C016"]),
+    ("02", &["00C002", "00C004", "00C014"]),
+    ("03", &["00C001"]),
+    ("04", &["00C005"]),
+];
+
+fn amount(p: &Params, max_len: usize) -> Result<i64, Refusal> {
+    let a = match p.get("payment_amount") {
+        None => return Err(refuse("P005", "payment_amount")),
+        Some(a) if a.is_empty() => return Err(refuse("P006", "payment_amount")),
+        Some(a) => a,
+    };
+    if !a.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse("P008", "payment_amount"));
+    }
+    if a.len() > max_len {
+        return Err(refuse("P009", "payment_amount"));
+    }
+    match a.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(refuse("P014", "payment_amount")),
+    }
+}
+
+fn required(p: &Params, k: &'static str, max_chars: usize) -> Result<String, Refusal> {
+    match p.get(k).map(String::as_str) {
+        None => Err(refuse("P005", k)),
+        Some("") => Err(refuse("P006", k)),
+        Some(v) if v.chars().count() > max_chars => Err(refuse("P009", k)),
+        Some(v) => Ok(v.to_owned()),
+    }
+}
+
+/// The last payable day (Japan date), `payment_limit_date` days from today (0–60, default 30).
+fn limit(p: &Params, now: Timestamp) -> Result<jiff::civil::Date, Refusal> {
+    let days = match get(p, "payment_limit_date") {
+        "" => 30,
+        d => match d.parse::<i64>() {
+            Ok(n) if (0..=60).contains(&n) => n,
+            _ => return Err(refuse("P012", "payment_limit_date")),
+        },
+    };
+    let today = crate::clock::jst_date(now);
+    Ok(today.checked_add(Span::new().days(days)).unwrap_or(today))
+}
+
+fn new_payment(
+    l: &mut Ledger,
+    p: &Params,
+    kind: &str,
+    payment_type: &str,
+    amount: i64,
+    now: Timestamp,
+    limit: jiff::civil::Date,
+) -> Payment {
+    Payment {
+        payment_id: l.new_payment_id(),
+        trading_id: get(p, "trading_id").to_owned(),
+        payment_type: payment_type.to_owned(),
+        status: "10".into(),
+        amount,
+        payment_class: String::new(),
+        split_count: String::new(),
+        masked_card_number: String::new(),
+        card_valid_term: String::new(),
+        card_number: String::new(),
+        init_at: now,
+        authorized_at: None,
+        captured_at: None,
+        cancelled_at: None,
+        base_payment_id: String::new(),
+        limit_date: Some(limit),
+        extra: Default::default(),
+        history: vec![Event {
+            at: now,
+            telegram_kind: kind.to_owned(),
+            result: "OK".into(),
+        }],
+    }
+}
+
+/// 030: a konbini payment number.
+pub fn konbini(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let amount = amount(p, 9)?;
+    let (cvs_type, stores): (&str, &[&str]) = match (get(p, "cvs_type"), get(p, "cvs_company_id")) {
+        ("", "") => return Err(refuse("P005", "cvs_type or cvs_company_id")),
+        ("", company) => CVS
+            .iter()
+            .find(|(_, s)| s.contains(&company))
+            .map(|(t, s)| (*t, *s))
+            .ok_or_else(|| refuse("P010", "cvs_company_id"))?,
+        (t, _) => CVS
+            .iter()
+            .find(|(x, _)| *x == t)
+            .map(|(t, s)| (*t, *s))
+            .ok_or_else(|| refuse("P010", "cvs_type"))?,
+    };
+    required(p, "customer_family_name", 20)?;
+    required(p, "customer_name", 20)?;
+    let tel = required(p, "customer_tel", 11)?;
+    if !tel.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse("P008", "customer_tel"));
+    }
+    if cvs_type == "03" && !matches!(get(p, "sales_type"), "1" | "3") {
+        return Err(refuse("P006", "sales_type"));
+    }
+    let limit = limit(p, now)?;
+    let receipt = match cvs_type {
+        "01" => crate::ids::digits(6),
+        "02" => crate::ids::digits(11),
+        "03" => crate::ids::digits(13),
+        _ => format!("{}-{}", crate::ids::digits(5), crate::ids::digits(12)),
+    };
+    let mut pay = new_payment(l, p, "030", "03", amount, now, limit);
+    pay.extra.insert("receipt_number".into(), receipt.clone());
+    pay.extra
+        .insert("usable_cvs_company_id".into(), stores.join("-"));
+    pay.extra.insert("cvs_type".into(), cvs_type.into());
+    let answer = vec![
+        ("result", "0".into()),
+        ("response_code", String::new()),
+        ("response_detail", String::new()),
+        ("payment_id", pay.payment_id.clone()),
+        ("trading_id", pay.trading_id.clone()),
+        ("receipt_number", receipt),
+        (
+            "receipt_print_url",
+            format!("/paygent/receipt/{}", pay.payment_id),
+        ),
+        ("usable_cvs_company_id", stores.join("-")),
+        ("payment_limit_date", limit.strftime("%Y%m%d").to_string()),
+    ];
+    l.payments.push(pay);
+    Ok(answer)
+}
+
+/// 010: an ATM (Pay-easy) payment.
+pub fn atm(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let amount = amount(p, 9)?;
+    required(p, "payment_detail", 24)?;
+    required(p, "payment_detail_kana", 24)?;
+    let limit = limit(p, now)?;
+    let mut pay = new_payment(l, p, "010", "01", amount, now, limit);
+    let (center, customer, conf) = (
+        "58191".to_owned(),
+        crate::ids::digits(16),
+        crate::ids::digits(6),
+    );
+    pay.extra.insert("pay_center_number".into(), center.clone());
+    pay.extra.insert("customer_number".into(), customer.clone());
+    pay.extra.insert("conf_number".into(), conf.clone());
+    let answer = vec![
+        ("result", "0".into()),
+        ("response_code", String::new()),
+        ("response_detail", String::new()),
+        ("payment_id", pay.payment_id.clone()),
+        ("trading_id", pay.trading_id.clone()),
+        ("pay_center_number", center),
+        ("customer_number", customer),
+        ("conf_number", conf),
+        ("payment_limit_date", limit.strftime("%Y%m%d").to_string()),
+    ];
+    l.payments.push(pay);
+    Ok(answer)
+}
+
+/// Unpaid past the limit date (23:59:59 Japan time): 12.
+pub fn expire(l: &mut Ledger, now: Timestamp) {
+    let today = crate::clock::jst_date(now);
+    for x in &mut l.payments {
+        if x.status == "10" && x.limit_date.is_some_and(|d| today > d) {
+            x.status = "12".into();
+            x.history.push(Event {
+                at: now,
+                telegram_kind: "(limit)".into(),
+                result: "12".into(),
+            });
+        }
+    }
+}
+
+/// The buyer pays (control API): 10 → 40, or 10 → 43 (preliminary report) and 43 → 40.
+pub fn pay(
+    l: &mut Ledger,
+    payment_id: &str,
+    preliminary: bool,
+    now: Timestamp,
+) -> Result<Payment, String> {
+    expire(l, now);
+    let x = l
+        .payments
+        .iter_mut()
+        .find(|x| x.payment_id == payment_id)
+        .ok_or_else(|| format!("no Paygent payment {payment_id}"))?;
+    if !matches!(x.payment_type.as_str(), "01" | "03") {
+        return Err("only konbini and ATM payments are paid by the buyer".into());
+    }
+    let to = match (x.status.as_str(), preliminary) {
+        ("10", true) if x.payment_type == "03" => "43",
+        ("10", _) | ("43", false) => "40",
+        (s, _) => return Err(format!("cannot pay a payment in status {s}")),
+    };
+    x.status = to.into();
+    if to == "40" {
+        x.captured_at = Some(now);
+    }
+    x.history.push(Event {
+        at: now,
+        telegram_kind: "(buyer paid)".into(),
+        result: to.into(),
+    });
+    Ok(x.clone())
+}
