@@ -130,14 +130,41 @@ pub struct PaygentClient {
     http: reqwest::Client,
 }
 
-/// The URL family of a telegram kind (the merchant module's mapping).
-fn family(kind: &str) -> &'static str {
+/// The URL (after `/n/`) of a telegram kind, as Paygent's merchant module maps them.
+fn path_of(kind: &str) -> &'static str {
     match kind {
-        "094" => "ref",
-        "030" => "conveni",
-        "010" => "atm",
-        _ => "card",
+        "094" => "ref/paymentref",
+        "091" => "ref/paynotice",
+        "030" => "conveni/request",
+        "010" => "atm/request",
+        _ => "card/request",
     }
+}
+
+/// Check a 差分通知's `hc`: SHA-256 of payment_notice_id + payment_id + trading_id +
+/// payment_type + payment_amount + the merchant's hash key, in hex.
+pub fn notice_hash_ok(fields: &[(String, String)], hash_key: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let input = format!(
+        "{}{}{}{}{}{hash_key}",
+        get("payment_notice_id"),
+        get("payment_id"),
+        get("trading_id"),
+        get("payment_type"),
+        get("payment_amount")
+    );
+    let hex: String = Sha256::digest(input.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    !get("hc").is_empty() && get("hc").eq_ignore_ascii_case(&hex)
 }
 
 /// Who pays a konbini / ATM payment.
@@ -172,7 +199,7 @@ impl PaygentClient {
             ("payment_id", payment_id),
         ];
         all.extend_from_slice(data);
-        let url = format!("{}/n/{}/request", self.cfg.base_url, family(kind));
+        let url = format!("{}/n/{}", self.cfg.base_url, path_of(kind));
         let res = self
             .http
             .post(url)
@@ -460,6 +487,14 @@ impl PaygentClient {
             ],
         )
         .await
+    }
+
+    /// 091 差分照会: the next unread notice (`None`), or one by id to fill a gap.
+    /// `success_code` 0 = a notice, 1 = none left, 2 = a notice after purged ones.
+    pub async fn notice(&self, payment_notice_id: Option<u64>) -> Result<Answer, GatewayError> {
+        let id = payment_notice_id.map(|i| i.to_string()).unwrap_or_default();
+        self.telegram("091", "", "", &[("payment_notice_id", &id)])
+            .await
     }
 
     /// 094 決済情報照会.

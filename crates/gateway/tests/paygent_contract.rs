@@ -253,7 +253,7 @@ async fn faults_and_raw_wire_format() {
     let body = "merchant_id=000000001&connect_id=sandbox&connect_password=sandbox&telegram_kind=094&telegram_version=1.0&trading_id=&payment_id=none";
     let r = sb
         .http
-        .post(format!("{}/paygent/n/ref/request", sb.base))
+        .post(format!("{}/paygent/n/ref/paymentref", sb.base))
         .body(body)
         .send()
         .await
@@ -267,7 +267,7 @@ async fn faults_and_raw_wire_format() {
     let body = body.replace("telegram_kind=094", "telegram_kind=022");
     let text = sb
         .http
-        .post(format!("{}/paygent/n/ref/request", sb.base))
+        .post(format!("{}/paygent/n/ref/paymentref", sb.base))
         .body(body)
         .send()
         .await
@@ -395,4 +395,104 @@ async fn konbini_and_atm_are_paid_later_or_expire() {
     sb.set_clock("2024-08-22T00:00:01+09:00").await;
     assert_eq!(status(&c, &aid).await, "12");
     assert!(c.query(&aid).await.unwrap().get("customer_number").len() >= 10);
+}
+
+#[tokio::test]
+async fn differences_by_query_and_push() {
+    use axum::routing::post;
+    let (sb, c) = env().await;
+    // A shop endpoint that answers result=0 and keeps what it was told.
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<(String, String)>>::new()));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/paygent/notice",
+        post(move |body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push(juchu_wire::form::decode(
+                    &body,
+                    juchu_wire::form::Charset::ShiftJis,
+                ));
+                "result=0"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/paygent/notice", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(l, app).await;
+    });
+    sb.control(
+        "/notifications",
+        serde_json::json!({"gateway": "paygent", "url": url}),
+    )
+    .await;
+    let a = c
+        .authorize(
+            "d-1",
+            1500,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    c.capture(a.get("payment_id")).await.unwrap();
+    let payer = juchu_gateway::paygent::Payer {
+        family_name: "山田".into(),
+        name: "花子".into(),
+        tel: "0312345678".into(),
+    };
+    let k = c
+        .request_konbini("d-2", 800, "00C002", &payer, 5)
+        .await
+        .unwrap();
+    sb.control(
+        &format!("/paygent/{}/pay", k.get("payment_id")),
+        serde_json::json!({}),
+    )
+    .await;
+    // 091 reads them one by one, then says there is nothing left.
+    let mut seen = vec![];
+    loop {
+        let n = c.notice(None).await.unwrap();
+        if n.get("success_code") == "1" {
+            break;
+        }
+        seen.push((
+            n.get("payment_notice_id").to_owned(),
+            n.get("payment_type").to_owned(),
+            n.get("payment_status").to_owned(),
+        ));
+    }
+    let want: Vec<(String, String, String)> = [
+        ("1", "02", "20"),
+        ("2", "02", "40"),
+        ("3", "03", "10"),
+        ("4", "03", "40"),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(seen, want);
+    // A gap is re-fetched by id.
+    assert_eq!(c.notice(Some(2)).await.unwrap().get("payment_status"), "40");
+    // The same notices were pushed, each with a valid hc.
+    for _ in 0..50 {
+        if got.lock().unwrap().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pushed = got.lock().unwrap().clone();
+    assert_eq!(pushed.len(), 4);
+    assert!(
+        pushed
+            .iter()
+            .all(|f| juchu_gateway::paygent::notice_hash_ok(f, "sandbox_hash_key"))
+    );
+    assert!(!juchu_gateway::paygent::notice_hash_ok(
+        &pushed[0],
+        "other_key"
+    ));
 }

@@ -227,9 +227,7 @@ async fn paygent_pay(
             Err(e) => return bad(e.to_string()),
         }
     };
-    let now = sb.clock.now();
-    let r = crate::paygent::pay(&mut sb.state().paygent, &id, p.preliminary, now);
-    match r {
+    match crate::paygent::pay(&sb, &id, p.preliminary) {
         Ok(x) => Json(x).into_response(),
         Err(e) => bad(e),
     }

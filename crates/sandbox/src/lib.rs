@@ -43,6 +43,8 @@ pub struct Config {
     pub paygent_merchant_id: String,
     pub paygent_connect_id: String,
     pub paygent_connect_password: String,
+    /// The key of 差分通知's `hc` hash.
+    pub paygent_hash_key: String,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             paygent_merchant_id: "000000001".into(),
             paygent_connect_id: "sandbox".into(),
             paygent_connect_password: "sandbox".into(),
+            paygent_hash_key: "sandbox_hash_key".into(),
         }
     }
 }

@@ -16,6 +16,8 @@ pub enum Accept {
     BodyZero,
     /// Paidy: any 2xx.
     Http2xx,
+    /// Paygent 差分通知: the body must be `result=0`.
+    ResultZero,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -144,6 +146,15 @@ impl Notifier {
                             )),
                             Accept::Http2xx if status.is_success() => Ok(()),
                             Accept::Http2xx => Err(format!("HTTP {status}")),
+                            Accept::ResultZero
+                                if status.is_success() && body.trim() == "result=0" =>
+                            {
+                                Ok(())
+                            }
+                            Accept::ResultZero => Err(format!(
+                                "HTTP {status}, body {:?} (expected result=0)",
+                                body.trim()
+                            )),
                         }
                     }
                     Err(e) => Err(e.to_string()),

@@ -218,6 +218,7 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
         base_payment_id: String::new(),
         limit_date: None,
         extra: Default::default(),
+        notified_status: String::new(),
         history: vec![],
     };
     // card_valid_term is MMYY; a past month (Japan time) is an input error (1G83).
@@ -398,6 +399,7 @@ pub fn amend(l: &mut Ledger, p: &Params, now: Timestamp, capture: bool) -> Resul
         captured_at: capture.then_some(now),
         cancelled_at: None,
         base_payment_id: orig.payment_id.clone(),
+        notified_status: String::new(),
         history: vec![],
         ..orig.clone()
     };

@@ -87,6 +87,7 @@ fn new_payment(
         base_payment_id: String::new(),
         limit_date: Some(limit),
         extra: Default::default(),
+        notified_status: String::new(),
         history: vec![Event {
             at: now,
             telegram_kind: kind.to_owned(),

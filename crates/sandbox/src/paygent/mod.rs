@@ -9,9 +9,19 @@
 
 mod card;
 mod later;
+mod notice;
 mod stored;
 
-pub use later::pay;
+/// The buyer pays a konbini / ATM payment (control API); notices follow.
+pub fn pay(sb: &Sandbox, payment_id: &str, preliminary: bool) -> Result<Payment, String> {
+    let now = sb.clock.now();
+    let mut st = sb.state();
+    let r = later::pay(&mut st.paygent, payment_id, preliminary, now);
+    let fresh = notice::collect(&mut st.paygent, now);
+    drop(st);
+    notice::push(sb, fresh);
+    r
+}
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -77,6 +87,9 @@ pub struct Payment {
     pub limit_date: Option<jiff::civil::Date>,
     /// Konbini / ATM answer fields (receipt_number, customer_number, conf_number …).
     pub extra: std::collections::BTreeMap<String, String>,
+    /// The status last reported in a 差分 notice.
+    #[serde(skip)]
+    pub notified_status: String,
     pub history: Vec<Event>,
 }
 
@@ -86,6 +99,10 @@ pub struct Ledger {
     pub next_id: u64,
     pub cards: Vec<stored::StoredCard>,
     pub next_card_id: u64,
+    pub notices: Vec<notice::Notice>,
+    pub last_notice_id: u64,
+    /// 091 without an id reads the notices after this one.
+    pub read_upto: u64,
 }
 
 impl Ledger {
@@ -97,16 +114,20 @@ impl Ledger {
 }
 
 pub fn routes() -> Router<Sandbox> {
-    Router::new().route("/n/{family}/request", post(call))
+    // The merchant module's URL per telegram family; 091 and 094 have their own.
+    Router::new().route("/n/{family}/{endpoint}", post(call))
 }
 
-/// Which telegram kinds each URL family takes (P004 otherwise).
+/// The URL (after `/n/`) each telegram kind is sent to (P004 elsewhere).
 fn family_of(kind: &str) -> Option<&'static str> {
     match kind {
-        "020" | "021" | "022" | "023" | "025" | "026" | "027" | "028" | "029" => Some("card"),
-        "094" => Some("ref"),
-        "030" => Some("conveni"),
-        "010" => Some("atm"),
+        "020" | "021" | "022" | "023" | "025" | "026" | "027" | "028" | "029" => {
+            Some("card/request")
+        }
+        "030" => Some("conveni/request"),
+        "010" => Some("atm/request"),
+        "091" => Some("ref/paynotice"),
+        "094" => Some("ref/paymentref"),
         _ => None,
     }
 }
@@ -126,7 +147,7 @@ fn error_answer(r: &Refusal, kind: &str) -> Vec<(&'static str, String)> {
         ("response_code", r.code.clone()),
         ("response_detail", r.detail.clone()),
     ];
-    if family_of(kind) == Some("card") {
+    if family_of(kind) == Some("card/request") {
         v.extend(card::empty_card_fields());
     }
     v
@@ -162,7 +183,12 @@ fn header_check(sb: &Sandbox, p: &Params, family: &str) -> Result<String, Refusa
     }
 }
 
-async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes) -> Response {
+async fn call(
+    State(sb): State<Sandbox>,
+    Path((a, b)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let family = format!("{a}/{b}");
     let params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     let kind = params.get("telegram_kind").cloned().unwrap_or_default();
     let fault = sb.faults.take("paygent", &kind);
@@ -202,6 +228,7 @@ async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes
             "023" => card::cancel_capture(l, &params, now),
             "028" | "029" => card::amend(l, &params, now, kind == "029"),
             "094" => card::query(l, &params),
+            "091" => notice::read(l, &params),
             "025" => stored::register(l, &params, now),
             "030" => later::konbini(l, &params, now),
             "010" => later::atm(l, &params, now),
@@ -213,6 +240,9 @@ async fn call(State(sb): State<Sandbox>, Path(family): Path<String>, body: Bytes
             && params
                 .get("card_number")
                 .is_some_and(|c| c.bytes().rev().nth(3) == Some(b'9'));
+        let fresh = notice::collect(l, now);
+        drop(st);
+        notice::push(&sb, fresh);
         (r.unwrap_or_else(|e| error_answer(&e, &kind)), slow)
     };
     if slow {
