@@ -181,14 +181,15 @@ impl PaygentClient {
         Ok(PaygentClient { cfg, http })
     }
 
-    /// Send a telegram; `payment_id` / `trading_id` go in the common header.
-    pub async fn telegram(
+    /// Send a telegram and return the answer's text; `payment_id` / `trading_id` go in the
+    /// common header.
+    async fn post(
         &self,
         kind: &str,
         payment_id: &str,
         trading_id: &str,
         data: &[(&str, &str)],
-    ) -> Result<Answer, GatewayError> {
+    ) -> Result<String, GatewayError> {
         let mut all: Vec<(&str, &str)> = vec![
             ("merchant_id", &self.cfg.merchant_id),
             ("connect_id", &self.cfg.connect_id),
@@ -223,7 +224,18 @@ impl PaygentClient {
                 "HTTP {status} for telegram {kind}"
             )));
         }
-        let (text, _) = Charset::ShiftJis.decode(&bytes);
+        Ok(Charset::ShiftJis.decode(&bytes).0)
+    }
+
+    /// Send a telegram answered in `name=value` lines.
+    pub async fn telegram(
+        &self,
+        kind: &str,
+        payment_id: &str,
+        trading_id: &str,
+        data: &[(&str, &str)],
+    ) -> Result<Answer, GatewayError> {
+        let text = self.post(kind, payment_id, trading_id, data).await?;
         let a = Answer(juchu_wire::paygent::parse(&text));
         match a.get("result") {
             "0" => Ok(a),
@@ -370,35 +382,14 @@ impl PaygentClient {
 
     /// 027: the customer's stored cards (Paygent answers this one in CSV).
     pub async fn cards(&self, customer_id: &str) -> Result<Vec<StoredCardRow>, GatewayError> {
-        let all: Vec<(&str, &str)> = vec![
-            ("merchant_id", &self.cfg.merchant_id),
-            ("connect_id", &self.cfg.connect_id),
-            ("connect_password", self.cfg.connect_password.expose()),
-            ("telegram_kind", "027"),
-            ("telegram_version", &self.cfg.telegram_version),
-            ("trading_id", ""),
-            ("payment_id", ""),
-            ("customer_id", customer_id),
-            ("customer_card_id", ""),
-        ];
-        let res = self
-            .http
-            .post(format!("{}/n/card/request", self.cfg.base_url))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded; charset=Windows-31J",
+        let text = self
+            .post(
+                "027",
+                "",
+                "",
+                &[("customer_id", customer_id), ("customer_card_id", "")],
             )
-            .body(form::encode(&all, Charset::ShiftJis))
-            .send()
-            .await
-            .map_err(transport_error)?;
-        if res.status().is_server_error() {
-            return Err(GatewayError::Unknown {
-                reason: format!("ペイジェントがHTTP {}を返しました", res.status()),
-            });
-        }
-        let bytes = res.bytes().await.map_err(transport_error)?;
-        let (text, _) = Charset::ShiftJis.decode(&bytes);
+            .await?;
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
