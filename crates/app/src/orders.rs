@@ -552,7 +552,19 @@ pub async fn change_status_many(
                 code: None,
                 message: format!("「{}」に変更しました", to.label()),
             },
-            Err(e @ (AppError::Store(_) | AppError::Internal(_))) => return Err(e),
+            // An internal failure is reported on its order too: the ones before it were
+            // committed, and the operator must see which.
+            Err(e @ (AppError::Store(_) | AppError::Internal(_))) => {
+                tracing::error!(number = n, error = %e, "bulk status change failed");
+                BulkResult {
+                    number: n,
+                    ok: false,
+                    code: Some(e.code().to_owned()),
+                    message:
+                        "内部エラーのため変更できませんでした。この受注の状態を確認してください"
+                            .to_owned(),
+                }
+            }
             Err(e) => BulkResult {
                 number: n,
                 ok: false,
