@@ -3,7 +3,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::{Event, Ledger, Params, Payment, Refusal, refuse};
+use super::{Event, Ledger, Params, Payment, Refusal, amount, get, jst, refuse};
 
 /// Days after which an authorization expires (20 → 33) and a capture can no longer be
 /// cancelled (40 → 41). GATEWAYS.md's figure; the public spec defers to a separate chart.
@@ -11,12 +11,6 @@ pub const AUTH_DAYS: i64 = 60;
 pub const CANCEL_DAYS: i64 = 60;
 
 type Answer = Vec<(&'static str, String)>;
-
-fn jst(t: Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
-        .strftime("%Y%m%d%H%M%S")
-        .to_string()
-}
 
 /// The card fields every 020–029 answer lists, empty.
 pub fn empty_card_fields() -> Answer {
@@ -101,29 +95,6 @@ pub fn apply_timers(l: &mut Ledger, now: Timestamp) {
     }
 }
 
-fn get<'a>(p: &'a Params, k: &str) -> &'a str {
-    p.get(k).map(String::as_str).unwrap_or("")
-}
-
-fn amount(p: &Params) -> Result<i64, Refusal> {
-    let Some(a) = p.get("payment_amount") else {
-        return Err(refuse("P005", "payment_amount"));
-    };
-    if a.is_empty() {
-        return Err(refuse("P006", "payment_amount"));
-    }
-    if !a.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(refuse("P008", "payment_amount"));
-    }
-    if a.len() > 7 {
-        return Err(refuse("P009", "payment_amount"));
-    }
-    match a.parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(refuse("P014", "payment_amount")),
-    }
-}
-
 /// The payment a 021–029 / 094 telegram names, by payment_id or trading_id.
 fn find(l: &mut Ledger, p: &Params, not_found: &str, ambiguous: &str) -> Result<usize, Refusal> {
     let (pid, tid) = (get(p, "payment_id"), get(p, "trading_id"));
@@ -156,7 +127,7 @@ fn mask(card: &str) -> String {
 }
 
 pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
-    let amount = amount(p)?;
+    let amount = amount(p, 7)?;
     let class = match get(p, "payment_class") {
         "" => "10",
         c @ ("10" | "23" | "61" | "80") => c,

@@ -4,13 +4,9 @@
 
 use jiff::{Span, Timestamp};
 
-use super::{Event, Ledger, Params, Payment, Refusal, refuse};
+use super::{Event, Ledger, Params, Payment, Refusal, amount, get, refuse};
 
 type Answer = Vec<(&'static str, String)>;
-
-fn get<'a>(p: &'a Params, k: &str) -> &'a str {
-    p.get(k).map(String::as_str).unwrap_or("")
-}
 
 /// Store codes by CVS type, for connection type A (docs/paygent-protocol.md §3.5).
 const CVS: [(&str, &[&str]); 4] = [
@@ -19,24 +15,6 @@ const CVS: [(&str, &[&str]); 4] = [
     ("03", &["00C001"]),
     ("04", &["00C005"]),
 ];
-
-fn amount(p: &Params, max_len: usize) -> Result<i64, Refusal> {
-    let a = match p.get("payment_amount") {
-        None => return Err(refuse("P005", "payment_amount")),
-        Some(a) if a.is_empty() => return Err(refuse("P006", "payment_amount")),
-        Some(a) => a,
-    };
-    if !a.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(refuse("P008", "payment_amount"));
-    }
-    if a.len() > max_len {
-        return Err(refuse("P009", "payment_amount"));
-    }
-    match a.parse::<i64>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(refuse("P014", "payment_amount")),
-    }
-}
 
 fn required(p: &Params, k: &'static str, max_chars: usize) -> Result<String, Refusal> {
     match p.get(k).map(String::as_str) {

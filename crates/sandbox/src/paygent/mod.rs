@@ -47,6 +47,38 @@ pub struct Refusal {
     pub detail: String,
 }
 
+/// A parameter's value, empty when absent.
+pub fn get<'a>(p: &'a Params, k: &str) -> &'a str {
+    p.get(k).map(String::as_str).unwrap_or("")
+}
+
+/// `payment_amount`: present (P005), not empty (P006), digits (P008), at most `max_len` of
+/// them (P009: 7 for cards, 9 for konbini / ATM), above zero (P014).
+pub fn amount(p: &Params, max_len: usize) -> Result<i64, Refusal> {
+    let a = match p.get("payment_amount") {
+        None => return Err(refuse("P005", "payment_amount")),
+        Some(a) if a.is_empty() => return Err(refuse("P006", "payment_amount")),
+        Some(a) => a,
+    };
+    if !a.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refuse("P008", "payment_amount"));
+    }
+    if a.len() > max_len {
+        return Err(refuse("P009", "payment_amount"));
+    }
+    match a.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(refuse("P014", "payment_amount")),
+    }
+}
+
+/// Paygent's dates: `YYYYMMDDHHMMSS` in Japan time.
+pub fn jst(t: Timestamp) -> String {
+    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
+        .strftime("%Y%m%d%H%M%S")
+        .to_string()
+}
+
 pub fn refuse(code: &str, detail: impl Into<String>) -> Refusal {
     Refusal {
         code: code.to_owned(),

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-use super::{Ledger, Params, Payment, Refusal, refuse};
+use super::{Ledger, Params, Payment, Refusal, jst, refuse};
 use crate::Sandbox;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -32,12 +32,6 @@ fn notifies(payment_type: &str, status: &str) -> bool {
         "05" => matches!(status, "12" | "15" | "40"),
         _ => false,
     }
-}
-
-fn jst(t: Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
-        .strftime("%Y%m%d%H%M%S")
-        .to_string()
 }
 
 /// Record a notice for every payment whose status changed since the last one. Returns the

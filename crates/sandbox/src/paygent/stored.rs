@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::{Params, Refusal, refuse};
+use super::{Params, Refusal, get, jst, refuse};
 
 pub const MAX_CARDS: usize = 10;
 
@@ -21,10 +21,6 @@ pub struct StoredCard {
 
 type Answer = Vec<(&'static str, String)>;
 
-fn get<'a>(p: &'a Params, k: &str) -> &'a str {
-    p.get(k).map(String::as_str).unwrap_or("")
-}
-
 fn customer(p: &Params) -> Result<String, Refusal> {
     match p.get("customer_id").map(String::as_str) {
         None => Err(refuse("P005", "customer_id")),
@@ -34,12 +30,6 @@ fn customer(p: &Params) -> Result<String, Refusal> {
         }
         Some(c) => Ok(c.to_owned()),
     }
-}
-
-fn jst(t: Timestamp) -> String {
-    t.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::Offset::constant(9)))
-        .strftime("%Y%m%d%H%M%S")
-        .to_string()
 }
 
 /// 025: register a card. With valid_check_flg=1 the issuer is asked first (test cards that
