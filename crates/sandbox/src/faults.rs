@@ -67,6 +67,44 @@ impl Faults {
     }
 }
 
+/// What an injected fault makes of a request before the gateway processes it.
+pub enum Before {
+    /// Process it; if `drop_after`, break the connection instead of answering.
+    Go { drop_after: bool },
+    /// Answer this without processing.
+    Stop(Response),
+}
+
+impl Faults {
+    /// Apply the fault for this request, if any: wait, answer 5xx (`unavailable` builds the
+    /// gateway's own form of it), or drop the connection before or after processing.
+    pub async fn before(
+        &self,
+        gateway: &str,
+        operation: &str,
+        unavailable: impl FnOnce() -> Response,
+    ) -> Before {
+        let Some(f) = self.take(gateway, operation) else {
+            return Before::Go { drop_after: false };
+        };
+        match f.kind {
+            FaultKind::Delay => {
+                tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms)).await;
+                Before::Go { drop_after: false }
+            }
+            FaultKind::ServerError => Before::Stop(unavailable()),
+            FaultKind::DropBefore => Before::Stop(dropped()),
+            FaultKind::DropAfter => Before::Go { drop_after: true },
+        }
+    }
+}
+
+/// A plain 503, for gateways whose errors are not JSON.
+pub fn unavailable() -> Response {
+    use axum::response::IntoResponse;
+    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "sandbox fault").into_response()
+}
+
 /// A response whose body fails at once: the client sees the connection break.
 pub fn dropped() -> Response {
     let body = futures_util::stream::once(async {

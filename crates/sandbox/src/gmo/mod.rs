@@ -22,7 +22,7 @@ use juchu_wire::form::{self, Charset};
 use juchu_wire::gmo::{GmoError, write, write_errors};
 
 use crate::clock::jst_date;
-use crate::faults::{FaultKind, dropped};
+use crate::faults::{Before, dropped, unavailable};
 use crate::{Sandbox, ids};
 
 mod card;
@@ -215,17 +215,10 @@ pub(super) async fn call(
     let name = name.to_owned();
     let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     params.insert(BASE.to_owned(), base_url(&headers));
-    let fault = sb.faults.take("gmo", &name);
-    if let Some(f) = &fault {
-        match f.kind {
-            FaultKind::Delay => tokio::time::sleep(Duration::from_millis(f.delay_ms)).await,
-            FaultKind::ServerError => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "sandbox fault").into_response();
-            }
-            FaultKind::DropBefore => return dropped(),
-            FaultKind::DropAfter => {}
-        }
-    }
+    let drop_after = match sb.faults.before("gmo", &name, unavailable).await {
+        Before::Go { drop_after } => drop_after,
+        Before::Stop(r) => return r,
+    };
     let (answer, slow) = {
         let now = sb.clock.now();
         let mut st = sb.state();
@@ -284,7 +277,7 @@ pub(super) async fn call(
             notify(&sb, &t);
         }
     }
-    if fault.is_some_and(|f| f.kind == FaultKind::DropAfter) {
+    if drop_after {
         return dropped();
     }
     respond(&answer)

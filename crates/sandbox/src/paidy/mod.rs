@@ -8,7 +8,6 @@
 //! of an open payment, an increase by at most 10% of the authorized amount (seed 002).
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,7 +17,7 @@ use axum::{Json, Router};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::faults::{FaultKind, dropped};
+use crate::faults::{Before, dropped};
 use crate::{Sandbox, ids};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
@@ -208,29 +207,25 @@ async fn guarded(
     if let Err(r) = authorized(sb, h) {
         return r.into_response();
     }
-    let fault = sb.faults.take("paidy", op);
-    if let Some(fl) = &fault {
-        match fl.kind {
-            FaultKind::Delay => tokio::time::sleep(Duration::from_millis(fl.delay_ms)).await,
-            FaultKind::ServerError => {
-                return err(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "server.unavailable",
-                    "Service unavailable",
-                    "sandbox fault",
-                )
-                .into_response();
-            }
-            FaultKind::DropBefore => return dropped(),
-            FaultKind::DropAfter => {}
-        }
-    }
+    let unavailable = || {
+        err(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server.unavailable",
+            "Service unavailable",
+            "sandbox fault",
+        )
+        .into_response()
+    };
+    let drop_after = match sb.faults.before("paidy", op, unavailable).await {
+        Before::Go { drop_after } => drop_after,
+        Before::Stop(r) => return r,
+    };
     let r = {
         let now = sb.clock.now();
         let mut st = sb.state();
         f(&mut st.paidy, now)
     };
-    if fault.is_some_and(|fl| fl.kind == FaultKind::DropAfter) {
+    if drop_after {
         return dropped();
     }
     match r {

@@ -29,14 +29,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use jiff::Timestamp;
 use juchu_wire::form::{self, Charset};
 
 use crate::Sandbox;
-use crate::faults::{FaultKind, dropped};
+use crate::faults::{Before, dropped, unavailable};
 
 pub type Params = HashMap<String, String>;
 
@@ -223,17 +223,10 @@ async fn call(
     let family = format!("{a}/{b}");
     let params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     let kind = params.get("telegram_kind").cloned().unwrap_or_default();
-    let fault = sb.faults.take("paygent", &kind);
-    if let Some(f) = &fault {
-        match f.kind {
-            FaultKind::Delay => tokio::time::sleep(Duration::from_millis(f.delay_ms)).await,
-            FaultKind::ServerError => {
-                return (StatusCode::SERVICE_UNAVAILABLE, "sandbox fault").into_response();
-            }
-            FaultKind::DropBefore => return dropped(),
-            FaultKind::DropAfter => {}
-        }
-    }
+    let drop_after = match sb.faults.before("paygent", &kind, unavailable).await {
+        Before::Go { drop_after } => drop_after,
+        Before::Stop(r) => return r,
+    };
     if kind == "027" {
         let now = sb.clock.now();
         let st = sb.state();
@@ -280,7 +273,7 @@ async fn call(
     if slow {
         tokio::time::sleep(Duration::from_millis(sb.config.slow_card_ms)).await;
     }
-    if fault.is_some_and(|f| f.kind == FaultKind::DropAfter) {
+    if drop_after {
         return dropped();
     }
     respond(&answer)
