@@ -54,3 +54,43 @@ pub(crate) fn transport_error(e: reqwest::Error) -> GatewayError {
         }
     }
 }
+
+/// Send a request and read the whole answer. A transport failure is classified by
+/// `transport_error`; a 5xx may come after the gateway committed, so it is an unknown outcome
+/// too. `gateway` names the gateway in messages.
+pub(crate) async fn exchange(
+    req: reqwest::RequestBuilder,
+    gateway: &str,
+) -> Result<(reqwest::StatusCode, bytes::Bytes), GatewayError> {
+    let res = req.send().await.map_err(transport_error)?;
+    let status = res.status();
+    let body = res.bytes().await.map_err(transport_error)?;
+    if status.is_server_error() {
+        return Err(GatewayError::Unknown {
+            reason: format!("{gateway}がHTTP {status}を返しました"),
+        });
+    }
+    Ok((status, body))
+}
+
+/// POST a Windows-31J form (GMO-PG, Paygent) and return the answer as text.
+pub(crate) async fn post_sjis_form(
+    http: &reqwest::Client,
+    url: &str,
+    pairs: &[(&str, &str)],
+    gateway: &str,
+) -> Result<String, GatewayError> {
+    use juchu_wire::form::{self, Charset};
+    let req = http
+        .post(url)
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=Windows-31J",
+        )
+        .body(form::encode(pairs, Charset::ShiftJis));
+    let (status, body) = exchange(req, gateway).await?;
+    if !status.is_success() {
+        return Err(GatewayError::Protocol(format!("HTTP {status} from {url}")));
+    }
+    Ok(Charset::ShiftJis.decode(&body).0)
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::{GatewayError, Secret, http_client, transport_error};
+use crate::{GatewayError, Secret, exchange, http_client};
 
 #[derive(Debug, Clone)]
 pub struct PaidyConfig {
@@ -159,14 +159,7 @@ impl PaidyClient {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let res = req.send().await.map_err(transport_error)?;
-        let status = res.status();
-        let bytes = res.bytes().await.map_err(transport_error)?;
-        if status.is_server_error() {
-            return Err(GatewayError::Unknown {
-                reason: format!("PaidyがHTTP {status}を返しました"),
-            });
-        }
+        let (status, bytes) = exchange(req, "Paidy").await?;
         if !status.is_success() {
             let v: Value = serde_json::from_slice(&bytes).map_err(|_| {
                 GatewayError::Protocol(format!("HTTP {status} without an error body"))

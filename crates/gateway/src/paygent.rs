@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use juchu_wire::form::{self, Charset};
-
-use crate::{GatewayError, Secret, http_client, transport_error};
+use crate::{GatewayError, Secret, http_client, post_sjis_form};
 
 #[derive(Debug, Clone)]
 pub struct PaygentConfig {
@@ -201,30 +199,7 @@ impl PaygentClient {
         ];
         all.extend_from_slice(data);
         let url = format!("{}/n/{}", self.cfg.base_url, path_of(kind));
-        let res = self
-            .http
-            .post(url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded; charset=Windows-31J",
-            )
-            .body(form::encode(&all, Charset::ShiftJis))
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = res.status();
-        let bytes = res.bytes().await.map_err(transport_error)?;
-        if status.is_server_error() {
-            return Err(GatewayError::Unknown {
-                reason: format!("ペイジェントがHTTP {status}を返しました"),
-            });
-        }
-        if !status.is_success() {
-            return Err(GatewayError::Protocol(format!(
-                "HTTP {status} for telegram {kind}"
-            )));
-        }
-        Ok(Charset::ShiftJis.decode(&bytes).0)
+        post_sjis_form(&self.http, &url, &all, "ペイジェント").await
     }
 
     /// Send a telegram answered in `name=value` lines.

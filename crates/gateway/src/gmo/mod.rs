@@ -8,10 +8,9 @@ pub use gateway::state_of;
 
 use std::time::Duration;
 
-use juchu_wire::form::{self, Charset};
 use juchu_wire::gmo::{errors as parse_errors, parse};
 
-use crate::{GatewayError, Secret, http_client, transport_error};
+use crate::{GatewayError, Secret, http_client, post_sjis_form};
 
 #[derive(Debug, Clone)]
 pub struct GmoConfig {
@@ -199,32 +198,9 @@ impl GmoClient {
     ) -> Result<Answer, GatewayError> {
         let mut all: Vec<(&str, &str)> = params.to_vec();
         all.extend_from_slice(creds);
-        let body = form::encode(&all, Charset::ShiftJis);
         let url = format!("{}/payment/{api}.idPass", self.cfg.base_url);
         tracing::debug!(api, "GMO request");
-        let res = self
-            .http
-            .post(&url)
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded; charset=Windows-31J",
-            )
-            .body(body)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = res.status();
-        let bytes = res.bytes().await.map_err(transport_error)?;
-        if status.is_server_error() {
-            // A 5xx may come after the gateway committed: the outcome is not known.
-            return Err(GatewayError::Unknown {
-                reason: format!("決済会社がHTTP {status}を返しました"),
-            });
-        }
-        if !status.is_success() {
-            return Err(GatewayError::Protocol(format!("HTTP {status} from {api}")));
-        }
-        let (text, _) = Charset::ShiftJis.decode(&bytes);
+        let text = post_sjis_form(&self.http, &url, &all, "決済会社").await?;
         let pairs = parse(&text);
         if let Some(errs) = parse_errors(&pairs) {
             let first = errs.first().cloned().unwrap_or(juchu_wire::gmo::GmoError {
