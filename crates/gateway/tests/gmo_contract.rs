@@ -865,37 +865,13 @@ async fn three_d_secure_2() {
     );
 }
 
-/// A shop endpoint that answers `1` (retry) the first time and `0` after.
-async fn shop_endpoint() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
-    use axum::routing::post;
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/notify",
-        post(move |body: axum::body::Bytes| {
-            let g = g.clone();
-            async move {
-                let (text, _) = juchu_wire::form::Charset::ShiftJis.decode(&body);
-                let mut v = g.lock().unwrap();
-                v.push(text);
-                if v.len() == 1 { "1" } else { "0" }
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/notify", l.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    (url, got)
-}
-
 #[tokio::test]
 async fn result_notifications_are_retried_until_the_shop_says_0() {
     use juchu_gateway::gmo::PayType;
     let e = env().await;
-    let (url, got) = shop_endpoint().await;
-    e.control("/notifications", json!({"gateway": "gmo", "url": url}))
+    // The shop asks for a resend the first time, then accepts.
+    let shop = support::ShopEndpoint::start(|n| if n == 1 { "1" } else { "0" }).await;
+    e.control("/notifications", json!({"gateway": "gmo", "url": shop.url}))
         .await;
     let keys = e
         .gmo
@@ -937,7 +913,12 @@ async fn result_notifications_are_retried_until_the_shop_says_0() {
         .find(|n| n["body"].as_str().unwrap().contains("Status=PAYSUCCESS"))
         .unwrap();
     assert!(paid["body"].as_str().unwrap().contains("PayType=3"));
-    let bodies = got.lock().unwrap().clone();
+    let bodies: Vec<String> = shop
+        .bodies_when(|_| true)
+        .await
+        .iter()
+        .map(|b| support::sjis(b))
+        .collect();
     // The first delivery was refused with 1 and sent again.
     assert_eq!(bodies.len(), 3, "{bodies:?}");
     assert!(
@@ -1090,8 +1071,8 @@ async fn html_views_list_transactions() {
 async fn expired_requests_are_notified() {
     use juchu_gateway::gmo::PayType;
     let e = env().await;
-    let (url, got) = shop_endpoint().await;
-    e.control("/notifications", json!({"gateway": "gmo", "url": url}))
+    let shop = support::ShopEndpoint::start(|n| if n == 1 { "1" } else { "0" }).await;
+    e.control("/notifications", json!({"gateway": "gmo", "url": shop.url}))
         .await;
     let k = e
         .gmo
@@ -1114,20 +1095,13 @@ async fn expired_requests_are_notified() {
     // The buyer never pays: the deadline passes (clock) or the request is expired by hand.
     e.control("/gmo/exp-p1/expire", json!({})).await;
     e.advance(4 * 86_400).await;
-    for _ in 0..100 {
-        if got
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|b| b.contains("Status=EXPIRED"))
-            .count()
-            == 2
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let bodies = got.lock().unwrap().clone();
+    let expired = |b: &[u8]| support::sjis(b).contains("Status=EXPIRED");
+    let bodies: Vec<String> = shop
+        .bodies_when(|bs| bs.iter().filter(|b| expired(b)).count() == 2)
+        .await
+        .iter()
+        .map(|b| support::sjis(b))
+        .collect();
     let expired: Vec<&String> = bodies
         .iter()
         .filter(|b| b.contains("Status=EXPIRED"))

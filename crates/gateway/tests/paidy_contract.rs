@@ -174,25 +174,9 @@ async fn wrong_key_and_faults() {
 
 #[tokio::test]
 async fn webhooks_follow_operations() {
-    use axum::routing::post;
     let (sb, c) = env().await;
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/paidy/webhook",
-        post(move |axum::Json(v): axum::Json<serde_json::Value>| {
-            let g = g.clone();
-            async move {
-                g.lock().unwrap().push(v);
-                axum::http::StatusCode::OK
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/paidy/webhook", l.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
+    let shop = support::ShopEndpoint::start(|_| "ok").await;
+    let url = shop.url.clone();
     sb.control(
         "/notifications",
         serde_json::json!({"gateway": "paidy", "url": url}),
@@ -201,13 +185,12 @@ async fn webhooks_follow_operations() {
     let p = c.create(&new_payment("tok_w", 5000)).await.unwrap();
     let p = c.capture(&p.id).await.unwrap();
     c.refund(&p.id, &p.captures[0].id, Some(500)).await.unwrap();
-    for _ in 0..50 {
-        if got.lock().unwrap().len() == 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let events = got.lock().unwrap().clone();
+    let events: Vec<serde_json::Value> = shop
+        .bodies_when(|b| b.len() == 3)
+        .await
+        .iter()
+        .map(|b| serde_json::from_slice(b).unwrap())
+        .collect();
     let statuses: Vec<&str> = events
         .iter()
         .map(|e| e["status"].as_str().unwrap())

@@ -399,29 +399,10 @@ async fn konbini_and_atm_are_paid_later_or_expire() {
 
 #[tokio::test]
 async fn differences_by_query_and_push() {
-    use axum::routing::post;
     let (sb, c) = env().await;
     // A shop endpoint that answers result=0 and keeps what it was told.
-    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<(String, String)>>::new()));
-    let g = got.clone();
-    let app = axum::Router::new().route(
-        "/paygent/notice",
-        post(move |body: axum::body::Bytes| {
-            let g = g.clone();
-            async move {
-                g.lock().unwrap().push(juchu_wire::form::decode(
-                    &body,
-                    juchu_wire::form::Charset::ShiftJis,
-                ));
-                "result=0"
-            }
-        }),
-    );
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/paygent/notice", l.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
+    let shop = support::ShopEndpoint::start(|_| "result=0").await;
+    let url = shop.url.clone();
     sb.control(
         "/notifications",
         serde_json::json!({"gateway": "paygent", "url": url}),
@@ -478,13 +459,12 @@ async fn differences_by_query_and_push() {
     // A gap is re-fetched by id.
     assert_eq!(c.notice(Some(2)).await.unwrap().get("payment_status"), "40");
     // The same notices were pushed, each with a valid hc.
-    for _ in 0..50 {
-        if got.lock().unwrap().len() == 4 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let pushed = got.lock().unwrap().clone();
+    let pushed: Vec<Vec<(String, String)>> = shop
+        .bodies_when(|b| b.len() == 4)
+        .await
+        .iter()
+        .map(|b| juchu_wire::form::decode(b, juchu_wire::form::Charset::ShiftJis))
+        .collect();
     assert_eq!(pushed.len(), 4);
     assert!(
         pushed

@@ -72,3 +72,50 @@ impl Sandbox {
             .unwrap()
     }
 }
+
+/// A shop's notification endpoint on 127.0.0.1:0: keeps every body it receives and answers
+/// `answer(n)` to the n-th (1-based) — `"0"`, `"result=0"`, `"1"` to ask for a resend …
+pub struct ShopEndpoint {
+    pub url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>,
+}
+
+impl ShopEndpoint {
+    pub async fn start(answer: fn(usize) -> &'static str) -> ShopEndpoint {
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+        let b = bodies.clone();
+        let app = axum::Router::new().route(
+            "/notify",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let b = b.clone();
+                async move {
+                    let mut v = b.lock().unwrap();
+                    v.push(body.to_vec());
+                    answer(v.len())
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/notify", l.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(l, app).await;
+        });
+        ShopEndpoint { url, bodies }
+    }
+
+    /// The bodies received so far, once `done` holds of them (or after 5 seconds).
+    pub async fn bodies_when(&self, done: impl Fn(&[Vec<u8>]) -> bool) -> Vec<Vec<u8>> {
+        for _ in 0..50 {
+            if done(&self.bodies.lock().unwrap()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// A Windows-31J body as text.
+pub fn sjis(b: &[u8]) -> String {
+    juchu_wire::form::Charset::ShiftJis.decode(b).0
+}
