@@ -33,6 +33,23 @@ pub(super) fn return_page(ret_url: &str, access_id: &str, order_id: &str) -> Res
     .into_response()
 }
 
+/// The transaction waiting for the buyer's 3-D Secure, by AccessID.
+fn session<'a>(
+    l: &'a mut Ledger,
+    access_id: &str,
+) -> Result<(&'a mut Tran, Pending3ds), (StatusCode, &'static str)> {
+    let t = l
+        .trans
+        .values_mut()
+        .find(|t| t.access_id == access_id)
+        .ok_or((StatusCode::NOT_FOUND, "no such 3-D Secure session"))?;
+    let pending = t
+        .pending_3ds
+        .clone()
+        .ok_or((StatusCode::CONFLICT, "this 3-D Secure session is finished"))?;
+    Ok((t, pending))
+}
+
 #[derive(serde::Deserialize)]
 pub(super) struct ChallengeQuery {
     #[serde(rename = "AccessID")]
@@ -45,16 +62,9 @@ pub(super) async fn challenge_page(
     axum::extract::Query(q): axum::extract::Query<ChallengeQuery>,
 ) -> Response {
     let mut st = sb.state();
-    let Some(t) = st
-        .gmo
-        .trans
-        .values_mut()
-        .find(|t| t.access_id == q.access_id)
-    else {
-        return (StatusCode::NOT_FOUND, "no such 3-D Secure session").into_response();
-    };
-    let Some(pending) = t.pending_3ds.clone() else {
-        return (StatusCode::CONFLICT, "this 3-D Secure session is finished").into_response();
+    let (t, pending) = match session(&mut st.gmo, &q.access_id) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
     };
     if challenge_kind(&pending.card_no).is_none() {
         t.tds_result = "Y".into();
@@ -91,16 +101,9 @@ pub(super) async fn challenge_answer(
     axum::extract::Form(a): axum::extract::Form<ChallengeAnswer>,
 ) -> Response {
     let mut st = sb.state();
-    let Some(t) = st
-        .gmo
-        .trans
-        .values_mut()
-        .find(|t| t.access_id == a.access_id)
-    else {
-        return (StatusCode::NOT_FOUND, "no such 3-D Secure session").into_response();
-    };
-    let Some(pending) = t.pending_3ds.clone() else {
-        return (StatusCode::CONFLICT, "this 3-D Secure session is finished").into_response();
+    let (t, pending) = match session(&mut st.gmo, &a.access_id) {
+        Ok(s) => s,
+        Err(e) => return e.into_response(),
     };
     let passes = a.answer == "ok" && challenge_kind(&pending.card_no) != Some(false);
     t.tds_result = if passes { "Y".into() } else { "N".into() };

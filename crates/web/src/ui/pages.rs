@@ -19,6 +19,15 @@ use super::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, error_page, safe_next};
 use crate::AppState;
 use crate::extract::Query;
 
+/// 規格1 / 規格2 as one label, leaving out the empty ones.
+fn classes(class1: &str, class2: &str) -> String {
+    [class1, class2]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 fn yen(v: i64) -> String {
     format!("{}円", group(v))
 }
@@ -304,12 +313,7 @@ pub async fn order(State(s): State<AppState>, sess: Session, Path(number): Path<
         .map(|i| ItemRow {
             code: i.product_code.clone(),
             name: i.product_name.clone(),
-            classes: [i.class1.as_str(), i.class2.as_str()]
-                .iter()
-                .filter(|c| !c.is_empty())
-                .copied()
-                .collect::<Vec<_>>()
-                .join(" / "),
+            classes: classes(&i.class1, &i.class2),
             price: yen(i.unit_price.get()),
             quantity: i.quantity,
             rate: format!("{}%", i.tax_rate.percent()),
@@ -382,7 +386,7 @@ pub async fn products(
                     p.variants.iter().map(move |v| {
                         context! {
                             product => p.name.clone(), code => v.draft.code.clone(),
-                            classes => [v.draft.class1.as_str(), v.draft.class2.as_str()].iter().filter(|c| !c.is_empty()).copied().collect::<Vec<_>>().join(" / "),
+                            classes => classes(&v.draft.class1, &v.draft.class2),
                             price => yen(v.draft.price.get()), rate => format!("{}%", v.draft.tax_rate.percent()),
                             stock => v.draft.stock.map(group).unwrap_or_else(|| "無制限".to_owned()),
                         }
@@ -451,7 +455,7 @@ pub async fn cancelled_stock(
                 .map(|l| {
                     context! {
                         id => l.id, number => l.order_number, code => l.product_code.clone(), name => l.product_name.clone(),
-                        classes => [l.class1.as_str(), l.class2.as_str()].iter().filter(|c| !c.is_empty()).copied().collect::<Vec<_>>().join(" / "),
+                        classes => classes(&l.class1, &l.class2),
                         quantity => l.quantity, created_at => format_jst_minute(l.created_at),
                         returned => l.returned_at.map(format_jst_minute), returned_by => l.returned_by.clone(),
                     }
