@@ -119,7 +119,7 @@ pub(super) fn exec_later(
         approve(t, now);
         t.status = "REQSUCCESS".into();
         t.payment_term = Some(term);
-        t.extra.insert("CustomerName".into(), name);
+        t.extra.insert("CustomerName", name);
         let term_s = tran_date(term);
         let mut out = vec![("OrderID", t.order_id.clone())];
         if pay_type == "3" {
@@ -128,9 +128,9 @@ pub(super) fn exec_later(
                 1000 + ids::digits(4).parse::<u32>().unwrap_or(0) % 9000
             );
             let receipt = ids::digits(12);
-            t.extra.insert("Convenience".into(), conv.clone());
-            t.extra.insert("ConfNo".into(), conf.clone());
-            t.extra.insert("ReceiptNo".into(), receipt.clone());
+            t.extra.insert("Convenience", conv.clone());
+            t.extra.insert("ConfNo", conf.clone());
+            t.extra.insert("ReceiptNo", receipt.clone());
             out.extend([
                 ("Convenience", conv),
                 ("ConfNo", conf),
@@ -140,10 +140,10 @@ pub(super) fn exec_later(
             let cust = format!("WNT{}", ids::digits(8));
             let conf = ids::digits(4);
             let enc = ids::hex(10);
-            t.extra.insert("CustID".into(), cust.clone());
-            t.extra.insert("BkCode".into(), "58021".into());
-            t.extra.insert("ConfNo".into(), conf.clone());
-            t.extra.insert("EncryptReceiptNo".into(), enc.clone());
+            t.extra.insert("CustID", cust.clone());
+            t.extra.insert("BkCode", "58021".into());
+            t.extra.insert("ConfNo", conf.clone());
+            t.extra.insert("EncryptReceiptNo", enc.clone());
             out.extend([
                 ("CustID", cust),
                 ("BkCode", "58021".into()),
@@ -286,15 +286,7 @@ pub(super) fn search_trade_multi(
         "EncryptReceiptNo",
     ] {
         if let Some(v) = t.extra.get(k) {
-            let key: &'static str = match k {
-                "Convenience" => "Convenience",
-                "ConfNo" => "ConfNo",
-                "ReceiptNo" => "ReceiptNo",
-                "CustID" => "CustID",
-                "BkCode" => "BkCode",
-                _ => "EncryptReceiptNo",
-            };
-            out.push((key, v.clone()));
+            out.push((k, v.clone()));
         }
     }
     if let Some(term) = t.payment_term {
@@ -329,7 +321,7 @@ pub fn buyer_pays(sb: &Sandbox, order_id: &str) -> Result<Tran, String> {
     }
     t.status = "PAYSUCCESS".into();
     t.process_date = now;
-    t.extra.insert("FinishDate".into(), tran_date(now));
+    t.extra.insert("FinishDate", tran_date(now));
     let r: Answer = Ok(vec![]);
     record(t, now, "(buyer paid)", "", &r);
     let t = t.clone();

@@ -101,7 +101,7 @@ pub struct Tran {
     /// Konbini / Pay-easy: the payment deadline.
     pub payment_term: Option<Timestamp>,
     /// Konbini / Pay-easy answer fields (Convenience, ConfNo, ReceiptNo, CustID, BkCode …).
-    pub extra: std::collections::BTreeMap<String, String>,
+    pub extra: std::collections::BTreeMap<&'static str, String>,
     pub history: Vec<Event>,
 }
 

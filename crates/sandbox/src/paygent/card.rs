@@ -420,22 +420,10 @@ pub fn query(l: &mut Ledger, p: &Params) -> Result<Answer, Refusal> {
         ("base_payment_id", x.base_payment_id.clone()),
     ]
     .into_iter()
-    .chain(x.extra.iter().map(|(k, v)| (query_key(k), v.clone())))
+    .chain(x.extra.iter().map(|(k, v)| (*k, v.clone())))
     .chain(
         x.limit_date
             .map(|d| ("payment_limit_date", d.strftime("%Y%m%d").to_string())),
     )
     .collect())
-}
-
-fn query_key(k: &str) -> &'static str {
-    match k {
-        "receipt_number" => "receipt_number",
-        "usable_cvs_company_id" => "usable_cvs_company_id",
-        "cvs_type" => "cvs_type",
-        "pay_center_number" => "pay_center_number",
-        "customer_number" => "customer_number",
-        "conf_number" => "conf_number",
-        _ => "other",
-    }
 }

@@ -107,10 +107,9 @@ pub fn konbini(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Ref
         _ => format!("{}-{}", crate::ids::digits(5), crate::ids::digits(12)),
     };
     let mut pay = new_payment(l, p, "030", "03", amount, now, limit);
-    pay.extra.insert("receipt_number".into(), receipt.clone());
-    pay.extra
-        .insert("usable_cvs_company_id".into(), stores.join("-"));
-    pay.extra.insert("cvs_type".into(), cvs_type.into());
+    pay.extra.insert("receipt_number", receipt.clone());
+    pay.extra.insert("usable_cvs_company_id", stores.join("-"));
+    pay.extra.insert("cvs_type", cvs_type.into());
     let answer = vec![
         ("result", "0".into()),
         ("response_code", String::new()),
@@ -141,9 +140,9 @@ pub fn atm(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal
         crate::ids::digits(16),
         crate::ids::digits(6),
     );
-    pay.extra.insert("pay_center_number".into(), center.clone());
-    pay.extra.insert("customer_number".into(), customer.clone());
-    pay.extra.insert("conf_number".into(), conf.clone());
+    pay.extra.insert("pay_center_number", center.clone());
+    pay.extra.insert("customer_number", customer.clone());
+    pay.extra.insert("conf_number", conf.clone());
     let answer = vec![
         ("result", "0".into()),
         ("response_code", String::new()),

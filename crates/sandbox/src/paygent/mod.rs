@@ -118,7 +118,7 @@ pub struct Payment {
     /// Konbini / ATM: the last payable day (Japan date).
     pub limit_date: Option<jiff::civil::Date>,
     /// Konbini / ATM answer fields (receipt_number, customer_number, conf_number …).
-    pub extra: std::collections::BTreeMap<String, String>,
+    pub extra: std::collections::BTreeMap<&'static str, String>,
     /// The status last reported in a 差分 notice.
     #[serde(skip)]
     pub notified_status: String,
