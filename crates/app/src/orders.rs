@@ -46,7 +46,9 @@ fn entry(actor: &Actor, at: jiff::Timestamp, action: &str, detail: String) -> Hi
     }
 }
 
-async fn spend_points(
+/// Move a member's points for an order: a negative delta spends (refused when the balance
+/// is short), a positive one returns or grants; zero does nothing.
+async fn move_points(
     tx: &mut Tx,
     actor: &Actor,
     customer_id: i64,
@@ -137,33 +139,28 @@ pub async fn create(
     }
     let mut granted = false;
     if let Some(cid) = draft.customer_id {
-        // Creation is a move from nothing: used points are spent unless the order is
-        // already cancelled; earned points are granted if it has already shipped.
-        if !draft.status.is_cancelled() {
-            spend_points(
-                &mut tx,
-                actor,
-                cid,
-                id,
-                -draft.totals.points_used,
-                &format!("注文番号 {number} で使用"),
-                now,
-            )
-            .await?;
-        }
-        if draft.status == OrderStatus::Shipped && draft.points_earned > 0 {
-            spend_points(
-                &mut tx,
-                actor,
-                cid,
-                id,
-                draft.points_earned,
-                &format!("注文番号 {number} の加算"),
-                now,
-            )
-            .await?;
-            granted = true;
-        }
+        let m = points::on_create(draft.status, draft.totals.points_used, draft.points_earned);
+        move_points(
+            &mut tx,
+            actor,
+            cid,
+            id,
+            m.used,
+            &format!("注文番号 {number} で使用"),
+            now,
+        )
+        .await?;
+        move_points(
+            &mut tx,
+            actor,
+            cid,
+            id,
+            m.earned,
+            &format!("注文番号 {number} の加算"),
+            now,
+        )
+        .await?;
+        granted = m.earned > 0;
     }
     if granted {
         orders::mark_points_granted(&mut tx, id).await?;
@@ -378,7 +375,7 @@ pub async fn edit(
         && !draft.status.is_cancelled()
     {
         let delta = old.draft.totals.points_used - draft.totals.points_used;
-        spend_points(
+        move_points(
             &mut tx,
             actor,
             cid,
@@ -445,7 +442,7 @@ pub async fn change_status(
             )
         };
         if m.used != 0 {
-            spend_points(
+            move_points(
                 &mut tx,
                 actor,
                 cid,
@@ -462,7 +459,7 @@ pub async fn change_status(
             });
         }
         if m.earned != 0 {
-            spend_points(
+            move_points(
                 &mut tx,
                 actor,
                 cid,

@@ -13,6 +13,24 @@ pub struct PointMoves {
     pub earned: i64,
 }
 
+/// Point movements when an order is created in `status` (imports may arrive already
+/// shipped or cancelled): used points are spent unless it is cancelled; earned points are
+/// granted if it has shipped.
+pub fn on_create(status: OrderStatus, points_used: i64, points_earned: i64) -> PointMoves {
+    PointMoves {
+        used: if status.is_cancelled() {
+            0
+        } else {
+            -points_used
+        },
+        earned: if status == OrderStatus::Shipped {
+            points_earned
+        } else {
+            0
+        },
+    }
+}
+
 /// `granted`: whether the order's earned points are currently credited.
 pub fn on_status_change(
     from: OrderStatus,
@@ -63,6 +81,28 @@ mod tests {
                 used: 0,
                 earned: 30
             }
+        );
+    }
+
+    #[test]
+    fn creation_spends_unless_cancelled_and_grants_when_shipped() {
+        assert_eq!(
+            on_create(OrderStatus::New, 100, 30),
+            PointMoves {
+                used: -100,
+                earned: 0
+            }
+        );
+        assert_eq!(
+            on_create(OrderStatus::Shipped, 100, 30),
+            PointMoves {
+                used: -100,
+                earned: 30
+            }
+        );
+        assert_eq!(
+            on_create(OrderStatus::Cancelled, 100, 30),
+            PointMoves { used: 0, earned: 0 }
         );
     }
 
