@@ -32,6 +32,29 @@ fn keys_of(p: &PaymentRef) -> Result<(&str, AccessKeys, GmoMethod), GatewayError
     }
 }
 
+impl From<&CardRef> for CardSource {
+    fn from(c: &CardRef) -> CardSource {
+        match c {
+            CardRef::Token(t) => CardSource::Token(t.clone()),
+            CardRef::Stored {
+                customer_id,
+                card_seq,
+            } => CardSource::Member {
+                member_id: customer_id.clone(),
+                card_seq: *card_seq,
+            },
+            CardRef::TestNumber {
+                card_no,
+                expire_yymm,
+            } => CardSource::Number {
+                card_no: card_no.clone(),
+                expire_yymm: expire_yymm.clone(),
+                security_code: None,
+            },
+        }
+    }
+}
+
 /// GMO's status in common words.
 pub fn state_of(status: &str) -> PaymentState {
     match status {
@@ -85,24 +108,7 @@ impl Gateway for GmoClient {
             access_pass: keys.access_pass.clone(),
             method: GmoMethod::Card,
         };
-        let card = match &r.card {
-            CardRef::Token(t) => CardSource::Token(t.clone()),
-            CardRef::Stored {
-                customer_id,
-                card_seq,
-            } => CardSource::Member {
-                member_id: customer_id.clone(),
-                card_seq: *card_seq,
-            },
-            CardRef::TestNumber {
-                card_no,
-                expire_yymm,
-            } => CardSource::Number {
-                card_no: card_no.clone(),
-                expire_yymm: expire_yymm.clone(),
-                security_code: None,
-            },
-        };
+        let card = CardSource::from(&r.card);
         let method = match r.installments {
             Installments::Lump => PayMethod::Lump,
             Installments::Split(n) => PayMethod::Installments(n),
@@ -271,22 +277,8 @@ impl Gateway for GmoClient {
             }
             Err(e) => return Err(e),
         }
-        let source = match card {
-            CardRef::Token(t) => CardSource::Token(t.clone()),
-            CardRef::TestNumber {
-                card_no,
-                expire_yymm,
-            } => CardSource::Number {
-                card_no: card_no.clone(),
-                expire_yymm: expire_yymm.clone(),
-                security_code: None,
-            },
-            CardRef::Stored { .. } => {
-                return Err(GatewayError::Config(
-                    "a stored card cannot be stored again".into(),
-                ));
-            }
-        };
+        // A stored card cannot be stored again: the client refuses a member's card.
+        let source = CardSource::from(card);
         let c = GmoClient::save_card(self, customer_id, &source, None, default).await?;
         Ok(StoredCard {
             card_id: c.card_seq.to_string(),
