@@ -207,13 +207,15 @@ pub trait Gateway: Send + Sync {
         amount: i64,
         capture: bool,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
-    /// Authorize a cancelled payment again.
+    /// Authorize again with the card of `p` (after a cancel, or for an amount above the
+    /// original). GMO re-authorizes the same transaction; Paygent makes a new payment (020
+    /// with ref_trading_id) and leaves `p` as it is — the returned ref is the one to keep.
     async fn reauthorize(
         &self,
         p: &PaymentRef,
         amount: i64,
         capture: bool,
-    ) -> Result<GatewayStatus, GatewayError>;
+    ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
     /// Refund part (`Some`) or all (`None`) of a captured payment.
     async fn refund(
         &self,

@@ -376,7 +376,7 @@ impl crate::Gateway for PaidyClient {
         _p: &crate::PaymentRef,
         _amount: i64,
         _capture: bool,
-    ) -> Result<crate::GatewayStatus, GatewayError> {
+    ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
         Err(crate::api::unsupported("Paidy", "再オーソリ"))
     }
 

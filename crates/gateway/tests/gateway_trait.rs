@@ -1,4 +1,4 @@
-//! The common Gateway trait over GMO-PG and Paidy, as juchu's payment operations will use
+//! The common Gateway trait over GMO-PG, Paygent and Paidy, as juchu's payment operations will use
 //! it: one code path, each gateway's rules applied by its connector.
 
 mod support;
@@ -6,6 +6,7 @@ mod support;
 use jiff::Timestamp;
 use juchu_gateway::gmo::{GmoClient, GmoConfig};
 use juchu_gateway::paidy::{PaidyClient, PaidyConfig};
+use juchu_gateway::paygent::{PaygentClient, PaygentConfig};
 use juchu_gateway::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayError, Installments, PaymentRef,
     PaymentState, Secret,
@@ -70,7 +71,8 @@ async fn gmo_through_the_trait_picks_cancel_kinds_by_japan_date() {
     assert_eq!(g.cancel(&a, now).await.unwrap().gateway_status, "RETURN");
     assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "RETURNX");
     // Re-authorize, change the amount, capture, query.
-    let st = g.reauthorize(&a, 1200, false).await.unwrap();
+    let (again, st) = g.reauthorize(&a, 1200, false).await.unwrap();
+    assert_eq!(again, a);
     assert_eq!((st.state, st.amount), (PaymentState::Authorized, 1200));
     let (same, st) = g.change_amount(&a, 900, false).await.unwrap();
     assert_eq!(same, a);
@@ -216,4 +218,101 @@ async fn later_payments_and_stored_cards_through_the_trait() {
     done(g, &r).await;
     g.delete_card("cust-9", &c.card_id).await.unwrap();
     assert!(g.cards("cust-9").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn paygent_through_the_trait_hands_back_new_payment_ids() {
+    use juchu_gateway::{LaterMethod, LaterRequest};
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let pg = PaygentClient::new(PaygentConfig::sandbox(&format!("{}/paygent", sb.base))).unwrap();
+    let g: &dyn Gateway = &pg;
+    let now = jst("2024-08-19T10:00:00+09:00");
+    let a = done(g, &card_request("pt-1", 3000, false)).await;
+    // 補正オーソリ down: a new payment_id, the original cancelled.
+    let (b, st) = g.change_amount(&a, 2800, false).await.unwrap();
+    assert_ne!(b, a);
+    assert_eq!((st.state, st.amount), (PaymentState::Authorized, 2800));
+    assert_eq!(g.query(&a).await.unwrap().gateway_status, "32");
+    // Up is not a 補正: the trait says so, and nothing changed.
+    assert!(matches!(
+        g.change_amount(&b, 3500, false).await,
+        Err(GatewayError::Unsupported(_))
+    ));
+    assert_eq!(g.query(&b).await.unwrap().amount, 2800);
+    // Growing the amount: authorize again with the same card, then cancel the old one.
+    let (c, st) = g.reauthorize(&b, 3500, false).await.unwrap();
+    assert_ne!(c, b);
+    assert_eq!((st.state, st.amount), (PaymentState::Authorized, 3500));
+    assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "32");
+    // Capture, 補正売上 down, refund in full.
+    let st = g.capture(&c, 3500).await.unwrap();
+    assert_eq!(st.state, PaymentState::Captured);
+    let (d, st) = g.change_amount(&c, 3000, true).await.unwrap();
+    assert_eq!((st.state, st.amount), (PaymentState::Captured, 3000));
+    assert!(matches!(
+        g.refund(&d, Some(100)).await,
+        Err(GatewayError::Unsupported(_))
+    ));
+    let st = g.refund(&d, None).await.unwrap();
+    assert_eq!((st.state, st.refunded), (PaymentState::Cancelled, 3000));
+    assert_eq!(g.query(&d).await.unwrap().gateway_status, "60");
+    // Cancel picks 021 or 023 itself.
+    let e = done(g, &card_request("pt-2", 1000, true)).await;
+    assert_eq!(g.cancel(&e, now).await.unwrap().gateway_status, "60");
+    // Paid later: konbini, ATM, net bank.
+    let req = |order: &str, method: LaterMethod| LaterRequest {
+        order_ref: order.into(),
+        amount: 2200,
+        method,
+        customer_name: "佐藤 一郎".into(),
+        customer_kana: "サトウ イチロウ".into(),
+        tel: "03-1234-5678".into(),
+        due_days: 5,
+    };
+    let (k, slip) = g
+        .request_payment(&req(
+            "pl-1",
+            LaterMethod::Konbini {
+                store: "00C002".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    assert_eq!(slip.fields[0].0, "受付番号");
+    assert_eq!(slip.due.to_string(), "2024-08-24T14:59:59Z");
+    assert_eq!(g.query(&k).await.unwrap().state, PaymentState::Pending);
+    sb.control(
+        &format!("/paygent/{}/pay", k.display_id()),
+        serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(g.query(&k).await.unwrap().state, PaymentState::Paid);
+    let (atm, slip) = g
+        .request_payment(&req("pl-2", LaterMethod::PayEasy))
+        .await
+        .unwrap();
+    assert_eq!(slip.fields.len(), 3);
+    let (_, slip) = g
+        .request_payment(&req("pl-3", LaterMethod::NetBank))
+        .await
+        .unwrap();
+    assert!(slip.url.unwrap().contains("/paygent/bank/asp/"));
+    sb.advance(6 * 86_400).await;
+    assert_eq!(g.query(&atm).await.unwrap().state, PaymentState::Expired);
+    // Stored cards.
+    assert!(g.cards("cust_9").await.unwrap().is_empty());
+    let card = CardRef::TestNumber {
+        card_no: Secret::new("4111111111111111"),
+        expire_yymm: "3012".into(),
+    };
+    let sc = g.save_card("cust_9", &card, true).await.unwrap();
+    assert_eq!(sc.expire, "1230");
+    let mut r = card_request("ps-1", 990, false);
+    r.card = CardRef::Stored {
+        customer_id: "cust_9".into(),
+        card_seq: sc.card_id.parse().unwrap(),
+    };
+    done(g, &r).await;
+    g.delete_card("cust_9", &sc.card_id).await.unwrap();
+    assert!(g.cards("cust_9").await.unwrap().is_empty());
 }

@@ -476,3 +476,387 @@ async fn differences_by_query_and_push() {
         "other_key"
     ));
 }
+
+#[tokio::test]
+async fn capture_cancel_window_closes_and_trading_id_must_be_unambiguous() {
+    let (sb, c) = env().await;
+    let a = c
+        .authorize(
+            "dup",
+            500,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            true,
+        )
+        .await
+        .unwrap();
+    c.authorize(
+        "dup",
+        600,
+        PaymentClass::Lump,
+        &card("4111111111111111"),
+        false,
+    )
+    .await
+    .unwrap();
+    // Two payments share trading_id "dup": addressing by it alone is ambiguous.
+    assert_eq!(refused(c.telegram("021", "", "dup", &[]).await).0, "2005");
+    assert_eq!(refused(c.telegram("094", "", "dup", &[]).await).0, "13002");
+    sb.advance(59 * 86_400).await;
+    assert_eq!(status(&c, a.get("payment_id")).await, "40");
+    sb.advance(2 * 86_400).await;
+    // Sixty days after capture: 41, and the capture can no longer be cancelled.
+    assert_eq!(status(&c, a.get("payment_id")).await, "41");
+    assert_eq!(
+        refused(c.cancel_capture(a.get("payment_id")).await).0,
+        "2007"
+    );
+}
+
+/// The token script's request, as PaygentToken.js sends it from the buyer's browser.
+async fn token(sb: &support::Sandbox, body: serde_json::Value) -> serde_json::Value {
+    sb.http
+        .post(format!("{}/paygent/n/token/request", sb.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+fn card_json(number: &str) -> serde_json::Value {
+    serde_json::json!({"kind": "card", "merchant_id": "000000001",
+        "token_key": "test_sandbox_token_key", "card_number": number, "expire_year": "30",
+        "expire_month": "12", "cvc": "123", "name": "TARO YAMADA"})
+}
+
+#[tokio::test]
+async fn tokens_are_checked_used_once_and_lapse() {
+    let (sb, c) = env().await;
+    let js = sb
+        .http
+        .get(format!("{}/paygent/js/PaygentToken.js", sb.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(js.contains("createToken") && js.contains("createCvcToken"));
+    let t = token(&sb, card_json("4111111111111111")).await;
+    assert_eq!(t["result"], "0000");
+    let o = &t["tokenizedCardObject"];
+    let tok = o["token"].as_str().unwrap().to_owned();
+    assert!(tok.len() <= 30);
+    assert_eq!(o["masked_card_number"], "************1111");
+    assert!(juchu_gateway::paygent::token_hash_ok(
+        &tok,
+        o["masked_card_number"].as_str().unwrap(),
+        o["valid_until"].as_str().unwrap(),
+        o["fingerprint"].as_str().unwrap(),
+        t["hc"].as_str().unwrap(),
+        "sandbox_token_hash_key"
+    ));
+    assert!(!juchu_gateway::paygent::token_hash_ok(
+        &tok,
+        "************4242",
+        o["valid_until"].as_str().unwrap(),
+        o["fingerprint"].as_str().unwrap(),
+        t["hc"].as_str().unwrap(),
+        "sandbox_token_hash_key"
+    ));
+    let a = c
+        .authorize(
+            "tok-1",
+            1200,
+            PaymentClass::Lump,
+            &Card::Token(tok.clone()),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.get("masked_card_number"), "************1111");
+    assert_eq!(a.get("fingerprint"), o["fingerprint"].as_str().unwrap());
+    // Spent by the first normal answer.
+    let again = c
+        .authorize("tok-2", 1200, PaymentClass::Lump, &Card::Token(tok), false)
+        .await;
+    assert_eq!(refused(again).0, "2022");
+    let unknown = c
+        .authorize(
+            "tok-3",
+            1,
+            PaymentClass::Lump,
+            &Card::Token("tok_nope".into()),
+            false,
+        )
+        .await;
+    assert_eq!(refused(unknown).0, "2021");
+    // A decline does not spend the token: the buyer may try again... with the same card it
+    // declines again, but the token is still known.
+    let declining = token(&sb, card_json("4111111111118212")).await;
+    let dt = declining["tokenizedCardObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..2 {
+        let r = c
+            .authorize(
+                "tok-4",
+                1,
+                PaymentClass::Lump,
+                &Card::Token(dt.clone()),
+                false,
+            )
+            .await;
+        assert_eq!(refused(r), ("2001".into(), "1G12".into()));
+    }
+    // Lapsed after 30 minutes.
+    let late = token(&sb, card_json("4111111111111111")).await;
+    let lt = late["tokenizedCardObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sb.advance(31 * 60).await;
+    let r = c
+        .authorize("tok-5", 1, PaymentClass::Lump, &Card::Token(lt), false)
+        .await;
+    assert_eq!(refused(r).0, "2020");
+    // The script's own checks.
+    let mut bad = card_json("4111111111111111");
+    bad["token_key"] = "wrong".into();
+    assert_eq!(token(&sb, bad).await["result"], "1201");
+    let mut bad = card_json("4111111111111111");
+    bad["expire_year"] = "23".into();
+    assert_eq!(token(&sb, bad).await["result"], "1502");
+    let mut bad = card_json("41111111");
+    bad["cvc"] = "".into();
+    assert_eq!(token(&sb, bad).await["result"], "1301");
+    let mut bad = card_json("4111111111111111");
+    bad["name"] = "山田".into();
+    assert_eq!(token(&sb, bad).await["result"], "1700");
+    // A token with another card source in the same telegram: 2024.
+    let t2 = token(&sb, card_json("4111111111111111")).await;
+    let t2 = t2["tokenizedCardObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mixed = c
+        .telegram(
+            "020",
+            "",
+            "tok-6",
+            &[
+                ("payment_amount", "100"),
+                ("payment_class", "10"),
+                ("3dsecure_ryaku", "1"),
+                ("card_token", &t2),
+                ("ref_trading_id", "tok-1"),
+            ],
+        )
+        .await;
+    assert_eq!(refused(mixed).0, "2024");
+}
+
+#[tokio::test]
+async fn stored_card_by_token_with_a_security_code_token_and_116_update() {
+    let (sb, c) = env().await;
+    let t = token(&sb, card_json("4111111111111111")).await;
+    let tok = t["tokenizedCardObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reg = c.register_card("cust_7", &Card::Token(tok)).await.unwrap();
+    let card_id = reg.get("customer_card_id").to_owned();
+    let cvc = token(
+        &sb,
+        serde_json::json!({"kind": "cvc", "merchant_id": "000000001",
+            "token_key": "test_sandbox_token_key", "cvc": "123"}),
+    )
+    .await;
+    assert_eq!(cvc["result"], "0000");
+    let cvc = cvc["tokenizedCardObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = Card::StoredWithCvc {
+        customer_id: "cust_7".into(),
+        customer_card_id: card_id.clone(),
+        cvc_token: cvc.clone(),
+    };
+    let a = c
+        .authorize("cvc-1", 2000, PaymentClass::Lump, &stored, false)
+        .await
+        .unwrap();
+    assert_eq!(status(&c, a.get("payment_id")).await, "20");
+    // A card token where a CVC token belongs: 2026.
+    let t2 = token(&sb, card_json("4111111111111111")).await;
+    let wrong = Card::StoredWithCvc {
+        customer_id: "cust_7".into(),
+        customer_card_id: card_id.clone(),
+        cvc_token: t2["tokenizedCardObject"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    let r = c
+        .authorize("cvc-2", 1, PaymentClass::Lump, &wrong, false)
+        .await;
+    assert_eq!(refused(r).0, "2026");
+    // 116: a new expiry; a past one is refused and nothing changes.
+    c.update_card("cust_7", &card_id, Some("0131"), None)
+        .await
+        .unwrap();
+    assert_eq!(c.cards("cust_7").await.unwrap()[0].valid_term, "0131");
+    let r = c.update_card("cust_7", &card_id, Some("0120"), None).await;
+    assert_eq!(refused(r), ("2003".into(), "1G83".into()));
+    assert_eq!(c.cards("cust_7").await.unwrap()[0].valid_term, "0131");
+    let r = c.update_card("cust_7", "999", Some("0131"), None).await;
+    assert_eq!(refused(r).0, "P022");
+}
+
+#[tokio::test]
+async fn net_bank_asp_is_paid_at_the_bank_or_abandoned() {
+    let (sb, c) = env().await;
+    let a = c
+        .request_bank("bank-1", 5400, "ご注文代金", "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ", 5, "")
+        .await
+        .unwrap();
+    let url = a.get("asp_url").to_owned();
+    assert!(url.starts_with("/paygent/bank/asp/"), "{url}");
+    // 2024-08-19 (Mon) 10:00 + 5 days, to 23:59; then two business days (Mon 26, Tue 27).
+    assert_eq!(a.get("asp_limit_date"), "20240824235900");
+    assert_eq!(a.get("asp_payment_limit_date"), "20240827235900");
+    // A second request for the same trading_id while the first is live: 5010.
+    let again = c
+        .request_bank("bank-1", 5400, "ご注文代金", "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ", 5, "")
+        .await;
+    assert_eq!(refused(again).0, "5010");
+    // The buyer picks a bank on the page and pays.
+    let page = sb
+        .http
+        .get(format!("{}{url}", sb.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("楽天銀行") && page.contains("5400"));
+    let paid = sb
+        .control(
+            "/paygent/asp/bank-1/pay",
+            serde_json::json!({"bank_code": "D036"}),
+        )
+        .await;
+    assert_eq!(paid["status"], "40");
+    let id = paid["payment_id"].as_str().unwrap();
+    let q = c.query(id).await.unwrap();
+    assert_eq!(
+        (
+            q.get("payment_type"),
+            q.get("payment_status"),
+            q.get("bank_code")
+        ),
+        ("05", "40", "D036")
+    );
+    let after = c
+        .request_bank("bank-1", 5400, "ご注文代金", "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ", 5, "")
+        .await;
+    assert_eq!(refused(after).0, "5008");
+    // Another: a bank chosen, never paid; two business days after the limit it is 15, and a
+    // late payment still arrives.
+    let b = c
+        .request_bank("bank-2", 800, "ご注文代金", "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ", 1, "")
+        .await
+        .unwrap();
+    let key = b.get("asp_url").rsplit('/').next().unwrap().to_owned();
+    let chosen = sb
+        .http
+        .post(format!("{}/paygent/bank/asp/{key}", sb.base))
+        .form(&[("bank_code", "D009")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pid = chosen
+        .split("決済ID ")
+        .nth(1)
+        .and_then(|s| s.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(status(&c, &pid).await, "10");
+    sb.advance(6 * 86_400).await;
+    assert_eq!(status(&c, &pid).await, "15");
+    sb.control(&format!("/paygent/{pid}/pay"), serde_json::json!({}))
+        .await;
+    assert_eq!(status(&c, &pid).await, "40");
+    assert_eq!(
+        refused(c.request_bank("bank-3", 0, "x", "ｱ", 5, "").await).0,
+        "P014"
+    );
+}
+
+#[tokio::test]
+async fn merchant_console_actions_and_lapses() {
+    let (sb, c) = env().await;
+    let a = c
+        .authorize(
+            "adm-1",
+            3000,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    let id = a.get("payment_id");
+    let new = sb
+        .control(
+            &format!("/paygent/{id}/admin"),
+            serde_json::json!({"action": "amount", "amount": 2500}),
+        )
+        .await;
+    let new_id = new["payment_id"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, id);
+    assert_eq!(
+        (new["status"].as_str(), new["amount"].as_i64()),
+        (Some("20"), Some(2500))
+    );
+    assert_eq!(status(&c, id).await, "32");
+    sb.control(
+        &format!("/paygent/{new_id}/admin"),
+        serde_json::json!({"action": "capture"}),
+    )
+    .await;
+    assert_eq!(status(&c, &new_id).await, "40");
+    sb.control(
+        &format!("/paygent/{new_id}/admin"),
+        serde_json::json!({"action": "cancel"}),
+    )
+    .await;
+    assert_eq!(status(&c, &new_id).await, "60");
+    // A konbini number lapses on demand as at its limit date.
+    let k = c
+        .request_konbini(
+            "adm-2",
+            1000,
+            "00C002",
+            &juchu_gateway::paygent::Payer {
+                family_name: "山田".into(),
+                name: "太郎".into(),
+                tel: "0312345678".into(),
+            },
+            10,
+        )
+        .await
+        .unwrap();
+    let kid = k.get("payment_id");
+    sb.control(&format!("/paygent/{kid}/expire"), serde_json::json!({}))
+        .await;
+    assert_eq!(status(&c, kid).await, "12");
+}

@@ -30,6 +30,9 @@ pub fn routes() -> Router<Sandbox> {
         .route("/gmo/{order_id}/fail", post(gmo_fail))
         .route("/paidy/{id}/capture", post(paidy_capture))
         .route("/paygent/{payment_id}/pay", post(paygent_pay))
+        .route("/paygent/{payment_id}/admin", post(paygent_admin))
+        .route("/paygent/{payment_id}/expire", post(paygent_expire))
+        .route("/paygent/asp/{trading_id}/pay", post(paygent_pay_asp))
         .route("/paidy/{id}/close", post(paidy_close))
 }
 
@@ -228,6 +231,51 @@ async fn paygent_pay(
         }
     };
     match crate::paygent::pay(&sb, &id, p.preliminary) {
+        Ok(x) => Json(x).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaygentAdmin {
+    /// `capture`, `cancel` or `amount`.
+    action: String,
+    amount: Option<i64>,
+}
+
+/// A merchant's action in Paygent's own console.
+async fn paygent_admin(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    Json(a): Json<PaygentAdmin>,
+) -> Response {
+    match crate::paygent::admin(&sb, &id, &a.action, a.amount) {
+        Ok(x) => Json(x).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+async fn paygent_expire(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
+    match crate::paygent::lapse(&sb, &id) {
+        Ok(x) => Json(x).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaygentAsp {
+    bank_code: String,
+}
+
+/// The buyer picks a bank on a net-bank ASP page and pays.
+async fn paygent_pay_asp(
+    State(sb): State<Sandbox>,
+    Path(trading_id): Path<String>,
+    Json(a): Json<PaygentAsp>,
+) -> Response {
+    match crate::paygent::pay_asp(&sb, &trading_id, &a.bank_code) {
         Ok(x) => Json(x).into_response(),
         Err(e) => bad(e),
     }

@@ -45,6 +45,15 @@ pub struct Config {
     pub paygent_connect_password: String,
     /// The key of 差分通知's `hc` hash.
     pub paygent_hash_key: String,
+    /// 3Dセキュア結果受付ハッシュ鍵: the key of the EMV 3-D Secure result's `hc`, a key of its own
+    /// (the merchant sets it in Paygent's console); empty = no `hc`, as for a merchant without one.
+    pub paygent_3ds_hash_key: String,
+    /// The most data records a file payment (200) may carry: a contract setting at Paygent.
+    pub paygent_file_record_limit: usize,
+    /// トークン生成鍵 (the token script's second argument) and トークン受取ハッシュ鍵 (the
+    /// key of the token answer's `hc`).
+    pub paygent_token_key: String,
+    pub paygent_token_hash_key: String,
 }
 
 impl Default for Config {
@@ -62,6 +71,10 @@ impl Default for Config {
             paygent_connect_id: "sandbox".into(),
             paygent_connect_password: "sandbox".into(),
             paygent_hash_key: "sandbox_hash_key".into(),
+            paygent_3ds_hash_key: "sandbox_3ds_hash_key".into(),
+            paygent_file_record_limit: 10_000,
+            paygent_token_key: "test_sandbox_token_key".into(),
+            paygent_token_hash_key: "sandbox_token_hash_key".into(),
         }
     }
 }
@@ -113,6 +126,7 @@ impl Sandbox {
                 loop {
                     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
                     gmo::sweep(&sb);
+                    paygent::notify_changes(&sb);
                 }
             });
         }

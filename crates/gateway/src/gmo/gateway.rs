@@ -195,11 +195,11 @@ impl Gateway for GmoClient {
         p: &PaymentRef,
         amount: i64,
         capture: bool,
-    ) -> Result<GatewayStatus, GatewayError> {
+    ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
         let (_, keys, _) = keys_of(p)?;
         let job = if capture { JobCd::Capture } else { JobCd::Auth };
         self.alter_tran(&keys, job, Some(amount)).await?;
-        Ok(status(job.as_str(), amount))
+        Ok((p.clone(), status(job.as_str(), amount)))
     }
 
     async fn refund(

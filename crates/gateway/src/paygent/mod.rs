@@ -1,7 +1,15 @@
 //! Paygent, module type: Shift_JIS forms with the common header; CRLF `name=value` answers
 //! (`result`, `response_code`, `response_detail`). See docs/paygent-protocol.md.
 //!
-//! So far the card telegrams: 020, 021, 022, 023, 028, 029 and the 094 query.
+//! So far the card telegrams: 020, 021, 022, 023, 028, 029 and the 094 query; file payments
+//! 200 / 201 in `file`.
+
+mod file;
+mod gateway;
+pub use file::*;
+
+mod threeds;
+pub use threeds::*;
 
 use std::time::Duration;
 
@@ -56,6 +64,12 @@ pub enum Card {
         customer_id: String,
         customer_card_id: String,
     },
+    /// A stored card with a security-code token from the token script's createCvcToken.
+    StoredWithCvc {
+        customer_id: String,
+        customer_card_id: String,
+        cvc_token: String,
+    },
 }
 
 /// A row of 027's answer.
@@ -97,7 +111,19 @@ pub fn message(code: &str, detail: &str) -> String {
             "補正後の金額は0円より大きく、元の金額以下にしてください（増額は新しいオーソリが必要です）"
         }
         "2014" => "3Dセキュアの決済は補正できません",
+        "2015" => "3Dセキュアのアテンプト取引のため、オーソリを行いませんでした",
         "2016" => "カード番号に誤りがあるか、契約のないカードです",
+        "2020" => "カード情報トークンの有効期限が切れています。カード情報を入力し直してください",
+        "2021" => "カード情報トークンが正しくありません",
+        "2022" => "カード情報トークンは使用済みです。カード情報を入力し直してください",
+        "2024" | "2025" => "カード情報トークンと他のカード指定方法は併用できません",
+        "2026" => "トークンの種類（カード／セキュリティコード）が電文と合っていません",
+        "5008" => "この取引は支払済みです",
+        "5009" => "銀行ネット決済の有効期限が切れています",
+        "5010" => "同じ取引IDの有効な銀行ネット決済がすでにあります",
+        "5011" => "銀行の選択回数が上限を超えました",
+        "P022" | "P025" | "P026" => "お預かりカードが見つかりません",
+        "P023" => "お預かりできるカードは10枚までです",
         "P001" | "P002" => {
             "ペイジェントの接続情報（マーチャントID・接続ID・パスワード）が正しくありません"
         }
@@ -107,6 +133,29 @@ pub fn message(code: &str, detail: &str) -> String {
         "P014" => "金額は0円より大きくしてください",
         "13001" => "照会した決済が見つかりません",
         "13002" => "取引IDに複数の決済が該当します",
+        "P063" => "EMV 3-Dセキュアの利用が許可されていません（ペイジェントへの利用申請が必要です）",
+        "31001" => "このカードでは3-Dセキュア認証ができません（カード番号の誤りか未契約のカード会社）",
+        "31002" => "カード情報の指定方法と指定した項目の組み合わせが正しくありません",
+        "31003" => "カード情報トークンの有効期限が切れています",
+        "31004" => "カード情報トークンが見つかりません",
+        "31005" => "カード情報トークンは使用済みです",
+        "31006" => "指定したお預かりカードが見つかりません",
+        "31007" => "本人認証（3-Dセキュア）に失敗しました",
+        "31008" => "3-Dセキュアの認証結果を使うには3Dセキュア利用タイプを2にしてください",
+        "31009" => "3-Dセキュアの認証IDが指定されていません",
+        "31010" => "この3-Dセキュア認証は別の決済で使用済みです",
+        "31011" => "3-Dセキュアの認証情報が見つかりません",
+        "31012" => {
+            "カード会社がこのブランドの3-Dセキュアに対応していません（3-Dセキュアなしでオーソリできます）"
+        }
+        "31013" => "本人認証が時間内に完了しませんでした（認証タイムアウト）",
+        "9101" => "取引ファイルの形式に誤りがあります（ファイル全体を受け付けていません）",
+        "9102" => "指定した受付番号のファイル決済はありません",
+        "9103" => {
+            "ファイル決済の処理がまだ終わっていません（しばらくしてから再度照会してください）"
+        }
+        "9104" => "この取引種別のファイル決済は利用が許可されていません",
+        "9106" => "同じファイルを24時間以内に受け付け済みです",
         c if c.starts_with('P') => "ペイジェントへの要求内容に誤りがあります",
         _ => "ペイジェントでエラーが発生しました",
     };
@@ -135,6 +184,9 @@ fn path_of(kind: &str) -> &'static str {
         "091" => "ref/paynotice",
         "030" => "conveni/request",
         "010" => "atm/request",
+        "450" => "threeds/request",
+        "060" => "bank/requestasp",
+        "200" | "201" => "o/requestdata",
         _ => "card/request",
     }
 }
@@ -163,6 +215,27 @@ pub fn notice_hash_ok(fields: &[(String, String)], hash_key: &str) -> bool {
         .map(|b| format!("{b:02x}"))
         .collect();
     !get("hc").is_empty() && get("hc").eq_ignore_ascii_case(&hex)
+}
+
+/// Check the token script's answer: `hc` = SHA-256 of token + masked_card_number +
+/// valid_until + fingerprint + the トークン受取ハッシュ鍵. Checked on the server: the buyer's
+/// browser carried these values.
+pub fn token_hash_ok(
+    token: &str,
+    masked_card_number: &str,
+    valid_until: &str,
+    fingerprint: &str,
+    hc: &str,
+    hash_key: &str,
+) -> bool {
+    use sha2::{Digest, Sha256};
+    let hex: String = Sha256::digest(
+        format!("{token}{masked_card_number}{valid_until}{fingerprint}{hash_key}").as_bytes(),
+    )
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    !hc.is_empty() && hc.eq_ignore_ascii_case(&hex)
 }
 
 /// Who pays a konbini / ATM payment.
@@ -242,6 +315,21 @@ impl PaygentClient {
         card: &Card,
         sales: bool,
     ) -> Result<Answer, GatewayError> {
+        self.authorize_020(trading_id, amount, class, card, sales, None)
+            .await
+    }
+
+    /// 020, without 3-D Secure (`3dsecure_ryaku=1`) or with an EMV 3-D Secure
+    /// authentication's id (`3dsecure_use_type=2`, see `authorize_3ds`).
+    async fn authorize_020(
+        &self,
+        trading_id: &str,
+        amount: i64,
+        class: PaymentClass,
+        card: &Card,
+        sales: bool,
+        three_ds_auth_id: Option<&str>,
+    ) -> Result<Answer, GatewayError> {
         let amount = amount.to_string();
         let (pc, split) = match class {
             PaymentClass::Lump => ("10", String::new()),
@@ -253,9 +341,15 @@ impl PaygentClient {
             ("payment_amount", &amount),
             ("payment_class", pc),
             ("split_count", &split),
-            ("3dsecure_ryaku", "1"),
             ("sales_mode", if sales { "1" } else { "0" }),
         ];
+        match three_ds_auth_id {
+            None => d.push(("3dsecure_ryaku", "1")),
+            Some(id) => {
+                d.push(("3dsecure_use_type", "2"));
+                d.push(("3ds_auth_id", id));
+            }
+        }
         match card {
             Card::Token(t) => d.push(("card_token", t)),
             Card::RefTradingId(r) => d.push(("ref_trading_id", r)),
@@ -273,6 +367,17 @@ impl PaygentClient {
                 d.push(("stock_card_mode", "1"));
                 d.push(("customer_id", customer_id));
                 d.push(("customer_card_id", customer_card_id));
+            }
+            Card::StoredWithCvc {
+                customer_id,
+                customer_card_id,
+                cvc_token,
+            } => {
+                d.push(("stock_card_mode", "1"));
+                d.push(("customer_id", customer_id));
+                d.push(("customer_card_id", customer_card_id));
+                d.push(("card_token", cvc_token));
+                d.push(("security_code_token", "1"));
             }
         }
         self.telegram("020", "", trading_id, &d).await
@@ -450,6 +555,57 @@ impl PaygentClient {
                 ("payment_detail", detail),
                 ("payment_detail_kana", detail_kana),
                 ("payment_limit_date", &days),
+            ],
+        )
+        .await
+    }
+
+    /// 116: change a stored card's expiry (MMYY; checked with the issuer) or holder name;
+    /// `None` leaves it as it is.
+    pub async fn update_card(
+        &self,
+        customer_id: &str,
+        customer_card_id: &str,
+        valid_term_mmyy: Option<&str>,
+        cardholder_name: Option<&str>,
+    ) -> Result<Answer, GatewayError> {
+        let mut d = vec![
+            ("customer_id", customer_id),
+            ("customer_card_id", customer_card_id),
+        ];
+        // A parameter sent empty would clear the value: leave out what does not change.
+        if let Some(t) = valid_term_mmyy {
+            d.push(("card_valid_term", t));
+        }
+        if let Some(n) = cardholder_name {
+            d.push(("cardholder_name", n));
+        }
+        self.telegram("116", "", "", &d).await
+    }
+
+    /// 060 銀行ネット決済ASP: a bank-selection page for the buyer (`asp_url`), open for
+    /// `days` days. `claim_kanji` / `claim_kana` (half-width kana) describe what is paid for.
+    pub async fn request_bank(
+        &self,
+        trading_id: &str,
+        amount: i64,
+        claim_kanji: &str,
+        claim_kana: &str,
+        days: u8,
+        return_url: &str,
+    ) -> Result<Answer, GatewayError> {
+        let amount = amount.to_string();
+        let term = format!("1{:02}0000", days.min(99));
+        self.telegram(
+            "060",
+            "",
+            trading_id,
+            &[
+                ("amount", &amount),
+                ("claim_kanji", claim_kanji),
+                ("claim_kana", claim_kana),
+                ("asp_payment_term", &term),
+                ("return_url", return_url),
             ],
         )
         .await

@@ -57,10 +57,7 @@ fn card_answer(p: &Payment, extra: &[(&'static str, String)]) -> Answer {
         ("k_card_name", String::new()),
         ("issur_id", "00000".into()),
         ("attempt_kbn", String::new()),
-        (
-            "fingerprint",
-            format!("fp{}", &p.masked_card_number.replace('*', "0")),
-        ),
+        ("fingerprint", super::token::fingerprint(&p.card_number)),
         ("masked_card_number", p.masked_card_number.clone()),
         ("card_valid_term", p.card_valid_term.clone()),
         // Last: an HTML value would run to the end of the body.
@@ -126,26 +123,62 @@ fn mask(card: &str) -> String {
     )
 }
 
-pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
-    let amount = amount(p, 7)?;
-    let class = match get(p, "payment_class") {
-        "" => "10",
-        c @ ("10" | "23" | "61" | "80") => c,
-        _ => return Err(refuse("P010", "payment_class")),
+/// The card a 020 charges, from exactly one source: a token, a stored card (with a CVC
+/// token when security_code_token=1), an earlier payment's trading_id, or raw data.
+pub struct CardSource {
+    pub number: String,
+    pub valid_term: String,
+    /// The token to spend once the telegram succeeds.
+    pub token: Option<String>,
+    /// A security code came with the card (token or card_conf_number).
+    pub has_cvc: bool,
+}
+
+pub fn card_source(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<CardSource, Refusal> {
+    let token = get(p, "card_token");
+    let raw = !get(p, "card_number").is_empty() || !get(p, "card_valid_term").is_empty();
+    let by_ref = !get(p, "ref_trading_id").is_empty();
+    let stock = get(p, "stock_card_mode") == "1";
+    let cvc_token = get(p, "security_code_token") == "1";
+    if cvc_token {
+        if token.is_empty() {
+            return Err(refuse("P006", "card_token"));
+        }
+        if raw || by_ref {
+            return Err(refuse("2025", "card_token"));
+        }
+        if !stock {
+            return Err(refuse("P010", "stock_card_mode"));
+        }
+        if !super::token::usable(l, token, now)?.cvc_only {
+            return Err(refuse("2026", "card_token"));
+        }
+        let (number, valid_term) = super::stored::card_for_payment(l, p, now)?;
+        return Ok(CardSource {
+            number,
+            valid_term,
+            token: Some(token.to_owned()),
+            has_cvc: true,
+        });
     }
-    .to_owned();
-    let split = get(p, "split_count").to_owned();
-    if class == "61"
-        && !["3", "5", "6", "10", "12", "15", "18", "20", "24"].contains(&split.as_str())
-    {
-        return Err(refuse("P010", "split_count"));
+    if !token.is_empty() {
+        if raw || by_ref || stock {
+            return Err(refuse("2024", "card_token"));
+        }
+        let t = super::token::usable(l, token, now)?;
+        if t.cvc_only {
+            return Err(refuse("2026", "card_token"));
+        }
+        return Ok(CardSource {
+            number: t.number.clone(),
+            valid_term: t.valid_term.clone(),
+            token: Some(token.to_owned()),
+            has_cvc: !t.cvc.is_empty(),
+        });
     }
-    if !get(p, "card_token").is_empty() {
-        return Err(refuse("2021", "unknown card_token"));
-    }
-    let (card, term) = if get(p, "stock_card_mode") == "1" {
+    let (number, valid_term) = if stock {
         super::stored::card_for_payment(l, p, now)?
-    } else if !get(p, "ref_trading_id").is_empty() {
+    } else if by_ref {
         let r = get(p, "ref_trading_id");
         l.payments
             .iter()
@@ -170,6 +203,37 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
         }
         (c.to_owned(), t.to_owned())
     };
+    Ok(CardSource {
+        number,
+        valid_term,
+        token: None,
+        has_cvc: !get(p, "card_conf_number").is_empty(),
+    })
+}
+
+pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let amount = amount(p, 7)?;
+    let class = match get(p, "payment_class") {
+        "" => "10",
+        c @ ("10" | "23" | "61" | "80") => c,
+        _ => return Err(refuse("P010", "payment_class")),
+    }
+    .to_owned();
+    let split = get(p, "split_count").to_owned();
+    if class == "61"
+        && !["3", "5", "6", "10", "12", "15", "18", "20", "24"].contains(&split.as_str())
+    {
+        return Err(refuse("P010", "split_count"));
+    }
+    let source = card_source(l, p, now)?;
+    // security_code_use=1: the merchant insists on a security code.
+    if get(p, "security_code_use") == "1" && !source.has_cvc {
+        return Err(refuse("P006", "card_conf_number"));
+    }
+    let (card, term) = (source.number.clone(), source.valid_term.clone());
+    // EMV 3-D Secure (3dsecure_use_type=2): a passed authentication of this card and amount,
+    // spent by this payment.
+    super::threeds::use_for_020(l, p, &card, amount, now)?;
     let payment_id = l.new_payment_id();
     let mut pay = Payment {
         payment_id,
@@ -222,6 +286,9 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
                 "20".into()
             };
             record(&mut pay, now, "020", Ok(()));
+            if let Some(t) = &source.token {
+                super::token::spend(l, t);
+            }
             Ok(card_answer(&pay, &[]))
         }
         Err(e) => {

@@ -173,7 +173,8 @@ pub fn expire(l: &mut Ledger, now: Timestamp) {
     }
 }
 
-/// The buyer pays (control API): 10 → 40, or 10 → 43 (preliminary report) and 43 → 40.
+/// The buyer pays (control API, or the bank page): 10 → 40, or 10 → 43 (preliminary
+/// report) and 43 → 40; a net-bank payment also 15 → 40.
 pub fn pay(
     l: &mut Ledger,
     payment_id: &str,
@@ -186,12 +187,14 @@ pub fn pay(
         .iter_mut()
         .find(|x| x.payment_id == payment_id)
         .ok_or_else(|| format!("no Paygent payment {payment_id}"))?;
-    if !matches!(x.payment_type.as_str(), "01" | "03") {
-        return Err("only konbini and ATM payments are paid by the buyer".into());
+    if !matches!(x.payment_type.as_str(), "01" | "03" | "05") {
+        return Err("only konbini, ATM and net-bank payments are paid by the buyer".into());
     }
     let to = match (x.status.as_str(), preliminary) {
         ("10", true) if x.payment_type == "03" => "43",
         ("10", _) | ("43", false) => "40",
+        // Net bank: a payment after abandonment still arrives.
+        ("15", false) if x.payment_type == "05" => "40",
         (s, _) => return Err(format!("cannot pay a payment in status {s}")),
     };
     x.status = to.into();

@@ -5,14 +5,135 @@
 //!
 //! So far: card telegrams 020 (authorize, optionally with capture), 021 (auth cancel), 022
 //! (capture), 023 (capture cancel), 028 (補正オーソリ), 029 (補正売上), 094 (payment query) and
-//! stored cards 025 / 026 / 027 (with 020's stock_card_mode).
+//! stored cards 025 / 026 / 027 (with 020's stock_card_mode), file payments 200 / 201.
 
+mod bank;
 mod card;
+mod file;
 mod later;
 mod notice;
 mod stored;
+mod threeds;
+mod token;
 
-/// The buyer pays a konbini / ATM payment (control API); notices follow.
+/// What happens with time: authorizations and captures age (20 → 33, 40 → 41), unpaid
+/// konbini / ATM requests expire (12), unpaid net-bank payments are abandoned (15), files
+/// received a minute ago are processed (200).
+fn settle(l: &mut Ledger, now: Timestamp) {
+    card::apply_timers(l, now);
+    later::expire(l, now);
+    bank::expire(l, now);
+    file::process_due(l, now);
+}
+
+/// Let time act and send the 差分通知 for whatever changed: the sandbox's ticker calls this,
+/// so notices go out without a telegram arriving.
+pub fn notify_changes(sb: &Sandbox) {
+    let now = sb.clock.now();
+    let mut st = sb.state();
+    settle(&mut st.paygent, now);
+    let fresh = notice::collect(&mut st.paygent, now);
+    drop(st);
+    notice::push(sb, fresh);
+}
+
+/// What a merchant does by hand in Paygent's own console (ペイジェントオンライン), as the control
+/// API offers it: `capture`, `cancel` (an authorization or a capture), `amount` (補正: a new
+/// payment for the new amount, the original cancelled). Returns the payment as it ends.
+pub fn admin(
+    sb: &Sandbox,
+    payment_id: &str,
+    action: &str,
+    new_amount: Option<i64>,
+) -> Result<Payment, String> {
+    let now = sb.clock.now();
+    let r = {
+        let mut st = sb.state();
+        let l = &mut st.paygent;
+        settle(l, now);
+        let status = l
+            .payments
+            .iter()
+            .find(|x| x.payment_id == payment_id)
+            .map(|x| x.status.clone())
+            .ok_or_else(|| format!("no Paygent payment {payment_id}"))?;
+        let mut p = Params::new();
+        p.insert("payment_id".into(), payment_id.into());
+        let answer = match action {
+            "capture" => card::capture(l, &p, now),
+            "cancel" if status == "40" => card::cancel_capture(l, &p, now),
+            "cancel" => card::cancel_auth(l, &p, now),
+            "amount" => {
+                let a = new_amount.ok_or("amount is required")?;
+                p.insert("payment_amount".into(), a.to_string());
+                p.insert("reduction_flag".into(), "0".into());
+                card::amend(l, &p, now, status == "40")
+            }
+            other => return Err(format!("unknown action {other:?} (capture, cancel, amount)")),
+        }
+        .map_err(|e| format!("{}: {}", e.code, e.detail))?;
+        let id = answer
+            .iter()
+            .find(|(k, _)| *k == "payment_id")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
+        l.payments
+            .iter()
+            .find(|x| x.payment_id == id)
+            .cloned()
+            .ok_or_else(|| format!("no Paygent payment {id}"))
+    };
+    notify_changes(sb);
+    r
+}
+
+/// Make a payment lapse now, as its deadline would: konbini / ATM 10 → 12, net bank 10 → 15,
+/// an authorization 20 → 33.
+pub fn lapse(sb: &Sandbox, payment_id: &str) -> Result<Payment, String> {
+    let now = sb.clock.now();
+    let r = {
+        let mut st = sb.state();
+        let x = st
+            .paygent
+            .payments
+            .iter_mut()
+            .find(|x| x.payment_id == payment_id)
+            .ok_or_else(|| format!("no Paygent payment {payment_id}"))?;
+        let to = match (x.payment_type.as_str(), x.status.as_str()) {
+            ("01" | "03", "10") => "12",
+            ("05", "10") => "15",
+            ("02", "20") => "33",
+            (_, s) => return Err(format!("a payment in status {s} cannot lapse")),
+        };
+        x.status = to.into();
+        x.history.push(Event {
+            at: now,
+            telegram_kind: "(lapsed)".into(),
+            result: to.into(),
+        });
+        x.clone()
+    };
+    notify_changes(sb);
+    Ok(r)
+}
+
+/// The buyer goes through a net-bank ASP (found by trading_id), picks `bank_code` and pays.
+pub fn pay_asp(sb: &Sandbox, trading_id: &str, bank_code: &str) -> Result<Payment, String> {
+    let now = sb.clock.now();
+    let key = sb
+        .state()
+        .paygent
+        .asps
+        .iter()
+        .rev()
+        .find(|a| a.trading_id == trading_id)
+        .map(|a| a.key.clone())
+        .ok_or_else(|| format!("no net-bank request for trading_id {trading_id}"))?;
+    let id = bank::select(&mut sb.state().paygent, &key, bank_code, now)?;
+    pay(sb, &id, false)
+}
+
+/// The buyer pays a konbini / ATM / net-bank payment (control API); notices follow.
 pub fn pay(sb: &Sandbox, payment_id: &str, preliminary: bool) -> Result<Payment, String> {
     let now = sb.clock.now();
     let mut st = sb.state();
@@ -79,6 +200,15 @@ pub fn jst(t: Timestamp) -> String {
         .to_string()
 }
 
+/// Lower-case hex SHA-256, as Paygent's `hc` values.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn refuse(code: &str, detail: impl Into<String>) -> Refusal {
     Refusal {
         code: code.to_owned(),
@@ -131,10 +261,17 @@ pub struct Ledger {
     pub next_id: u64,
     pub cards: Vec<stored::StoredCard>,
     pub next_card_id: u64,
+    /// EMV 3-D Secure authentications (450), spent by 020.
+    pub threeds: threeds::Book,
     pub notices: Vec<notice::Notice>,
     pub last_notice_id: u64,
     /// 091 without an id reads the notices after this one.
     pub read_upto: u64,
+    pub tokens: Vec<token::Token>,
+    /// Net-bank ASPs (bank-selection pages) by trading_id.
+    pub asps: Vec<bank::Asp>,
+    /// Files received by 200, processed a minute later.
+    pub files: Vec<file::FileJob>,
 }
 
 impl Ledger {
@@ -147,19 +284,38 @@ impl Ledger {
 
 pub fn routes() -> Router<Sandbox> {
     // The merchant module's URL per telegram family; 091 and 094 have their own.
-    Router::new().route("/n/{family}/{endpoint}", post(call))
+    Router::new()
+        // EMV 3-D Secure: the issuer's pages the buyer's browser goes through.
+        .merge(threeds::routes())
+        // A file payment's data may be 10 MB, percent-encoded up to three times that.
+        .route(
+            "/n/{family}/{endpoint}",
+            post(call).layer(axum::extract::DefaultBodyLimit::max(32 << 20)),
+        )
+        // The token script and its request (JSON, from the buyer's browser).
+        .route("/js/PaygentToken.js", axum::routing::get(token::script))
+        .route("/n/token/request", post(token::create))
+        // The net-bank ASP pages the buyer goes through.
+        .route(
+            "/bank/asp/{key}",
+            axum::routing::get(bank::asp_page).post(bank::choose),
+        )
+        .route("/bank/pay/{payment_id}", post(bank::act))
 }
 
 /// The URL (after `/n/`) each telegram kind is sent to (P004 elsewhere).
 fn family_of(kind: &str) -> Option<&'static str> {
     match kind {
-        "020" | "021" | "022" | "023" | "025" | "026" | "027" | "028" | "029" => {
+        "020" | "021" | "022" | "023" | "025" | "026" | "027" | "028" | "029" | "116" => {
             Some("card/request")
         }
         "030" => Some("conveni/request"),
         "010" => Some("atm/request"),
+        "060" => Some("bank/requestasp"),
         "091" => Some("ref/paynotice"),
         "094" => Some("ref/paymentref"),
+        "450" => Some("threeds/request"),
+        "200" | "201" => Some("o/requestdata"),
         _ => None,
     }
 }
@@ -181,6 +337,9 @@ fn error_answer(r: &Refusal, kind: &str) -> Vec<(&'static str, String)> {
     ];
     if family_of(kind) == Some("card/request") {
         v.extend(card::empty_card_fields());
+    }
+    if kind == "200" {
+        v.push(("file_receipt_id", String::new()));
     }
     v
 }
@@ -218,6 +377,7 @@ fn header_check(sb: &Sandbox, p: &Params, family: &str) -> Result<String, Refusa
 async fn call(
     State(sb): State<Sandbox>,
     Path((a, b)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Response {
     let family = format!("{a}/{b}");
@@ -240,12 +400,23 @@ async fn call(
         )
             .into_response();
     }
+    if kind == "201" {
+        // The result file is CSV, like 027's answer.
+        let text = file::result(&sb, &params, header_check(&sb, &params, &family));
+        if drop_after {
+            return dropped();
+        }
+        return (
+            [(header::CONTENT_TYPE, "text/plain; charset=Windows-31J")],
+            Charset::ShiftJis.encode(&text),
+        )
+            .into_response();
+    }
     let (answer, slow) = {
         let now = sb.clock.now();
         let mut st = sb.state();
         let l = &mut st.paygent;
-        card::apply_timers(l, now);
-        later::expire(l, now);
+        settle(l, now);
         let r = header_check(&sb, &params, &family).and_then(|kind| match kind.as_str() {
             "020" => card::authorize(l, &params, now),
             "021" => card::cancel_auth(l, &params, now),
@@ -253,11 +424,15 @@ async fn call(
             "023" => card::cancel_capture(l, &params, now),
             "028" | "029" => card::amend(l, &params, now, kind == "029"),
             "094" => card::query(l, &params),
+            "450" => threeds::start(&sb, l, &body, &crate::gmo::base_url(&headers), now),
             "091" => notice::read(l, &params),
             "025" => stored::register(l, &params, now),
             "030" => later::konbini(l, &params, now),
             "010" => later::atm(l, &params, now),
+            "060" => bank::request(l, &params, now),
             "026" => stored::delete(l, &params),
+            "116" => stored::update(l, &params, now),
+            "200" => file::upload(l, &params, now, &sb.config),
             _ => Err(refuse("P004", "unknown telegram_kind")),
         });
         let slow = kind == "020"

@@ -4,7 +4,6 @@
 //! the shop answers `result=0`.
 
 use jiff::Timestamp;
-use sha2::{Digest, Sha256};
 
 use super::{Ledger, Params, Payment, Refusal, jst, refuse};
 use crate::Sandbox;
@@ -113,19 +112,16 @@ pub fn read(l: &mut Ledger, p: &Params) -> Result<Vec<(&'static str, String)>, R
 pub fn push(sb: &Sandbox, notices: Vec<Notice>) {
     for n in notices {
         let mut f = fields(&n);
-        let h = Sha256::digest(
-            format!(
-                "{}{}{}{}{}{}",
-                n.payment_notice_id,
-                n.payment_id,
-                n.trading_id,
-                n.payment_type,
-                n.payment_amount,
-                sb.config.paygent_hash_key
-            )
-            .as_bytes(),
-        );
-        f.push(("hc", h.iter().map(|b| format!("{b:02x}")).collect()));
+        let hc = super::sha256_hex(&format!(
+            "{}{}{}{}{}{}",
+            n.payment_notice_id,
+            n.payment_id,
+            n.trading_id,
+            n.payment_type,
+            n.payment_amount,
+            sb.config.paygent_hash_key
+        ));
+        f.push(("hc", hc));
         let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let text = juchu_wire::paygent::write(&pairs);
         let body =

@@ -36,7 +36,22 @@ fn customer(p: &Params) -> Result<String, Refusal> {
 /// decline are not stored).
 pub fn register(l: &mut super::Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
     let cid = customer(p)?;
-    let (number, term) = (get(p, "card_number"), get(p, "card_valid_term"));
+    let token = get(p, "card_token");
+    let from_token;
+    let (number, term) = if token.is_empty() {
+        (get(p, "card_number"), get(p, "card_valid_term"))
+    } else {
+        if !get(p, "card_number").is_empty() || !get(p, "card_valid_term").is_empty() {
+            return Err(refuse("2024", "card_token"));
+        }
+        let t = super::token::usable(l, token, now)?;
+        // 025 does not take CVC-only tokens.
+        if t.cvc_only {
+            return Err(refuse("2026", "card_token"));
+        }
+        from_token = (t.number.clone(), t.valid_term.clone());
+        (from_token.0.as_str(), from_token.1.as_str())
+    };
     if number.is_empty() || term.is_empty() {
         return Err(refuse("P006", "card_number / card_valid_term"));
     }
@@ -83,12 +98,83 @@ pub fn register(l: &mut super::Ledger, p: &Params, now: Timestamp) -> Result<Ans
         ("issur_name", String::new()),
         ("acq_id", String::new()),
         ("acq_name", String::new()),
-        ("fingerprint", String::new()),
+        ("fingerprint", super::token::fingerprint(&card.number)),
         ("masked_card_number", card.masked.clone()),
         ("card_valid_term", card.valid_term.clone()),
         ("cardholder_name", card.cardholder_name.clone()),
     ];
     l.cards.push(card);
+    if !token.is_empty() {
+        super::token::spend(l, token);
+    }
+    Ok(answer)
+}
+
+/// 116: update a stored card. A parameter left out stays as it was; sent empty it is
+/// cleared (not the expiry). A new expiry is checked with the issuer first.
+pub fn update(l: &mut super::Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
+    let cid = customer(p)?;
+    let card_id = get(p, "customer_card_id");
+    if card_id.is_empty() {
+        return Err(refuse("P006", "customer_card_id"));
+    }
+    let i = l
+        .cards
+        .iter()
+        .position(|c| c.customer_id == cid && c.customer_card_id == card_id)
+        .ok_or_else(|| refuse("P022", "stored card not found"))?;
+    if let Some(term) = p.get("card_valid_term") {
+        if term.is_empty() {
+            return Err(refuse("P006", "card_valid_term"));
+        }
+        if term.len() != 4 || !term.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(refuse("P008", "card_valid_term"));
+        }
+        let today = crate::clock::jst_date(now);
+        let (mm, yy) = (
+            term[..2].parse::<i8>().unwrap_or(0),
+            term[2..].parse::<i16>().unwrap_or(0),
+        );
+        if !(1..=12).contains(&mm) || (2000 + yy, mm) < (today.year(), today.month()) {
+            return Err(refuse("2003", "1G83"));
+        }
+    }
+    if let Some(name) = p.get("cardholder_name") {
+        if name.len() > 64 {
+            return Err(refuse("P009", "cardholder_name"));
+        }
+    }
+    let token = get(p, "card_token");
+    if !token.is_empty() && !super::token::usable(l, token, now)?.cvc_only {
+        return Err(refuse("2026", "card_token"));
+    }
+    if get(p, "security_code_use") == "1" && token.is_empty() {
+        return Err(refuse("P006", "card_token"));
+    }
+    let c = &mut l.cards[i];
+    if let Some(term) = p.get("card_valid_term") {
+        c.valid_term = term.clone();
+    }
+    if let Some(name) = p.get("cardholder_name") {
+        c.cardholder_name = name.clone();
+    }
+    let answer = vec![
+        ("result", "0".into()),
+        ("response_code", String::new()),
+        ("response_detail", String::new()),
+        (
+            "num_of_cards",
+            l.cards
+                .iter()
+                .filter(|c| c.customer_id == cid)
+                .count()
+                .to_string(),
+        ),
+        ("customer_card_id", card_id.to_owned()),
+    ];
+    if !token.is_empty() {
+        super::token::spend(l, token);
+    }
     Ok(answer)
 }
 
