@@ -860,3 +860,82 @@ async fn merchant_console_actions_and_lapses() {
         .await;
     assert_eq!(status(&c, kid).await, "12");
 }
+
+#[tokio::test]
+async fn a_lost_091_answer_is_repaired_by_id_and_pushes_resend_then_pause() {
+    let sb = support::Sandbox::start(juchu_sandbox::Config {
+        notify_retry_ms: 20,
+        ..Default::default()
+    })
+    .await;
+    let c = PaygentClient::new(PaygentConfig::sandbox(&format!("{}/paygent", sb.base))).unwrap();
+    // The shop fails twice, then answers result=0.
+    let shop = support::ShopEndpoint::start(|n| if n <= 2 { "NG" } else { "result=0" }).await;
+    sb.control(
+        "/notifications",
+        serde_json::json!({"gateway": "paygent", "url": shop.url}),
+    )
+    .await;
+    let a = c
+        .authorize(
+            "g-1",
+            100,
+            PaymentClass::Lump,
+            &card("4111111111111111"),
+            false,
+        )
+        .await
+        .unwrap();
+    // Resent until answered: the notice went three times, the same each time.
+    let bodies = shop.bodies_when(|b| b.len() >= 3).await;
+    assert_eq!(bodies.len(), 3);
+    assert!(
+        bodies
+            .iter()
+            .all(|b| support::sjis(b).starts_with("payment_notice_id=1&"))
+    );
+    c.capture(a.get("payment_id")).await.unwrap();
+    c.cancel_capture(a.get("payment_id")).await.unwrap();
+    // 091: notice 1 read; the answer carrying notice 2 is lost on the way.
+    assert_eq!(c.notice(None).await.unwrap().get("payment_notice_id"), "1");
+    sb.fault("paygent", "091", "drop_after").await;
+    assert!(c.notice(None).await.unwrap_err().is_unknown());
+    let b = c.sync_notices(1, &[], 100).await;
+    assert!(b.error.is_none());
+    assert_eq!(b.ids().collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(
+        b.notices
+            .iter()
+            .map(|n| n.get("payment_status"))
+            .collect::<Vec<_>>(),
+        vec!["40", "60"]
+    );
+    // Five failures in a row pause pushes to this merchant (15 minutes).
+    let dead = support::ShopEndpoint::start(|_| "NG").await;
+    sb.control(
+        "/notifications",
+        serde_json::json!({"gateway": "paygent", "url": dead.url}),
+    )
+    .await;
+    c.authorize(
+        "g-2",
+        100,
+        PaymentClass::Lump,
+        &card("4111111111111111"),
+        false,
+    )
+    .await
+    .unwrap();
+    c.authorize(
+        "g-3",
+        100,
+        PaymentClass::Lump,
+        &card("4111111111111111"),
+        false,
+    )
+    .await
+    .unwrap();
+    dead.bodies_when(|b| b.len() >= 5).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(dead.bodies_when(|_| true).await.len(), 5);
+}

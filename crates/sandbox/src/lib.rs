@@ -43,6 +43,8 @@ pub struct Config {
     pub paygent_merchant_id: String,
     pub paygent_connect_id: String,
     pub paygent_connect_password: String,
+    /// The wait before a failed notification is sent again (doubling each time).
+    pub notify_retry_ms: u64,
     /// The key of 差分通知's `hc` hash.
     pub paygent_hash_key: String,
     /// 3Dセキュア結果受付ハッシュ鍵: the key of the EMV 3-D Secure result's `hc`, a key of its own
@@ -70,6 +72,7 @@ impl Default for Config {
             paygent_merchant_id: "000000001".into(),
             paygent_connect_id: "sandbox".into(),
             paygent_connect_password: "sandbox".into(),
+            notify_retry_ms: 500,
             paygent_hash_key: "sandbox_hash_key".into(),
             paygent_3ds_hash_key: "sandbox_3ds_hash_key".into(),
             paygent_file_record_limit: 10_000,
@@ -97,11 +100,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new(config: Config) -> Sandbox {
+        let retry = std::time::Duration::from_millis(config.notify_retry_ms);
         Sandbox {
             config: Arc::new(config),
             clock: Clock::default(),
             faults: faults::Faults::default(),
-            notifier: notify::Notifier::default(),
+            notifier: notify::Notifier::new(retry),
             state: Arc::new(Mutex::new(State {
                 gmo: gmo::Ledger::default(),
                 paidy: paidy::Ledger::default(),

@@ -1,7 +1,8 @@
 //! Notifications the gateways push to the shop: GMO's 結果通知 (a Windows-31J form; the
 //! shop answers `0`, anything else is retried) and Paidy's webhooks (JSON; any 2xx). Sent
 //! from a background task, retried with growing pauses, and listed in the control API so
-//! tests can see what the shop was told and when.
+//! tests can see what the shop was told and when. Paygent's rule on top: after five failures
+//! in a row, nothing more goes to that merchant for fifteen minutes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -43,14 +44,52 @@ pub struct Notification {
 /// tests do not wait that long).
 pub const MAX_ATTEMPTS: u32 = 8;
 
-#[derive(Clone, Default)]
+/// Paygent's pause: failures in a row, and for how long the merchant is then left alone.
+const PAUSE_AFTER: u32 = 5;
+const PAUSE: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Clone)]
 pub struct Notifier {
     queue: Arc<Mutex<Vec<Notification>>>,
     started: Arc<AtomicBool>,
     urls: Arc<Mutex<std::collections::HashMap<String, String>>>,
+    /// The first retry's wait; each next one doubles.
+    retry_base: Duration,
+    /// Per gateway: failures in a row, and the end of a pause.
+    failures: Arc<Mutex<std::collections::HashMap<String, (u32, Option<Instant>)>>>,
 }
 
 impl Notifier {
+    pub fn new(retry_base: Duration) -> Notifier {
+        Notifier {
+            queue: Arc::default(),
+            started: Arc::default(),
+            urls: Arc::default(),
+            retry_base,
+            failures: Arc::default(),
+        }
+    }
+
+    fn paused(&self, gateway: &str, now: Instant) -> bool {
+        let f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        f.get(gateway)
+            .and_then(|(_, until)| *until)
+            .is_some_and(|until| until > now)
+    }
+
+    fn count(&self, gateway: &str, ok: bool) {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let e = f.entry(gateway.to_owned()).or_insert((0, None));
+        if ok {
+            *e = (0, None);
+            return;
+        }
+        e.0 += 1;
+        if gateway == "paygent" && e.0 >= PAUSE_AFTER {
+            *e = (0, Some(Instant::now() + PAUSE));
+        }
+    }
+
     pub fn set_url(&self, gateway: &str, url: Option<String>) {
         let mut u = self.urls.lock().unwrap_or_else(|e| e.into_inner());
         match url {
@@ -123,11 +162,20 @@ impl Notifier {
                 let q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
                 let now = Instant::now();
                 q.iter()
-                    .filter(|n| !n.delivered && n.attempts < MAX_ATTEMPTS && n.next_at <= now)
+                    .filter(|n| {
+                        !n.delivered
+                            && n.attempts < MAX_ATTEMPTS
+                            && n.next_at <= now
+                            && !self.paused(&n.gateway, now)
+                    })
                     .cloned()
                     .collect()
             };
             for n in due {
+                // A pause may have begun during this round.
+                if self.paused(&n.gateway, Instant::now()) {
+                    continue;
+                }
                 let res = http
                     .post(&n.url)
                     .header(reqwest::header::CONTENT_TYPE, n.content_type)
@@ -159,6 +207,7 @@ impl Notifier {
                     }
                     Err(e) => Err(e.to_string()),
                 };
+                self.count(&n.gateway, outcome.is_ok());
                 let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(m) = q.iter_mut().find(|m| m.id == n.id) {
                     m.attempts += 1;
@@ -169,9 +218,9 @@ impl Notifier {
                         }
                         Err(e) => {
                             m.last_error = Some(e);
-                            // 0.5 s, 1 s, 2 s … : quick enough for tests, growing like GMO's.
-                            m.next_at =
-                                Instant::now() + Duration::from_millis(500 << m.attempts.min(6));
+                            // 0.5 s, 1 s, 2 s … by default: quick enough for tests, growing
+                            // like GMO's.
+                            m.next_at = Instant::now() + self.retry_base * (1 << m.attempts.min(6));
                         }
                     }
                 }
