@@ -17,6 +17,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/", get(crate::view::index))
         .route("/view/gmo", get(crate::view::gmo))
         .route("/view/paidy", get(crate::view::paidy))
+        .route("/view/paygent", get(crate::view::paygent))
         .route("/clock", get(clock).post(set_clock))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
         .route("/ledger", get(ledger))

@@ -48,6 +48,9 @@ pub const MAX_ATTEMPTS: u32 = 8;
 const PAUSE_AFTER: u32 = 5;
 const PAUSE: Duration = Duration::from_secs(15 * 60);
 
+/// Failures in a row, and the end of the pause they led to.
+type Streak = (u32, Option<Instant>);
+
 #[derive(Clone)]
 pub struct Notifier {
     queue: Arc<Mutex<Vec<Notification>>>,
@@ -56,7 +59,7 @@ pub struct Notifier {
     /// The first retry's wait; each next one doubles.
     retry_base: Duration,
     /// Per gateway: failures in a row, and the end of a pause.
-    failures: Arc<Mutex<std::collections::HashMap<String, (u32, Option<Instant>)>>>,
+    failures: Arc<Mutex<std::collections::HashMap<String, Streak>>>,
 }
 
 impl Notifier {

@@ -22,7 +22,7 @@ fn page(title: &str, body: &str) -> Html<String> {
          table{{border-collapse:collapse}}th,td{{border:1px solid #ccd;padding:4px 8px;text-align:left}}\
          th{{background:#eef1f5}}td.n{{text-align:right}}nav a{{margin-right:12px}}</style></head>\
          <body><nav><a href=\"/_sandbox\">サンドボックス</a><a href=\"/_sandbox/view/gmo\">GMO-PG</a>\
-         <a href=\"/_sandbox/view/paidy\">Paidy</a></nav><h1 style=\"font-size:18px\">{t}</h1>{body}</body></html>",
+         <a href=\"/_sandbox/view/paygent\">ペイジェント</a><a href=\"/_sandbox/view/paidy\">Paidy</a></nav><h1 style=\"font-size:18px\">{t}</h1>{body}</body></html>",
         t = esc(title)
     ))
 }
@@ -39,6 +39,7 @@ pub async fn index(State(sb): State<Sandbox>) -> Html<String> {
         "juchu サンドボックス",
         &format!(
             "<p>サンドボックスの時刻: {} （{}）</p><ul><li><a href=\"/_sandbox/view/gmo\">GMO-PG 取引一覧</a></li>\
+             <li><a href=\"/_sandbox/view/paygent\">ペイジェント 決済一覧</a></li>\
              <li><a href=\"/_sandbox/view/paidy\">Paidy 決済一覧</a></li><li><a href=\"/_sandbox/ledger\">台帳（JSON）</a></li>\
              <li><a href=\"/_sandbox/notifications\">通知（JSON）</a></li></ul>",
             jst(now),
@@ -114,6 +115,69 @@ pub async fn paidy(State(sb): State<Sandbox>) -> Html<String> {
         &format!(
             "<table><tr><th>決済ID</th><th>状態</th><th>注文番号</th><th>金額</th><th>売上</th><th>返金</th><th>作成日時</th>\
              <th>売上確定有効期限</th></tr>{rows}</table>"
+        ),
+    )
+}
+
+/// Paygent's status names (docs/paygent-protocol.md §4).
+fn paygent_status(payment_type: &str, code: &str) -> &'static str {
+    match (payment_type, code) {
+        (_, "10") => "申込済",
+        (_, "11") => "オーソリNG",
+        (_, "12") => "支払期限切",
+        ("05", "15") => "申込中断",
+        (_, "15") => "トランザクションブロック",
+        (_, "20") => "オーソリOK",
+        (_, "30") => "売上要求中",
+        (_, "31") => "オーソリ取消中",
+        (_, "32") => "オーソリ取消済",
+        (_, "33") => "オーソリ期限切",
+        (_, "40") => "消込済",
+        (_, "41") => "消込済（売上取消期限切）",
+        (_, "42") => "売上取消中",
+        (_, "43") => "速報検知済",
+        (_, "60") => "売上取消済",
+        (_, "61") => "速報取消済",
+        _ => "",
+    }
+}
+
+pub async fn paygent(State(sb): State<Sandbox>) -> Html<String> {
+    let st = sb.state();
+    let mut rows = String::new();
+    for p in st.paygent.payments.iter().rev() {
+        let kind = match p.payment_type.as_str() {
+            "01" => "ATM",
+            "02" => "カード",
+            "03" => "コンビニ（番号方式）",
+            "05" => "銀行ネット",
+            _ => "",
+        };
+        let last = p
+            .history
+            .last()
+            .map(|h| format!("{} {}", h.telegram_kind, h.result))
+            .unwrap_or_default();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} {}</td><td class=\"n\">{}円</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&p.payment_id),
+            esc(&p.trading_id),
+            kind,
+            esc(&p.status),
+            paygent_status(&p.payment_type, &p.status),
+            p.amount,
+            esc(&p.masked_card_number),
+            jst(p.init_at),
+            p.limit_date.map(|d| d.to_string()).unwrap_or_default(),
+            esc(&p.base_payment_id),
+            esc(&last)
+        ));
+    }
+    page(
+        "ペイジェント 決済一覧",
+        &format!(
+            "<table><tr><th>決済ID</th><th>取引ID</th><th>決済種別</th><th>決済ステータス</th><th>金額</th><th>カード番号</th>\
+             <th>申込日時</th><th>支払期限</th><th>元の決済ID</th><th>最後の処理</th></tr>{rows}</table>"
         ),
     )
 }

@@ -139,10 +139,8 @@ pub fn update(l: &mut super::Ledger, p: &Params, now: Timestamp) -> Result<Answe
             return Err(refuse("2003", "1G83"));
         }
     }
-    if let Some(name) = p.get("cardholder_name") {
-        if name.len() > 64 {
-            return Err(refuse("P009", "cardholder_name"));
-        }
+    if p.get("cardholder_name").is_some_and(|n| n.len() > 64) {
+        return Err(refuse("P009", "cardholder_name"));
     }
     let token = get(p, "card_token");
     if !token.is_empty() && !super::token::usable(l, token, now)?.cvc_only {
