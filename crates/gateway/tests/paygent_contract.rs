@@ -939,3 +939,165 @@ async fn a_lost_091_answer_is_repaired_by_id_and_pushes_resend_then_pause() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(dead.bodies_when(|_| true).await.len(), 5);
 }
+
+/// Follow a 3-D Secure 1.0 authentication in the buyer's place: post the ACS page (and the
+/// challenge form when there is one) and read where the browser is sent back.
+async fn authenticate_v1(
+    sb: &support::Sandbox,
+    acs_html: &str,
+    action: &str,
+) -> Vec<(String, String)> {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let acs = acs_html
+        .split("action=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert!(acs.starts_with(&sb.base), "{acs}");
+    let mut r = browser.post(&acs).send().await.unwrap();
+    if r.status() == 200 {
+        let page = r.text().await.unwrap();
+        assert!(page.contains("パスワード"), "{page}");
+        r = browser
+            .post(format!("{acs}/challenge"))
+            .form(&[("password", "secret"), ("action", action)])
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(r.status(), 303);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.starts_with("https://shop.example/3ds?"), "{back}");
+    juchu_wire::form::decode(
+        back.split_once('?').unwrap().1.as_bytes(),
+        juchu_wire::form::Charset::ShiftJis,
+    )
+}
+
+fn param<'a>(p: &'a [(String, String)], k: &str) -> &'a str {
+    p.iter()
+        .find(|(a, _)| a == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+#[tokio::test]
+async fn three_d_secure_1_result_7_and_the_signed_return() {
+    let (sb, c) = env().await;
+    let v1 = |n: &'static str, t: &'static str| {
+        let c = c.clone();
+        async move {
+            c.authorize_3ds1(
+                t,
+                4400,
+                PaymentClass::Lump,
+                &card(n),
+                false,
+                "text/html",
+                "Mozilla/5.0",
+                "https://shop.example/3ds",
+            )
+            .await
+        }
+    };
+    // Frictionless: result=7, payment at 10, then authorized by Paygent itself.
+    let a = v1("4111111111111111", "v1-1").await.unwrap();
+    assert_eq!(a.get("result"), "7");
+    let id = a.get("payment_id").to_owned();
+    assert_eq!(status(&c, &id).await, "10");
+    let back = authenticate_v1(&sb, a.get("out_acs_html"), "ok").await;
+    assert_eq!(
+        (param(&back, "result"), param(&back, "payment_id")),
+        ("0", id.as_str())
+    );
+    assert!(juchu_gateway::paygent::three_ds1_result_ok(
+        &back,
+        "sandbox_3ds_hash_key"
+    ));
+    assert!(!juchu_gateway::paygent::three_ds1_result_ok(&back, "other"));
+    assert_eq!(status(&c, &id).await, "20");
+    // Challenge that passes (X=3), challenge that fails (X=4 → 2001 1511, status 11).
+    let b = v1("4111111111113111", "v1-2").await.unwrap();
+    let back = authenticate_v1(&sb, b.get("out_acs_html"), "ok").await;
+    assert_eq!(param(&back, "result"), "0");
+    let f = v1("4111111111114111", "v1-3").await.unwrap();
+    let back = authenticate_v1(&sb, f.get("out_acs_html"), "ok").await;
+    assert_eq!(
+        (
+            param(&back, "result"),
+            param(&back, "response_code"),
+            param(&back, "response_detail")
+        ),
+        ("1", "2001", "1511")
+    );
+    assert!(juchu_gateway::paygent::three_ds1_result_ok(
+        &back,
+        "sandbox_3ds_hash_key"
+    ));
+    assert_eq!(status(&c, f.get("payment_id")).await, "11");
+    // An attempt (X=5): authorized under attempt control "all", marked attempt_kbn 1.
+    let t = v1("4111111111115111", "v1-4").await.unwrap();
+    let back = authenticate_v1(&sb, t.get("out_acs_html"), "ok").await;
+    assert_eq!(
+        (param(&back, "result"), param(&back, "attempt_kbn")),
+        ("0", "1")
+    );
+    // Without the browser's headers and return URL: P005.
+    let bare = c
+        .telegram(
+            "020",
+            "",
+            "v1-5",
+            &[
+                ("payment_amount", "100"),
+                ("card_number", "4111111111111111"),
+                ("card_valid_term", "1230"),
+            ],
+        )
+        .await;
+    assert_eq!(refused(bare), ("P005".into(), "http_accept".into()));
+}
+
+#[tokio::test]
+async fn attempt_control_refuses_attempts_with_2015() {
+    let sb = support::Sandbox::start(juchu_sandbox::Config {
+        paygent_attempt_control: "normal".into(),
+        ..Default::default()
+    })
+    .await;
+    let c = PaygentClient::new(PaygentConfig::sandbox(&format!("{}/paygent", sb.base))).unwrap();
+    let try_card = |n: &'static str| {
+        let c = c.clone();
+        async move {
+            c.authorize_3ds1(
+                "ac",
+                100,
+                PaymentClass::Lump,
+                &card(n),
+                false,
+                "text/html",
+                "Mozilla/5.0",
+                "https://shop.example/3ds",
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let a = try_card("4111111111115111").await;
+    let back = authenticate_v1(&sb, a.get("out_acs_html"), "ok").await;
+    assert_eq!(
+        (param(&back, "result"), param(&back, "response_code")),
+        ("1", "2015")
+    );
+    // attempt_kbn 0 (card not enrolled) passes "normal".
+    let b = try_card("4111111111116111").await;
+    let back = authenticate_v1(&sb, b.get("out_acs_html"), "ok").await;
+    assert_eq!(
+        (param(&back, "result"), param(&back, "attempt_kbn")),
+        ("0", "0")
+    );
+}

@@ -55,6 +55,9 @@ pub struct Config {
     /// トークン生成鍵 (the token script's second argument) and トークン受取ハッシュ鍵 (the
     /// key of the token answer's `hc`).
     pub paygent_token_key: String,
+    /// 3-D Secure 1.0 attempt control (アテンプト取引の扱い): `all` authorizes every attempt,
+    /// `normal` refuses attempt_kbn 1, `none` refuses 0 and 1 (2015).
+    pub paygent_attempt_control: String,
     pub paygent_token_hash_key: String,
 }
 
@@ -77,6 +80,7 @@ impl Default for Config {
             paygent_3ds_hash_key: "sandbox_3ds_hash_key".into(),
             paygent_file_record_limit: 10_000,
             paygent_token_key: "test_sandbox_token_key".into(),
+            paygent_attempt_control: "all".into(),
             paygent_token_hash_key: "sandbox_token_hash_key".into(),
         }
     }

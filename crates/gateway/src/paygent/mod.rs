@@ -217,6 +217,43 @@ pub fn notice_hash_ok(fields: &[(String, String)], hash_key: &str) -> bool {
     !get("hc").is_empty() && get("hc").eq_ignore_ascii_case(&hex)
 }
 
+/// How a 020 treats 3-D Secure.
+enum Secure<'a> {
+    Skip,
+    Emv(&'a str),
+    V1 {
+        http_accept: &'a str,
+        http_user_agent: &'a str,
+        term_url: &'a str,
+    },
+}
+
+/// Check a 3-D Secure 1.0 result (the GET to term_url): `hc` = SHA-256 of result +
+/// payment_id + attempt_kbn + the 3Dセキュア結果受付ハッシュ鍵, hex.
+pub fn three_ds1_result_ok(params: &[(String, String)], key: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(a, _)| a == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let hex: String = Sha256::digest(
+        format!(
+            "{}{}{}{key}",
+            get("result"),
+            get("payment_id"),
+            get("attempt_kbn")
+        )
+        .as_bytes(),
+    )
+    .iter()
+    .map(|b| format!("{b:02x}"))
+    .collect();
+    !key.is_empty() && !get("hc").is_empty() && get("hc").eq_ignore_ascii_case(&hex)
+}
+
 /// Check the token script's answer: `hc` = SHA-256 of token + masked_card_number +
 /// valid_until + fingerprint + the トークン受取ハッシュ鍵. Checked on the server: the buyer's
 /// browser carried these values.
@@ -315,6 +352,8 @@ impl PaygentClient {
         let a = Answer(juchu_wire::paygent::parse(&text));
         match a.get("result") {
             "0" => Ok(a),
+            // 3-D Secure 1.0: the buyer must authenticate first (out_acs_html).
+            "7" if kind == "020" => Ok(a),
             "1" => {
                 let (code, detail) = (
                     a.get("response_code").to_owned(),
@@ -343,12 +382,37 @@ impl PaygentClient {
         card: &Card,
         sales: bool,
     ) -> Result<Answer, GatewayError> {
-        self.authorize_020(trading_id, amount, class, card, sales, None)
+        self.authorize_020(trading_id, amount, class, card, sales, Secure::Skip)
             .await
     }
 
-    /// 020, without 3-D Secure (`3dsecure_ryaku=1`) or with an EMV 3-D Secure
-    /// authentication's id (`3dsecure_use_type=2`, see `authorize_3ds`).
+    /// 020 with 3-D Secure 1.0: Paygent answers `result=7` with the payment_id and
+    /// `out_acs_html`, the page to send to the buyer's browser (as it is). Paygent authorizes
+    /// by itself after the authentication and sends the buyer to `term_url` by GET; check
+    /// that with `three_ds1_result_ok` and read the outcome with 094.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn authorize_3ds1(
+        &self,
+        trading_id: &str,
+        amount: i64,
+        class: PaymentClass,
+        card: &Card,
+        sales: bool,
+        http_accept: &str,
+        http_user_agent: &str,
+        term_url: &str,
+    ) -> Result<Answer, GatewayError> {
+        let secure = Secure::V1 {
+            http_accept,
+            http_user_agent,
+            term_url,
+        };
+        self.authorize_020(trading_id, amount, class, card, sales, secure)
+            .await
+    }
+
+    /// 020, without 3-D Secure (`3dsecure_ryaku=1`), with 3-D Secure 1.0, or with an EMV
+    /// 3-D Secure authentication's id (`3dsecure_use_type=2`, see `authorize_3ds`).
     async fn authorize_020(
         &self,
         trading_id: &str,
@@ -356,7 +420,7 @@ impl PaygentClient {
         class: PaymentClass,
         card: &Card,
         sales: bool,
-        three_ds_auth_id: Option<&str>,
+        secure: Secure<'_>,
     ) -> Result<Answer, GatewayError> {
         let amount = amount.to_string();
         let (pc, split) = match class {
@@ -371,11 +435,20 @@ impl PaygentClient {
             ("split_count", &split),
             ("sales_mode", if sales { "1" } else { "0" }),
         ];
-        match three_ds_auth_id {
-            None => d.push(("3dsecure_ryaku", "1")),
-            Some(id) => {
+        match secure {
+            Secure::Skip => d.push(("3dsecure_ryaku", "1")),
+            Secure::Emv(id) => {
                 d.push(("3dsecure_use_type", "2"));
                 d.push(("3ds_auth_id", id));
+            }
+            Secure::V1 {
+                http_accept,
+                http_user_agent,
+                term_url,
+            } => {
+                d.push(("http_accept", http_accept));
+                d.push(("http_user_agent", http_user_agent));
+                d.push(("term_url", term_url));
             }
         }
         match card {
@@ -697,5 +770,27 @@ impl PaygentClient {
     /// 094 決済情報照会.
     pub async fn query(&self, payment_id: &str) -> Result<Answer, GatewayError> {
         self.telegram("094", payment_id, "", &[]).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn three_ds1_hash_matches_the_documented_vector() {
+        // docs/paygent-protocol.md §3.1: result 0, payment_id 11111, attempt_kbn 0.
+        let p: Vec<(String, String)> = [
+            ("result", "0"),
+            ("payment_id", "11111"),
+            ("attempt_kbn", "0"),
+            (
+                "hc",
+                "132b364ea2ce9eeba96dd845363cc0a7ad749fcf2a7a6cbaece7008417896976",
+            ),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert!(super::three_ds1_result_ok(&p, "test_1234567890123456789"));
+        assert!(!super::three_ds1_result_ok(&p, "test_other"));
     }
 }

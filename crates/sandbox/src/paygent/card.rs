@@ -37,7 +37,7 @@ pub fn empty_card_fields() -> Answer {
     .collect()
 }
 
-fn card_answer(p: &Payment, extra: &[(&'static str, String)]) -> Answer {
+pub fn card_answer(p: &Payment, extra: &[(&'static str, String)]) -> Answer {
     let mut v: Answer = vec![
         ("result", "0".into()),
         ("response_code", String::new()),
@@ -256,15 +256,36 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
         notified_status: String::new(),
         history: vec![],
     };
-    // card_valid_term is MMYY; a past month (Japan time) is an input error (1G83).
+    if super::tds1::requested(p) {
+        return super::tds1::begin(l, p, pay, source.token.as_deref(), now);
+    }
+    let outcome = issuer(&card, &term, now);
+    let sales = get(p, "sales_mode") == "1";
+    let answer = conclude(&mut pay, outcome, sales, now);
+    if let Some(t) = source.token.as_deref().filter(|_| answer[0].1 == "0") {
+        super::token::spend(l, t);
+    }
+    l.payments.push(pay);
+    Ok(answer)
+}
+
+/// What the issuer says to a test card: the last four digits XYZZ decline with X=8 (Y=2 an
+/// issuer code 1G+ZZ, Y=1 a network code 1C+ZZ); a past expiry (Japan time) is an input error.
+pub fn issuer(card: &str, term_mmyy: &str, now: Timestamp) -> Result<(), Refusal> {
     let today = crate::clock::jst_date(now);
     let (mm, yy) = (
-        term[..2].parse::<i8>().unwrap_or(0),
-        term[2..].parse::<i16>().unwrap_or(0),
+        term_mmyy
+            .get(..2)
+            .and_then(|m| m.parse::<i8>().ok())
+            .unwrap_or(0),
+        term_mmyy
+            .get(2..)
+            .and_then(|y| y.parse::<i16>().ok())
+            .unwrap_or(0),
     );
     let expired = !(1..=12).contains(&mm) || (2000 + yy, mm) < (today.year(), today.month());
     let d: Vec<u8> = card.bytes().rev().take(4).collect();
-    let outcome = if expired {
+    if expired {
         Err(refuse("2003", "1G83"))
     } else if d.len() == 4 && d[3] == b'8' {
         let (z1, z2) = (d[1] as char, d[0] as char);
@@ -275,29 +296,34 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
         }
     } else {
         Ok(())
-    };
-    let r = match outcome {
+    }
+}
+
+/// Settle a 020 with the issuer's answer: 20 (40 with sales_mode), 11 on a decline, 10 kept
+/// on an input error (2003: retryable with its payment_id). The telegram's answer.
+pub fn conclude(
+    pay: &mut Payment,
+    outcome: Result<(), Refusal>,
+    sales: bool,
+    now: Timestamp,
+) -> Answer {
+    match outcome {
         Ok(()) => {
             pay.authorized_at = Some(now);
-            pay.status = if get(p, "sales_mode") == "1" {
+            pay.status = if sales {
                 pay.captured_at = Some(now);
                 "40".into()
             } else {
                 "20".into()
             };
-            record(&mut pay, now, "020", Ok(()));
-            if let Some(t) = &source.token {
-                super::token::spend(l, t);
-            }
-            Ok(card_answer(&pay, &[]))
+            record(pay, now, "020", Ok(()));
+            card_answer(pay, &[])
         }
         Err(e) => {
-            // Input errors (2003) leave the payment at 10, retryable with its payment_id;
-            // declines are kept as 11.
             if e.code != "2003" {
                 pay.status = "11".into();
             }
-            record(&mut pay, now, "020", Err(&e));
+            record(pay, now, "020", Err(&e));
             let mut v = vec![
                 ("result", "1".to_owned()),
                 ("response_code", e.code.clone()),
@@ -308,11 +334,9 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
                 fields[0].1 = pay.payment_id.clone();
             }
             v.extend(fields);
-            Ok(v)
+            v
         }
-    };
-    l.payments.push(pay);
-    r
+    }
 }
 
 /// A status change a telegram makes: from → to, the status meaning "too late", and the

@@ -13,6 +13,7 @@ mod file;
 mod later;
 mod notice;
 mod stored;
+mod tds1;
 mod threeds;
 mod token;
 
@@ -301,6 +302,12 @@ pub fn routes() -> Router<Sandbox> {
             axum::routing::get(bank::asp_page).post(bank::choose),
         )
         .route("/bank/pay/{payment_id}", post(bank::act))
+        // 3-D Secure 1.0: the issuer's pages.
+        .route(
+            "/tds1/acs/{id}",
+            axum::routing::get(tds1::acs).post(tds1::acs),
+        )
+        .route("/tds1/acs/{id}/challenge", post(tds1::challenge))
 }
 
 /// The URL (after `/n/`) each telegram kind is sent to (P004 elsewhere).
@@ -381,7 +388,8 @@ async fn call(
     body: Bytes,
 ) -> Response {
     let family = format!("{a}/{b}");
-    let params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
+    let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
+    params.insert(tds1::BASE.to_owned(), crate::gmo::base_url(&headers));
     let kind = params.get("telegram_kind").cloned().unwrap_or_default();
     let drop_after = match sb.faults.before("paygent", &kind, unavailable).await {
         Before::Go { drop_after } => drop_after,
