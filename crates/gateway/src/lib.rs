@@ -28,13 +28,18 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The HTTP client the connectors share: one connection pool, no redirects (a gateway that
 /// redirects is misconfigured), a user agent that names juchu.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, GatewayError> {
+    http_builder(timeout)
+        .build()
+        .map_err(|e| GatewayError::Config(format!("HTTP client: {e}")))
+}
+
+/// The shared client's settings, for a connector to add to (Paygent's client certificate).
+pub(crate) fn http_builder(timeout: Duration) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("juchu/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| GatewayError::Config(format!("HTTP client: {e}")))
 }
 
 /// Classify a transport error: was the request surely not processed, or is the outcome

@@ -13,7 +13,7 @@ pub use threeds::*;
 
 use std::time::Duration;
 
-use crate::{GatewayError, Secret, http_client, post_sjis_form};
+use crate::{GatewayError, Secret, post_sjis_form};
 
 #[derive(Debug, Clone)]
 pub struct PaygentConfig {
@@ -24,6 +24,9 @@ pub struct PaygentConfig {
     pub connect_password: Secret,
     pub telegram_version: String,
     pub timeout: Duration,
+    /// The client certificate Paygent issues (production requires it): one PEM file with
+    /// the certificate and its private key. `None` for the sandbox.
+    pub client_cert_pem: Option<std::path::PathBuf>,
 }
 
 impl PaygentConfig {
@@ -35,6 +38,7 @@ impl PaygentConfig {
             connect_password: Secret::new("sandbox"),
             telegram_version: "1.0".into(),
             timeout: crate::DEFAULT_TIMEOUT,
+            client_cert_pem: None,
         }
     }
 }
@@ -134,7 +138,9 @@ pub fn message(code: &str, detail: &str) -> String {
         "13001" => "照会した決済が見つかりません",
         "13002" => "取引IDに複数の決済が該当します",
         "P063" => "EMV 3-Dセキュアの利用が許可されていません（ペイジェントへの利用申請が必要です）",
-        "31001" => "このカードでは3-Dセキュア認証ができません（カード番号の誤りか未契約のカード会社）",
+        "31001" => {
+            "このカードでは3-Dセキュア認証ができません（カード番号の誤りか未契約のカード会社）"
+        }
         "31002" => "カード情報の指定方法と指定した項目の組み合わせが正しくありません",
         "31003" => "カード情報トークンの有効期限が切れています",
         "31004" => "カード情報トークンが見つかりません",
@@ -313,7 +319,25 @@ pub struct Payer {
 
 impl PaygentClient {
     pub fn new(cfg: PaygentConfig) -> Result<PaygentClient, GatewayError> {
-        let http = http_client(cfg.timeout)?;
+        let mut b = crate::http_builder(cfg.timeout);
+        if let Some(path) = &cfg.client_cert_pem {
+            let pem = std::fs::read(path).map_err(|e| {
+                GatewayError::Config(format!(
+                    "ペイジェントのクライアント証明書 {} を読めません: {e}",
+                    path.display()
+                ))
+            })?;
+            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                GatewayError::Config(format!(
+                    "ペイジェントのクライアント証明書 {} は証明書と秘密鍵のPEMではありません: {e}",
+                    path.display()
+                ))
+            })?;
+            b = b.identity(id);
+        }
+        let http = b
+            .build()
+            .map_err(|e| GatewayError::Config(format!("HTTP client: {e}")))?;
         Ok(PaygentClient { cfg, http })
     }
 
@@ -775,6 +799,25 @@ impl PaygentClient {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_client_certificate_that_is_not_one_is_a_clear_configuration_error() {
+        let dir = std::env::temp_dir().join(format!("juchu-cert-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.pem");
+        std::fs::write(&bad, "not a certificate").unwrap();
+        let mut cfg = super::PaygentConfig::sandbox("http://127.0.0.1:1/paygent");
+        cfg.client_cert_pem = Some(bad);
+        match super::PaygentClient::new(cfg.clone()) {
+            Err(crate::GatewayError::Config(m)) => assert!(m.contains("クライアント証明書"), "{m}"),
+            _ => panic!("a bad certificate was accepted"),
+        }
+        cfg.client_cert_pem = Some(dir.join("missing.pem"));
+        assert!(matches!(
+            super::PaygentClient::new(cfg),
+            Err(crate::GatewayError::Config(_))
+        ));
+    }
+
     #[test]
     fn three_ds1_hash_matches_the_documented_vector() {
         // docs/paygent-protocol.md §3.1: result 0, payment_id 11111, attempt_kbn 0.
