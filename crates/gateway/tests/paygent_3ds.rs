@@ -441,3 +441,69 @@ async fn unfinished_authentication_times_out_after_30_minutes() {
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// A card token from the sandbox's token script endpoint (as the buyer's browser gets it).
+async fn card_token(sb: &support::Sandbox, number: &str) -> String {
+    let t: serde_json::Value = sb
+        .http
+        .post(format!("{}/paygent/n/token/request", sb.base))
+        .json(
+            &serde_json::json!({"kind": "card", "merchant_id": "000000001",
+            "token_key": "test_sandbox_token_key", "card_number": number, "expire_year": "30",
+            "expire_month": "12", "cvc": "123", "name": "TARO YAMADA"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t["tokenizedCardObject"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_token_is_authenticated_without_being_spent_then_spent_by_020() {
+    let (sb, c) = env().await;
+    let tok = Card::Token(card_token(&sb, "4111111111113111").await);
+    let s = c
+        .start_3ds(&request(tok.clone(), 8000, TERM_URL))
+        .await
+        .unwrap();
+    assert_eq!(s.masked_card_number, "************3111");
+    let b = browser();
+    let page = b.post(action(&s.acs_html)).send().await.unwrap();
+    let url = page.url().clone();
+    let html = page.text().await.unwrap();
+    let back = back_at_merchant(
+        &b.post(url.join(&action(&html)).unwrap())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("password=14052&answer=ok")
+            .send()
+            .await
+            .unwrap(),
+    );
+    // The test environment's caution password: passed, attempt 1, the merchant's risk.
+    assert_eq!(get(&back, "attempt_kbn"), "1");
+    assert!(PaygentClient::three_ds_result_ok(&back, KEY));
+    assert!(!ThreeDsResult::from_params(&back).issuer_liable());
+    // 450 left the token usable: 020 takes it (and spends it).
+    let a = c
+        .authorize_3ds(
+            "order_1001",
+            8000,
+            PaymentClass::Lump,
+            &tok,
+            false,
+            &s.auth_id,
+        )
+        .await
+        .unwrap();
+    assert_eq!(status(&c, a.get("payment_id")).await, "20");
+    assert_eq!(
+        refused(c.start_3ds(&request(tok, 8000, TERM_URL)).await),
+        "31005"
+    );
+}

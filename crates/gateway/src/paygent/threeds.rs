@@ -217,8 +217,15 @@ impl PaygentClient {
         sales: bool,
         auth_id: &str,
     ) -> Result<Answer, GatewayError> {
-        self.authorize_020(trading_id, amount, class, card, sales, super::Secure::Emv(auth_id))
-            .await
+        self.authorize_020(
+            trading_id,
+            amount,
+            class,
+            card,
+            sales,
+            super::Secure::Emv(auth_id),
+        )
+        .await
     }
 }
 

@@ -24,9 +24,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get as get_route, post};
 use jiff::{SignedDuration, Timestamp};
 use juchu_wire::form::{self, Charset};
-use sha2::{Digest, Sha256};
 
-use super::{Ledger, Params, Refusal, get, refuse};
+use super::{Ledger, Params, Refusal, get, refuse, sha256_hex};
 use crate::Sandbox;
 
 /// Minutes the buyer has before the authentication times out (annex §1.3).
@@ -191,13 +190,23 @@ struct CardData {
     holder: String,
 }
 
-/// card_set_method=token. The sandbox's tokens live in token.rs, not yet wired here: every
-/// token is unknown (31004) until `token::usable` is called here — without spending the
-/// token (450 does not count its uses), mapping its 2021 / 2022 / 2020 to 31004 / 31005 /
-/// 31003.
-fn token_card(_l: &Ledger, p: &Params, _now: Timestamp) -> Result<CardData, Refusal> {
-    required(p, "card_token")?;
-    Err(refuse("31004", "card_token"))
+/// card_set_method=token: the token is looked at, not spent — 450 does not count token uses,
+/// so the same token then goes to the 020.
+fn token_card(l: &Ledger, p: &Params, now: Timestamp) -> Result<CardData, Refusal> {
+    let token = required(p, "card_token")?;
+    let t = super::token::usable(l, token, now).map_err(|e| match e.code.as_str() {
+        "2020" => refuse("31003", "card_token"),
+        "2022" => refuse("31005", "card_token"),
+        _ => refuse("31004", "card_token"),
+    })?;
+    // A security-code token names no card.
+    if t.cvc_only {
+        return Err(refuse("31002", "card_token"));
+    }
+    Ok(CardData {
+        number: t.number.clone(),
+        holder: String::new(),
+    })
 }
 
 /// card_set_method=customer: a stored card; customer_card_id may be left out when the
@@ -410,16 +419,9 @@ fn mask(number: &str) -> String {
     )
 }
 
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The same card gives the same value (Paygent's own derivation is not published).
+/// The same value 020 answers for the card.
 fn fingerprint(number: &str) -> String {
-    sha256_hex(&format!("paygent-sandbox-3ds:{number}"))
+    super::token::fingerprint(number)
 }
 
 /// The result's `hc`: SHA-256 of result + 3ds_auth_id + attempt_kbn + 3Dセキュア結果受付ハッシュ鍵,
