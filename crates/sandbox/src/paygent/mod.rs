@@ -70,7 +70,11 @@ pub fn admin(
                 p.insert("reduction_flag".into(), "0".into());
                 card::amend(l, &p, now, status == "40")
             }
-            other => return Err(format!("unknown action {other:?} (capture, cancel, amount)")),
+            other => {
+                return Err(format!(
+                    "unknown action {other:?} (capture, cancel, amount)"
+                ));
+            }
         }
         .map_err(|e| format!("{}: {}", e.code, e.detail))?;
         let id = answer
