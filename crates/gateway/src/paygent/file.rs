@@ -7,7 +7,7 @@
 //! `021` 売上 and `022` 取消 — record type, payment_id, trading_id. Header
 //! `1,<file_type>,<merchant_id>`, data records `3,…`, trailer `4,<count>`.
 
-use super::{PaygentClient, message, retryable};
+use super::PaygentClient;
 use crate::GatewayError;
 
 /// A result file (201).
@@ -122,14 +122,7 @@ pub fn parse_result(text: &str) -> Result<FileResult, GatewayError> {
         match cols.first().map(String::as_str) {
             Some("1") => {
                 if f(6) != "0" {
-                    let (code, detail) = (f(7), f(8));
-                    return Err(GatewayError::Refused {
-                        message: message(&code, &detail),
-                        declined: false,
-                        retryable: retryable(&code),
-                        code,
-                        detail,
-                    });
+                    return Err(super::refusal(f(7), f(8)));
                 }
                 head = Some(cols);
             }

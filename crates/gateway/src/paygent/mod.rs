@@ -172,6 +172,41 @@ pub fn message(code: &str, detail: &str) -> String {
     }
 }
 
+/// A Paygent error answer as a typed refusal with the operator's message. Declined means
+/// the card side said no (2001 オーソリNG, 31007 3-D Secure failed): another card may work.
+pub(crate) fn refusal(code: String, detail: String) -> GatewayError {
+    GatewayError::Refused {
+        message: message(&code, &detail),
+        declined: matches!(code.as_str(), "2001" | "31007"),
+        retryable: retryable(&code),
+        code,
+        detail,
+    }
+}
+
+/// Lower-case hex SHA-256: every Paygent `hc`.
+pub(crate) fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A parameter of a received form, empty when absent.
+pub(crate) fn param<'a>(fields: &'a [(String, String)], k: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(a, _)| a == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("")
+}
+
+/// Does `hc` (any case) match the hash of `input`? Never without an `hc`.
+pub(crate) fn hc_ok(hc: &str, input: &str) -> bool {
+    !hc.is_empty() && hc.eq_ignore_ascii_case(&sha256_hex(input))
+}
+
 /// Retryable per Paygent's code table (2003 with the same payment_id, at most 3 times).
 pub fn retryable(code: &str) -> bool {
     matches!(code, "E002" | "9005" | "9004" | "2003" | "2008" | "9103")
@@ -200,14 +235,7 @@ fn path_of(kind: &str) -> &'static str {
 /// Check a 差分通知's `hc`: SHA-256 of payment_notice_id + payment_id + trading_id +
 /// payment_type + payment_amount + the merchant's hash key, in hex.
 pub fn notice_hash_ok(fields: &[(String, String)], hash_key: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
+    let get = |k: &str| param(fields, k);
     let input = format!(
         "{}{}{}{}{}{hash_key}",
         get("payment_notice_id"),
@@ -216,11 +244,7 @@ pub fn notice_hash_ok(fields: &[(String, String)], hash_key: &str) -> bool {
         get("payment_type"),
         get("payment_amount")
     );
-    let hex: String = Sha256::digest(input.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    !get("hc").is_empty() && get("hc").eq_ignore_ascii_case(&hex)
+    hc_ok(get("hc"), &input)
 }
 
 /// How a 020 treats 3-D Secure.
@@ -237,27 +261,14 @@ enum Secure<'a> {
 /// Check a 3-D Secure 1.0 result (the GET to term_url): `hc` = SHA-256 of result +
 /// payment_id + attempt_kbn + the 3Dセキュア結果受付ハッシュ鍵, hex.
 pub fn three_ds1_result_ok(params: &[(String, String)], key: &str) -> bool {
-    use sha2::{Digest, Sha256};
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(a, _)| a == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let hex: String = Sha256::digest(
-        format!(
-            "{}{}{}{key}",
-            get("result"),
-            get("payment_id"),
-            get("attempt_kbn")
-        )
-        .as_bytes(),
-    )
-    .iter()
-    .map(|b| format!("{b:02x}"))
-    .collect();
-    !key.is_empty() && !get("hc").is_empty() && get("hc").eq_ignore_ascii_case(&hex)
+    let get = |k: &str| param(params, k);
+    let input = format!(
+        "{}{}{}{key}",
+        get("result"),
+        get("payment_id"),
+        get("attempt_kbn")
+    );
+    !key.is_empty() && hc_ok(get("hc"), &input)
 }
 
 /// Check the token script's answer: `hc` = SHA-256 of token + masked_card_number +
@@ -271,14 +282,10 @@ pub fn token_hash_ok(
     hc: &str,
     hash_key: &str,
 ) -> bool {
-    use sha2::{Digest, Sha256};
-    let hex: String = Sha256::digest(
-        format!("{token}{masked_card_number}{valid_until}{fingerprint}{hash_key}").as_bytes(),
+    hc_ok(
+        hc,
+        &format!("{token}{masked_card_number}{valid_until}{fingerprint}{hash_key}"),
     )
-    .iter()
-    .map(|b| format!("{b:02x}"))
-    .collect();
-    !hc.is_empty() && hc.eq_ignore_ascii_case(&hex)
 }
 
 /// What a 差分照会 round read.
@@ -378,19 +385,10 @@ impl PaygentClient {
             "0" => Ok(a),
             // 3-D Secure 1.0: the buyer must authenticate first (out_acs_html).
             "7" if kind == "020" => Ok(a),
-            "1" => {
-                let (code, detail) = (
-                    a.get("response_code").to_owned(),
-                    a.get("response_detail").trim_matches('"').to_owned(),
-                );
-                Err(GatewayError::Refused {
-                    message: message(&code, &detail),
-                    declined: code == "2001",
-                    retryable: retryable(&code),
-                    code,
-                    detail,
-                })
-            }
+            "1" => Err(refusal(
+                a.get("response_code").to_owned(),
+                a.get("response_detail").trim_matches('"').to_owned(),
+            )),
             other => Err(GatewayError::Protocol(format!(
                 "telegram {kind}: result={other:?}"
             ))),
@@ -611,13 +609,7 @@ impl PaygentClient {
                     if code == "P026" {
                         return Ok(vec![]);
                     }
-                    return Err(GatewayError::Refused {
-                        message: message(&code, &detail),
-                        declined: false,
-                        retryable: retryable(&code),
-                        code,
-                        detail,
-                    });
+                    return Err(refusal(code, detail));
                 }
                 Some("3") => rows.push(StoredCardRow {
                     customer_card_id: rec.get(2).unwrap_or("").to_owned(),

@@ -5,9 +5,7 @@
 //!
 //! Unlike the other module-type telegrams, 450 travels in UTF-8.
 
-use sha2::{Digest, Sha256};
-
-use super::{Answer, Card, PaygentClient, PaymentClass, message, path_of, retryable};
+use super::{Answer, Card, PaygentClient, PaymentClass, message, param, path_of};
 use crate::GatewayError;
 
 /// What a 450 sends. Only `card`, `amount`, `term_url` and `merchant_name` are required; the
@@ -58,14 +56,6 @@ pub struct ThreeDsResult {
     pub attempt_kbn: String,
     pub response_code: String,
     pub response_detail: String,
-}
-
-fn param<'a>(params: &'a [(String, String)], k: &str) -> &'a str {
-    params
-        .iter()
-        .find(|(a, _)| a == k)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("")
 }
 
 impl ThreeDsResult {
@@ -165,20 +155,10 @@ impl PaygentClient {
                     fingerprint: a.get("fingerprint").to_owned(),
                 })
             }
-            "1" => {
-                let (code, detail) = (
-                    a.get("response_code").to_owned(),
-                    a.get("response_detail").trim_matches('"').to_owned(),
-                );
-                Err(GatewayError::Refused {
-                    message: message(&code, &detail),
-                    // 31007: the issuer judged the buyer too risky already.
-                    declined: code == "31007",
-                    retryable: retryable(&code),
-                    code,
-                    detail,
-                })
-            }
+            "1" => Err(super::refusal(
+                a.get("response_code").to_owned(),
+                a.get("response_detail").trim_matches('"').to_owned(),
+            )),
             other => Err(GatewayError::Protocol(format!(
                 "telegram 450: result={other:?} without 3ds_auth_id / out_acs_html"
             ))),
@@ -189,21 +169,13 @@ impl PaygentClient {
     /// 3ds_auth_id + attempt_kbn + the 3Dセキュア結果受付ハッシュ鍵, hex. False without a key
     /// or an `hc`: an unverifiable result must not be trusted.
     pub fn three_ds_result_ok(params: &[(String, String)], key: &str) -> bool {
-        let hc = param(params, "hc");
-        if key.is_empty() || hc.is_empty() {
-            return false;
-        }
         let input = format!(
             "{}{}{}{key}",
             param(params, "result"),
             param(params, "3ds_auth_id"),
             param(params, "attempt_kbn"),
         );
-        let hex: String = Sha256::digest(input.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        hc.eq_ignore_ascii_case(&hex)
+        !key.is_empty() && super::hc_ok(param(params, "hc"), &input)
     }
 
     /// 020 with a passed EMV 3-D Secure authentication (`3dsecure_use_type=2`): the same

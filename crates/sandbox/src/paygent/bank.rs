@@ -190,31 +190,12 @@ pub fn select(l: &mut Ledger, key: &str, bank: &str, now: Timestamp) -> Result<S
         return Err("この取引は支払済みです".into());
     }
     let payment_id = l.new_payment_id();
-    let mut pay = Payment {
-        payment_id: payment_id.clone(),
-        trading_id: a.trading_id.clone(),
-        payment_type: "05".into(),
-        status: "10".into(),
-        amount: a.amount,
-        payment_class: String::new(),
-        split_count: String::new(),
-        masked_card_number: String::new(),
-        card_valid_term: String::new(),
-        card_number: String::new(),
-        init_at: now,
-        authorized_at: None,
-        captured_at: None,
-        cancelled_at: None,
-        base_payment_id: String::new(),
-        limit_date: None,
-        extra: Default::default(),
-        notified_status: String::new(),
-        history: vec![Event {
-            at: now,
-            telegram_kind: "(bank selected)".into(),
-            result: bank.into(),
-        }],
-    };
+    let mut pay = Payment::new(payment_id.clone(), &a.trading_id, "05", a.amount, now);
+    pay.history.push(Event {
+        at: now,
+        telegram_kind: "(bank selected)".into(),
+        result: bank.into(),
+    });
     pay.extra.insert("bank_code", bank.into());
     l.payments.push(pay);
     l.asps[i].payment_ids.push(payment_id.clone());

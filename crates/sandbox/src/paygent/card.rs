@@ -236,25 +236,12 @@ pub fn authorize(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, R
     super::threeds::use_for_020(l, p, &card, amount, now)?;
     let payment_id = l.new_payment_id();
     let mut pay = Payment {
-        payment_id,
-        trading_id: get(p, "trading_id").to_owned(),
-        payment_type: "02".into(),
-        status: "10".into(),
-        amount,
         payment_class: class,
         split_count: split,
         masked_card_number: mask(&card),
         card_valid_term: term.clone(),
         card_number: card.clone(),
-        init_at: now,
-        authorized_at: None,
-        captured_at: None,
-        cancelled_at: None,
-        base_payment_id: String::new(),
-        limit_date: None,
-        extra: Default::default(),
-        notified_status: String::new(),
-        history: vec![],
+        ..Payment::new(payment_id, get(p, "trading_id"), "02", amount, now)
     };
     if super::tds1::requested(p) {
         return super::tds1::begin(l, p, pay, source.token.as_deref(), now);

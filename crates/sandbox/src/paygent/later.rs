@@ -47,31 +47,20 @@ fn new_payment(
     now: Timestamp,
     limit: jiff::civil::Date,
 ) -> Payment {
-    Payment {
-        payment_id: l.new_payment_id(),
-        trading_id: get(p, "trading_id").to_owned(),
-        payment_type: payment_type.to_owned(),
-        status: "10".into(),
+    let mut pay = Payment::new(
+        l.new_payment_id(),
+        get(p, "trading_id"),
+        payment_type,
         amount,
-        payment_class: String::new(),
-        split_count: String::new(),
-        masked_card_number: String::new(),
-        card_valid_term: String::new(),
-        card_number: String::new(),
-        init_at: now,
-        authorized_at: None,
-        captured_at: None,
-        cancelled_at: None,
-        base_payment_id: String::new(),
-        limit_date: Some(limit),
-        extra: Default::default(),
-        notified_status: String::new(),
-        history: vec![Event {
-            at: now,
-            telegram_kind: kind.to_owned(),
-            result: "OK".into(),
-        }],
-    }
+        now,
+    );
+    pay.limit_date = Some(limit);
+    pay.history.push(Event {
+        at: now,
+        telegram_kind: kind.to_owned(),
+        result: "OK".into(),
+    });
+    pay
 }
 
 /// 030: a konbini payment number.

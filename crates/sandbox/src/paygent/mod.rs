@@ -260,6 +260,39 @@ pub struct Payment {
     pub history: Vec<Event>,
 }
 
+impl Payment {
+    /// A new payment at 10 (申込済) with nothing else known yet.
+    pub fn new(
+        payment_id: String,
+        trading_id: &str,
+        payment_type: &str,
+        amount: i64,
+        now: Timestamp,
+    ) -> Payment {
+        Payment {
+            payment_id,
+            trading_id: trading_id.to_owned(),
+            payment_type: payment_type.to_owned(),
+            status: "10".into(),
+            amount,
+            payment_class: String::new(),
+            split_count: String::new(),
+            masked_card_number: String::new(),
+            card_valid_term: String::new(),
+            card_number: String::new(),
+            init_at: now,
+            authorized_at: None,
+            captured_at: None,
+            cancelled_at: None,
+            base_payment_id: String::new(),
+            limit_date: None,
+            extra: Default::default(),
+            notified_status: String::new(),
+            history: vec![],
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Ledger {
     pub payments: Vec<Payment>,
