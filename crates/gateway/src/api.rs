@@ -95,6 +95,24 @@ pub struct GatewayStatus {
     pub refunded: i64,
 }
 
+impl GatewayStatus {
+    /// A status as the gateway names it: the amount counts as captured once captured or paid;
+    /// nothing refunded.
+    pub fn new(state: PaymentState, gateway_status: &str, amount: i64) -> GatewayStatus {
+        GatewayStatus {
+            state,
+            gateway_status: gateway_status.to_owned(),
+            amount,
+            captured: if matches!(state, PaymentState::Captured | PaymentState::Paid) {
+                amount
+            } else {
+                0
+            },
+            refunded: 0,
+        }
+    }
+}
+
 /// Where the card comes from.
 #[derive(Debug, Clone)]
 pub enum CardRef {

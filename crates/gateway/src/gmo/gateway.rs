@@ -69,18 +69,7 @@ pub fn state_of(status: &str) -> PaymentState {
 }
 
 fn status(gmo_status: &str, amount: i64) -> GatewayStatus {
-    let state = state_of(gmo_status);
-    GatewayStatus {
-        state,
-        gateway_status: gmo_status.to_owned(),
-        amount,
-        captured: if matches!(state, PaymentState::Captured | PaymentState::Paid) {
-            amount
-        } else {
-            0
-        },
-        refunded: 0,
-    }
+    GatewayStatus::new(state_of(gmo_status), gmo_status, amount)
 }
 
 #[async_trait::async_trait]

@@ -47,18 +47,7 @@ pub fn state_of(payment_type: &str, status: &str) -> PaymentState {
 }
 
 fn status(payment_type: &str, code: &str, amount: i64) -> GatewayStatus {
-    let state = state_of(payment_type, code);
-    GatewayStatus {
-        state,
-        gateway_status: code.to_owned(),
-        amount,
-        captured: if matches!(state, PaymentState::Captured | PaymentState::Paid) {
-            amount
-        } else {
-            0
-        },
-        refunded: 0,
-    }
+    GatewayStatus::new(state_of(payment_type, code), code, amount)
 }
 
 fn amount_of(a: &Answer, key: &str) -> Result<i64, GatewayError> {
