@@ -11,6 +11,7 @@ pub mod history;
 pub mod input;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod payment_method;
 pub mod points;
 pub mod search;

@@ -61,27 +61,9 @@ impl PaymentRef {
     }
 }
 
-/// Where a payment stands, in words common to all gateways.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentState {
-    /// Registered, not yet authorized (3DS or the buyer's payment awaited).
-    Pending,
-    /// 仮売上 / オーソリOK / open.
-    Authorized,
-    /// 実売上 / 即時売上 / 消込済 / captured.
-    Captured,
-    /// 取消 / 返品 / closed without capture / CvsCancel.
-    Cancelled,
-    /// Captured, then refunded in full.
-    Refunded,
-    /// Konbini / ATM / bank: the buyer paid.
-    Paid,
-    /// オーソリ期限切れ / 支払期限切れ.
-    Expired,
-    /// オーソリNG / rejected.
-    Failed,
-}
+/// Where a payment stands in common words: the domain's, so its rules read the connectors'
+/// answers directly.
+pub use juchu_domain::payment::PaymentState;
 
 /// What the gateway holds for a payment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

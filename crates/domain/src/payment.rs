@@ -1,0 +1,497 @@
+//! What an operator may do to an order's payment, decided in one place (DESIGN.md: "allowed
+//! actions come from the domain"). The screen shows the buttons [`allowed`] lists; the API
+//! refuses anything else with [`check`]'s reason, in the manuals' words.
+
+use crate::payment_method::Gateway;
+
+/// Where a payment stands, in words common to all gateways (each connector maps its own
+/// statuses to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentState {
+    /// Registered, not yet authorized (3DS or the buyer's payment awaited).
+    Pending,
+    /// 仮売上 / オーソリOK / open.
+    Authorized,
+    /// 実売上 / 即時売上 / 消込済 / captured.
+    Captured,
+    /// 取消 / 返品 / closed without capture / CvsCancel.
+    Cancelled,
+    /// Captured, then refunded in full.
+    Refunded,
+    /// Konbini / ATM / bank: the buyer paid.
+    Paid,
+    /// オーソリ期限切れ / 支払期限切れ.
+    Expired,
+    /// オーソリNG / rejected.
+    Failed,
+}
+
+/// 売上方式, fixed when the order is created (seed 004 §2-4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMode {
+    /// 仮売上: authorize now, capture later (売上確定).
+    AuthOnly,
+    /// 即時売上: authorize and capture at once.
+    AuthAndCapture,
+}
+
+/// The operations of the manuals' payment panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// 売上確定 (Paygent 022, GMO 実売上, Paidy capture).
+    Capture,
+    /// キャンセル: Paygent 021/023, GMO 取消・返品・月跨返品 (by Japan dates), GMO CvsCancel.
+    Cancel,
+    /// オーソリ変更: a new amount before capture (Paygent 028 or a new authorization, GMO 金額変更
+    /// to 仮売上).
+    ChangeAuthorization,
+    /// 売上変更: a new amount after capture (Paygent 029 or a new authorization, GMO 金額変更
+    /// to 即時売上).
+    ChangeCapture,
+    /// 取引更新: send the order's changed total to the gateway (auth only, amounts differ).
+    UpdateTransaction,
+    /// 再オーソリ: GMO authorizes a cancelled card payment again.
+    Reauthorize,
+    /// Paidy 更新: order contents and amount to the order's current total.
+    PaidyUpdate,
+    /// Paidy クローズ: once the order is キャンセル.
+    PaidyClose,
+    /// Paidy 払い戻し: all or part of what was captured.
+    Refund,
+    /// 状態を確認: ask the gateway where the payment stands.
+    Refresh,
+}
+
+impl Action {
+    pub const ALL: [Action; 10] = [
+        Action::Capture,
+        Action::Cancel,
+        Action::ChangeAuthorization,
+        Action::ChangeCapture,
+        Action::UpdateTransaction,
+        Action::Reauthorize,
+        Action::PaidyUpdate,
+        Action::PaidyClose,
+        Action::Refund,
+        Action::Refresh,
+    ];
+
+    /// The button's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Capture => "売上確定",
+            Action::Cancel => "キャンセル",
+            Action::ChangeAuthorization => "オーソリ変更",
+            Action::ChangeCapture => "売上変更",
+            Action::UpdateTransaction => "取引更新",
+            Action::Reauthorize => "再オーソリ",
+            Action::PaidyUpdate => "更新",
+            Action::PaidyClose => "クローズ",
+            Action::Refund => "払い戻し",
+            Action::Refresh => "決済状況を確認",
+        }
+    }
+}
+
+/// How the payment is made: a card (or Paidy) held by the gateway, or paid later by the buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Card,
+    Paidy,
+    /// Konbini, ATM / Pay-easy, net bank.
+    PaidLater,
+}
+
+/// What the rules need to know about a payment and its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Facts {
+    pub gateway: Gateway,
+    pub kind: Kind,
+    pub state: PaymentState,
+    pub mode: CaptureMode,
+    /// Held by the gateway now (authorized, or captured).
+    pub amount: i64,
+    pub refunded: i64,
+    /// The order's current total (お支払い合計).
+    pub order_total: i64,
+    /// The order's 対応状況 is キャンセル.
+    pub order_cancelled: bool,
+    /// An operation whose outcome is not known yet (確認中): nothing else until it is settled.
+    pub in_doubt: bool,
+}
+
+/// Why an action is not allowed, for the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotAllowed(pub String);
+
+/// The actions the payment panel offers now, in the manuals' order.
+pub fn allowed(f: &Facts) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| check(f, *a).is_ok())
+        .collect()
+}
+
+/// Is `action` allowed now? The reason when it is not.
+pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
+    use Action::*;
+    use PaymentState as S;
+    let no = |why: &str| Err(NotAllowed(why.to_owned()));
+    if action == Refresh {
+        return Ok(());
+    }
+    if f.in_doubt {
+        return no(
+            "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません（決済状況を確認してください）",
+        );
+    }
+    if f.kind == Kind::PaidLater {
+        // The buyer pays at the store or bank; only GMO lets the shop cancel an unpaid slip.
+        return match (action, f.gateway, f.state) {
+            (Cancel, Gateway::Gmo, S::Pending) => Ok(()),
+            (Cancel, Gateway::Gmo, _) => no("支払い前のコンビニ決済だけ取り消せます"),
+            _ => no("この支払方法では、決済状況の確認のみできます"),
+        };
+    }
+    let state_name = state_label(f.state);
+    let differs = f.order_total != f.amount;
+    match action {
+        Capture => match (f.state, f.mode) {
+            (S::Authorized, CaptureMode::AuthOnly) => Ok(()),
+            (S::Authorized, CaptureMode::AuthAndCapture) => {
+                no("即時売上の受注です。売上確定はオーソリと同時に済んでいます")
+            }
+            (S::Expired, _) => no("オーソリの有効期限が切れているため売上確定できません"),
+            _ => no(&format!(
+                "決済状況が「{state_name}」のため売上確定できません"
+            )),
+        },
+        Cancel => match (f.gateway, f.state) {
+            (Gateway::Paidy, _) => {
+                no("Paidyはクローズ（売上前）または払い戻し（売上後）を使います")
+            }
+            (_, S::Authorized | S::Captured) => Ok(()),
+            _ => no(&format!("決済状況が「{state_name}」のため取り消せません")),
+        },
+        ChangeAuthorization => {
+            if f.gateway == Gateway::Paidy {
+                return no("Paidyの金額は「更新」で変更します");
+            }
+            match (f.state, f.mode) {
+                (S::Authorized, CaptureMode::AuthOnly) => Ok(()),
+                (_, CaptureMode::AuthAndCapture) => {
+                    no("即時売上の受注では、キャンセルのみできます")
+                }
+                _ => no(&format!(
+                    "決済状況が「{state_name}」のためオーソリ変更できません"
+                )),
+            }
+        }
+        ChangeCapture => {
+            if f.gateway == Gateway::Paidy {
+                return no("Paidyの売上後の減額は「払い戻し」で行います");
+            }
+            match (f.state, f.mode) {
+                (S::Captured, CaptureMode::AuthOnly) => Ok(()),
+                (_, CaptureMode::AuthAndCapture) => {
+                    no("即時売上の受注では、キャンセルのみできます")
+                }
+                _ => no(&format!(
+                    "決済状況が「{state_name}」のため売上変更できません"
+                )),
+            }
+        }
+        UpdateTransaction => {
+            if f.gateway == Gateway::Paidy {
+                return no("Paidyは「更新」を使います");
+            }
+            if f.mode == CaptureMode::AuthAndCapture {
+                return no("即時売上の受注では、キャンセルのみできます");
+            }
+            if f.state != S::Authorized {
+                return no(&format!(
+                    "決済状況が「{state_name}」のため取引更新できません（売上前のみ）"
+                ));
+            }
+            if !differs {
+                return no("受注金額と決済金額が同じため、取引更新は不要です");
+            }
+            Ok(())
+        }
+        Reauthorize => {
+            if f.gateway != Gateway::Gmo {
+                return no("再オーソリはGMO-PGのカード決済でのみできます");
+            }
+            if f.state != S::Cancelled {
+                return no("取消済みの決済だけ再オーソリできます");
+            }
+            if f.order_cancelled {
+                return no(
+                    "対応状況が「キャンセル」の受注は再オーソリできません（対応状況を戻してから行ってください）",
+                );
+            }
+            Ok(())
+        }
+        PaidyUpdate => {
+            if f.gateway != Gateway::Paidy {
+                return no("「更新」はPaidyの決済でのみできます");
+            }
+            if f.state != S::Authorized {
+                return no(&format!("決済状況が「{state_name}」のため更新できません"));
+            }
+            if !differs {
+                return no("受注金額と決済金額が同じため、更新は不要です");
+            }
+            paidy_update_amount(f.amount, f.order_total)
+        }
+        PaidyClose => {
+            if f.gateway != Gateway::Paidy {
+                return no("クローズはPaidyの決済でのみできます");
+            }
+            if !f.order_cancelled {
+                return no("対応状況を「キャンセル」にしてからクローズしてください");
+            }
+            match f.state {
+                S::Authorized | S::Captured => Ok(()),
+                _ => no(&format!(
+                    "決済状況が「{state_name}」のためクローズできません"
+                )),
+            }
+        }
+        Refund => {
+            if f.gateway != Gateway::Paidy {
+                return no(
+                    "払い戻しはPaidyの決済でのみできます（カードはキャンセルまたは売上変更）",
+                );
+            }
+            if f.state != S::Captured {
+                return no(&format!(
+                    "決済状況が「{state_name}」のため払い戻しできません（売上確定後のみ）"
+                ));
+            }
+            if f.refunded >= f.amount {
+                return no("売上額はすべて払い戻し済みです");
+            }
+            Ok(())
+        }
+        Refresh => Ok(()),
+    }
+}
+
+/// Paidy's 更新 may raise the amount by at most 10% of what was authorized.
+pub fn paidy_update_amount(authorized: i64, new_total: i64) -> Result<(), NotAllowed> {
+    if new_total <= 0 {
+        return Err(NotAllowed("更新後の金額は1円以上にしてください".into()));
+    }
+    // 10% above, rounded down: integer yen, never a fraction over.
+    let ceiling = authorized.saturating_add(authorized / 10);
+    if new_total > ceiling {
+        return Err(NotAllowed(format!(
+            "Paidyの金額は元の金額（{authorized}円）の10%増し（{ceiling}円）までしか上げられません"
+        )));
+    }
+    Ok(())
+}
+
+/// A refund of `amount`, or of everything left (`None`).
+pub fn refund_amount(captured: i64, refunded: i64, amount: Option<i64>) -> Result<i64, NotAllowed> {
+    let left = captured - refunded;
+    match amount {
+        None => Ok(left),
+        Some(a) if a <= 0 => Err(NotAllowed("払い戻し額は1円以上にしてください".into())),
+        Some(a) if a > left => Err(NotAllowed(format!(
+            "払い戻し額は、売上額から払い戻し済みの額を引いた {left}円 までです"
+        ))),
+        Some(a) => Ok(a),
+    }
+}
+
+/// The state in the panel's words.
+pub fn state_label(s: PaymentState) -> &'static str {
+    match s {
+        PaymentState::Pending => "未決済",
+        PaymentState::Authorized => "仮売上",
+        PaymentState::Captured => "売上確定",
+        PaymentState::Cancelled => "取消",
+        PaymentState::Refunded => "払い戻し済み",
+        PaymentState::Paid => "入金済み",
+        PaymentState::Expired => "期限切れ",
+        PaymentState::Failed => "決済失敗",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action::*;
+
+    fn card(gateway: Gateway, state: PaymentState) -> Facts {
+        Facts {
+            gateway,
+            kind: if gateway == Gateway::Paidy {
+                Kind::Paidy
+            } else {
+                Kind::Card
+            },
+            state,
+            mode: CaptureMode::AuthOnly,
+            amount: 1000,
+            refunded: 0,
+            order_total: 1000,
+            order_cancelled: false,
+            in_doubt: false,
+        }
+    }
+
+    #[test]
+    fn paygent_card_before_and_after_capture() {
+        let f = card(Gateway::Paygent, PaymentState::Authorized);
+        assert_eq!(
+            allowed(&f),
+            vec![Capture, Cancel, ChangeAuthorization, Refresh]
+        );
+        let f = Facts {
+            order_total: 1200,
+            ..f
+        };
+        assert!(allowed(&f).contains(&UpdateTransaction));
+        let f = card(Gateway::Paygent, PaymentState::Captured);
+        assert_eq!(allowed(&f), vec![Cancel, ChangeCapture, Refresh]);
+        let f = card(Gateway::Paygent, PaymentState::Expired);
+        assert_eq!(allowed(&f), vec![Refresh]);
+        assert!(check(&f, Capture).unwrap_err().0.contains("有効期限"));
+    }
+
+    #[test]
+    fn auth_and_capture_orders_offer_only_cancel() {
+        for g in [Gateway::Paygent, Gateway::Gmo] {
+            let f = Facts {
+                mode: CaptureMode::AuthAndCapture,
+                order_total: 800,
+                ..card(g, PaymentState::Captured)
+            };
+            assert_eq!(allowed(&f), vec![Cancel, Refresh]);
+            assert!(
+                check(&f, ChangeCapture)
+                    .unwrap_err()
+                    .0
+                    .contains("キャンセルのみ")
+            );
+        }
+    }
+
+    #[test]
+    fn gmo_reauthorizes_a_cancel_only_once_the_order_is_no_longer_cancelled() {
+        let f = Facts {
+            order_cancelled: true,
+            ..card(Gateway::Gmo, PaymentState::Cancelled)
+        };
+        assert_eq!(allowed(&f), vec![Refresh]);
+        assert!(check(&f, Reauthorize).unwrap_err().0.contains("キャンセル"));
+        let f = Facts {
+            order_cancelled: false,
+            ..f
+        };
+        assert_eq!(allowed(&f), vec![Reauthorize, Refresh]);
+        assert!(
+            check(
+                &card(Gateway::Paygent, PaymentState::Cancelled),
+                Reauthorize
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn paidy_update_close_refund() {
+        let f = card(Gateway::Paidy, PaymentState::Authorized);
+        assert_eq!(allowed(&f), vec![Capture, Refresh]);
+        let up = Facts {
+            order_total: 1100,
+            ..f
+        };
+        assert!(allowed(&up).contains(&PaidyUpdate));
+        let too_much = Facts {
+            order_total: 1101,
+            ..f
+        };
+        assert!(check(&too_much, PaidyUpdate).unwrap_err().0.contains("10%"));
+        let cancelled = Facts {
+            order_cancelled: true,
+            ..f
+        };
+        assert!(allowed(&cancelled).contains(&PaidyClose));
+        let captured = card(Gateway::Paidy, PaymentState::Captured);
+        assert_eq!(allowed(&captured), vec![Refund, Refresh]);
+        let all_back = Facts {
+            refunded: 1000,
+            ..captured
+        };
+        assert!(check(&all_back, Refund).is_err());
+        assert_eq!(refund_amount(1000, 300, None), Ok(700));
+        assert_eq!(refund_amount(1000, 300, Some(700)), Ok(700));
+        assert!(refund_amount(1000, 300, Some(701)).is_err());
+        assert!(refund_amount(1000, 0, Some(0)).is_err());
+    }
+
+    #[test]
+    fn an_operation_in_doubt_blocks_everything_but_refresh() {
+        for g in [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy] {
+            let f = Facts {
+                in_doubt: true,
+                ..card(g, PaymentState::Authorized)
+            };
+            assert_eq!(allowed(&f), vec![Refresh]);
+            assert!(check(&f, Capture).unwrap_err().0.contains("確認中"));
+        }
+    }
+
+    #[test]
+    fn paid_later_methods_only_refresh_except_gmo_konbini_cancel() {
+        let f = Facts {
+            kind: Kind::PaidLater,
+            ..card(Gateway::Gmo, PaymentState::Pending)
+        };
+        assert_eq!(allowed(&f), vec![Cancel, Refresh]);
+        let f = Facts {
+            kind: Kind::PaidLater,
+            ..card(Gateway::Paygent, PaymentState::Pending)
+        };
+        assert_eq!(allowed(&f), vec![Refresh]);
+    }
+
+    proptest::proptest! {
+        /// Whatever the facts, refresh is always offered and every offered action passes its
+        /// own check; an action in doubt never offers more than refresh.
+        #[test]
+        fn allowed_is_what_check_accepts(
+            g in 0..3u8, k in 0..3u8, s in 0..8u8, auth_only: bool, amount in 1..100_000i64,
+            total in 1..100_000i64, cancelled: bool, doubt: bool,
+        ) {
+            let gateway = [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy][g as usize];
+            let state = [PaymentState::Pending, PaymentState::Authorized, PaymentState::Captured,
+                PaymentState::Cancelled, PaymentState::Refunded, PaymentState::Paid,
+                PaymentState::Expired, PaymentState::Failed][s as usize];
+            let f = Facts {
+                gateway,
+                kind: [Kind::Card, Kind::Paidy, Kind::PaidLater][k as usize],
+                state,
+                mode: if auth_only { CaptureMode::AuthOnly } else { CaptureMode::AuthAndCapture },
+                amount, refunded: 0, order_total: total, order_cancelled: cancelled, in_doubt: doubt,
+            };
+            let a = allowed(&f);
+            proptest::prop_assert!(a.contains(&Refresh));
+            for x in &a {
+                proptest::prop_assert!(check(&f, *x).is_ok());
+            }
+            if doubt {
+                proptest::prop_assert_eq!(a, vec![Refresh]);
+            }
+        }
+    }
+}
