@@ -26,6 +26,19 @@ fn refused(r: Result<impl std::fmt::Debug, GatewayError>) -> (String, String) {
     }
 }
 
+/// A lump-sum 020 with a raw test card that must succeed.
+async fn lump(
+    c: &PaygentClient,
+    trading_id: &str,
+    amount: i64,
+    number: &str,
+    sales: bool,
+) -> juchu_gateway::paygent::Answer {
+    c.authorize(trading_id, amount, PaymentClass::Lump, &card(number), sales)
+        .await
+        .unwrap()
+}
+
 async fn status(c: &PaygentClient, id: &str) -> String {
     c.query(id).await.unwrap().get("payment_status").to_owned()
 }
@@ -33,16 +46,7 @@ async fn status(c: &PaygentClient, id: &str) -> String {
 #[tokio::test]
 async fn authorize_capture_cancel() {
     let (_sb, c) = env().await;
-    let a = c
-        .authorize(
-            "order-1",
-            3300,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "order-1", 3300, "4111111111111111", false).await;
     let id = a.get("payment_id").to_owned();
     assert_eq!(a.get("masked_card_number"), "************1111");
     assert_eq!(status(&c, &id).await, "20");
@@ -65,16 +69,7 @@ async fn authorize_capture_cancel() {
         .await
         .unwrap();
     assert_eq!(status(&c, b.get("payment_id")).await, "40");
-    let d = c
-        .authorize(
-            "order-3",
-            1000,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let d = lump(&c, "order-3", 1000, "4111111111111111", false).await;
     c.cancel_auth(d.get("payment_id")).await.unwrap();
     assert_eq!(status(&c, d.get("payment_id")).await, "32");
     assert_eq!(refused(c.query("999").await).0, "13001");
@@ -151,16 +146,7 @@ async fn declines_and_input_errors() {
 #[tokio::test]
 async fn amendments_make_a_new_payment_never_larger() {
     let (_sb, c) = env().await;
-    let a = c
-        .authorize(
-            "amd-1",
-            5000,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "amd-1", 5000, "4111111111111111", false).await;
     let id = a.get("payment_id").to_owned();
     assert_eq!(refused(c.amend(&id, 5001, false).await).0, "2013");
     let n = c.amend(&id, 4200, false).await.unwrap();
@@ -184,16 +170,7 @@ async fn amendments_make_a_new_payment_never_larger() {
 #[tokio::test]
 async fn authorization_expires_after_60_days_and_ref_trading_id_reuses_the_card() {
     let (sb, c) = env().await;
-    let a = c
-        .authorize(
-            "exp-1",
-            800,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "exp-1", 800, "4111111111111111", false).await;
     let r = c
         .authorize(
             "exp-2",
@@ -227,16 +204,7 @@ async fn authorization_expires_after_60_days_and_ref_trading_id_reuses_the_card(
 #[tokio::test]
 async fn faults_and_raw_wire_format() {
     let (sb, c) = env().await;
-    let a = c
-        .authorize(
-            "f-1",
-            700,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "f-1", 700, "4111111111111111", false).await;
     sb.fault("paygent", "022", "drop_after").await;
     assert!(
         c.capture(a.get("payment_id"))
@@ -408,16 +376,7 @@ async fn differences_by_query_and_push() {
         serde_json::json!({"gateway": "paygent", "url": url}),
     )
     .await;
-    let a = c
-        .authorize(
-            "d-1",
-            1500,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "d-1", 1500, "4111111111111111", false).await;
     c.capture(a.get("payment_id")).await.unwrap();
     let payer = juchu_gateway::paygent::Payer {
         family_name: "山田".into(),
@@ -480,25 +439,8 @@ async fn differences_by_query_and_push() {
 #[tokio::test]
 async fn capture_cancel_window_closes_and_trading_id_must_be_unambiguous() {
     let (sb, c) = env().await;
-    let a = c
-        .authorize(
-            "dup",
-            500,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            true,
-        )
-        .await
-        .unwrap();
-    c.authorize(
-        "dup",
-        600,
-        PaymentClass::Lump,
-        &card("4111111111111111"),
-        false,
-    )
-    .await
-    .unwrap();
+    let a = lump(&c, "dup", 500, "4111111111111111", true).await;
+    lump(&c, "dup", 600, "4111111111111111", false).await;
     // Two payments share trading_id "dup": addressing by it alone is ambiguous.
     assert_eq!(refused(c.telegram("021", "", "dup", &[]).await).0, "2005");
     assert_eq!(refused(c.telegram("094", "", "dup", &[]).await).0, "13002");
@@ -804,16 +746,7 @@ async fn net_bank_asp_is_paid_at_the_bank_or_abandoned() {
 #[tokio::test]
 async fn merchant_console_actions_and_lapses() {
     let (sb, c) = env().await;
-    let a = c
-        .authorize(
-            "adm-1",
-            3000,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "adm-1", 3000, "4111111111111111", false).await;
     let id = a.get("payment_id");
     let new = sb
         .control(
@@ -876,16 +809,7 @@ async fn a_lost_091_answer_is_repaired_by_id_and_pushes_resend_then_pause() {
         serde_json::json!({"gateway": "paygent", "url": shop.url}),
     )
     .await;
-    let a = c
-        .authorize(
-            "g-1",
-            100,
-            PaymentClass::Lump,
-            &card("4111111111111111"),
-            false,
-        )
-        .await
-        .unwrap();
+    let a = lump(&c, "g-1", 100, "4111111111111111", false).await;
     // Resent until answered: the notice went three times, the same each time.
     let bodies = shop.bodies_when(|b| b.len() >= 3).await;
     assert_eq!(bodies.len(), 3);
@@ -917,24 +841,8 @@ async fn a_lost_091_answer_is_repaired_by_id_and_pushes_resend_then_pause() {
         serde_json::json!({"gateway": "paygent", "url": dead.url}),
     )
     .await;
-    c.authorize(
-        "g-2",
-        100,
-        PaymentClass::Lump,
-        &card("4111111111111111"),
-        false,
-    )
-    .await
-    .unwrap();
-    c.authorize(
-        "g-3",
-        100,
-        PaymentClass::Lump,
-        &card("4111111111111111"),
-        false,
-    )
-    .await
-    .unwrap();
+    lump(&c, "g-2", 100, "4111111111111111", false).await;
+    lump(&c, "g-3", 100, "4111111111111111", false).await;
     dead.bodies_when(|b| b.len() >= 5).await;
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(dead.bodies_when(|_| true).await.len(), 5);
