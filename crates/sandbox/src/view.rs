@@ -8,11 +8,32 @@ use axum::response::Html;
 use crate::Sandbox;
 use crate::clock::jst_date;
 
-fn esc(s: &str) -> String {
+/// Text for HTML: the sandbox's pages show what clients sent.
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// A page the buyer's browser sees at the issuer or the bank (3-D Secure, net bank).
+pub(crate) fn buyer_page(
+    status: axum::http::StatusCode,
+    title: &str,
+    body: &str,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        status,
+        Html(format!(
+            "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+             <style>body{{font-family:sans-serif;background:#eef1f5;display:flex;justify-content:center;padding-top:60px}}\
+             main{{background:#fff;padding:24px 32px;border:1px solid #ccd;border-radius:6px;width:400px}}\
+             button{{padding:8px 18px;margin-right:8px}}</style></head><body><main>\
+             <h1 style=\"font-size:18px\">{title}</h1>{body}</main></body></html>"
+        )),
+    )
+        .into_response()
 }
 
 fn page(title: &str, body: &str) -> Html<String> {

@@ -12,12 +12,7 @@ pub(super) fn challenge_kind(card_no: &str) -> Option<bool> {
     }
 }
 
-pub(super) fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+pub(super) use crate::view::esc;
 
 /// Back to the shop: an auto-submitting form POSTing AccessID and OrderID to its RetUrl.
 pub(super) fn return_page(ret_url: &str, access_id: &str, order_id: &str) -> Response {

@@ -5,11 +5,12 @@
 
 use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use jiff::{Timestamp, ToSpan};
 
 use super::{Event, Ledger, Params, Payment, Refusal, get, jst, refuse};
 use crate::Sandbox;
+use crate::view::{buyer_page, esc};
 
 type Answer = Vec<(&'static str, String)>;
 
@@ -235,22 +236,6 @@ pub fn expire(l: &mut Ledger, now: Timestamp) {
     }
 }
 
-fn page(title: &str, body: &str) -> Response {
-    Html(format!(
-        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{font-family:\"Noto Sans CJK JP\",sans-serif;margin:24px}}button{{margin:4px;padding:6px 14px}}</style>\
-         </head><body><h1 style=\"font-size:18px\">{title}（サンドボックス）</h1>{body}</body></html>"
-    ))
-    .into_response()
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// `GET /paygent/bank/asp/{key}`: the bank-selection page.
 pub async fn asp_page(State(sb): State<Sandbox>, Path(key): Path<String>) -> Response {
     let st = sb.state();
@@ -261,7 +246,8 @@ pub async fn asp_page(State(sb): State<Sandbox>, Path(key): Path<String>) -> Res
         .iter()
         .map(|(c, n)| format!("<button name=\"bank_code\" value=\"{c}\">{n}</button>"))
         .collect();
-    page(
+    buyer_page(
+        StatusCode::OK,
         "銀行ネット決済",
         &format!(
             "<p>請求内容: {}</p><p>金額: {} 円</p><p>お支払い期限: {}</p>\
@@ -287,7 +273,8 @@ pub async fn choose(
     let now = sb.clock.now();
     let r = select(&mut sb.state().paygent, &key, &c.bank_code, now);
     match r {
-        Ok(id) => page(
+        Ok(id) => buyer_page(
+            StatusCode::OK,
             "銀行のお支払い画面",
             &format!(
                 "<p>決済ID {id}</p><form method=\"post\" action=\"/paygent/bank/pay/{id}\">\
@@ -357,7 +344,8 @@ pub async fn act(
             )
                 .into_response()
         }
-        (Ok(result), _) => page(
+        (Ok(result), _) => buyer_page(
+            StatusCode::OK,
             "銀行ネット決済",
             if result == "0" {
                 "<p>お支払いが完了しました。</p>"

@@ -16,12 +16,13 @@
 
 use axum::extract::{Form, Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use super::card::{card_answer, conclude, issuer};
 use super::{Ledger, Params, Payment, Refusal, get, refuse, sha256_hex};
 use crate::Sandbox;
+use crate::view::buyer_page;
 
 type Answer = Vec<(&'static str, String)>;
 
@@ -89,15 +90,6 @@ pub fn begin(
     Ok(answer)
 }
 
-fn page(title: &str, body: &str) -> Response {
-    Html(format!(
-        "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <style>body{{font-family:\"Noto Sans CJK JP\",sans-serif;margin:24px}}</style></head>\
-         <body><h1 style=\"font-size:18px\">{title}（サンドボックス）</h1>{body}</body></html>"
-    ))
-    .into_response()
-}
-
 /// The payment waiting for its authentication, and its card.
 fn waiting(l: &Ledger, id: &str) -> Option<(String, String)> {
     l.payments
@@ -114,7 +106,8 @@ pub async fn acs(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response 
         None => return (StatusCode::NOT_FOUND, "認証待ちの決済がありません").into_response(),
     };
     match card.bytes().rev().nth(3) {
-        Some(b'3' | b'4') => page(
+        Some(b'3' | b'4') => buyer_page(
+            StatusCode::OK,
             "本人認証（3-Dセキュア）",
             &format!(
                 "<p>カード番号 {} の本人認証パスワードを入力してください。</p>\

@@ -20,13 +20,14 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get as get_route, post};
 use jiff::{SignedDuration, Timestamp};
 use juchu_wire::form::{self, Charset};
 
 use super::{Ledger, Params, Refusal, get, refuse, sha256_hex};
 use crate::Sandbox;
+use crate::view::{buyer_page, esc};
 
 /// Minutes the buyer has before the authentication times out (annex §1.3).
 pub const TIMEOUT_MINUTES: i64 = 30;
@@ -430,13 +431,6 @@ pub fn hash(result: &str, auth_id: &str, attempt_kbn: &str, key: &str) -> String
     sha256_hex(&format!("{result}{auth_id}{attempt_kbn}{key}"))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// Non-ASCII as character references: the answer's bytes are then the same in UTF-8 (the
 /// annex) and Windows-31J (the module type's other answers).
 fn ascii_html(s: &str) -> String {
@@ -531,20 +525,6 @@ fn back_to_merchant(a: &Auth, v: &Verdict, key: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, url)]).into_response()
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    (
-        status,
-        Html(format!(
-            "<!DOCTYPE html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-             <style>body{{font-family:sans-serif;background:#eef1f5;display:flex;justify-content:center;padding-top:60px}}\
-             main{{background:#fff;padding:24px 32px;border:1px solid #ccd;border-radius:6px;width:400px}}\
-             button{{padding:8px 18px;margin-right:8px}}</style></head><body><main>\
-             <h1 style=\"font-size:18px\">{title}</h1>{body}</main></body></html>"
-        )),
-    )
-        .into_response()
-}
-
 pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/threeds/acs/{id}", get_route(acs).post(acs))
@@ -574,7 +554,7 @@ async fn acs(State(sb): State<Sandbox>, Path(id): Path<String>) -> Response {
 }
 
 fn not_found() -> Response {
-    page(
+    buyer_page(
         StatusCode::NOT_FOUND,
         "本人認証",
         "<p>この認証は見つかりません。お店の画面からやり直してください。</p>",
@@ -583,7 +563,7 @@ fn not_found() -> Response {
 
 /// Paygent tells the buyer itself when it cannot send them back (supplement, 取引完了 notes).
 fn timed_out() -> Response {
-    page(
+    buyer_page(
         StatusCode::GONE,
         "本人認証",
         "<p>本人認証の受付時間（30分）を過ぎました。お店にお問い合わせいただくか、\
@@ -592,7 +572,7 @@ fn timed_out() -> Response {
 }
 
 fn challenge_page(a: &Auth) -> Response {
-    page(
+    buyer_page(
         StatusCode::OK,
         "本人認証（EMV 3-Dセキュア）",
         &format!(
