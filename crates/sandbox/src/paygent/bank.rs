@@ -329,7 +329,8 @@ pub async fn act(
     match (r, back) {
         (Err(e), _) => (StatusCode::BAD_REQUEST, e).into_response(),
         (Ok(result), Some((url, trading_id))) if !url.is_empty() => {
-            let q = juchu_wire::form::encode(
+            let back = super::with_query(
+                &url,
                 &[
                     ("result", result),
                     ("payment_id", payment_id.as_str()),
@@ -337,12 +338,7 @@ pub async fn act(
                 ],
                 juchu_wire::form::Charset::Utf8,
             );
-            let sep = if url.contains('?') { '&' } else { '?' };
-            (
-                StatusCode::SEE_OTHER,
-                [(header::LOCATION, format!("{url}{sep}{q}"))],
-            )
-                .into_response()
+            (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()
         }
         (Ok(result), _) => buyer_page(
             StatusCode::OK,

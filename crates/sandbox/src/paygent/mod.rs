@@ -205,6 +205,12 @@ pub fn jst(t: Timestamp) -> String {
         .to_string()
 }
 
+/// Where a buyer's browser is sent back to the shop: `url` with `pairs` added to its query.
+pub fn with_query(url: &str, pairs: &[(&str, &str)], charset: Charset) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{}", form::encode(pairs, charset))
+}
+
 /// Lower-case hex SHA-256, as Paygent's `hc` values.
 pub fn sha256_hex(s: &str) -> String {
     use sha2::{Digest, Sha256};

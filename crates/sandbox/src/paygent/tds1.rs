@@ -187,7 +187,9 @@ fn finish(sb: &Sandbox, id: &str, auth: Result<&str, ()>) -> Response {
             "{result}{}{attempt}{}",
             pay.payment_id, sb.config.paygent_3ds_hash_key
         ));
-        let q = juchu_wire::form::encode(
+        let url = pay.extra.get("term_url").cloned().unwrap_or_default();
+        super::with_query(
+            &url,
             &[
                 ("result", result.as_str()),
                 ("response_code", val("response_code").as_str()),
@@ -198,10 +200,7 @@ fn finish(sb: &Sandbox, id: &str, auth: Result<&str, ()>) -> Response {
                 ("hc", hc.as_str()),
             ],
             juchu_wire::form::Charset::ShiftJis,
-        );
-        let url = pay.extra.get("term_url").cloned().unwrap_or_default();
-        let sep = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{sep}{q}")
+        )
     };
     super::notify_changes(sb);
     (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response()

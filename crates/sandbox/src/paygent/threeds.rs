@@ -515,8 +515,7 @@ fn result_params(a: &Auth, v: Option<&Verdict>, key: &str) -> Vec<(&'static str,
 
 fn with_query(url: &str, q: &[(&'static str, String)]) -> String {
     let pairs: Vec<(&str, &str)> = q.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}{}", form::encode(&pairs, Charset::Utf8))
+    super::with_query(url, &pairs, Charset::Utf8)
 }
 
 /// The buyer's browser goes back to the merchant (a GET with the result).
