@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::{Timestamp, ToSpan};
 
-use super::{Event, Ledger, Params, Payment, Refusal, get, jst, refuse};
+use super::{Event, Ledger, Params, Payment, Refusal, get, jst, refuse, required};
 use crate::Sandbox;
 use crate::view::{buyer_page, esc};
 
@@ -92,15 +92,6 @@ fn plus_two_business_days(t: Timestamp) -> Timestamp {
     z.timestamp()
 }
 
-fn field(p: &Params, k: &'static str, max_chars: usize) -> Result<String, Refusal> {
-    match p.get(k).map(String::as_str) {
-        None => Err(refuse("P005", k)),
-        Some("") => Err(refuse("P006", k)),
-        Some(v) if v.chars().count() > max_chars => Err(refuse("P009", k)),
-        Some(v) => Ok(v.to_owned()),
-    }
-}
-
 fn answer(a: &Asp, code: &str) -> Answer {
     vec![
         ("result", if code.is_empty() { "0" } else { "1" }.into()),
@@ -120,7 +111,7 @@ fn answer(a: &Asp, code: &str) -> Answer {
 /// 060: an ASP (bank-selection page) for the trading_id. A live unpaid one for the same
 /// trading_id answers 5010 with its fields; a paid one 5008, an expired one 5009.
 pub fn request(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Refusal> {
-    let trading_id = field(p, "trading_id", 25)?;
+    let trading_id = required(p, "trading_id", 25)?.to_owned();
     let amount = match get(p, "amount") {
         "" => return Err(refuse("P006", "amount")),
         a if !a.bytes().all(|b| b.is_ascii_digit()) => return Err(refuse("P008", "amount")),
@@ -130,8 +121,8 @@ pub fn request(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Ref
             _ => return Err(refuse("P014", "amount")),
         },
     };
-    let claim_kana = field(p, "claim_kana", 24)?;
-    let claim_kanji = field(p, "claim_kanji", 24)?;
+    let claim_kana = required(p, "claim_kana", 24)?.to_owned();
+    let claim_kanji = required(p, "claim_kanji", 24)?.to_owned();
     let limit_at = asp_limit(get(p, "asp_payment_term"), now)?;
     if let Some(old) = l.asps.iter().rev().find(|a| a.trading_id == trading_id) {
         let paid = l

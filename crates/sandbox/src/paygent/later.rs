@@ -4,7 +4,7 @@
 
 use jiff::{Span, Timestamp};
 
-use super::{Event, Ledger, Params, Payment, Refusal, amount, get, refuse};
+use super::{Event, Ledger, Params, Payment, Refusal, amount, get, refuse, required};
 
 type Answer = Vec<(&'static str, String)>;
 
@@ -15,15 +15,6 @@ const CVS: [(&str, &[&str]); 4] = [
     ("03", &["00C001"]),
     ("04", &["00C005"]),
 ];
-
-fn required(p: &Params, k: &'static str, max_chars: usize) -> Result<String, Refusal> {
-    match p.get(k).map(String::as_str) {
-        None => Err(refuse("P005", k)),
-        Some("") => Err(refuse("P006", k)),
-        Some(v) if v.chars().count() > max_chars => Err(refuse("P009", k)),
-        Some(v) => Ok(v.to_owned()),
-    }
-}
 
 /// The last payable day (Japan date), `payment_limit_date` days from today (0–60, default 30).
 fn limit(p: &Params, now: Timestamp) -> Result<jiff::civil::Date, Refusal> {

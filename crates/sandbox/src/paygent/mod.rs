@@ -178,6 +178,16 @@ pub fn get<'a>(p: &'a Params, k: &str) -> &'a str {
     p.get(k).map(String::as_str).unwrap_or("")
 }
 
+/// A required parameter: present (P005), not empty (P006), at most `max_chars` (P009).
+pub fn required<'a>(p: &'a Params, k: &'static str, max_chars: usize) -> Result<&'a str, Refusal> {
+    match p.get(k).map(String::as_str) {
+        None => Err(refuse("P005", k)),
+        Some("") => Err(refuse("P006", k)),
+        Some(v) if v.chars().count() > max_chars => Err(refuse("P009", k)),
+        Some(v) => Ok(v),
+    }
+}
+
 /// `payment_amount`: present (P005), not empty (P006), digits (P008), at most `max_len` of
 /// them (P009: 7 for cards, 9 for konbini / ATM), above zero (P014).
 pub fn amount(p: &Params, max_len: usize) -> Result<i64, Refusal> {

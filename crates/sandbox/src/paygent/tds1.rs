@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use super::card::{card_answer, conclude, issuer};
-use super::{Ledger, Params, Payment, Refusal, get, refuse, sha256_hex};
+use super::{Ledger, Params, Payment, Refusal, get, refuse, required, sha256_hex};
 use crate::Sandbox;
 use crate::view::buyer_page;
 
@@ -38,14 +38,6 @@ pub fn requested(p: &Params) -> bool {
         && matches!(get(p, "3dsecure_use_type"), "" | "1")
 }
 
-fn required<'a>(p: &'a Params, k: &'static str) -> Result<&'a str, Refusal> {
-    match p.get(k).map(String::as_str) {
-        None => Err(refuse("P005", k)),
-        Some("") => Err(refuse("P006", k)),
-        Some(v) => Ok(v),
-    }
-}
-
 /// result=7: the payment waits at 10 for the buyer's authentication.
 pub fn begin(
     l: &mut Ledger,
@@ -54,9 +46,9 @@ pub fn begin(
     token: Option<&str>,
     now: Timestamp,
 ) -> Result<Answer, Refusal> {
-    required(p, "http_accept")?;
-    required(p, "http_user_agent")?;
-    let term_url = required(p, "term_url")?;
+    required(p, "http_accept", usize::MAX)?;
+    required(p, "http_user_agent", usize::MAX)?;
+    let term_url = required(p, "term_url", usize::MAX)?;
     if term_url.len() > 256
         || !(term_url.starts_with("http://") || term_url.starts_with("https://"))
     {
