@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod export;
 pub mod orders;
+pub mod payments;
 pub mod stock;
 
 use std::sync::Arc;
@@ -41,11 +42,12 @@ impl Actor {
 
 type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-/// The application: a store and a clock. Cheap to clone.
+/// The application: a store, a clock and the gateway connectors. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
     clock: Clock,
+    pub gateways: Arc<payments::Gateways>,
 }
 
 impl App {
@@ -53,6 +55,7 @@ impl App {
         App {
             store,
             clock: Arc::new(Timestamp::now),
+            gateways: Arc::default(),
         }
     }
 
@@ -61,7 +64,14 @@ impl App {
         App {
             store,
             clock: Arc::new(clock),
+            gateways: Arc::default(),
         }
+    }
+
+    /// The connectors payment operations use.
+    pub fn with_gateways(mut self, g: payments::Gateways) -> App {
+        self.gateways = Arc::new(g);
+        self
     }
 
     pub fn now(&self) -> Timestamp {

@@ -422,6 +422,20 @@ pub async fn change_status(
     {
         return Err(AppError::Stale { current: o.version });
     }
+    apply_status(&mut tx, actor, &o, to, now).await?;
+    commit_and_read(tx, actor, number).await
+}
+
+/// Change the status of `o` (locked by the caller's transaction) with what comes with it,
+/// and record it in the order's history.
+pub(crate) async fn apply_status(
+    tx: &mut Tx,
+    actor: &Actor,
+    o: &Order,
+    to: OrderStatus,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    let number = o.number;
     o.standing().can_change_status(to)?;
     let from = o.draft.status;
     let mut notes = Vec::new();
@@ -442,16 +456,7 @@ pub async fn change_status(
             )
         };
         if m.used != 0 {
-            move_points(
-                &mut tx,
-                actor,
-                cid,
-                o.id,
-                m.used,
-                &reason("使用ポイント"),
-                now,
-            )
-            .await?;
+            move_points(tx, actor, cid, o.id, m.used, &reason("使用ポイント"), now).await?;
             notes.push(if m.used > 0 {
                 format!("使用ポイント{}ptを会員に戻しました", m.used)
             } else {
@@ -459,16 +464,7 @@ pub async fn change_status(
             });
         }
         if m.earned != 0 {
-            move_points(
-                &mut tx,
-                actor,
-                cid,
-                o.id,
-                m.earned,
-                &reason("加算ポイント"),
-                now,
-            )
-            .await?;
+            move_points(tx, actor, cid, o.id, m.earned, &reason("加算ポイント"), now).await?;
             granted = m.earned > 0;
             notes.push(if m.earned > 0 {
                 format!("加算ポイント{}ptを付与しました", m.earned)
@@ -478,14 +474,14 @@ pub async fn change_status(
         }
     }
     if to.is_cancelled() && !from.is_cancelled() {
-        cancelled_stock::add_order_items(&mut tx, actor.shop_id, o.id, &o.draft.items, now).await?;
+        cancelled_stock::add_order_items(tx, actor.shop_id, o.id, &o.draft.items, now).await?;
         let n: i64 = o.draft.items.iter().map(|i| i.quantity).sum();
         notes.push(format!(
             "商品{n}点をキャンセル受注在庫に移しました（在庫へ戻すにはキャンセル受注在庫管理から）"
         ));
     }
     if from.is_cancelled() && !to.is_cancelled() {
-        let n = cancelled_stock::withdraw_open_of_order(&mut tx, actor.shop_id, o.id).await?;
+        let n = cancelled_stock::withdraw_open_of_order(tx, actor.shop_id, o.id).await?;
         if n > 0 {
             notes.push(format!("キャンセル受注在庫から{n}行を取り下げました"));
         }
@@ -500,7 +496,7 @@ pub async fn change_status(
         shipped_on,
         points_granted: granted,
     };
-    if !orders::set_status(&mut tx, o.id, o.version, &w, now).await? {
+    if !orders::set_status(tx, o.id, o.version, &w, now).await? {
         return Err(AppError::Stale {
             current: o.version + 1,
         });
@@ -514,13 +510,13 @@ pub async fn change_status(
         detail.push_str(&format!("（{}）", notes.join("、")));
     }
     orders::add_history(
-        &mut tx,
+        tx,
         actor.shop_id,
         o.id,
         &entry(actor, now, "order.status_changed", detail),
     )
     .await?;
-    commit_and_read(tx, actor, number).await
+    Ok(())
 }
 
 /// One order's result in a bulk run.

@@ -47,6 +47,8 @@ enum Cmd {
         /// when the connectors point at real gateways.
         #[arg(long, env = "JUCHU_NO_SANDBOX")]
         no_sandbox: bool,
+        #[command(flatten)]
+        payments: PaymentArgs,
     },
     /// Run only the gateway sandboxes (GMO-PG … and the /_sandbox control API).
     Sandbox {
@@ -68,6 +70,21 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+}
+
+#[derive(Args, Clone)]
+struct PaymentArgs {
+    /// Point the payment connectors at a sandbox running elsewhere (`juchu sandbox`), e.g.
+    /// `http://127.0.0.1:8081`. By default they use the sandbox bundled on juchu's own port.
+    #[arg(long, env = "JUCHU_GATEWAY_SANDBOX_URL")]
+    gateway_sandbox_url: Option<String>,
+    /// How often the recovery job settles payment operations whose outcome is unknown.
+    #[arg(long, env = "JUCHU_RECOVERY_INTERVAL_SECS", default_value_t = 30)]
+    recovery_interval_secs: u64,
+    /// How old a pending operation must be before the job treats its caller as gone (longer
+    /// than the gateways' 30-second timeout).
+    #[arg(long, env = "JUCHU_RECOVERY_GRACE_SECS", default_value_t = 120)]
+    recovery_grace_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -169,7 +186,8 @@ async fn main() -> anyhow::Result<()> {
             no_demo,
             secure_cookies,
             no_sandbox,
-        } => serve(db, &listen, no_demo, secure_cookies, no_sandbox).await,
+            payments,
+        } => serve(db, &listen, no_demo, secure_cookies, no_sandbox, payments).await,
         Cmd::Sandbox { listen } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -253,6 +271,7 @@ async fn serve(
     no_demo: bool,
     secure_cookies: bool,
     no_sandbox: bool,
+    pay: PaymentArgs,
 ) -> anyhow::Result<()> {
     let app = open(&db).await?;
     if !no_demo
@@ -266,7 +285,25 @@ async fn serve(
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let mut router = juchu_web::router(app.clone(), juchu_web::WebConfig { secure_cookies });
+    let sandbox_url = match (&pay.gateway_sandbox_url, no_sandbox) {
+        (Some(u), _) => Some(u.clone()),
+        (None, false) => Some(format!("http://{addr}")),
+        (None, true) => None,
+    };
+    let app = match &sandbox_url {
+        Some(u) => app.with_gateways(
+            juchu_app::payments::Gateways::sandbox(u).context("gateway connectors")?,
+        ),
+        None => app,
+    };
+    let grace = std::time::Duration::from_secs(pay.recovery_grace_secs);
+    let mut router = juchu_web::router(
+        app.clone(),
+        juchu_web::WebConfig {
+            secure_cookies,
+            recovery_grace: grace,
+        },
+    );
     if !no_sandbox {
         // The bundled sandboxes answer on the same port, so a fresh machine needs nothing else.
         router =
@@ -286,12 +323,35 @@ async fn serve(
             juchu_app::demo::DEMO_PASSWORD
         );
     }
+    tokio::spawn(recovery_job(
+        app.clone(),
+        std::time::Duration::from_secs(pay.recovery_interval_secs.max(1)),
+        grace,
+    ));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await
         .context("serving")?;
     app.store.close().await;
     Ok(())
+}
+
+/// Settle payment operations whose outcome is unknown, at start-up (a previous process may
+/// have died mid-operation) and then every `interval`.
+async fn recovery_job(app: App, interval: std::time::Duration, grace: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match juchu_app::payments::recover(&app, grace).await {
+            Ok(done) => {
+                for r in done {
+                    tracing::info!(order = r.order_number, status = ?r.result.status, message = %r.result.message, "recovery settled a payment operation");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "payment recovery failed"),
+        }
+    }
 }
 
 async fn shutdown() {

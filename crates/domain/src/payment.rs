@@ -63,10 +63,37 @@ pub enum Action {
     Refund,
     /// 状態を確認: ask the gateway where the payment stands.
     Refresh,
+    /// 旧取引を取消: finish a two-step change that stopped half-way (the new authorization
+    /// was taken, the old one is still to be cancelled).
+    CancelPrevious,
 }
 
+/// `snake_case` names for storage and the API, and back — the same words serde uses.
+macro_rules! codes {
+    ($t:ty { $($v:ident => $c:literal),* $(,)? }) => {
+        impl $t {
+            pub fn code(self) -> &'static str {
+                match self { $(Self::$v => $c),* }
+            }
+            pub fn from_code(s: &str) -> Option<Self> {
+                match s { $($c => Some(Self::$v),)* _ => None }
+            }
+        }
+    };
+}
+
+codes!(PaymentState { Pending => "pending", Authorized => "authorized", Captured => "captured",
+    Cancelled => "cancelled", Refunded => "refunded", Paid => "paid", Expired => "expired",
+    Failed => "failed" });
+codes!(CaptureMode { AuthOnly => "auth_only", AuthAndCapture => "auth_and_capture" });
+codes!(Kind { Card => "card", Paidy => "paidy", PaidLater => "paid_later" });
+codes!(Action { Capture => "capture", Cancel => "cancel", ChangeAuthorization => "change_authorization",
+    ChangeCapture => "change_capture", UpdateTransaction => "update_transaction",
+    Reauthorize => "reauthorize", PaidyUpdate => "paidy_update", PaidyClose => "paidy_close",
+    Refund => "refund", Refresh => "refresh", CancelPrevious => "cancel_previous" });
+
 impl Action {
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 11] = [
         Action::Capture,
         Action::Cancel,
         Action::ChangeAuthorization,
@@ -77,6 +104,7 @@ impl Action {
         Action::PaidyClose,
         Action::Refund,
         Action::Refresh,
+        Action::CancelPrevious,
     ];
 
     /// The button's words.
@@ -92,6 +120,7 @@ impl Action {
             Action::PaidyClose => "クローズ",
             Action::Refund => "払い戻し",
             Action::Refresh => "決済状況を確認",
+            Action::CancelPrevious => "旧取引を取消",
         }
     }
 }
@@ -122,6 +151,9 @@ pub struct Facts {
     pub order_cancelled: bool,
     /// An operation whose outcome is not known yet (確認中): nothing else until it is settled.
     pub in_doubt: bool,
+    /// An earlier authorization of this payment is still to be cancelled (a two-step
+    /// change stopped half-way).
+    pub previous_to_cancel: bool,
 }
 
 /// Why an action is not allowed, for the operator.
@@ -156,6 +188,13 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
             (Cancel, Gateway::Gmo, S::Pending) => Ok(()),
             (Cancel, Gateway::Gmo, _) => no("支払い前のコンビニ決済だけ取り消せます"),
             _ => no("この支払方法では、決済状況の確認のみできます"),
+        };
+    }
+    if action == CancelPrevious {
+        return if f.previous_to_cancel {
+            Ok(())
+        } else {
+            no("取り消す旧取引はありません")
         };
     }
     let state_name = state_label(f.state);
@@ -279,7 +318,7 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
             }
             Ok(())
         }
-        Refresh => Ok(()),
+        Refresh | CancelPrevious => Ok(()),
     }
 }
 
@@ -345,6 +384,7 @@ mod tests {
             order_total: 1000,
             order_cancelled: false,
             in_doubt: false,
+            previous_to_cancel: false,
         }
     }
 
@@ -440,6 +480,25 @@ mod tests {
     }
 
     #[test]
+    fn a_half_done_change_offers_cancelling_the_old_authorization() {
+        let f = Facts {
+            previous_to_cancel: true,
+            ..card(Gateway::Paygent, PaymentState::Authorized)
+        };
+        assert!(allowed(&f).contains(&CancelPrevious));
+        assert!(
+            !allowed(&card(Gateway::Paygent, PaymentState::Authorized)).contains(&CancelPrevious)
+        );
+        for a in Action::ALL {
+            assert_eq!(Action::from_code(a.code()), Some(a));
+        }
+        assert_eq!(
+            PaymentState::from_code("captured"),
+            Some(PaymentState::Captured)
+        );
+    }
+
+    #[test]
     fn an_operation_in_doubt_blocks_everything_but_refresh() {
         for g in [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy] {
             let f = Facts {
@@ -483,6 +542,7 @@ mod tests {
                 state,
                 mode: if auth_only { CaptureMode::AuthOnly } else { CaptureMode::AuthAndCapture },
                 amount, refunded: 0, order_total: total, order_cancelled: cancelled, in_doubt: doubt,
+                previous_to_cancel: false,
             };
             let a = allowed(&f);
             proptest::prop_assert!(a.contains(&Refresh));

@@ -75,6 +75,9 @@ pub struct GatewayStatus {
     pub amount: i64,
     pub captured: i64,
     pub refunded: i64,
+    /// Until when an authorization can be captured, when the gateway says (Paidy); juchu
+    /// counts the others' limits itself.
+    pub expires_at: Option<Timestamp>,
 }
 
 impl GatewayStatus {
@@ -91,6 +94,7 @@ impl GatewayStatus {
                 0
             },
             refunded: 0,
+            expires_at: None,
         }
     }
 }
@@ -224,6 +228,19 @@ pub trait Gateway: Send + Sync {
     ) -> Result<GatewayStatus, GatewayError>;
     /// What the gateway holds: how unknown outcomes are resolved.
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;
+
+    /// The card payment made under the shop's reference `order_ref`, if the gateway has one:
+    /// how an authorization whose answer was lost is found again (GMO SearchTrade by
+    /// OrderID, Paygent 094 by trading_id).
+    async fn find(
+        &self,
+        _order_ref: &str,
+    ) -> Result<Option<(PaymentRef, GatewayStatus)>, GatewayError> {
+        Err(unsupported(
+            &format!("{:?}", self.kind()),
+            "取引番号での照会",
+        ))
+    }
 
     /// Issue a konbini / Pay-easy / net-bank payment request.
     async fn request_payment(

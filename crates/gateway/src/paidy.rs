@@ -253,6 +253,7 @@ pub fn status_of(p: &Payment) -> crate::GatewayStatus {
         amount: p.amount,
         captured,
         refunded,
+        expires_at: p.expires_at.parse().ok(),
     }
 }
 

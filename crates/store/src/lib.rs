@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod customers;
 mod db;
 pub mod orders;
+pub mod payments;
 pub mod shops;
 pub mod sql;
 pub mod users;

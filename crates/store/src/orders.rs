@@ -883,3 +883,28 @@ pub async fn count(conn: &mut AnyConnection, shop_id: i64) -> Result<i64, StoreE
             .await?,
     )
 }
+
+/// 外部決済注文番号: the gateway's id of the order's payment, kept on the order for search.
+/// Not an edit of the order, so its version stays.
+pub async fn set_gateway_ref(
+    tx: &mut Tx,
+    order_id: i64,
+    gateway_ref: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE orders SET gateway_ref = $1 WHERE id = $2")
+        .bind(gateway_ref.to_owned())
+        .bind(order_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// An order by its id (the recovery job knows only ids).
+pub async fn number_of(conn: &mut AnyConnection, order_id: i64) -> Result<Option<i64>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT number FROM orders WHERE id = $1")
+            .bind(order_id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}

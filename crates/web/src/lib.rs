@@ -30,10 +30,13 @@ pub struct AppState {
     pub ui: std::sync::Arc<ui::Templates>,
     /// Mark cookies `Secure` (behind HTTPS).
     pub secure_cookies: bool,
+    /// How old a `pending` payment operation must be before recovery settles it.
+    pub recovery_grace: std::time::Duration,
 }
 
 pub struct WebConfig {
     pub secure_cookies: bool,
+    pub recovery_grace: std::time::Duration,
 }
 
 pub fn router(app: App, cfg: WebConfig) -> Router {
@@ -42,6 +45,7 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         metrics: metrics::Metrics::new(),
         ui: std::sync::Arc::new(ui::Templates::new()),
         secure_cookies: cfg.secure_cookies,
+        recovery_grace: cfg.recovery_grace,
     };
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()

@@ -29,9 +29,12 @@ impl Modify for Bearer {
         api::catalog::cancelled_stock, api::catalog::return_stock, api::catalog::return_order_stock,
         api::customers::search, api::customers::create, api::customers::get, api::customers::ledger,
         api::customers::adjust_points,
+        api::payments::get, api::payments::authorize, api::payments::operate, api::payments::recover,
+        api::payments::fees, api::payments::settings, api::payments::set_settings,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
-          (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"))
+          (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),
+          (name = "payments", description = "決済操作（売上確定・取消・金額変更・払い戻し）"))
 )]
 pub struct ApiDoc;
 

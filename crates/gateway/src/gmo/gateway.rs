@@ -300,6 +300,26 @@ impl Gateway for GmoClient {
         GmoClient::delete_card(self, customer_id, seq).await
     }
 
+    async fn find(
+        &self,
+        order_ref: &str,
+    ) -> Result<Option<(PaymentRef, GatewayStatus)>, GatewayError> {
+        match self.search_trade(order_ref).await {
+            Ok(t) => Ok(Some((
+                PaymentRef::Gmo {
+                    order_id: t.order_id,
+                    access_id: t.access_id,
+                    access_pass: t.access_pass,
+                    method: GmoMethod::Card,
+                },
+                status(&t.status, t.amount),
+            ))),
+            // E01110002: no transaction with this OrderID.
+            Err(GatewayError::Refused { detail, .. }) if detail == "E01110002" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
         let (order_id, _, method) = keys_of(p)?;
         match method {

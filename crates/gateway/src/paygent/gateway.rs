@@ -271,6 +271,29 @@ impl Gateway for PaygentClient {
         }
     }
 
+    async fn find(
+        &self,
+        order_ref: &str,
+    ) -> Result<Option<(PaymentRef, GatewayStatus)>, GatewayError> {
+        match self.telegram("094", "", order_ref, &[]).await {
+            Ok(a) => {
+                let st = status(
+                    a.get("payment_type"),
+                    a.get("payment_status"),
+                    amount_of(&a, "payment_amount")?,
+                );
+                let payment = PaymentRef::Paygent {
+                    payment_id: a.get("payment_id").to_owned(),
+                    trading_id: order_ref.to_owned(),
+                };
+                Ok(Some((payment, st)))
+            }
+            // 13001: no payment with this trading_id.
+            Err(GatewayError::Refused { code, .. }) if code == "13001" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
         let (id, _) = ids_of(p)?;
         Ok(self.held(id).await?.1)

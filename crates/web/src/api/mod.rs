@@ -5,6 +5,7 @@ pub mod access;
 pub mod catalog;
 pub mod customers;
 pub mod orders;
+pub mod payments;
 
 use axum::Router;
 use axum::routing::{get, patch, post};
@@ -26,6 +27,17 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}/status", post(orders::change_status))
         .route("/orders/{number}/move", post(orders::move_to_list))
         .route("/orders/{number}/history", get(orders::history))
+        .route(
+            "/orders/{number}/payment",
+            get(payments::get).post(payments::authorize),
+        )
+        .route("/orders/{number}/payment/{action}", post(payments::operate))
+        .route("/payments/recover", post(payments::recover))
+        .route("/payments/fees", get(payments::fees))
+        .route(
+            "/shop/payment-settings",
+            get(payments::settings).put(payments::set_settings),
+        )
         .route("/products", get(catalog::list).post(catalog::create))
         .route("/products/{id}", get(catalog::get))
         .route("/variants/{code}", patch(catalog::update_variant))

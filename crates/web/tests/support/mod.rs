@@ -4,9 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-
 use jiff::Timestamp;
 use juchu_app::access::NewUser;
 use juchu_app::{Actor, App};
@@ -40,7 +37,8 @@ pub struct TestApp {
     pub operator_token: String,
     pub app: App,
     pub shop_id: i64,
-    clock: Arc<AtomicI64>,
+    /// The gateway sandboxes, on the same port; their clock is juchu's.
+    pub sandbox: juchu_sandbox::Sandbox,
     _db: DbGuard,
 }
 
@@ -156,12 +154,19 @@ impl TestApp {
         };
         let store = Store::connect(&url).await.expect("connect");
         store.migrate().await.expect("migrate");
+        // One clock for juchu and the gateway sandboxes it talks to, frozen until a test
+        // moves it.
+        let sandbox = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
         let start: Timestamp = "2024-08-19T01:00:00Z".parse().expect("ts");
-        let clock = Arc::new(AtomicI64::new(start.as_microsecond()));
-        let c2 = clock.clone();
-        let app = App::with_clock(store, move || {
-            Timestamp::from_microsecond(c2.load(Ordering::SeqCst)).expect("clock")
-        });
+        sandbox.clock.set(start, true);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let sb_clock = sandbox.clock.clone();
+        let app = App::with_clock(store, move || sb_clock.now()).with_gateways(
+            juchu_app::payments::Gateways::sandbox(&format!("http://{addr}")).expect("connectors"),
+        );
         let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
             .await
             .expect("shop");
@@ -182,16 +187,14 @@ impl TestApp {
             .await
             .expect("user");
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
         let router = juchu_web::router(
             app.clone(),
             juchu_web::WebConfig {
                 secure_cookies: false,
+                recovery_grace: std::time::Duration::from_secs(120),
             },
-        );
+        )
+        .merge(sandbox.router());
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
@@ -206,7 +209,7 @@ impl TestApp {
             operator_token: String::new(),
             app,
             shop_id: shop.id,
-            clock,
+            sandbox,
             _db: guard,
         };
         t.token = t.login_token(ADMIN).await;
@@ -230,9 +233,10 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Set juchu's and the sandboxes' clock (frozen there).
     pub fn set_now(&self, t: &str) {
         let ts: Timestamp = t.parse().expect("timestamp");
-        self.clock.store(ts.as_microsecond(), Ordering::SeqCst);
+        self.sandbox.clock.set(ts, true);
     }
 
     pub fn actor(&self) -> Actor {

@@ -1,0 +1,1800 @@
+//! Payment operations on an order, each run exactly once (DESIGN.md, "the rules that protect
+//! money"):
+//!
+//! 1. In one transaction the order and its payment are locked, the domain's rules checked
+//!    (`juchu_domain::payment::check`, which refuses anything while an earlier operation is
+//!    still open), and the operation journaled as `pending` under its idempotency key.
+//! 2. The gateway is called outside any transaction.
+//! 3. The outcome and the payment's new state are committed together, with the order's
+//!    history line and the fee.
+//!
+//! A lost answer (timeout, dropped connection, 5xx, a crash before step 3) leaves the
+//! operation `unknown` or `pending`; [`recover`] settles it by asking the gateway what it
+//! holds — never by sending the operation again. A repeat with the same key returns the first
+//! outcome.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use juchu_domain::history::{HistoryEntry, Outcome};
+use juchu_domain::order::Order;
+use juchu_domain::payment::{
+    self, Action, CaptureMode, Facts, Kind, PaymentState, refund_amount, state_label,
+};
+use juchu_domain::payment_method::Gateway;
+use juchu_domain::status::OrderStatus;
+use juchu_gateway::{
+    AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway as GatewayApi, GatewayError,
+    GatewayStatus, Installments, PaymentRef, Secret,
+};
+use juchu_store::payments::{
+    self as store, Finish, Held, NewFee, NewOperation, NewPayment, NewPrevious, OpStatus,
+    Operation, PreviousRef,
+};
+use juchu_store::{Tx, orders};
+
+use crate::{Actor, App, AppError};
+
+/// The connectors juchu talks to, one per gateway (absent: not configured).
+#[derive(Clone, Default)]
+pub struct Gateways {
+    pub paygent: Option<Arc<dyn GatewayApi>>,
+    pub gmo: Option<Arc<dyn GatewayApi>>,
+    pub paidy: Option<Arc<dyn GatewayApi>>,
+}
+
+impl Gateways {
+    /// Every connector pointed at the bundled sandboxes under `base` (`http://host:port`),
+    /// with their documented test credentials.
+    pub fn sandbox(base: &str) -> Result<Gateways, GatewayError> {
+        use juchu_gateway::{gmo, paidy, paygent};
+        let base = base.trim_end_matches('/');
+        Ok(Gateways {
+            paygent: Some(Arc::new(paygent::PaygentClient::new(
+                paygent::PaygentConfig::sandbox(&format!("{base}/paygent")),
+            )?)),
+            gmo: Some(Arc::new(gmo::GmoClient::new(gmo::GmoConfig::sandbox(
+                &format!("{base}/gmo"),
+            ))?)),
+            paidy: Some(Arc::new(paidy::PaidyClient::new(
+                paidy::PaidyConfig::sandbox(&format!("{base}/paidy")),
+            )?)),
+        })
+    }
+
+    fn get(&self, g: Gateway) -> Result<Arc<dyn GatewayApi>, AppError> {
+        let c = match g {
+            Gateway::Paygent => &self.paygent,
+            Gateway::Gmo => &self.gmo,
+            Gateway::Paidy => &self.paidy,
+        };
+        c.clone().ok_or_else(|| {
+            AppError::conflict(
+                "gateway_not_configured",
+                format!("{}の接続設定がありません", gateway_name(g)),
+            )
+        })
+    }
+}
+
+pub fn gateway_name(g: Gateway) -> &'static str {
+    match g {
+        Gateway::Paygent => "ペイジェント",
+        Gateway::Gmo => "GMOペイメントゲートウェイ",
+        Gateway::Paidy => "Paidy",
+    }
+}
+
+/// How long an authorization can be captured, where the gateway does not say: GMO 90 days
+/// (E01420010 after), Paygent 60 days (20 → 33). Paidy's `expires_at` comes with the payment.
+fn auth_days(g: Gateway) -> i64 {
+    match g {
+        Gateway::Gmo => 90,
+        Gateway::Paygent => 60,
+        Gateway::Paidy => 30,
+    }
+}
+
+/// How long a repeat with the same key waits for the first request's outcome.
+const REPEAT_WAIT: Duration = Duration::from_secs(35);
+
+/// The outcome of an operation, as the API and the screen show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct OperationResult {
+    pub operation_id: i64,
+    /// `capture`, `cancel`, … or `authorize`
+    pub action: String,
+    /// The button's words (売上確定 …).
+    pub label: String,
+    pub status: OpStatus,
+    pub amount: i64,
+    /// The gateway's result code (ErrInfo, response_code, Paidy's code), empty on success.
+    pub result_code: String,
+    /// What happened, in Japanese.
+    pub message: String,
+    /// The payment's id at the gateway after the operation (取引ID / 決済ID).
+    pub payment_id: String,
+    /// This is the answer to an earlier request with the same idempotency key.
+    pub repeated: bool,
+}
+
+impl OperationResult {
+    fn of(op: &Operation, payment_id: String, repeated: bool) -> OperationResult {
+        OperationResult {
+            operation_id: op.id,
+            action: op.action.clone(),
+            label: action_label(&op.action).to_owned(),
+            status: op.status,
+            amount: op.amount,
+            result_code: op.result_code.clone(),
+            message: op.message.clone(),
+            payment_id,
+            repeated,
+        }
+    }
+}
+
+fn action_label(code: &str) -> &'static str {
+    match Action::from_code(code) {
+        Some(a) => a.label(),
+        None if code == "authorize" => "オーソリ",
+        None => "決済処理",
+    }
+}
+
+/// 与信 from the back office or the API: a card token from the gateway's script (the card
+/// itself never reaches juchu), a Paidy token, or a test card number on a sandbox.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct AuthorizeInput {
+    /// The gateway's one-time token (card token script, Paidy token).
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Test card number: sandboxes and test shops only.
+    #[serde(default)]
+    pub test_card_number: Option<String>,
+    /// YYMM, with `test_card_number`.
+    #[serde(default)]
+    pub test_card_expire: Option<String>,
+    /// The masked number the token script returned, shown on the order.
+    #[serde(default)]
+    pub masked_card: Option<String>,
+    /// 即時売上 (authorize and capture at once) instead of 仮売上.
+    #[serde(default)]
+    pub capture: bool,
+    /// 支払回数: `1` (一括, default), `2`…`99` (分割), `bonus` (ボーナス一括), `revolving` (リボ).
+    #[serde(default)]
+    pub installments: Option<String>,
+}
+
+/// Parameters of an operation on an existing payment.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct OperateInput {
+    /// New amount for オーソリ変更 / 売上変更 (default: the order's お支払い合計); refund amount
+    /// for 払い戻し (default: everything left).
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// GMO 金額変更: end as 即時売上 (`true`) or 仮売上 (`false`, the default before capture).
+    #[serde(default)]
+    pub capture: Option<bool>,
+    /// The payment's version the operator saw; a stale one is refused.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+fn installments_of(s: Option<&str>) -> Result<(Installments, String), AppError> {
+    let bad = || {
+        AppError::Invalid(juchu_domain::Invalid::one(
+            "installments",
+            "invalid",
+            "支払回数は 1〜99、bonus（ボーナス一括）、revolving（リボ）のいずれかです",
+        ))
+    };
+    match s.map(str::trim).unwrap_or("1") {
+        "" | "1" => Ok((Installments::Lump, "一括払い".into())),
+        "bonus" => Ok((Installments::BonusLump, "ボーナス一括払い".into())),
+        "revolving" => Ok((Installments::Revolving, "リボ払い".into())),
+        n => {
+            let n: u8 = n.parse().map_err(|_| bad())?;
+            if !(2..=99).contains(&n) {
+                return Err(bad());
+            }
+            Ok((Installments::Split(n), format!("分割{n}回")))
+        }
+    }
+}
+
+fn mask(card: &str) -> String {
+    let digits: String = card.chars().filter(char::is_ascii_digit).collect();
+    let n = digits.len();
+    format!(
+        "{}{}",
+        "*".repeat(n.saturating_sub(4)),
+        &digits[n.saturating_sub(4)..]
+    )
+}
+
+fn kind_of(o: &Order) -> Option<(Gateway, Kind)> {
+    let m = o.draft.payment_method;
+    let g = m.gateway()?;
+    let k = if m.is_card() {
+        Kind::Card
+    } else if g == Gateway::Paidy {
+        Kind::Paidy
+    } else {
+        Kind::PaidLater
+    };
+    Some((g, k))
+}
+
+/// The shop's reference at the gateway for the authorization journaled as `op_id` (GMO
+/// OrderID, Paygent trading_id, Paidy order_ref): unique, and known before the call, so a
+/// lost answer can be looked up by it.
+fn order_ref(number: i64, op_id: i64) -> String {
+    format!("{number}-{op_id}")
+}
+
+fn new_key() -> Result<String, AppError> {
+    crate::access::random_token()
+}
+
+fn check_key(key: Option<String>) -> Result<String, AppError> {
+    match key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()) {
+        None => new_key(),
+        Some(k) if k.len() > 200 || !k.chars().all(|c| c.is_ascii_graphic()) => {
+            Err(AppError::Invalid(juchu_domain::Invalid::one(
+                "Idempotency-Key",
+                "invalid",
+                "Idempotency-Key は200文字以内の英数記号にしてください",
+            )))
+        }
+        Some(k) => Ok(k),
+    }
+}
+
+fn history(actor: &str, at: Timestamp, action: &str, detail: String, ok: bool) -> HistoryEntry {
+    HistoryEntry {
+        at,
+        actor: actor.to_owned(),
+        action: format!("payment.{action}"),
+        detail,
+        outcome: if ok { Outcome::Ok } else { Outcome::Error },
+    }
+}
+
+fn yen(n: i64) -> String {
+    format!("{}円", juchu_domain::money::group(n))
+}
+
+fn parse_ref(json: &str) -> Result<PaymentRef, AppError> {
+    serde_json::from_str(json)
+        .map_err(|e| AppError::Internal(format!("stored payment ref {json}: {e}")))
+}
+
+fn ref_json(r: &PaymentRef) -> Result<String, AppError> {
+    serde_json::to_string(r).map_err(|e| AppError::Internal(format!("payment ref: {e}")))
+}
+
+/// What the gateway holds after an operation, as stored.
+fn held_after(
+    gateway: Gateway,
+    before: Option<&Held>,
+    r: &PaymentRef,
+    st: &GatewayStatus,
+    newly_authorized: bool,
+    now: Timestamp,
+) -> Result<Held, AppError> {
+    let authorized_at = match before {
+        Some(b) if !newly_authorized => b.authorized_at,
+        _ if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) => Some(now),
+        _ => None,
+    };
+    let auth_expires_at = st.expires_at.or_else(|| {
+        authorized_at.and_then(|t| {
+            t.checked_add(SignedDuration::from_hours(24 * auth_days(gateway)))
+                .ok()
+        })
+    });
+    Ok(Held {
+        ref_json: ref_json(r)?,
+        display_id: r.display_id().to_owned(),
+        state: st.state,
+        gateway_status: st.gateway_status.clone(),
+        amount: st.amount,
+        captured: st.captured,
+        refunded: st.refunded,
+        authorized_at,
+        auth_expires_at,
+    })
+}
+
+/// 与信: create the order's payment. Journaled like every other operation; the shop's
+/// reference at the gateway is derived from the journal row, so a lost answer is found again.
+pub async fn authorize(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    input: AuthorizeInput,
+    key: Option<String>,
+) -> Result<OperationResult, AppError> {
+    let key = check_key(key)?;
+    let (installments, installments_label) = installments_of(input.installments.as_deref())?;
+    let request = serde_json::json!({
+        "order": number, "action": "authorize", "capture": input.capture,
+        "installments": input.installments, "token": input.token.is_some(),
+        "test_card": input.test_card_number.as_deref().map(mask),
+    })
+    .to_string();
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    if let Some(op) = store::operation_by_key(tx.conn(), actor.shop_id, &key).await? {
+        drop(tx);
+        return repeat(app, op, &request).await;
+    }
+    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let Some((gateway, kind)) = kind_of(&order) else {
+        return Err(AppError::conflict(
+            "no_online_payment",
+            format!(
+                "支払方法「{}」はオンライン決済ではありません",
+                order.draft.payment_method.label()
+            ),
+        ));
+    };
+    if kind == Kind::PaidLater {
+        return Err(AppError::conflict(
+            "not_a_card_payment",
+            "コンビニ・ATM・銀行決済は購入手続きで申し込みます",
+        ));
+    }
+    if store::by_order(tx.conn(), order.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "payment_exists",
+            "この受注には決済があります。金額を変えるときはオーソリ変更・売上変更を使ってください",
+        ));
+    }
+    if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
+        return Err(AppError::conflict(
+            "payment_in_doubt",
+            format!(
+                "前の決済処理（{}）の結果を確認中です",
+                action_label(&op.action)
+            ),
+        ));
+    }
+    let card = match (&input.token, &input.test_card_number) {
+        (Some(t), None) if !t.trim().is_empty() => CardRef::Token(t.trim().to_owned()),
+        (None, Some(n)) => CardRef::TestNumber {
+            card_no: Secret::new(n.trim()),
+            expire_yymm: input.test_card_expire.clone().unwrap_or_default(),
+        },
+        _ => {
+            return Err(AppError::Invalid(juchu_domain::Invalid::one(
+                "token",
+                "required",
+                "カードのトークン（または検証用のカード番号）をひとつ指定してください",
+            )));
+        }
+    };
+    let amount = order.draft.totals.payment_total.get();
+    if amount <= 0 {
+        return Err(AppError::conflict(
+            "nothing_to_pay",
+            "お支払い合計が0円のため与信は不要です",
+        ));
+    }
+    let gw = app.gateways.get(gateway)?;
+    let op_id = match journal(
+        &mut tx,
+        actor,
+        order.id,
+        None,
+        "authorize",
+        &key,
+        &request,
+        amount,
+        now,
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(e) if e.is_constraint() => return repeat_key(app, actor, &key, &request).await,
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+
+    let masked = input
+        .masked_card
+        .clone()
+        .or_else(|| input.test_card_number.as_deref().map(mask))
+        .unwrap_or_default();
+    let req = AuthorizeRequest {
+        order_ref: order_ref(number, op_id),
+        amount,
+        tax: order
+            .draft
+            .totals
+            .tax
+            .by_rate
+            .iter()
+            .map(|r| r.tax.get())
+            .sum(),
+        capture: input.capture,
+        card,
+        installments,
+        three_ds_return_url: None,
+    };
+    let mode = if input.capture {
+        CaptureMode::AuthAndCapture
+    } else {
+        CaptureMode::AuthOnly
+    };
+    let verdict = match gw.authorize(&req).await {
+        Ok(AuthorizeOutcome::Done { payment, status }) => Verdict::Created {
+            payment,
+            status,
+            mode,
+            kind,
+            installments: installments_label,
+            masked,
+        },
+        Ok(AuthorizeOutcome::ThreeDs { .. }) => Verdict::Failed {
+            code: "3ds_required".into(),
+            message: "このカードは3Dセキュア認証が必要です。購入手続きから決済してください".into(),
+            status: None,
+        },
+        Err(e) => Verdict::from_error(e),
+    };
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn journal(
+    tx: &mut Tx,
+    actor: &Actor,
+    order_id: i64,
+    payment_id: Option<i64>,
+    action: &str,
+    key: &str,
+    request: &str,
+    amount: i64,
+    now: Timestamp,
+) -> Result<i64, juchu_store::StoreError> {
+    store::insert_operation(
+        tx,
+        &NewOperation {
+            shop_id: actor.shop_id,
+            payment_id,
+            order_id,
+            action,
+            idempotency_key: key,
+            request,
+            amount,
+            actor: &actor.name,
+        },
+        now,
+    )
+    .await
+}
+
+/// The same key again: the same request gets the first outcome (waiting while it runs); a
+/// different request is refused.
+async fn repeat(app: &App, op: Operation, request: &str) -> Result<OperationResult, AppError> {
+    if op.request != request {
+        return Err(AppError::conflict(
+            "idempotency_key_reused",
+            "このIdempotency-Keyは別の操作に使われています。操作ごとに新しいキーを使ってください",
+        ));
+    }
+    let deadline = tokio::time::Instant::now() + REPEAT_WAIT;
+    let mut op = op;
+    while op.status == OpStatus::Pending && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        op = store::operation(&mut *app.store.read().await?, op.id)
+            .await?
+            .ok_or(AppError::NotFound("決済処理"))?;
+    }
+    result_of(app, &op, true).await
+}
+
+async fn repeat_key(
+    app: &App,
+    actor: &Actor,
+    key: &str,
+    request: &str,
+) -> Result<OperationResult, AppError> {
+    let op = store::operation_by_key(&mut *app.store.read().await?, actor.shop_id, key)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    repeat(app, op, request).await
+}
+
+async fn result_of(app: &App, op: &Operation, repeated: bool) -> Result<OperationResult, AppError> {
+    let mut conn = app.store.read().await?;
+    let pid = store::by_order(&mut conn, op.order_id)
+        .await?
+        .map(|p| p.held.display_id)
+        .unwrap_or_default();
+    let mut r = OperationResult::of(op, pid, repeated);
+    if op.status == OpStatus::Pending {
+        r.message = "処理中です。しばらくしてから決済状況を確認してください".into();
+    }
+    Ok(r)
+}
+
+/// What one operation came to.
+enum Verdict {
+    /// A payment was created (authorize).
+    Created {
+        payment: PaymentRef,
+        status: GatewayStatus,
+        mode: CaptureMode,
+        kind: Kind,
+        installments: String,
+        masked: String,
+    },
+    /// The operation took effect; `status` is what the gateway holds for `now_ref` (the
+    /// payment's ref after it). `replaced` is the ref it had before, when it changed.
+    Done {
+        status: GatewayStatus,
+        new_ref: Option<(PaymentRef, Replaced)>,
+        message: String,
+    },
+    /// Step one of a two-step change done (new authorization), step two (cancel the old one)
+    /// not: the operator must finish it.
+    Partial {
+        status: GatewayStatus,
+        new_ref: PaymentRef,
+        code: String,
+        message: String,
+    },
+    /// The gateway refused or never got it; nothing happened there. `status`: what it holds,
+    /// when known.
+    Failed {
+        code: String,
+        message: String,
+        status: Option<GatewayStatus>,
+    },
+    /// Nobody knows yet: the recovery job will ask the gateway.
+    Unknown { reason: String },
+}
+
+/// How the payment's earlier ref stands after a change.
+#[derive(Clone, Copy)]
+enum Replaced {
+    /// The gateway closed it itself (Paygent 補正).
+    Closed,
+    /// juchu cancelled it (two-step change, second step done).
+    Cancelled,
+    /// Still to be cancelled.
+    ToCancel,
+}
+
+impl Replaced {
+    fn code(self) -> &'static str {
+        match self {
+            Replaced::Closed => "closed",
+            Replaced::Cancelled => "cancelled",
+            Replaced::ToCancel => "to_cancel",
+        }
+    }
+}
+
+impl Verdict {
+    fn from_error(e: GatewayError) -> Verdict {
+        match e {
+            GatewayError::Refused {
+                detail, message, ..
+            } => Verdict::Failed {
+                code: detail,
+                message,
+                status: None,
+            },
+            // An answer that is not the protocol may still have been processed.
+            GatewayError::Unknown { .. } | GatewayError::Protocol(_) => Verdict::Unknown {
+                reason: e.to_string(),
+            },
+            GatewayError::NotSent { .. }
+            | GatewayError::Config(_)
+            | GatewayError::Unsupported(_) => Verdict::Failed {
+                code: String::new(),
+                message: e.to_string(),
+                status: None,
+            },
+        }
+    }
+}
+
+fn facts(o: &Order, p: &store::Payment, in_doubt: bool, previous: &[PreviousRef]) -> Facts {
+    Facts {
+        gateway: p.gateway,
+        kind: p.kind,
+        state: p.held.state,
+        mode: p.mode,
+        amount: p.held.amount,
+        refunded: p.held.refunded,
+        order_total: o.draft.totals.payment_total.get(),
+        order_cancelled: o.draft.status == OrderStatus::Cancelled,
+        in_doubt,
+        previous_to_cancel: previous.iter().any(|r| r.standing == "to_cancel"),
+    }
+}
+
+/// The amount an operation works with, checked before anything is journaled.
+fn target_amount(
+    action: Action,
+    o: &Order,
+    p: &store::Payment,
+    input: &OperateInput,
+) -> Result<i64, AppError> {
+    let bad = |m: String| AppError::Invalid(juchu_domain::Invalid::one("amount", "invalid", m));
+    let total = o.draft.totals.payment_total.get();
+    match action {
+        Action::Capture => Ok(p.held.amount),
+        Action::Cancel | Action::PaidyClose | Action::CancelPrevious | Action::Refresh => {
+            Ok(p.held.amount)
+        }
+        Action::Reauthorize => Ok(total),
+        Action::UpdateTransaction | Action::PaidyUpdate => Ok(total),
+        Action::ChangeAuthorization | Action::ChangeCapture => {
+            let a = input.amount.unwrap_or(total);
+            if a <= 0 || a > juchu_domain::money::MAX_YEN {
+                return Err(bad("金額は1円以上で指定してください".into()));
+            }
+            if a == p.held.amount {
+                return Err(bad(format!(
+                    "決済金額は既に{}です。変更後の金額を指定してください",
+                    yen(a)
+                )));
+            }
+            Ok(a)
+        }
+        Action::Refund => {
+            refund_amount(p.held.captured, p.held.refunded, input.amount).map_err(|e| bad(e.0))
+        }
+    }
+}
+
+/// Run `action` on the order's payment, exactly once.
+pub async fn operate(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    action: Action,
+    input: OperateInput,
+    key: Option<String>,
+) -> Result<OperationResult, AppError> {
+    if action == Action::Refresh {
+        return refresh(app, actor, number).await;
+    }
+    let key = check_key(key)?;
+    let request = serde_json::json!({
+        "order": number, "action": action.code(), "amount": input.amount, "capture": input.capture,
+    })
+    .to_string();
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    if let Some(op) = store::operation_by_key(tx.conn(), actor.shop_id, &key).await? {
+        drop(tx);
+        return repeat(app, op, &request).await;
+    }
+    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let p = store::by_order_for_update(&mut tx, order.id)
+        .await?
+        .ok_or(AppError::NotFound("決済"))?;
+    if let Some(v) = input.expected_version
+        && v != p.version
+    {
+        return Err(AppError::Stale { current: p.version });
+    }
+    let open = store::open_operation(tx.conn(), order.id).await?;
+    let previous = store::previous(tx.conn(), p.id).await?;
+    payment::check(&facts(&order, &p, open.is_some(), &previous), action)
+        .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
+    let amount = target_amount(action, &order, &p, &input)?;
+    let gw = app.gateways.get(p.gateway)?;
+    let op_id = match journal(
+        &mut tx,
+        actor,
+        order.id,
+        Some(p.id),
+        action.code(),
+        &key,
+        &request,
+        amount,
+        now,
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(e) if e.is_constraint() => return repeat_key(app, actor, &key, &request).await,
+        Err(e) => return Err(e.into()),
+    };
+    tx.commit().await?;
+
+    let current = parse_ref(&p.held.ref_json)?;
+    let verdict = match action {
+        Action::Capture => done(gw.capture(&current, amount).await),
+        Action::Cancel | Action::PaidyClose => done(gw.cancel(&current, now).await),
+        Action::Refund => {
+            let whole = amount == p.held.captured - p.held.refunded;
+            done(gw.refund(&current, (!whole).then_some(amount)).await)
+        }
+        Action::Reauthorize => match gw.reauthorize(&current, amount, false).await {
+            Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
+            Err(e) => Verdict::from_error(e),
+        },
+        Action::PaidyUpdate => match gw.change_amount(&current, amount, false).await {
+            Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
+            Err(e) => Verdict::from_error(e),
+        },
+        Action::ChangeAuthorization | Action::ChangeCapture | Action::UpdateTransaction => {
+            let captured = p.held.state == PaymentState::Captured;
+            let capture = captured || input.capture == Some(true);
+            if p.gateway == Gateway::Paygent && amount > p.held.amount {
+                return grow_paygent(app, actor, op_id, &*gw, &current, amount, captured, now)
+                    .await;
+            }
+            match gw.change_amount(&current, amount, capture).await {
+                Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
+                Err(e) => Verdict::from_error(e),
+            }
+        }
+        Action::CancelPrevious => cancel_previous(app, &*gw, &previous, now).await?,
+        Action::Refresh => unreachable_refresh(),
+    };
+    // A refusal may mean the payment moved on at the gateway (an authorization that lapsed):
+    // record what it holds now, so the screen shows why.
+    let verdict = match verdict {
+        Verdict::Failed {
+            code,
+            message,
+            status: None,
+        } if !code.is_empty() => Verdict::Failed {
+            status: gw.query(&current).await.ok(),
+            code,
+            message,
+        },
+        v => v,
+    };
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+fn unreachable_refresh() -> Verdict {
+    Verdict::Failed {
+        code: String::new(),
+        message: "決済状況の確認は別の処理です".into(),
+        status: None,
+    }
+}
+
+fn done(r: Result<GatewayStatus, GatewayError>) -> Verdict {
+    match r {
+        Ok(status) => Verdict::Done {
+            status,
+            new_ref: None,
+            message: String::new(),
+        },
+        Err(e) => Verdict::from_error(e),
+    }
+}
+
+fn changed(old: &PaymentRef, new: PaymentRef, st: GatewayStatus, how: Replaced) -> Verdict {
+    let new_ref = (new != *old).then_some((new, how));
+    Verdict::Done {
+        status: st,
+        new_ref,
+        message: String::new(),
+    }
+}
+
+/// Paygent cannot raise an amount (028/029 only lower it): authorize the new amount with the
+/// same card (020 with ref_trading_id), keep the new payment, then cancel the old one. Step
+/// one is committed before step two, so a stop in between leaves the old payment marked
+/// "to cancel", shown to the operator with the button that finishes it.
+#[allow(clippy::too_many_arguments)]
+async fn grow_paygent(
+    app: &App,
+    actor: &Actor,
+    op_id: i64,
+    gw: &dyn GatewayApi,
+    old: &PaymentRef,
+    amount: i64,
+    captured: bool,
+    now: Timestamp,
+) -> Result<OperationResult, AppError> {
+    let (new, st) = match gw.reauthorize(old, amount, captured).await {
+        Ok(x) => x,
+        Err(e) => return settle(app, &actor.name, op_id, Verdict::from_error(e)).await,
+    };
+    // Step one: the new payment is the one juchu holds; the old one waits to be cancelled.
+    step_one(app, &actor.name, op_id, old, &new, &st).await?;
+    let verdict = match gw.cancel(old, now).await {
+        Ok(_) => Verdict::Done {
+            status: st,
+            new_ref: None,
+            message: format!(
+                "新しい決済ID {} で{}のオーソリを取り、元の決済ID {} を取り消しました",
+                new.display_id(),
+                yen(amount),
+                old.display_id()
+            ),
+        },
+        Err(e) => Verdict::Partial {
+            status: st,
+            new_ref: new.clone(),
+            code: e.code().unwrap_or_default().to_owned(),
+            message: format!(
+                "新しい決済ID {} で{}のオーソリを取りましたが、元の決済ID {} の取消ができていません（{e}）。「旧取引を取消」で取り消してください",
+                new.display_id(),
+                yen(amount),
+                old.display_id()
+            ),
+        },
+    };
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+/// Commit step one of a two-step change: the payment now holds `new`; `old` is kept as "to
+/// cancel". The operation stays open.
+async fn step_one(
+    app: &App,
+    actor: &str,
+    op_id: i64,
+    old: &PaymentRef,
+    new: &PaymentRef,
+    st: &GatewayStatus,
+) -> Result<(), AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let op = store::operation(tx.conn(), op_id)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    let p = store::by_order_for_update(&mut tx, op.order_id)
+        .await?
+        .ok_or(AppError::NotFound("決済"))?;
+    let held = held_after(p.gateway, Some(&p.held), new, st, true, now)?;
+    store::add_previous(
+        &mut tx,
+        &NewPrevious {
+            payment_id: p.id,
+            ref_json: &p.held.ref_json,
+            display_id: old.display_id(),
+            amount: p.held.amount,
+            reason: "増額のため新しいオーソリを取得",
+            standing: Replaced::ToCancel.code(),
+        },
+        now,
+    )
+    .await?;
+    if !store::set_held(&mut tx, p.id, p.version, &held, now).await? {
+        return Err(AppError::Stale {
+            current: p.version + 1,
+        });
+    }
+    orders::set_gateway_ref(&mut tx, op.order_id, new.display_id()).await?;
+    // The operation stays open, now marked as past step one.
+    store::finish_operation(
+        &mut tx,
+        op.id,
+        &Finish {
+            status: OpStatus::Pending,
+            result_code: "",
+            message: "",
+            new_display_id: new.display_id(),
+            payment_id: None,
+        },
+        now,
+    )
+    .await?;
+    orders::add_history(
+        &mut tx,
+        p.shop_id,
+        op.order_id,
+        &history(
+            actor,
+            now,
+            &op.action,
+            format!(
+                "{}: 新しい決済ID {} で{}のオーソリを取得しました（元の決済ID {} は取消待ち）",
+                action_label(&op.action),
+                new.display_id(),
+                yen(st.amount),
+                old.display_id()
+            ),
+            true,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// 旧取引を取消: cancel every earlier authorization still waiting for it.
+async fn cancel_previous(
+    app: &App,
+    gw: &dyn GatewayApi,
+    previous: &[PreviousRef],
+    now: Timestamp,
+) -> Result<Verdict, AppError> {
+    let mut done_ids = Vec::new();
+    for r in previous.iter().filter(|r| r.standing == "to_cancel") {
+        match gw.cancel(&parse_ref(&r.ref_json)?, now).await {
+            Ok(_) => {
+                let mut tx = app.store.begin().await?;
+                store::set_previous_standing(&mut tx, r.id, Replaced::Cancelled.code()).await?;
+                tx.commit().await?;
+                done_ids.push(r.display_id.clone());
+            }
+            Err(e) => return Ok(Verdict::from_error(e)),
+        }
+    }
+    Ok(Verdict::Done {
+        status: GatewayStatus::new(PaymentState::Cancelled, "", 0),
+        new_ref: None,
+        message: format!("元の決済ID {} を取り消しました", done_ids.join("、")),
+    })
+}
+
+/// Commit an operation's outcome with the payment's new state, the order's history line,
+/// the fee and the automatic order status — all in one transaction.
+async fn settle(
+    app: &App,
+    actor: &str,
+    op_id: i64,
+    verdict: Verdict,
+) -> Result<OperationResult, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let op = store::operation(tx.conn(), op_id)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    if !op.status.is_open() {
+        // Settled elsewhere (the recovery job) meanwhile: that outcome stands.
+        drop(tx);
+        return result_of(app, &op, false).await;
+    }
+    let number = orders::number_of(tx.conn(), op.order_id)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let order = orders::get_for_update(&mut tx, op.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let payment = store::by_order_for_update(&mut tx, op.order_id).await?;
+    let label = action_label(&op.action);
+    let action = Action::from_code(&op.action);
+    let (status, code, message, ok, payment_id) = match verdict {
+        Verdict::Created {
+            payment: r,
+            status,
+            mode,
+            kind,
+            installments,
+            masked,
+        } => {
+            let held = held_after(order_gateway(&order)?, None, &r, &status, true, now)?;
+            let trading_id = match &r {
+                PaymentRef::Paygent { trading_id, .. } => trading_id.clone(),
+                other => other.display_id().to_owned(),
+            };
+            let id = store::insert(
+                &mut tx,
+                &NewPayment {
+                    shop_id: op.shop_id,
+                    order_id: op.order_id,
+                    gateway: order_gateway(&order)?,
+                    kind,
+                    mode,
+                    held: &held,
+                    trading_id: &trading_id,
+                    three_ds: false,
+                    installments: &installments,
+                    masked_card: &masked,
+                },
+                now,
+            )
+            .await?;
+            orders::set_gateway_ref(&mut tx, op.order_id, r.display_id()).await?;
+            let m = format!(
+                "{}で{}を{}しました（決済ID {}）",
+                gateway_name(order_gateway(&order)?),
+                yen(status.amount),
+                if mode == CaptureMode::AuthAndCapture {
+                    "即時売上"
+                } else {
+                    "仮売上"
+                },
+                r.display_id()
+            );
+            (OpStatus::Succeeded, String::new(), m, true, Some(id))
+        }
+        Verdict::Done {
+            status,
+            new_ref,
+            message,
+        } => {
+            let p = payment.as_ref().ok_or(AppError::NotFound("決済"))?;
+            let current = parse_ref(&p.held.ref_json)?;
+            let now_ref = new_ref.as_ref().map(|(r, _)| r).unwrap_or(&current);
+            if action == Some(Action::CancelPrevious) {
+                // The payment itself is untouched.
+            } else {
+                let newly = matches!(action, Some(Action::Reauthorize)) || new_ref.is_some();
+                let held = held_after(p.gateway, Some(&p.held), now_ref, &status, newly, now)?;
+                if let Some((_, how)) = &new_ref {
+                    store::add_previous(
+                        &mut tx,
+                        &NewPrevious {
+                            payment_id: p.id,
+                            ref_json: &p.held.ref_json,
+                            display_id: &p.held.display_id,
+                            amount: p.held.amount,
+                            reason: label,
+                            standing: how.code(),
+                        },
+                        now,
+                    )
+                    .await?;
+                    orders::set_gateway_ref(&mut tx, op.order_id, now_ref.display_id()).await?;
+                }
+                if !store::set_held(&mut tx, p.id, p.version, &held, now).await? {
+                    return Err(AppError::Stale {
+                        current: p.version + 1,
+                    });
+                }
+            }
+            if p.gateway == Gateway::Paygent
+                && matches!(
+                    action,
+                    Some(Action::Capture | Action::Cancel | Action::CancelPrevious)
+                )
+            {
+                let s = store::settings(tx.conn(), op.shop_id).await?;
+                store::add_fee(
+                    &mut tx,
+                    &NewFee {
+                        shop_id: op.shop_id,
+                        operation_id: op.id,
+                        order_id: op.order_id,
+                        gateway: p.gateway,
+                        action: &op.action,
+                        fee: s.paygent_fee,
+                    },
+                    now,
+                )
+                .await?;
+            }
+            let m = if message.is_empty() {
+                format!(
+                    "{label}しました（{}、決済状況: {} / {}）",
+                    yen(status.amount),
+                    state_label(status.state),
+                    status.gateway_status
+                )
+            } else {
+                message
+            };
+            (
+                OpStatus::Succeeded,
+                String::new(),
+                m,
+                true,
+                payment.as_ref().map(|p| p.id),
+            )
+        }
+        Verdict::Partial {
+            status,
+            new_ref,
+            code,
+            message,
+        } => {
+            // Step one already moved the payment to `new_ref`; refresh what it holds.
+            if let Some(p) = &payment {
+                let held = held_after(p.gateway, Some(&p.held), &new_ref, &status, false, now)?;
+                store::set_held(&mut tx, p.id, p.version, &held, now).await?;
+            }
+            (
+                OpStatus::Partial,
+                code,
+                message,
+                false,
+                payment.as_ref().map(|p| p.id),
+            )
+        }
+        Verdict::Failed {
+            code,
+            message,
+            status,
+        } => {
+            if let (Some(p), Some(st)) = (&payment, status) {
+                let r = parse_ref(&p.held.ref_json)?;
+                let held = held_after(p.gateway, Some(&p.held), &r, &st, false, now)?;
+                store::set_held(&mut tx, p.id, p.version, &held, now).await?;
+            }
+            (
+                OpStatus::Failed,
+                code,
+                message,
+                false,
+                payment.as_ref().map(|p| p.id),
+            )
+        }
+        Verdict::Unknown { reason } => (
+            OpStatus::Unknown,
+            String::new(),
+            format!(
+                "確認中: {reason}。決済会社に照会して結果を確定します（同じ操作を繰り返さないでください）"
+            ),
+            false,
+            payment.as_ref().map(|p| p.id),
+        ),
+    };
+    let new_display = store::by_order(tx.conn(), op.order_id)
+        .await?
+        .map(|p| p.held.display_id)
+        .unwrap_or_default();
+    store::finish_operation(
+        &mut tx,
+        op.id,
+        &Finish {
+            status,
+            result_code: &code,
+            message: &message,
+            new_display_id: &new_display,
+            payment_id,
+        },
+        now,
+    )
+    .await?;
+    let outcome_word = match status {
+        OpStatus::Succeeded => "成功",
+        OpStatus::Failed => "失敗",
+        OpStatus::Unknown | OpStatus::Pending => "確認中",
+        OpStatus::Partial => "途中で停止",
+    };
+    let code_part = if code.is_empty() {
+        String::new()
+    } else {
+        format!(" [{code}]")
+    };
+    orders::add_history(
+        &mut tx,
+        op.shop_id,
+        op.order_id,
+        &history(
+            actor,
+            now,
+            &op.action,
+            format!(
+                "{label} {}: {outcome_word}{code_part} {message}",
+                yen(op.amount)
+            ),
+            ok || status == OpStatus::Unknown,
+        ),
+    )
+    .await?;
+    if status == OpStatus::Succeeded {
+        auto_status(&mut tx, actor, op.shop_id, &order, action, now).await?;
+    }
+    tx.commit().await?;
+    let op = store::operation(&mut *app.store.read().await?, op.id)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    result_of(app, &op, false).await
+}
+
+fn order_gateway(o: &Order) -> Result<Gateway, AppError> {
+    kind_of(o)
+        .map(|(g, _)| g)
+        .ok_or_else(|| AppError::Internal("the order has no online payment method".into()))
+}
+
+/// The shop's optional automatic 対応状況: 売上確定 → 入金済み, 取消 / クローズ → キャンセル.
+/// A status the order cannot take is noted in its history, never an error: the payment
+/// operation itself stands.
+async fn auto_status(
+    tx: &mut Tx,
+    actor: &str,
+    shop_id: i64,
+    order: &Order,
+    action: Option<Action>,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    if !store::settings(tx.conn(), shop_id).await?.auto_status {
+        return Ok(());
+    }
+    let to = match action {
+        Some(Action::Capture) => OrderStatus::Paid,
+        Some(Action::Cancel | Action::PaidyClose) => OrderStatus::Cancelled,
+        _ => return Ok(()),
+    };
+    if order.draft.status == to {
+        return Ok(());
+    }
+    let who = Actor {
+        shop_id,
+        user_id: None,
+        name: format!("{actor}（自動）"),
+        is_admin: false,
+    };
+    match order.standing().can_change_status(to) {
+        Ok(()) => crate::orders::apply_status(tx, &who, order, to, now).await,
+        Err(r) => {
+            orders::add_history(
+                tx,
+                shop_id,
+                order.id,
+                &history(
+                    &who.name,
+                    now,
+                    "auto_status",
+                    format!("対応状況を「{}」にできませんでした: {r}", to.label()),
+                    false,
+                ),
+            )
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// 決済状況を確認: ask the gateway, store what it holds, and settle an operation whose answer
+/// was lost.
+pub async fn refresh(app: &App, actor: &Actor, number: i64) -> Result<OperationResult, AppError> {
+    let (order, p, open) = {
+        let mut conn = app.store.read().await?;
+        let order = orders::get(&mut conn, actor.shop_id, number)
+            .await?
+            .ok_or(AppError::NotFound("受注"))?;
+        let open = store::open_operation(&mut conn, order.id).await?;
+        let p = store::by_order(&mut conn, order.id).await?;
+        (order, p, open)
+    };
+    if let Some(op) = open {
+        if op.status == OpStatus::Pending
+            && op.created_at > app.now() - SignedDuration::from_secs(REPEAT_WAIT.as_secs() as i64)
+        {
+            return result_of(app, &op, false).await;
+        }
+        resolve(app, &op).await?;
+    }
+    let p = match p {
+        Some(p) => p,
+        None => {
+            return Err(AppError::NotFound("決済"));
+        }
+    };
+    let gw = app.gateways.get(p.gateway)?;
+    let st = gw
+        .query(&parse_ref(&p.held.ref_json)?)
+        .await
+        .map_err(|e| AppError::conflict("gateway_query_failed", e.to_string()))?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let cur = store::by_order_for_update(&mut tx, order.id)
+        .await?
+        .ok_or(AppError::NotFound("決済"))?;
+    let r = parse_ref(&cur.held.ref_json)?;
+    let held = held_after(cur.gateway, Some(&cur.held), &r, &st, false, now)?;
+    let changed = held.state != cur.held.state || held.amount != cur.held.amount;
+    if held != cur.held {
+        store::set_held(&mut tx, cur.id, cur.version, &held, now).await?;
+    }
+    let message = format!(
+        "決済状況: {}（{}）、金額 {}{}",
+        state_label(st.state),
+        st.gateway_status,
+        yen(st.amount),
+        if changed {
+            "。決済会社の状態に合わせて更新しました"
+        } else {
+            ""
+        }
+    );
+    orders::add_history(
+        &mut tx,
+        actor.shop_id,
+        order.id,
+        &history(
+            &actor.name,
+            now,
+            "refresh",
+            format!("決済状況を確認: {message}"),
+            true,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(OperationResult {
+        operation_id: 0,
+        action: Action::Refresh.code().into(),
+        label: Action::Refresh.label().into(),
+        status: OpStatus::Succeeded,
+        amount: st.amount,
+        result_code: String::new(),
+        message,
+        payment_id: held.display_id,
+        repeated: false,
+    })
+}
+
+/// One settled operation of a recovery run.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Recovered {
+    pub order_number: i64,
+    pub result: OperationResult,
+}
+
+/// Settle every operation whose outcome is not known: `unknown` ones, and `pending` ones
+/// older than `grace` (their process died between the gateway call and the commit). Each is
+/// settled by asking the gateway; nothing is sent again. Several processes may run this at
+/// once: an operation is settled by whoever commits first.
+pub async fn recover(app: &App, grace: Duration) -> Result<Vec<Recovered>, AppError> {
+    let before = app.now() - SignedDuration::try_from(grace).unwrap_or(SignedDuration::ZERO);
+    let ops = store::to_recover(&mut *app.store.read().await?, before, 500).await?;
+    let mut out = Vec::new();
+    for op in ops {
+        match resolve(app, &op).await {
+            Ok(Some(result)) => {
+                let number = orders::number_of(&mut *app.store.read().await?, op.order_id)
+                    .await?
+                    .unwrap_or_default();
+                out.push(Recovered {
+                    order_number: number,
+                    result,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(operation = op.id, error = %e, "recovery: cannot settle yet"),
+        }
+    }
+    Ok(out)
+}
+
+/// Settle one open operation from what the gateway holds. `None` when the gateway cannot
+/// be asked now (the operation stays open for the next run).
+async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, AppError> {
+    const WHO: &str = "システム（照会）";
+    let mut conn = app.store.read().await?;
+    let number = orders::number_of(&mut conn, op.order_id)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let order = orders::get(&mut conn, op.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let p = store::by_order(&mut conn, op.order_id).await?;
+    let previous = match &p {
+        Some(p) => store::previous(&mut conn, p.id).await?,
+        None => vec![],
+    };
+    drop(conn);
+    let gw = app.gateways.get(order_gateway(&order)?)?;
+    let unknown = |e: GatewayError| {
+        tracing::warn!(operation = op.id, error = %e, "recovery: the gateway cannot be asked now");
+    };
+    let verdict = if op.action == "authorize" {
+        match gw.find(&order_ref(number, op.id)).await {
+            Ok(Some((r, st)))
+                if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) =>
+            {
+                let request: serde_json::Value =
+                    serde_json::from_str(&op.request).unwrap_or_default();
+                let capture = request["capture"].as_bool().unwrap_or(false);
+                Verdict::Created {
+                    payment: r,
+                    status: st,
+                    mode: if capture {
+                        CaptureMode::AuthAndCapture
+                    } else {
+                        CaptureMode::AuthOnly
+                    },
+                    kind: kind_of(&order).map_or(Kind::Card, |(_, k)| k),
+                    installments: "一括払い".into(),
+                    masked: request["test_card"].as_str().unwrap_or_default().to_owned(),
+                }
+            }
+            Ok(_) => not_done(),
+            Err(e) => {
+                unknown(e);
+                return Ok(None);
+            }
+        }
+    } else {
+        let Some(p) = &p else {
+            return Err(AppError::NotFound("決済"));
+        };
+        let action = Action::from_code(&op.action)
+            .ok_or_else(|| AppError::Internal(format!("journal action {}", op.action)))?;
+        // A two-step change whose step one committed: the payment holds the new ref; what is
+        // open is the cancel of the old one.
+        let to_cancel: Vec<&PreviousRef> = previous
+            .iter()
+            .filter(|r| r.standing == "to_cancel")
+            .collect();
+        let in_step_two = !op.new_display_id.is_empty() && !to_cancel.is_empty();
+        if action == Action::CancelPrevious || in_step_two {
+            let mut all = true;
+            for r in &to_cancel {
+                match gw.query(&parse_ref(&r.ref_json)?).await {
+                    Ok(st) if matches!(st.state, PaymentState::Cancelled) => {
+                        let mut tx = app.store.begin().await?;
+                        store::set_previous_standing(&mut tx, r.id, "cancelled").await?;
+                        tx.commit().await?;
+                    }
+                    Ok(_) => all = false,
+                    Err(e) => {
+                        unknown(e);
+                        return Ok(None);
+                    }
+                }
+            }
+            let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
+                Ok(st) => st,
+                Err(e) => {
+                    unknown(e);
+                    return Ok(None);
+                }
+            };
+            if all {
+                Verdict::Done {
+                    status: st,
+                    new_ref: None,
+                    message: "照会の結果、元の決済は取消済みでした".into(),
+                }
+            } else {
+                Verdict::Partial {
+                    new_ref: parse_ref(&p.held.ref_json)?,
+                    status: st,
+                    code: String::new(),
+                    message: "照会の結果、元の決済は取り消されていません。「旧取引を取消」で取り消してください".into(),
+                }
+            }
+        } else {
+            let current = parse_ref(&p.held.ref_json)?;
+            let st = match gw.query(&current).await {
+                Ok(st) => st,
+                Err(e) => {
+                    unknown(e);
+                    return Ok(None);
+                }
+            };
+            let took = match action {
+                Action::Capture => matches!(st.state, PaymentState::Captured | PaymentState::Paid),
+                Action::Cancel | Action::PaidyClose => {
+                    matches!(st.state, PaymentState::Cancelled | PaymentState::Refunded)
+                }
+                Action::Refund => st.refunded >= p.held.refunded + op.amount,
+                Action::Reauthorize => {
+                    matches!(st.state, PaymentState::Authorized | PaymentState::Captured)
+                }
+                Action::ChangeAuthorization
+                | Action::ChangeCapture
+                | Action::UpdateTransaction
+                | Action::PaidyUpdate => {
+                    if p.gateway == Gateway::Paygent {
+                        // 補正 closes the old payment and opens one whose id only the lost
+                        // answer carried: the operator must look it up.
+                        if st.state == PaymentState::Cancelled {
+                            return settle(
+                                app,
+                                WHO,
+                                op.id,
+                                Verdict::Partial {
+                                    new_ref: current.clone(),
+                                    status: st,
+                                    code: String::new(),
+                                    message: format!(
+                                        "照会の結果、元の決済ID {} は補正で取り消されています。新しい決済IDはペイジェントの管理画面（取引ID {}）で確認してください",
+                                        current.display_id(),
+                                        p.trading_id
+                                    ),
+                                },
+                            )
+                            .await
+                            .map(Some);
+                        }
+                        false
+                    } else {
+                        st.amount == op.amount
+                    }
+                }
+                Action::Refresh | Action::CancelPrevious => false,
+            };
+            if took {
+                Verdict::Done {
+                    message: format!(
+                        "照会の結果、{}は決済会社で完了していました（決済状況: {} / {}）",
+                        action.label(),
+                        state_label(st.state),
+                        st.gateway_status
+                    ),
+                    status: st,
+                    new_ref: None,
+                }
+            } else {
+                Verdict::Failed {
+                    code: String::new(),
+                    message: format!(
+                        "照会の結果、{}は決済会社で行われていませんでした（決済状況: {} / {}）。必要ならもう一度操作してください",
+                        action.label(),
+                        state_label(st.state),
+                        st.gateway_status
+                    ),
+                    status: Some(st.clone()),
+                }
+            }
+        }
+    };
+    settle(app, WHO, op.id, verdict).await.map(Some)
+}
+
+fn not_done() -> Verdict {
+    Verdict::Failed {
+        code: String::new(),
+        message: "照会の結果、オーソリは決済会社で行われていませんでした".into(),
+        status: None,
+    }
+}
+
+/// An action the panel offers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ActionView {
+    pub action: String,
+    pub label: String,
+}
+
+/// An earlier gateway id of the payment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PreviousView {
+    pub payment_id: String,
+    pub amount: i64,
+    pub reason: String,
+    /// `closed`, `to_cancel`, `cancelled`
+    pub standing: String,
+    pub standing_label: String,
+    pub replaced_at: String,
+}
+
+/// The order's payment as the payment panel shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    /// `paygent`, `gmo`, `paidy`
+    pub gateway: String,
+    pub gateway_name: String,
+    /// `card`, `paidy`, `paid_later`
+    pub kind: String,
+    /// `auth_only` (仮売上) or `auth_and_capture` (即時売上), fixed when the order was made.
+    pub mode: String,
+    pub mode_label: String,
+    /// 取引ID / 決済ID at the gateway now.
+    pub payment_id: String,
+    /// Paygent trading_id, GMO OrderID.
+    pub trading_id: String,
+    pub state: String,
+    pub state_label: String,
+    /// The status in the gateway's own words (AUTH, 20, authorized …).
+    pub gateway_status: String,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    /// The order's お支払い合計.
+    pub order_total: i64,
+    pub amount_differs: bool,
+    pub authorized_at: Option<String>,
+    /// 売上確定有効期限.
+    pub auth_expires_at: Option<String>,
+    pub auth_expired: bool,
+    pub three_ds: bool,
+    pub installments: String,
+    pub masked_card: String,
+    pub version: i64,
+    pub allowed: Vec<ActionView>,
+    /// The operation whose outcome is being confirmed (確認中), if any.
+    pub open_operation: Option<OperationResult>,
+    pub previous: Vec<PreviousView>,
+    /// Newest first.
+    pub operations: Vec<OperationResult>,
+    /// What the operator should know before acting (the manuals' warnings).
+    pub warnings: Vec<String>,
+}
+
+fn jst_minute(t: Timestamp) -> String {
+    juchu_domain::time::format_jst_minute(t)
+}
+
+/// The order's payment, or `None` when it has none yet.
+pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<PaymentView>, AppError> {
+    let mut conn = app.store.read().await?;
+    let order = orders::get(&mut conn, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let ops = store::operations(&mut conn, order.id, 20).await?;
+    let Some(p) = store::by_order(&mut conn, order.id).await? else {
+        return Ok(None);
+    };
+    let previous = store::previous(&mut conn, p.id).await?;
+    let open = store::open_operation(&mut conn, order.id).await?;
+    let f = facts(&order, &p, open.is_some(), &previous);
+    let now = app.now();
+    let h = &p.held;
+    let total = f.order_total;
+    let expired = h.state == PaymentState::Authorized && h.auth_expires_at.is_some_and(|t| t < now);
+    let mut warnings = Vec::new();
+    if open.is_some() {
+        warnings.push(
+            "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません".to_owned(),
+        );
+    }
+    if expired || h.state == PaymentState::Expired {
+        warnings.push(format!(
+            "オーソリの有効期限{}が過ぎています。売上確定はできません（必要なら新しく与信を取ってください）",
+            h.auth_expires_at
+                .map(|t| format!("（{}）", jst_minute(t)))
+                .unwrap_or_default()
+        ));
+    }
+    let live = h.captured - h.refunded;
+    match (p.gateway, h.state) {
+        (Gateway::Paidy, PaymentState::Authorized) if total != h.amount => warnings.push(format!(
+            "注文代金の総額（{}）とPaidyの決済金額（{}）が異なります。「更新」で合わせてから売上確定してください",
+            yen(total),
+            yen(h.amount)
+        )),
+        (Gateway::Paidy, PaymentState::Captured) if total != live => warnings.push(format!(
+            "売上確定後に注文代金の総額（{}）が請求済金額（{}）と異なっています。減額分は「払い戻し」で返金してください",
+            yen(total),
+            yen(live)
+        )),
+        (_, PaymentState::Authorized | PaymentState::Captured)
+            if p.kind == Kind::Card && total != h.amount =>
+        {
+            warnings.push(format!(
+                "受注金額（{}）と決済金額（{}）が異なります。{}",
+                yen(total),
+                yen(h.amount),
+                if p.mode == CaptureMode::AuthAndCapture {
+                    "即時売上の受注はキャンセルのみできます"
+                } else if h.state == PaymentState::Authorized {
+                    "「取引更新」または「オーソリ変更」で合わせてください"
+                } else {
+                    "「売上変更」で合わせてください"
+                }
+            ))
+        }
+        _ => {}
+    }
+    if p.three_ds && f.state != PaymentState::Cancelled {
+        warnings.push(
+            "3Dセキュア認証済みの決済です。金額を変更すると、変更後の取引は本人認証による保護の対象外になることがあります".to_owned(),
+        );
+    }
+    if f.previous_to_cancel {
+        warnings.push(
+            "元の決済の取消が済んでいません。「旧取引を取消」で取り消してください（二重の与信が残っています）".to_owned(),
+        );
+    }
+    let mut operations = Vec::new();
+    for op in &ops {
+        operations.push(OperationResult::of(op, op.new_display_id.clone(), false));
+    }
+    Ok(Some(PaymentView {
+        gateway: store::gateway_code(p.gateway).to_owned(),
+        gateway_name: gateway_name(p.gateway).to_owned(),
+        kind: p.kind.code().to_owned(),
+        mode: p.mode.code().to_owned(),
+        mode_label: match p.mode {
+            CaptureMode::AuthOnly => "仮売上（売上確定は後で）",
+            CaptureMode::AuthAndCapture => "即時売上",
+        }
+        .to_owned(),
+        payment_id: h.display_id.clone(),
+        trading_id: p.trading_id.clone(),
+        state: h.state.code().to_owned(),
+        state_label: if expired {
+            "期限切れ".to_owned()
+        } else {
+            state_label(h.state).to_owned()
+        },
+        gateway_status: h.gateway_status.clone(),
+        amount: h.amount,
+        captured: h.captured,
+        refunded: h.refunded,
+        order_total: total,
+        amount_differs: total != h.amount,
+        authorized_at: h.authorized_at.map(jst_minute),
+        auth_expires_at: h.auth_expires_at.map(jst_minute),
+        auth_expired: expired,
+        three_ds: p.three_ds,
+        installments: p.installments.clone(),
+        masked_card: p.masked_card.clone(),
+        version: p.version,
+        allowed: payment::allowed(&f)
+            .into_iter()
+            .map(|a| ActionView {
+                action: a.code().to_owned(),
+                label: a.label().to_owned(),
+            })
+            .collect(),
+        open_operation: open.map(|op| OperationResult::of(&op, op.new_display_id.clone(), false)),
+        previous: previous
+            .into_iter()
+            .map(|r| PreviousView {
+                standing_label: match r.standing.as_str() {
+                    "closed" => "決済会社で取消済み",
+                    "to_cancel" => "取消待ち",
+                    _ => "取消済み",
+                }
+                .to_owned(),
+                payment_id: r.display_id,
+                amount: r.amount,
+                reason: r.reason,
+                standing: r.standing,
+                replaced_at: juchu_domain::time::from_db(&r.replaced_at)
+                    .map(jst_minute)
+                    .unwrap_or(r.replaced_at),
+            })
+            .collect(),
+        operations,
+        warnings,
+    }))
+}
+
+/// A month's fees with their total.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FeeMonth {
+    /// `YYYY-MM` (Japan time)
+    pub month: String,
+    pub count: i64,
+    pub total: i64,
+    pub lines: Vec<store::FeeLine>,
+}
+
+pub async fn fees(app: &App, actor: &Actor, month: &str) -> Result<FeeMonth, AppError> {
+    let ok = month.len() == 7
+        && month.as_bytes()[4] == b'-'
+        && month[..4].bytes().all(|b| b.is_ascii_digit())
+        && matches!(month[5..].parse::<u8>(), Ok(1..=12));
+    if !ok {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "month",
+            "invalid",
+            "月は YYYY-MM（例: 2024-08）で指定してください",
+        )));
+    }
+    let lines = store::fees(&mut *app.store.read().await?, actor.shop_id, month).await?;
+    Ok(FeeMonth {
+        month: month.to_owned(),
+        count: lines.len() as i64,
+        total: lines.iter().map(|l| l.fee).sum(),
+        lines,
+    })
+}
+
+pub async fn settings(app: &App, actor: &Actor) -> Result<store::Settings, AppError> {
+    Ok(store::settings(&mut *app.store.read().await?, actor.shop_id).await?)
+}
+
+pub async fn set_settings(
+    app: &App,
+    actor: &Actor,
+    s: store::Settings,
+) -> Result<store::Settings, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    if !(0..=100_000).contains(&s.paygent_fee) {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "paygent_fee",
+            "out_of_range",
+            "手数料は0〜100,000円で指定してください",
+        )));
+    }
+    let mut tx = app.store.begin().await?;
+    store::set_settings(&mut tx, actor.shop_id, &s).await?;
+    tx.commit().await?;
+    Ok(s)
+}

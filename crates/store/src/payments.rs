@@ -1,0 +1,644 @@
+//! Payments, their earlier gateway ids, the operation journal, fees and the shop's payment
+//! settings. The gateway's ids are kept as the connector's JSON (`ref_json`): the store does
+//! not need to know their shape.
+
+use jiff::Timestamp;
+use juchu_domain::payment::{CaptureMode, Kind, PaymentState};
+use juchu_domain::payment_method::Gateway;
+use juchu_domain::time::{from_db, to_db};
+use sqlx::AnyConnection;
+
+use crate::db::corrupt;
+use crate::{StoreError, Tx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: i64,
+    pub shop_id: i64,
+    pub order_id: i64,
+    pub version: i64,
+    pub gateway: Gateway,
+    pub kind: Kind,
+    pub mode: CaptureMode,
+    pub held: Held,
+    pub trading_id: String,
+    pub three_ds: bool,
+    pub installments: String,
+    pub masked_card: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What the gateway holds now: written together after each operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub ref_json: String,
+    pub display_id: String,
+    pub state: PaymentState,
+    pub gateway_status: String,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    pub authorized_at: Option<Timestamp>,
+    pub auth_expires_at: Option<Timestamp>,
+}
+
+const PAYMENT_COLS: &str = "id, shop_id, order_id, version, gateway, kind, mode, ref, display_id, trading_id, \
+    state, gateway_status, amount, captured, refunded, authorized_at, auth_expires_at, three_ds, installments, \
+    masked_card, created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+struct PaymentRow {
+    id: i64,
+    shop_id: i64,
+    order_id: i64,
+    version: i64,
+    gateway: String,
+    kind: String,
+    mode: String,
+    #[sqlx(rename = "ref")]
+    ref_json: String,
+    display_id: String,
+    trading_id: String,
+    state: String,
+    gateway_status: String,
+    amount: i64,
+    captured: i64,
+    refunded: i64,
+    authorized_at: Option<String>,
+    auth_expires_at: Option<String>,
+    three_ds: i64,
+    installments: String,
+    masked_card: String,
+    created_at: String,
+    updated_at: String,
+}
+
+pub fn gateway_code(g: Gateway) -> &'static str {
+    match g {
+        Gateway::Paygent => "paygent",
+        Gateway::Gmo => "gmo",
+        Gateway::Paidy => "paidy",
+    }
+}
+
+fn gateway_from(s: &str) -> Result<Gateway, StoreError> {
+    match s {
+        "paygent" => Ok(Gateway::Paygent),
+        "gmo" => Ok(Gateway::Gmo),
+        "paidy" => Ok(Gateway::Paidy),
+        other => Err(corrupt(format!("payments.gateway {other}"))),
+    }
+}
+
+fn ts(s: &str) -> Result<Timestamp, StoreError> {
+    from_db(s).map_err(|e| corrupt(format!("instant {s}: {e}")))
+}
+
+fn opt_ts(s: Option<String>) -> Result<Option<Timestamp>, StoreError> {
+    s.as_deref().map(ts).transpose()
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = StoreError;
+    fn try_from(r: PaymentRow) -> Result<Payment, StoreError> {
+        Ok(Payment {
+            id: r.id,
+            shop_id: r.shop_id,
+            order_id: r.order_id,
+            version: r.version,
+            gateway: gateway_from(&r.gateway)?,
+            kind: Kind::from_code(&r.kind).ok_or_else(|| corrupt(&r.kind))?,
+            mode: CaptureMode::from_code(&r.mode).ok_or_else(|| corrupt(&r.mode))?,
+            held: Held {
+                ref_json: r.ref_json,
+                display_id: r.display_id,
+                state: PaymentState::from_code(&r.state).ok_or_else(|| corrupt(&r.state))?,
+                gateway_status: r.gateway_status,
+                amount: r.amount,
+                captured: r.captured,
+                refunded: r.refunded,
+                authorized_at: opt_ts(r.authorized_at)?,
+                auth_expires_at: opt_ts(r.auth_expires_at)?,
+            },
+            trading_id: r.trading_id,
+            three_ds: r.three_ds != 0,
+            installments: r.installments,
+            masked_card: r.masked_card,
+            created_at: ts(&r.created_at)?,
+            updated_at: ts(&r.updated_at)?,
+        })
+    }
+}
+
+pub struct NewPayment<'a> {
+    pub shop_id: i64,
+    pub order_id: i64,
+    pub gateway: Gateway,
+    pub kind: Kind,
+    pub mode: CaptureMode,
+    pub held: &'a Held,
+    pub trading_id: &'a str,
+    pub three_ds: bool,
+    pub installments: &'a str,
+    pub masked_card: &'a str,
+}
+
+pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i64, StoreError> {
+    let h = p.held;
+    Ok(sqlx::query_scalar(
+        "INSERT INTO payments (shop_id, order_id, version, gateway, kind, mode, ref, display_id, trading_id, state, \
+         gateway_status, amount, captured, refunded, authorized_at, auth_expires_at, three_ds, installments, masked_card, \
+         created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
+         RETURNING id",
+    )
+    .bind(p.shop_id)
+    .bind(p.order_id)
+    .bind(gateway_code(p.gateway))
+    .bind(p.kind.code())
+    .bind(p.mode.code())
+    .bind(h.ref_json.clone())
+    .bind(h.display_id.clone())
+    .bind(p.trading_id.to_owned())
+    .bind(h.state.code())
+    .bind(h.gateway_status.clone())
+    .bind(h.amount)
+    .bind(h.captured)
+    .bind(h.refunded)
+    .bind(h.authorized_at.map(to_db))
+    .bind(h.auth_expires_at.map(to_db))
+    .bind(i64::from(p.three_ds))
+    .bind(p.installments.to_owned())
+    .bind(p.masked_card.to_owned())
+    .bind(to_db(now))
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+pub async fn by_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<Payment>, StoreError> {
+    let r: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    r.map(Payment::try_from).transpose()
+}
+
+pub async fn by_order_for_update(
+    tx: &mut Tx,
+    order_id: i64,
+) -> Result<Option<Payment>, StoreError> {
+    let lock = tx.lock_clause();
+    let r: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE order_id = $1{lock}"
+    ))
+    .bind(order_id)
+    .fetch_optional(tx.conn())
+    .await?;
+    r.map(Payment::try_from).transpose()
+}
+
+/// Write what the gateway holds now; `false` when the payment changed since `version`.
+pub async fn set_held(
+    tx: &mut Tx,
+    id: i64,
+    version: i64,
+    h: &Held,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE payments SET (version, ref, display_id, state, gateway_status, amount, captured, refunded, \
+         authorized_at, auth_expires_at, updated_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         WHERE id = $12 AND version = $13",
+    )
+    .bind(version + 1)
+    .bind(h.ref_json.clone())
+    .bind(h.display_id.clone())
+    .bind(h.state.code())
+    .bind(h.gateway_status.clone())
+    .bind(h.amount)
+    .bind(h.captured)
+    .bind(h.refunded)
+    .bind(h.authorized_at.map(to_db))
+    .bind(h.auth_expires_at.map(to_db))
+    .bind(to_db(now))
+    .bind(id)
+    .bind(version)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// An earlier gateway id of a payment.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct PreviousRef {
+    pub id: i64,
+    pub payment_id: i64,
+    #[sqlx(rename = "ref")]
+    pub ref_json: String,
+    pub display_id: String,
+    pub amount: i64,
+    pub reason: String,
+    /// `closed`, `to_cancel`, `cancelled`
+    pub standing: String,
+    pub replaced_at: String,
+}
+
+pub struct NewPrevious<'a> {
+    pub payment_id: i64,
+    pub ref_json: &'a str,
+    pub display_id: &'a str,
+    pub amount: i64,
+    pub reason: &'a str,
+    /// `closed`, `to_cancel`, `cancelled`
+    pub standing: &'a str,
+}
+
+pub async fn add_previous(
+    tx: &mut Tx,
+    r: &NewPrevious<'_>,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO payment_refs (payment_id, ref, display_id, amount, reason, standing, replaced_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(r.payment_id)
+    .bind(r.ref_json.to_owned())
+    .bind(r.display_id.to_owned())
+    .bind(r.amount)
+    .bind(r.reason.to_owned())
+    .bind(r.standing.to_owned())
+    .bind(to_db(now))
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+pub async fn set_previous_standing(tx: &mut Tx, id: i64, standing: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE payment_refs SET standing = $1 WHERE id = $2")
+        .bind(standing.to_owned())
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// Oldest first.
+pub async fn previous(
+    conn: &mut AnyConnection,
+    payment_id: i64,
+) -> Result<Vec<PreviousRef>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, payment_id, ref, display_id, amount, reason, standing, replaced_at FROM payment_refs \
+         WHERE payment_id = $1 ORDER BY id",
+    )
+    .bind(payment_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Where a journaled operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpStatus {
+    /// Written before the gateway was called; the caller is waiting for its answer (or died).
+    Pending,
+    /// The answer was lost: the recovery job asks the gateway.
+    Unknown,
+    Succeeded,
+    Failed,
+    /// A two-step change stopped half-way: the operator is told what is left to do.
+    Partial,
+}
+
+impl OpStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            OpStatus::Pending => "pending",
+            OpStatus::Unknown => "unknown",
+            OpStatus::Succeeded => "succeeded",
+            OpStatus::Failed => "failed",
+            OpStatus::Partial => "partial",
+        }
+    }
+
+    fn from_code(s: &str) -> Result<OpStatus, StoreError> {
+        Ok(match s {
+            "pending" => OpStatus::Pending,
+            "unknown" => OpStatus::Unknown,
+            "succeeded" => OpStatus::Succeeded,
+            "failed" => OpStatus::Failed,
+            "partial" => OpStatus::Partial,
+            other => return Err(corrupt(format!("payment_operations.status {other}"))),
+        })
+    }
+
+    /// Not settled yet: nothing else may run on the payment.
+    pub fn is_open(self) -> bool {
+        matches!(self, OpStatus::Pending | OpStatus::Unknown)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub id: i64,
+    pub shop_id: i64,
+    pub payment_id: Option<i64>,
+    pub order_id: i64,
+    pub action: String,
+    pub idempotency_key: String,
+    /// The request as JSON: a repeat with the same key must say the same.
+    pub request: String,
+    pub status: OpStatus,
+    pub amount: i64,
+    pub result_code: String,
+    pub message: String,
+    pub new_display_id: String,
+    pub actor: String,
+    pub created_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+const OP_COLS: &str = "id, shop_id, payment_id, order_id, action, idempotency_key, request, status, amount, \
+    result_code, message, new_display_id, actor, created_at, finished_at";
+
+#[derive(sqlx::FromRow)]
+struct OpRow {
+    id: i64,
+    shop_id: i64,
+    payment_id: Option<i64>,
+    order_id: i64,
+    action: String,
+    idempotency_key: String,
+    request: String,
+    status: String,
+    amount: i64,
+    result_code: String,
+    message: String,
+    new_display_id: String,
+    actor: String,
+    created_at: String,
+    finished_at: Option<String>,
+}
+
+impl TryFrom<OpRow> for Operation {
+    type Error = StoreError;
+    fn try_from(r: OpRow) -> Result<Operation, StoreError> {
+        Ok(Operation {
+            id: r.id,
+            shop_id: r.shop_id,
+            payment_id: r.payment_id,
+            order_id: r.order_id,
+            action: r.action,
+            idempotency_key: r.idempotency_key,
+            request: r.request,
+            status: OpStatus::from_code(&r.status)?,
+            amount: r.amount,
+            result_code: r.result_code,
+            message: r.message,
+            new_display_id: r.new_display_id,
+            actor: r.actor,
+            created_at: ts(&r.created_at)?,
+            finished_at: opt_ts(r.finished_at)?,
+        })
+    }
+}
+
+pub struct NewOperation<'a> {
+    pub shop_id: i64,
+    pub payment_id: Option<i64>,
+    pub order_id: i64,
+    pub action: &'a str,
+    pub idempotency_key: &'a str,
+    pub request: &'a str,
+    pub amount: i64,
+    pub actor: &'a str,
+}
+
+/// Journal an operation as pending. A key already used fails with a unique violation
+/// (`StoreError::is_constraint`).
+pub async fn insert_operation(
+    tx: &mut Tx,
+    o: &NewOperation<'_>,
+    now: Timestamp,
+) -> Result<i64, StoreError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO payment_operations (shop_id, payment_id, order_id, action, idempotency_key, request, status, \
+         amount, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9) RETURNING id",
+    )
+    .bind(o.shop_id)
+    .bind(o.payment_id)
+    .bind(o.order_id)
+    .bind(o.action.to_owned())
+    .bind(o.idempotency_key.to_owned())
+    .bind(o.request.to_owned())
+    .bind(o.amount)
+    .bind(o.actor.to_owned())
+    .bind(to_db(now))
+    .fetch_one(tx.conn())
+    .await?)
+}
+
+pub async fn operation(conn: &mut AnyConnection, id: i64) -> Result<Option<Operation>, StoreError> {
+    let r: Option<OpRow> = sqlx::query_as(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    r.map(Operation::try_from).transpose()
+}
+
+pub async fn operation_by_key(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    key: &str,
+) -> Result<Option<Operation>, StoreError> {
+    let r: Option<OpRow> = sqlx::query_as(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE shop_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(shop_id)
+    .bind(key.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    r.map(Operation::try_from).transpose()
+}
+
+/// The order's operation that is not settled yet, if any (there is at most one: a new one
+/// is refused while one is open).
+pub async fn open_operation(
+    conn: &mut AnyConnection,
+    order_id: i64,
+) -> Result<Option<Operation>, StoreError> {
+    let r: Option<OpRow> = sqlx::query_as(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE order_id = $1 AND status IN ('pending', 'unknown') \
+         ORDER BY id LIMIT 1"
+    ))
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await?;
+    r.map(Operation::try_from).transpose()
+}
+
+/// Newest first.
+pub async fn operations(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    limit: i64,
+) -> Result<Vec<Operation>, StoreError> {
+    let rows: Vec<OpRow> = sqlx::query_as(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE order_id = $1 ORDER BY id DESC LIMIT $2"
+    ))
+    .bind(order_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}
+
+/// Operations the recovery job must settle: every `unknown` one, and `pending` ones started
+/// before `pending_before` (their caller has surely died or given up).
+pub async fn to_recover(
+    conn: &mut AnyConnection,
+    pending_before: Timestamp,
+    limit: i64,
+) -> Result<Vec<Operation>, StoreError> {
+    let rows: Vec<OpRow> = sqlx::query_as(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE status = 'unknown' \
+         OR (status = 'pending' AND created_at < $1) ORDER BY id LIMIT $2"
+    ))
+    .bind(to_db(pending_before))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}
+
+pub struct Finish<'a> {
+    pub status: OpStatus,
+    pub result_code: &'a str,
+    pub message: &'a str,
+    pub new_display_id: &'a str,
+    pub payment_id: Option<i64>,
+}
+
+/// Settle an open operation; `false` when someone else (the recovery job, another process)
+/// settled it first.
+pub async fn finish_operation(
+    tx: &mut Tx,
+    id: i64,
+    f: &Finish<'_>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let finished = (!f.status.is_open()).then(|| to_db(now));
+    let n = sqlx::query(
+        "UPDATE payment_operations SET (status, result_code, message, new_display_id, payment_id, finished_at) = \
+         ($1, $2, $3, $4, COALESCE($5, payment_id), $6) WHERE id = $7 AND status IN ('pending', 'unknown')",
+    )
+    .bind(f.status.code())
+    .bind(f.result_code.to_owned())
+    .bind(f.message.to_owned())
+    .bind(f.new_display_id.to_owned())
+    .bind(f.payment_id)
+    .bind(finished)
+    .bind(id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// The shop's payment settings.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct Settings {
+    /// Set the order's 対応状況 after a payment operation (売上確定 → 入金済み, 取消 → キャンセル).
+    pub auto_status: bool,
+    /// The fee Paygent charges per capture and per cancel (yen).
+    pub paygent_fee: i64,
+}
+
+pub async fn settings(conn: &mut AnyConnection, shop_id: i64) -> Result<Settings, StoreError> {
+    let (auto, fee): (i64, i64) =
+        sqlx::query_as("SELECT auto_payment_status, paygent_fee FROM shops WHERE id = $1")
+            .bind(shop_id)
+            .fetch_one(conn)
+            .await?;
+    Ok(Settings {
+        auto_status: auto != 0,
+        paygent_fee: fee,
+    })
+}
+
+pub async fn set_settings(tx: &mut Tx, shop_id: i64, s: &Settings) -> Result<(), StoreError> {
+    sqlx::query("UPDATE shops SET (auto_payment_status, paygent_fee) = ($1, $2) WHERE id = $3")
+        .bind(i64::from(s.auto_status))
+        .bind(s.paygent_fee)
+        .bind(shop_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+pub struct NewFee<'a> {
+    pub shop_id: i64,
+    pub operation_id: i64,
+    pub order_id: i64,
+    pub gateway: Gateway,
+    pub action: &'a str,
+    pub fee: i64,
+}
+
+/// Record a fee once per operation (a repeat is ignored).
+pub async fn add_fee(tx: &mut Tx, f: &NewFee<'_>, now: Timestamp) -> Result<(), StoreError> {
+    let month = juchu_domain::time::jst_date(now)
+        .strftime("%Y-%m")
+        .to_string();
+    sqlx::query(
+        "INSERT INTO payment_fees (shop_id, operation_id, order_id, gateway, action, fee, month, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (operation_id) DO NOTHING",
+    )
+    .bind(f.shop_id)
+    .bind(f.operation_id)
+    .bind(f.order_id)
+    .bind(gateway_code(f.gateway))
+    .bind(f.action.to_owned())
+    .bind(f.fee)
+    .bind(month)
+    .bind(to_db(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+/// One line of the fee ledger.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct FeeLine {
+    pub order_number: i64,
+    pub gateway: String,
+    pub action: String,
+    pub fee: i64,
+    pub at: String,
+}
+
+/// A month's fees (`YYYY-MM`, Japan time), oldest first.
+pub async fn fees(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    month: &str,
+) -> Result<Vec<FeeLine>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT o.number AS order_number, f.gateway, f.action, f.fee, f.at FROM payment_fees f \
+         JOIN orders o ON o.id = f.order_id WHERE f.shop_id = $1 AND f.month = $2 ORDER BY f.id",
+    )
+    .bind(shop_id)
+    .bind(month.to_owned())
+    .fetch_all(conn)
+    .await?)
+}

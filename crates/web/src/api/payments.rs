@@ -1,0 +1,168 @@
+//! Payment operations on an order. Every operation runs exactly once: send an
+//! `Idempotency-Key` header and a repeat (a retry after a timeout, a double click) returns
+//! the first outcome instead of running again. The answer is 200 with the outcome's
+//! `status` (`succeeded`, `failed` with the gateway's `result_code`, `partial`), or 202 while
+//! it is `pending` / `unknown` (確認中: the recovery job asks the gateway).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use juchu_app::payments::{
+    self, AuthorizeInput, FeeMonth, OperateInput, OperationResult, PaymentView, Recovered,
+};
+use juchu_domain::payment::Action;
+use juchu_store::payments::{OpStatus, Settings};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiActor, Json, Query};
+
+fn idempotency_key(h: &HeaderMap) -> Option<String> {
+    h.get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+fn answer(r: OperationResult) -> (StatusCode, axum::Json<OperationResult>) {
+    let code = if matches!(r.status, OpStatus::Pending | OpStatus::Unknown) {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    (code, axum::Json(r))
+}
+
+/// The order's payment: ids, status in common and gateway words, amounts, expiry, the
+/// actions allowed now, earlier payment ids, recent operations and warnings.
+#[utoipa::path(get, path = "/api/v1/orders/{number}/payment", tag = "payments", security(("bearer" = [])),
+    params(("number" = i64, Path, description = "注文番号")),
+    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Path(number): Path<i64>,
+) -> Result<axum::Json<PaymentView>, ApiError> {
+    payments::view(&s.app, &a, number)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| juchu_app::AppError::NotFound("決済").into())
+}
+
+/// 与信: authorize the order's お支払い合計 with a card token (or a test card on a sandbox),
+/// 仮売上 or 即時売上 (`capture`).
+#[utoipa::path(post, path = "/api/v1/orders/{number}/payment", tag = "payments", security(("bearer" = [])),
+    params(("number" = i64, Path, description = "注文番号"), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = AuthorizeInput,
+    responses((status = 200, body = OperationResult), (status = 202, body = OperationResult),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn authorize(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Path(number): Path<i64>,
+    headers: HeaderMap,
+    Json(input): Json<AuthorizeInput>,
+) -> Result<(StatusCode, axum::Json<OperationResult>), ApiError> {
+    Ok(answer(
+        payments::authorize(&s.app, &a, number, input, idempotency_key(&headers)).await?,
+    ))
+}
+
+/// Run one payment operation: `capture` (売上確定), `cancel` (取消・返品・月跨返品),
+/// `change_authorization` (オーソリ変更), `change_capture` (売上変更), `update_transaction`
+/// (取引更新), `reauthorize` (再オーソリ), `paidy_update`, `paidy_close`, `refund`,
+/// `refresh` (決済状況を確認), `cancel_previous` (旧取引を取消). Refused with 409 and the
+/// reason when the payment's state does not allow it.
+#[utoipa::path(post, path = "/api/v1/orders/{number}/payment/{action}", tag = "payments", security(("bearer" = [])),
+    params(("number" = i64, Path, description = "注文番号"), ("action" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header)),
+    request_body = OperateInput,
+    responses((status = 200, body = OperationResult), (status = 202, body = OperationResult),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn operate(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Path((number, action)): Path<(i64, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, axum::Json<OperationResult>), axum::response::Response> {
+    use axum::response::IntoResponse;
+    // The body is optional: most operations need no parameters.
+    let input: OperateInput = if body.iter().all(u8::is_ascii_whitespace) {
+        OperateInput::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            crate::error::body(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_json",
+                e.to_string(),
+                vec![],
+            )
+        })?
+    };
+    let act = Action::from_code(&action).ok_or_else(|| {
+        ApiError::from(juchu_domain::Invalid::one(
+            "action",
+            "unknown_action",
+            format!("決済操作「{action}」はありません"),
+        ))
+        .into_response()
+    })?;
+    payments::operate(&s.app, &a, number, act, input, idempotency_key(&headers))
+        .await
+        .map(answer)
+        .map_err(|e| ApiError::from(e).into_response())
+}
+
+/// Settle every operation whose outcome is unknown by asking the gateways (the job `serve`
+/// runs on its own; this runs it now). Admin only.
+#[utoipa::path(post, path = "/api/v1/payments/recover", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Recovered>), (status = 403, body = ErrorBody)))]
+pub async fn recover(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+) -> Result<axum::Json<Vec<Recovered>>, ApiError> {
+    if !a.is_admin {
+        return Err(juchu_app::AppError::Forbidden.into());
+    }
+    Ok(axum::Json(
+        payments::recover(&s.app, s.recovery_grace).await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeeParams {
+    /// `YYYY-MM` (Japan time)
+    pub month: String,
+}
+
+/// 手数料: the fees of a month (Paygent: each capture and cancel), with the total.
+#[utoipa::path(get, path = "/api/v1/payments/fees", tag = "payments", security(("bearer" = [])), params(FeeParams),
+    responses((status = 200, body = FeeMonth), (status = 422, body = ErrorBody)))]
+pub async fn fees(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Query(p): Query<FeeParams>,
+) -> Result<axum::Json<FeeMonth>, ApiError> {
+    Ok(axum::Json(payments::fees(&s.app, &a, &p.month).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/shop/payment-settings", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = Settings)))]
+pub async fn settings(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+) -> Result<axum::Json<Settings>, ApiError> {
+    Ok(axum::Json(payments::settings(&s.app, &a).await?))
+}
+
+/// Automatic 対応状況 after payment operations, and the Paygent fee. Admin only.
+#[utoipa::path(put, path = "/api/v1/shop/payment-settings", tag = "payments", security(("bearer" = [])),
+    request_body = Settings,
+    responses((status = 200, body = Settings), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_settings(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Json(body): Json<Settings>,
+) -> Result<axum::Json<Settings>, ApiError> {
+    Ok(axum::Json(payments::set_settings(&s.app, &a, body).await?))
+}
