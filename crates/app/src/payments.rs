@@ -46,20 +46,20 @@ pub struct Gateways {
 
 impl Gateways {
     /// Every connector pointed at the bundled sandboxes under `base` (`http://host:port`),
-    /// with their documented test credentials.
-    pub fn sandbox(base: &str) -> Result<Gateways, GatewayError> {
+    /// with their documented test credentials; past `timeout` an answer counts as lost.
+    pub fn sandbox(base: &str, timeout: Duration) -> Result<Gateways, GatewayError> {
         use juchu_gateway::{gmo, paidy, paygent};
         let base = base.trim_end_matches('/');
+        let mut pg = paygent::PaygentConfig::sandbox(&format!("{base}/paygent"));
+        pg.timeout = timeout;
+        let mut gm = gmo::GmoConfig::sandbox(&format!("{base}/gmo"));
+        gm.timeout = timeout;
+        let mut pd = paidy::PaidyConfig::sandbox(&format!("{base}/paidy"));
+        pd.timeout = timeout;
         Ok(Gateways {
-            paygent: Some(Arc::new(paygent::PaygentClient::new(
-                paygent::PaygentConfig::sandbox(&format!("{base}/paygent")),
-            )?)),
-            gmo: Some(Arc::new(gmo::GmoClient::new(gmo::GmoConfig::sandbox(
-                &format!("{base}/gmo"),
-            ))?)),
-            paidy: Some(Arc::new(paidy::PaidyClient::new(
-                paidy::PaidyConfig::sandbox(&format!("{base}/paidy")),
-            )?)),
+            paygent: Some(Arc::new(paygent::PaygentClient::new(pg)?)),
+            gmo: Some(Arc::new(gmo::GmoClient::new(gm)?)),
+            paidy: Some(Arc::new(paidy::PaidyClient::new(pd)?)),
         })
     }
 
@@ -586,9 +586,18 @@ impl Verdict {
     fn from_error(e: GatewayError) -> Verdict {
         match e {
             GatewayError::Refused {
-                detail, message, ..
+                code,
+                detail,
+                message,
+                ..
             } => Verdict::Failed {
-                code: detail,
+                // GMO's ErrInfo carries its ErrCode (E01 → E01420010); Paygent's code is the
+                // number (2007) and its detail words.
+                code: if detail.starts_with(&code) {
+                    detail
+                } else {
+                    code
+                },
                 message,
                 status: None,
             },
@@ -812,18 +821,23 @@ async fn grow_paygent(
         Err(e) => return settle(app, &actor.name, op_id, Verdict::from_error(e)).await,
     };
     // Step one: the new payment is the one juchu holds; the old one waits to be cancelled.
-    step_one(app, &actor.name, op_id, old, &new, &st).await?;
+    let previous_id = step_one(app, &actor.name, op_id, old, &new, &st).await?;
     let verdict = match gw.cancel(old, now).await {
-        Ok(_) => Verdict::Done {
-            status: st,
-            new_ref: None,
-            message: format!(
-                "新しい決済ID {} で{}のオーソリを取り、元の決済ID {} を取り消しました",
-                new.display_id(),
-                yen(amount),
-                old.display_id()
-            ),
-        },
+        Ok(_) => {
+            let mut tx = app.store.begin().await?;
+            store::set_previous_standing(&mut tx, previous_id, Replaced::Cancelled.code()).await?;
+            tx.commit().await?;
+            Verdict::Done {
+                status: st,
+                new_ref: None,
+                message: format!(
+                    "新しい決済ID {} で{}のオーソリを取り、元の決済ID {} を取り消しました",
+                    new.display_id(),
+                    yen(amount),
+                    old.display_id()
+                ),
+            }
+        }
         Err(e) => Verdict::Partial {
             status: st,
             new_ref: new.clone(),
@@ -840,7 +854,7 @@ async fn grow_paygent(
 }
 
 /// Commit step one of a two-step change: the payment now holds `new`; `old` is kept as "to
-/// cancel". The operation stays open.
+/// cancel" (the returned row). The operation stays open.
 async fn step_one(
     app: &App,
     actor: &str,
@@ -848,7 +862,7 @@ async fn step_one(
     old: &PaymentRef,
     new: &PaymentRef,
     st: &GatewayStatus,
-) -> Result<(), AppError> {
+) -> Result<i64, AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let op = store::operation(tx.conn(), op_id)
@@ -858,7 +872,7 @@ async fn step_one(
         .await?
         .ok_or(AppError::NotFound("決済"))?;
     let held = held_after(p.gateway, Some(&p.held), new, st, true, now)?;
-    store::add_previous(
+    let previous_id = store::add_previous(
         &mut tx,
         &NewPrevious {
             payment_id: p.id,
@@ -911,7 +925,7 @@ async fn step_one(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(previous_id)
 }
 
 /// 旧取引を取消: cancel every earlier authorization still waiting for it.

@@ -292,7 +292,8 @@ async fn serve(
     };
     let app = match &sandbox_url {
         Some(u) => app.with_gateways(
-            juchu_app::payments::Gateways::sandbox(u).context("gateway connectors")?,
+            juchu_app::payments::Gateways::sandbox(u, juchu_gateway::DEFAULT_TIMEOUT)
+                .context("gateway connectors")?,
         ),
         None => app,
     };

@@ -18,6 +18,9 @@ pub enum FaultKind {
     DropBefore,
     /// Process (the gateway commits), then drop the connection before the answer.
     DropAfter,
+    /// Process (the gateway commits), then hold the answer for `delay_ms`: a client that
+    /// gives up first (timeout) or dies meanwhile never learns the outcome.
+    HoldAfter,
 }
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
@@ -69,10 +72,29 @@ impl Faults {
 
 /// What an injected fault makes of a request before the gateway processes it.
 pub enum Before {
-    /// Process it; if `drop_after`, break the connection instead of answering.
-    Go { drop_after: bool },
+    /// Process it, then see what [`After`] does to the answer.
+    Go(After),
     /// Answer this without processing.
     Stop(Response),
+}
+
+/// What happens to the answer once the gateway has processed the request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct After {
+    /// Break the connection instead of answering.
+    pub drop: bool,
+    /// Wait this long before answering.
+    pub hold_ms: u64,
+}
+
+impl After {
+    /// Hold the answer if asked; `Some(dropped)` when the connection must break instead.
+    pub async fn apply(self) -> Option<Response> {
+        if self.hold_ms > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(self.hold_ms)).await;
+        }
+        self.drop.then(dropped)
+    }
 }
 
 impl Faults {
@@ -85,16 +107,23 @@ impl Faults {
         unavailable: impl FnOnce() -> Response,
     ) -> Before {
         let Some(f) = self.take(gateway, operation) else {
-            return Before::Go { drop_after: false };
+            return Before::Go(After::default());
         };
         match f.kind {
             FaultKind::Delay => {
                 tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms)).await;
-                Before::Go { drop_after: false }
+                Before::Go(After::default())
             }
             FaultKind::ServerError => Before::Stop(unavailable()),
             FaultKind::DropBefore => Before::Stop(dropped()),
-            FaultKind::DropAfter => Before::Go { drop_after: true },
+            FaultKind::DropAfter => Before::Go(After {
+                drop: true,
+                hold_ms: 0,
+            }),
+            FaultKind::HoldAfter => Before::Go(After {
+                drop: false,
+                hold_ms: f.delay_ms,
+            }),
         }
     }
 }

@@ -22,7 +22,7 @@ use juchu_wire::form::{self, Charset};
 use juchu_wire::gmo::{GmoError, write, write_errors};
 
 use crate::clock::jst_date;
-use crate::faults::{Before, dropped, unavailable};
+use crate::faults::{Before, unavailable};
 use crate::{Sandbox, ids};
 
 mod card;
@@ -215,8 +215,8 @@ pub(super) async fn call(
     let name = name.to_owned();
     let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     params.insert(BASE.to_owned(), base_url(&headers));
-    let drop_after = match sb.faults.before("gmo", &name, unavailable).await {
-        Before::Go { drop_after } => drop_after,
+    let after = match sb.faults.before("gmo", &name, unavailable).await {
+        Before::Go(after) => after,
         Before::Stop(r) => return r,
     };
     let (answer, slow) = {
@@ -277,8 +277,8 @@ pub(super) async fn call(
             notify(&sb, &t);
         }
     }
-    if drop_after {
-        return dropped();
+    if let Some(r) = after.apply().await {
+        return r;
     }
     respond(&answer)
 }

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::faults::{Before, dropped};
+use crate::faults::Before;
 use crate::{Sandbox, ids};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
@@ -216,8 +216,8 @@ async fn guarded(
         )
         .into_response()
     };
-    let drop_after = match sb.faults.before("paidy", op, unavailable).await {
-        Before::Go { drop_after } => drop_after,
+    let after = match sb.faults.before("paidy", op, unavailable).await {
+        Before::Go(after) => after,
         Before::Stop(r) => return r,
     };
     let r = {
@@ -225,8 +225,8 @@ async fn guarded(
         let mut st = sb.state();
         f(&mut st.paidy, now)
     };
-    if drop_after {
-        return dropped();
+    if let Some(r) = after.apply().await {
+        return r;
     }
     match r {
         Ok(p) => {

@@ -162,7 +162,7 @@ use jiff::Timestamp;
 use juchu_wire::form::{self, Charset};
 
 use crate::Sandbox;
-use crate::faults::{Before, dropped, unavailable};
+use crate::faults::{Before, unavailable};
 
 pub type Params = HashMap<String, String>;
 
@@ -444,8 +444,8 @@ async fn call(
     let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     params.insert(tds1::BASE.to_owned(), crate::gmo::base_url(&headers));
     let kind = params.get("telegram_kind").cloned().unwrap_or_default();
-    let drop_after = match sb.faults.before("paygent", &kind, unavailable).await {
-        Before::Go { drop_after } => drop_after,
+    let after = match sb.faults.before("paygent", &kind, unavailable).await {
+        Before::Go(after) => after,
         Before::Stop(r) => return r,
     };
     if kind == "027" {
@@ -464,8 +464,8 @@ async fn call(
     if kind == "201" {
         // The result file is CSV, like 027's answer.
         let text = file::result(&sb, &params, header_check(&sb, &params, &family));
-        if drop_after {
-            return dropped();
+        if let Some(r) = after.apply().await {
+            return r;
         }
         return (
             [(header::CONTENT_TYPE, "text/plain; charset=Windows-31J")],
@@ -509,8 +509,8 @@ async fn call(
     if slow {
         tokio::time::sleep(Duration::from_millis(sb.config.slow_card_ms)).await;
     }
-    if drop_after {
-        return dropped();
+    if let Some(r) = after.apply().await {
+        return r;
     }
     respond(&answer)
 }

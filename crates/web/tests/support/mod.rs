@@ -165,7 +165,12 @@ impl TestApp {
         let addr = listener.local_addr().expect("addr");
         let sb_clock = sandbox.clock.clone();
         let app = App::with_clock(store, move || sb_clock.now()).with_gateways(
-            juchu_app::payments::Gateways::sandbox(&format!("http://{addr}")).expect("connectors"),
+            // A short timeout, so a held answer is a lost one within a test.
+            juchu_app::payments::Gateways::sandbox(
+                &format!("http://{addr}"),
+                std::time::Duration::from_secs(2),
+            )
+            .expect("connectors"),
         );
         let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
             .await

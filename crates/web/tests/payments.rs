@@ -1,0 +1,722 @@
+//! Payment operations through the API against the bundled sandboxes, on SQLite and
+//! PostgreSQL: each manual's flow, exactly-once under concurrency and repeats, and faults
+//! (lost answers) settled by the recovery job from the gateway's truth. juchu's records are
+//! checked against the sandbox's ledger.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{TestApp, order_json};
+
+/// An order of 7,660円 (2 × 2,990 + 1,080 + 600) paid by `method`.
+async fn order(t: &TestApp, method: &str) -> i64 {
+    let mut o = order_json();
+    o["payment_method"] = json!(method);
+    t.import(o).await["number"].as_i64().unwrap()
+}
+
+const CARD: &str = "4111111111111111";
+
+async fn authorize(t: &TestApp, n: i64, capture: bool) -> Value {
+    let body = if t.get(&format!("/api/v1/orders/{n}")).await.1["payment_method"] == "paidy" {
+        json!({"token": "tok_test", "capture": capture})
+    } else {
+        json!({"test_card_number": CARD, "test_card_expire": "3012", "capture": capture})
+    };
+    let (st, v) = t.post(&format!("/api/v1/orders/{n}/payment"), body).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "succeeded", "{v}");
+    v
+}
+
+async fn op(t: &TestApp, n: i64, action: &str, body: Value) -> (StatusCode, Value) {
+    t.post(&format!("/api/v1/orders/{n}/payment/{action}"), body)
+        .await
+}
+
+/// An operation that must succeed; returns its result.
+async fn ok(t: &TestApp, n: i64, action: &str, body: Value) -> Value {
+    let (st, v) = op(t, n, action, body).await;
+    assert_eq!(st, StatusCode::OK, "{action}: {v}");
+    assert_eq!(v["status"], "succeeded", "{action}: {v}");
+    v
+}
+
+async fn payment(t: &TestApp, n: i64) -> Value {
+    let (st, v) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v
+}
+
+fn allowed(p: &Value) -> Vec<String> {
+    p["allowed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn ledger(t: &TestApp) -> Value {
+    t.client
+        .get(format!("{}/_sandbox/ledger", t.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// GMO's processing history of one OrderID: `API:JobCd:result`.
+async fn gmo_events(t: &TestApp, order_id: &str) -> Vec<String> {
+    let l = ledger(t).await;
+    let tr = l["gmo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["order_id"] == order_id)
+        .unwrap_or_else(|| panic!("no GMO transaction {order_id}"))
+        .clone();
+    tr["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}:{}:{}", e["api"], e["job_cd"], e["result"]).replace('"', ""))
+        .collect()
+}
+
+async fn paygent_payment(t: &TestApp, payment_id: &str) -> Value {
+    ledger(t).await["paygent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["payment_id"] == payment_id)
+        .unwrap_or_else(|| panic!("no Paygent payment {payment_id}"))
+        .clone()
+}
+
+async fn fault(t: &TestApp, gateway: &str, operation: &str, kind: &str, delay_ms: u64) {
+    let r = t
+        .client
+        .post(format!("{}/_sandbox/faults", t.base))
+        .json(&json!({"gateway": gateway, "operation": operation, "kind": kind, "delay_ms": delay_ms, "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+}
+
+async fn set_total(t: &TestApp, n: i64, shipping_fee: i64) {
+    let v = t.get(&format!("/api/v1/orders/{n}")).await.1["version"]
+        .as_i64()
+        .unwrap();
+    let (st, b) = t
+        .patch(
+            &format!("/api/v1/orders/{n}"),
+            json!({"version": v, "shipping_fee": shipping_fee}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+}
+
+async fn history(t: &TestApp, n: i64) -> Vec<String> {
+    t.get(&format!("/api/v1/orders/{n}/history"))
+        .await
+        .1
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["detail"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn recover(t: &TestApp) -> Value {
+    let (st, v) = t.post("/api/v1/payments/recover", json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v
+}
+
+/// Seed 000: Paygent — オーソリ変更 down (補正, new payment id), 取引更新 up (new
+/// authorization + cancel of the old), 売上確定, 売上変更, キャンセル; fees.
+async fn paygent_card_flow(t: TestApp) {
+    let n = order(&t, "paygent_card").await;
+    authorize(&t, n, false).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["state"].as_str(), p["amount"].as_i64()),
+        (Some("authorized"), Some(7660))
+    );
+    assert_eq!(p["gateway_status"], "20");
+    assert_eq!(p["masked_card"], "************1111");
+    assert_eq!(
+        allowed(&p),
+        ["capture", "cancel", "change_authorization", "refresh"]
+    );
+    let first = p["payment_id"].as_str().unwrap().to_owned();
+    // オーソリ変更 down: 028 gives a new payment id; the old one is closed by Paygent.
+    let r = ok(&t, n, "change_authorization", json!({"amount": 7000})).await;
+    let second = r["payment_id"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert_eq!(paygent_payment(&t, &first).await["status"], "32");
+    assert_eq!(paygent_payment(&t, &second).await["amount"], 7000);
+    // The order's total grows: 取引更新 takes a new authorization and cancels the old.
+    set_total(&t, n, 1000).await; // 8,060円
+    let p = payment(&t, n).await;
+    assert!(
+        allowed(&p).contains(&"update_transaction".to_owned()),
+        "{p}"
+    );
+    assert!(p["warnings"][0].as_str().unwrap().contains("取引更新"));
+    let r = ok(&t, n, "update_transaction", json!({})).await;
+    let third = r["payment_id"].as_str().unwrap().to_owned();
+    assert!(r["message"].as_str().unwrap().contains(&second), "{r}");
+    assert_eq!(paygent_payment(&t, &second).await["status"], "32");
+    let th = paygent_payment(&t, &third).await;
+    assert_eq!(
+        (th["status"].as_str(), th["amount"].as_i64()),
+        (Some("20"), Some(8060))
+    );
+    let p = payment(&t, n).await;
+    let prev: Vec<(String, String)> = p["previous"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["payment_id"].as_str().unwrap().into(),
+                x["standing"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prev,
+        [
+            (first.clone(), "closed".into()),
+            (second.clone(), "cancelled".into())
+        ]
+    );
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{n}")).await.1["gateway_ref"],
+        third.as_str()
+    );
+    // 売上確定, then 売上変更 down (029), then キャンセル (023).
+    ok(&t, n, "capture", json!({})).await;
+    assert_eq!(paygent_payment(&t, &third).await["status"], "40");
+    let p = payment(&t, n).await;
+    assert_eq!(allowed(&p), ["cancel", "change_capture", "refresh"]);
+    let r = ok(&t, n, "change_capture", json!({"amount": 8000})).await;
+    let fourth = r["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(paygent_payment(&t, &fourth).await["status"], "40");
+    assert_eq!(paygent_payment(&t, &third).await["status"], "60");
+    ok(&t, n, "cancel", json!({})).await;
+    assert_eq!(paygent_payment(&t, &fourth).await["status"], "60");
+    let p = payment(&t, n).await;
+    assert_eq!(p["state"], "cancelled");
+    assert_eq!(allowed(&p), ["refresh"]);
+    // Fees: one capture and one cancel at 10円.
+    let (_, f) = t.get("/api/v1/payments/fees?month=2024-08").await;
+    assert_eq!(
+        (f["count"].as_i64(), f["total"].as_i64()),
+        (Some(2), Some(20)),
+        "{f}"
+    );
+    let h = history(&t, n).await;
+    assert!(
+        h.iter().any(|d| d.starts_with("売上確定 8,060円: 成功")),
+        "{h:?}"
+    );
+    // A refused action says why and changes nothing.
+    let (st, v) = op(&t, n, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("取消"),
+        "{v}"
+    );
+}
+
+/// Seed 001: GMO — 金額変更 (仮売上), 実売上, 取消 (VOID on the same day, RETURNX a month
+/// later), 再オーソリ only once the order is no longer キャンセル, 即時売上 orders.
+async fn gmo_card_flow(t: TestApp) {
+    let n = order(&t, "gmo_card").await;
+    authorize(&t, n, false).await;
+    let p = payment(&t, n).await;
+    let oid = p["payment_id"].as_str().unwrap().to_owned();
+    assert_eq!(oid, format!("{n}-1"), "GMO OrderID from the journal");
+    ok(
+        &t,
+        n,
+        "change_authorization",
+        json!({"amount": 5000, "capture": false}),
+    )
+    .await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["state"].as_str(), p["amount"].as_i64()),
+        (Some("authorized"), Some(5000))
+    );
+    ok(&t, n, "capture", json!({})).await;
+    // Cancel on the same Japan day: VOID.
+    let r = ok(&t, n, "cancel", json!({})).await;
+    assert!(r["message"].as_str().unwrap().contains("VOID"), "{r}");
+    // The order is cancelled: no re-authorization until its status moves back.
+    let (st, _) = t
+        .post(
+            &format!("/api/v1/orders/{n}/status"),
+            json!({"status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let p = payment(&t, n).await;
+    assert_eq!(allowed(&p), ["refresh"]);
+    let (st, v) = op(&t, n, "reauthorize", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("キャンセル")
+    );
+    let (st, _) = t
+        .post(
+            &format!("/api/v1/orders/{n}/status"),
+            json!({"status": "new"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    ok(&t, n, "reauthorize", json!({})).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["state"].as_str(), p["amount"].as_i64()),
+        (Some("authorized"), Some(7660))
+    );
+    ok(&t, n, "capture", json!({})).await;
+    // A month later a captured payment is 月跨返品.
+    t.set_now("2024-09-02T01:00:00Z");
+    let r = ok(&t, n, "cancel", json!({})).await;
+    assert!(r["message"].as_str().unwrap().contains("RETURNX"), "{r}");
+    let ev = gmo_events(&t, &oid).await;
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e.starts_with("AlterTran:SALES:OK"))
+            .count(),
+        2,
+        "{ev:?}"
+    );
+    // 即時売上: only キャンセル.
+    let m = order(&t, "gmo_card").await;
+    authorize(&t, m, true).await;
+    let p = payment(&t, m).await;
+    assert_eq!(
+        (p["state"].as_str(), p["mode"].as_str()),
+        (Some("captured"), Some("auth_and_capture"))
+    );
+    assert_eq!(allowed(&p), ["cancel", "refresh"]);
+    let (st, v) = op(&t, m, "change_capture", json!({"amount": 100})).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("キャンセルのみ"),
+        "{v}"
+    );
+    // No fees for GMO.
+    let (_, f) = t.get("/api/v1/payments/fees?month=2024-08").await;
+    assert_eq!(f["count"], 0);
+}
+
+/// Seed 002: Paidy — 更新 to the order's total (≤ +10%), 売上確定, partial and full
+/// 払い戻し, クローズ once the order is キャンセル.
+async fn paidy_flow(t: TestApp) {
+    let n = order(&t, "paidy").await;
+    authorize(&t, n, false).await;
+    let p = payment(&t, n).await;
+    assert!(p["payment_id"].as_str().unwrap().starts_with("pay_"));
+    assert!(p["auth_expires_at"].as_str().is_some());
+    assert_eq!(allowed(&p), ["capture", "refresh"]);
+    // The total grows within 10%: 更新 is offered, with the warning.
+    set_total(&t, n, 1200).await; // 8,260円
+    let p = payment(&t, n).await;
+    assert!(allowed(&p).contains(&"paidy_update".to_owned()));
+    assert!(p["warnings"][0].as_str().unwrap().contains("更新"), "{p}");
+    ok(&t, n, "paidy_update", json!({})).await;
+    ok(&t, n, "capture", json!({})).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["state"].as_str(), p["captured"].as_i64()),
+        (Some("captured"), Some(8260))
+    );
+    // More than captured is refused before anything is sent.
+    let (st, v) = op(&t, n, "refund", json!({"amount": 9000})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    ok(&t, n, "refund", json!({"amount": 1000})).await;
+    let p = payment(&t, n).await;
+    assert_eq!(p["refunded"], 1000);
+    ok(&t, n, "refund", json!({})).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["state"].as_str(), p["refunded"].as_i64()),
+        (Some("refunded"), Some(8260))
+    );
+    let l = ledger(&t).await;
+    let pid = p["payment_id"].as_str().unwrap();
+    let sp = l["paidy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pid)
+        .unwrap();
+    assert_eq!(sp["refunds"].as_array().unwrap().len(), 2);
+    // Above +10%: 更新 refused with the reason.
+    let m = order(&t, "paidy").await;
+    authorize(&t, m, false).await;
+    set_total(&t, m, 2000).await; // +1,400 > 10%
+    let (st, v) = op(&t, m, "paidy_update", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("10%"),
+        "{v}"
+    );
+    // クローズ once cancelled.
+    let (st, v) = op(&t, m, "paidy_close", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    t.post(
+        &format!("/api/v1/orders/{m}/status"),
+        json!({"status": "cancelled"}),
+    )
+    .await;
+    ok(&t, m, "paidy_close", json!({})).await;
+    assert_eq!(payment(&t, m).await["state"], "cancelled");
+}
+
+/// The same Idempotency-Key returns the first outcome; reused for another request it is
+/// refused. 100 concurrent captures of one order capture once.
+async fn exactly_once_under_repeats_and_concurrency(t: TestApp) {
+    let n = order(&t, "gmo_card").await;
+    authorize(&t, n, false).await;
+    let send = |key: Option<String>| {
+        let mut r = t.req(Method::POST, &format!("/api/v1/orders/{n}/payment/capture"));
+        if let Some(k) = key {
+            r = r.header("Idempotency-Key", k);
+        }
+        support::send(r)
+    };
+    let mut all = Vec::new();
+    for i in 0..100 {
+        // Half repeat one key (a retrying client), half carry none (double clicks).
+        all.push(send((i % 2 == 0).then(|| "capture-once".to_owned())));
+    }
+    let results = futures_util::future::join_all(all).await;
+    let succeeded: Vec<&Value> = results
+        .iter()
+        .filter(|(_, v)| v["status"] == "succeeded")
+        .map(|(_, v)| v)
+        .collect();
+    let ids: std::collections::BTreeSet<i64> = succeeded
+        .iter()
+        .map(|v| v["operation_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "one operation succeeded: {ids:?}");
+    for (st, v) in &results {
+        assert!(
+            *st == StatusCode::OK || *st == StatusCode::CONFLICT,
+            "{st} {v}"
+        );
+    }
+    let oid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ev = gmo_events(&t, &oid).await;
+    assert_eq!(
+        ev.iter()
+            .filter(|e| e.starts_with("AlterTran:SALES"))
+            .count(),
+        1,
+        "exactly one capture at the gateway: {ev:?}"
+    );
+    // The key again, later: the first outcome, marked repeated.
+    let (st, v) = send(Some("capture-once".into())).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (v["status"].as_str(), v["repeated"].as_bool()),
+        (Some("succeeded"), Some(true))
+    );
+    // The key for another operation: refused.
+    let (st, v) = support::send(
+        t.req(Method::POST, &format!("/api/v1/orders/{n}/payment/cancel"))
+            .header("Idempotency-Key", "capture-once"),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert_eq!(v["error"]["code"], "idempotency_key_reused");
+}
+
+/// A capture whose answer is lost after GMO committed, a cancel that times out after
+/// Paygent committed, and a Paidy capture dropped before it reached Paidy: each stays 確認中
+/// (blocking other operations) until the recovery job asks the gateway — which settles the
+/// first two as done and the third as not done, sending nothing again.
+async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
+    // GMO: dropped after commit.
+    let g = order(&t, "gmo_card").await;
+    authorize(&t, g, false).await;
+    fault(&t, "gmo", "AlterTran", "drop_after", 0).await;
+    let (st, v) = op(&t, g, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["status"], "unknown");
+    let p = payment(&t, g).await;
+    assert_eq!(p["state"], "authorized", "juchu does not guess");
+    assert_eq!(allowed(&p), ["refresh"]);
+    assert_eq!(p["open_operation"]["status"], "unknown");
+    let (st, v) = op(&t, g, "cancel", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(v["error"]["message"].as_str().unwrap().contains("確認中"));
+
+    // Paygent: the cancel's answer held past the client's timeout.
+    let pg = order(&t, "paygent_card").await;
+    authorize(&t, pg, false).await;
+    fault(&t, "paygent", "021", "hold_after", 4000).await;
+    let (st, v) = op(&t, pg, "cancel", json!({})).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let pid = payment(&t, pg).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Paidy: dropped before it reached Paidy.
+    let pd = order(&t, "paidy").await;
+    authorize(&t, pd, false).await;
+    fault(&t, "paidy", "captures", "drop_before", 0).await;
+    let (st, _) = op(&t, pd, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+
+    // Wait for the held answer to be given (and ignored).
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let done = recover(&t).await;
+    let by_order = |n: i64| {
+        done.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["order_number"] == n)
+            .unwrap_or_else(|| panic!("order {n} not settled: {done}"))["result"]
+            .clone()
+    };
+    assert_eq!(by_order(g)["status"], "succeeded");
+    assert_eq!(by_order(pg)["status"], "succeeded");
+    assert_eq!(by_order(pd)["status"], "failed");
+    assert!(
+        by_order(pd)["message"]
+            .as_str()
+            .unwrap()
+            .contains("行われていません")
+    );
+    assert_eq!(payment(&t, g).await["state"], "captured");
+    assert_eq!(payment(&t, pg).await["state"], "cancelled");
+    assert_eq!(payment(&t, pd).await["state"], "authorized");
+    // Nothing was sent twice.
+    let oid = payment(&t, g).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ev = gmo_events(&t, &oid).await;
+    assert_eq!(
+        ev.iter().filter(|e| e.starts_with("AlterTran")).count(),
+        1,
+        "{ev:?}"
+    );
+    let sp = paygent_payment(&t, &pid).await;
+    let cancels = sp["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["telegram_kind"] == "021")
+        .count();
+    assert_eq!(cancels, 1, "{sp}");
+    // Settled: a second run has nothing to do, and operations are open again.
+    assert_eq!(recover(&t).await.as_array().unwrap().len(), 0);
+    ok(&t, pd, "capture", json!({})).await;
+    let h = history(&t, g).await;
+    assert!(h.iter().any(|d| d.contains("確認中")), "{h:?}");
+    assert!(h.iter().any(|d| d.contains("照会の結果")), "{h:?}");
+    // The refresh button settles an unknown one too.
+    let r = order(&t, "gmo_card").await;
+    authorize(&t, r, false).await;
+    fault(&t, "gmo", "AlterTran", "drop_after", 0).await;
+    op(&t, r, "capture", json!({})).await;
+    let v = ok(&t, r, "refresh", json!({})).await;
+    assert!(v["message"].as_str().unwrap().contains("売上確定"), "{v}");
+    assert_eq!(payment(&t, r).await["state"], "captured");
+}
+
+/// An authorization past its limit: capture is refused with the gateway's reason and the
+/// payment shows 期限切れ.
+async fn expired_authorizations_are_refused(t: TestApp) {
+    let n = order(&t, "paygent_card").await;
+    authorize(&t, n, false).await;
+    t.set_now("2024-10-20T01:00:00Z"); // 62 days later
+    let p = payment(&t, n).await;
+    assert_eq!(p["auth_expired"], true);
+    assert!(p["warnings"].to_string().contains("有効期限"), "{p}");
+    let (st, v) = op(&t, n, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(v["status"], "failed");
+    assert_eq!(v["result_code"], "2007", "{v}");
+    let p = payment(&t, n).await;
+    assert_eq!(p["state"], "expired", "{p}");
+    assert_eq!(p["gateway_status"], "33");
+    // GMO: over 90 days.
+    let g = order(&t, "gmo_card").await;
+    authorize(&t, g, false).await;
+    t.set_now("2025-01-20T01:00:00Z");
+    let (_, v) = op(&t, g, "capture", json!({})).await;
+    assert_eq!(
+        (v["status"].as_str(), v["result_code"].as_str()),
+        (Some("failed"), Some("E01420010")),
+        "{v}"
+    );
+}
+
+/// Automatic order status after payment operations (a shop setting, off by default).
+async fn auto_status_after_capture_and_cancel(t: TestApp) {
+    let n = order(&t, "gmo_card").await;
+    authorize(&t, n, false).await;
+    ok(&t, n, "capture", json!({})).await;
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{n}")).await.1["status"],
+        "new"
+    );
+    let (st, v) = support::send(
+        t.req(Method::PUT, "/api/v1/shop/payment-settings")
+            .json(&json!({"auto_status": true, "paygent_fee": 12})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let m = order(&t, "paygent_card").await;
+    authorize(&t, m, false).await;
+    ok(&t, m, "capture", json!({})).await;
+    assert_eq!(
+        t.get(&format!("/api/v1/orders/{m}")).await.1["status"],
+        "paid"
+    );
+    ok(&t, m, "cancel", json!({})).await;
+    let o = t.get(&format!("/api/v1/orders/{m}")).await.1;
+    assert_eq!(o["status"], "cancelled");
+    let (_, f) = t.get("/api/v1/payments/fees?month=2024-08").await;
+    assert_eq!(f["total"], 24);
+    // Operators may not change shop settings.
+    let (st, _) = support::send(
+        t.client
+            .put(format!("{}/api/v1/shop/payment-settings", t.base))
+            .bearer_auth(&t.operator_token)
+            .json(&json!({"auto_status": false, "paygent_fee": 0})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = t.get("/api/v1/payments/fees?month=2024-13").await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A Paygent increase whose second step (cancel of the old authorization) fails is shown
+/// half-done, and 旧取引を取消 finishes it.
+async fn a_two_step_change_stopped_half_way_is_shown_and_finished(t: TestApp) {
+    let n = order(&t, "paygent_card").await;
+    authorize(&t, n, false).await;
+    let old = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fault(&t, "paygent", "021", "server_error", 0).await;
+    let (st, v) = op(&t, n, "change_authorization", json!({"amount": 9000})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "partial");
+    assert!(
+        v["message"].as_str().unwrap().contains("旧取引を取消"),
+        "{v}"
+    );
+    let p = payment(&t, n).await;
+    assert_eq!(p["amount"], 9000);
+    assert!(allowed(&p).contains(&"cancel_previous".to_owned()));
+    assert!(p["warnings"].to_string().contains("取消が済んでいません"));
+    assert_eq!(
+        paygent_payment(&t, &old).await["status"],
+        "20",
+        "the old one still holds"
+    );
+    ok(&t, n, "cancel_previous", json!({})).await;
+    assert_eq!(paygent_payment(&t, &old).await["status"], "32");
+    let p = payment(&t, n).await;
+    assert!(!allowed(&p).contains(&"cancel_previous".to_owned()));
+    assert_eq!(p["previous"][0]["standing"], "cancelled");
+}
+
+/// Bad input and missing things get clear errors and change nothing.
+async fn bad_requests_are_refused_clearly(t: TestApp) {
+    let n = order(&t, "gmo_card").await;
+    let (st, _) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (st, v) = op(&t, n, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    let (st, v) = op(&t, n, "explode", json!({})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (st, v) = t
+        .post(&format!("/api/v1/orders/{n}/payment"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // A declined card: failed with GMO's code, no payment kept, the attempt in the history.
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment"),
+            json!({"test_card_number": "4111111111118212", "test_card_expire": "3012"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(
+        (v["status"].as_str(), v["result_code"].as_str()),
+        (Some("failed"), Some("42G120000")),
+        "{v}"
+    );
+    let (st, _) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    assert!(history(&t, n).await[0].contains("G12"));
+    // A second card works; a third authorization is refused.
+    authorize(&t, n, false).await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment"),
+            json!({"test_card_number": CARD, "test_card_expire": "3012"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    let (st, v) = op(&t, n, "change_authorization", json!({"amount": 7660})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (st, v) = op(&t, n, "change_authorization", json!({"amount": -5})).await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (st, v) = op(&t, n, "capture", json!({"expected_version": 99})).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "stale_version");
+    // Not a card order.
+    let mut o = order_json();
+    o["payment_method"] = json!("bank_transfer");
+    let b = t.import(o).await["number"].as_i64().unwrap();
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{b}/payment"),
+            json!({"test_card_number": CARD, "test_card_expire": "3012"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+}
+
+both_backends!(
+    paygent_card_flow,
+    gmo_card_flow,
+    paidy_flow,
+    exactly_once_under_repeats_and_concurrency,
+    lost_answers_are_settled_by_asking_the_gateway,
+    expired_authorizations_are_refused,
+    auto_status_after_capture_and_cancel,
+    a_two_step_change_stopped_half_way_is_shown_and_finished,
+    bad_requests_are_refused_clearly,
+);
