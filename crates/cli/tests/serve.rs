@@ -258,3 +258,156 @@ async fn migrate_on_postgres() {
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The process really dies between the gateway call and the commit: GMO has captured, juchu
+/// never recorded it. The next process's recovery job asks GMO (SearchTrade) and records the
+/// capture; nothing is sent to GMO again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
+    use serde_json::{Value, json};
+    // The gateway sandbox lives in this test process, so it outlives juchu.
+    let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sb_url = format!("http://{}", listener.local_addr().unwrap());
+    let router = sb.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let dir = temp_dir();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--no-sandbox",
+        "--gateway-sandbox-url",
+        &sb_url,
+        "--recovery-grace-secs",
+        "0",
+    ];
+    let s = start(&dir, &args);
+    let c = reqwest::Client::new();
+    let tok: Value = c
+        .post(format!("{}/api/v1/auth/token", s.base))
+        .json(&json!({"login": "admin", "password": "juchu-demo", "name": "kill test"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["token"].as_str().unwrap().to_owned();
+    let order: Value = c
+        .post(format!("{}/api/v1/orders?import=true", s.base))
+        .bearer_auth(&token)
+        .json(&json!({
+            "customer": {"family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
+                "postal_code": "100-0001", "prefecture": "東京都", "address1": "千代田区千代田1-1", "tel": "03-1234-5678"},
+            "email": "hanako@example.jp",
+            "items": [{"product_code": "X-1", "product_name": "試験品", "unit_price": 3000, "tax_rate": 10, "quantity": 1}],
+            "payment_method": "gmo_card"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = order["number"].as_i64().expect("order created");
+    let auth: Value = c
+        .post(format!("{}/api/v1/orders/{n}/payment", s.base))
+        .bearer_auth(&token)
+        .json(&json!({"test_card_number": "4111111111111111", "test_card_expire": "3012"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(auth["status"], "succeeded", "{auth}");
+    let order_id = auth["payment_id"].as_str().unwrap().to_owned();
+    // GMO commits the capture, then holds its answer: juchu is waiting when it dies.
+    c.post(format!("{sb_url}/_sandbox/faults"))
+        .json(&json!({"gateway": "gmo", "operation": "AlterTran", "kind": "hold_after", "delay_ms": 60000, "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    let capture = {
+        let (c, base, token) = (c.clone(), s.base.clone(), token.clone());
+        tokio::spawn(async move {
+            c.post(format!("{base}/api/v1/orders/{n}/payment/capture"))
+                .bearer_auth(token)
+                .send()
+                .await
+        })
+    };
+    let status_at_gmo = || async {
+        let l: Value = c
+            .get(format!("{sb_url}/_sandbox/ledger"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let t = l["gmo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["order_id"] == order_id.as_str())
+            .unwrap()
+            .clone();
+        (
+            t["status"].as_str().unwrap().to_owned(),
+            t["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["api"] == "AlterTran")
+                .count(),
+        )
+    };
+    for _ in 0..100 {
+        if status_at_gmo().await.0 == "SALES" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status_at_gmo().await, ("SALES".to_owned(), 1));
+    // SIGKILL: no shutdown, no commit.
+    drop(s);
+    assert!(capture.await.unwrap().is_err(), "the caller lost its answer");
+    // A new process: the recovery job runs at start-up and asks GMO.
+    let s = start(&dir, &args);
+    let mut p = Value::Null;
+    for _ in 0..100 {
+        p = c
+            .get(format!("{}/api/v1/orders/{n}/payment", s.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if p["open_operation"].is_null() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(p["state"], "captured", "{p}");
+    assert_eq!(p["operations"][0]["action"], "capture");
+    assert_eq!(p["operations"][0]["status"], "succeeded");
+    assert!(
+        p["operations"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("照会の結果"),
+        "{p}"
+    );
+    assert_eq!(
+        status_at_gmo().await,
+        ("SALES".to_owned(), 1),
+        "nothing sent again"
+    );
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
