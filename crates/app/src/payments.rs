@@ -327,13 +327,15 @@ pub async fn authorize(
     .to_string();
     let now = app.now();
     let mut tx = app.store.begin().await?;
+    // Lock first, then look the key up: a request with the same key that committed while
+    // this one waited for the lock is seen (PostgreSQL reads committed rows per statement).
+    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
     if let Some(op) = store::operation_by_key(tx.conn(), actor.shop_id, &key).await? {
         drop(tx);
         return repeat(app, op, &request).await;
     }
-    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
     let Some((gateway, kind)) = kind_of(&order) else {
         return Err(AppError::conflict(
             "no_online_payment",
@@ -685,13 +687,15 @@ pub async fn operate(
     .to_string();
     let now = app.now();
     let mut tx = app.store.begin().await?;
+    // Lock first, then look the key up: a request with the same key that committed while
+    // this one waited for the lock is seen (PostgreSQL reads committed rows per statement).
+    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
     if let Some(op) = store::operation_by_key(tx.conn(), actor.shop_id, &key).await? {
         drop(tx);
         return repeat(app, op, &request).await;
     }
-    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
     let p = store::by_order_for_update(&mut tx, order.id)
         .await?
         .ok_or(AppError::NotFound("決済"))?;
