@@ -1391,9 +1391,36 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
     };
     drop(conn);
     let gw = app.gateways.get(order_gateway(&order)?)?;
-    let unknown = |e: GatewayError| {
-        tracing::warn!(operation = op.id, error = %e, "recovery: the gateway cannot be asked now");
-    };
+    // The gateway could not be asked now: try again on the next run. Any other error is the
+    // gateway's definite answer that it cannot say (unknown id, no such inquiry): the
+    // operation is closed as unverifiable, with what the operator must check by hand.
+    macro_rules! cannot_ask {
+        ($e:expr) => {{
+            let e: GatewayError = $e;
+            if matches!(
+                e,
+                GatewayError::Unknown { .. } | GatewayError::NotSent { .. } | GatewayError::Protocol(_)
+            ) {
+                tracing::warn!(operation = op.id, error = %e, "recovery: the gateway cannot be asked now");
+                return Ok(None);
+            }
+            return settle(
+                app,
+                WHO,
+                op.id,
+                Verdict::Failed {
+                    code: e.code().unwrap_or("unverifiable").to_owned(),
+                    message: format!(
+                        "結果を照会できませんでした（{e}）。{}の管理画面で取引を確認してください",
+                        gateway_name(order_gateway(&order)?)
+                    ),
+                    status: None,
+                },
+            )
+            .await
+            .map(Some);
+        }};
+    }
     let verdict = if op.action == "authorize" {
         match gw.find(&order_ref(number, op.id)).await {
             Ok(Some((r, st)))
@@ -1416,10 +1443,7 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
                 }
             }
             Ok(_) => not_done(),
-            Err(e) => {
-                unknown(e);
-                return Ok(None);
-            }
+            Err(e) => cannot_ask!(e),
         }
     } else {
         let Some(p) = &p else {
@@ -1444,18 +1468,12 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
                         tx.commit().await?;
                     }
                     Ok(_) => all = false,
-                    Err(e) => {
-                        unknown(e);
-                        return Ok(None);
-                    }
+                    Err(e) => cannot_ask!(e),
                 }
             }
             let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
                 Ok(st) => st,
-                Err(e) => {
-                    unknown(e);
-                    return Ok(None);
-                }
+                Err(e) => cannot_ask!(e),
             };
             if all {
                 Verdict::Done {
@@ -1475,10 +1493,7 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
             let current = parse_ref(&p.held.ref_json)?;
             let st = match gw.query(&current).await {
                 Ok(st) => st,
-                Err(e) => {
-                    unknown(e);
-                    return Ok(None);
-                }
+                Err(e) => cannot_ask!(e),
             };
             let took = match action {
                 Action::Capture => matches!(st.state, PaymentState::Captured | PaymentState::Paid),

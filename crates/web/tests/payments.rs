@@ -557,6 +557,28 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     let h = history(&t, g).await;
     assert!(h.iter().any(|d| d.contains("確認中")), "{h:?}");
     assert!(h.iter().any(|d| d.contains("照会の結果")), "{h:?}");
+    // A Paidy authorization whose answer is lost cannot be looked up by the shop's
+    // reference: it is closed as unverifiable, telling the operator where to look.
+    let a = order(&t, "paidy").await;
+    fault(&t, "paidy", "payments", "drop_after", 0).await;
+    let (st, _) = t
+        .post(
+            &format!("/api/v1/orders/{a}/payment"),
+            json!({"token": "tok_test"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let done = recover(&t).await;
+    let r = &done[0]["result"];
+    assert_eq!(
+        (r["status"].as_str(), r["result_code"].as_str()),
+        (Some("failed"), Some("unverifiable")),
+        "{done}"
+    );
+    assert!(
+        r["message"].as_str().unwrap().contains("Paidyの管理画面"),
+        "{r}"
+    );
     // The refresh button settles an unknown one too.
     let r = order(&t, "gmo_card").await;
     authorize(&t, r, false).await;
