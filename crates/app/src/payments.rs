@@ -117,6 +117,10 @@ pub struct OperationResult {
     pub payment_id: String,
     /// This is the answer to an earlier request with the same idempotency key.
     pub repeated: bool,
+    /// When it was requested (Japan time, to the minute).
+    pub at: String,
+    /// Who requested it.
+    pub actor: String,
 }
 
 impl OperationResult {
@@ -131,6 +135,8 @@ impl OperationResult {
             message: op.message.clone(),
             payment_id,
             repeated,
+            at: juchu_domain::time::format_jst_minute(op.created_at),
+            actor: op.actor.clone(),
         }
     }
 }
@@ -1337,6 +1343,8 @@ pub async fn refresh(app: &App, actor: &Actor, number: i64) -> Result<OperationR
         message,
         payment_id: held.display_id,
         repeated: false,
+        at: jst_minute(now),
+        actor: actor.name.clone(),
     })
 }
 
