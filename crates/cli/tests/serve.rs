@@ -374,7 +374,10 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     assert_eq!(status_at_gmo().await, ("SALES".to_owned(), 1));
     // SIGKILL: no shutdown, no commit.
     drop(s);
-    assert!(capture.await.unwrap().is_err(), "the caller lost its answer");
+    assert!(
+        capture.await.unwrap().is_err(),
+        "the caller lost its answer"
+    );
     // A new process: the recovery job runs at start-up and asks GMO.
     let s = start(&dir, &args);
     let mut p = Value::Null;
