@@ -2,6 +2,7 @@
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
 mod pages;
+mod payments;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -39,12 +40,17 @@ impl Templates {
             "login.html",
             "orders.html",
             "order.html",
+            "payment_panel.html",
             "products.html",
             "customers.html",
             "cancelled_stock.html",
             "settings.html",
             "error.html"
         );
+        // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
+        env.add_filter("yen", |v: i64| {
+            format!("{}円", juchu_domain::money::group(v))
+        });
         Templates { env }
     }
 
@@ -145,6 +151,8 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(pages::orders))
         .route("/orders/csv", get(pages::orders_csv))
         .route("/orders/{number}", get(pages::order))
+        .route("/orders/{number}/edit", post(pages::edit_order))
+        .route("/orders/{number}/payment/{action}", post(payments::operate))
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
         .route("/cancelled-stock", get(pages::cancelled_stock))
