@@ -1092,12 +1092,20 @@ async fn settle(
                 )
                 .await?;
             }
-            let m = if message.is_empty() {
+            let m = if message.is_empty() && action == Some(Action::Refund) {
                 format!(
-                    "{label}しました（{}、決済状況: {} / {}）",
-                    yen(status.amount),
+                    "払い戻しが完了しました（払い戻し済み合計 {} / 売上 {}、決済状況: {} / {}）",
+                    yen(status.refunded),
+                    yen(status.captured),
                     state_label(status.state),
                     status.gateway_status
+                )
+            } else if message.is_empty() {
+                format!(
+                    "{label}が完了しました（決済状況: {} / {}、決済金額 {}）",
+                    state_label(status.state),
+                    status.gateway_status,
+                    yen(status.amount)
                 )
             } else {
                 message
@@ -1150,9 +1158,7 @@ async fn settle(
         Verdict::Unknown { reason } => (
             OpStatus::Unknown,
             String::new(),
-            format!(
-                "確認中: {reason}。決済会社に照会して結果を確定します（同じ操作を繰り返さないでください）"
-            ),
+            format!("{reason}（同じ操作を繰り返さないでください）"),
             false,
             payment.as_ref().map(|p| p.id),
         ),

@@ -45,6 +45,8 @@ pub(crate) fn http_builder(timeout: Duration) -> reqwest::ClientBuilder {
 /// Classify a transport error: was the request surely not processed, or is the outcome
 /// unknown?
 pub(crate) fn transport_error(e: reqwest::Error) -> GatewayError {
+    // The operator reads this: the gateway's URL is configuration, not news.
+    let e = e.without_url();
     if e.is_connect() || e.is_builder() {
         GatewayError::NotSent {
             reason: e.to_string(),
