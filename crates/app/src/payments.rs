@@ -394,24 +394,20 @@ pub async fn authorize(
         ));
     }
     let gw = app.gateways.get(gateway)?;
-    let op_id = match journal(
-        &mut tx,
-        actor,
-        order.id,
-        None,
-        "authorize",
-        &key,
-        &request,
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: None,
+        order_id: order.id,
+        action: "authorize",
+        idempotency_key: &key,
+        request: &request,
         amount,
-        now,
-    )
-    .await
-    {
-        Ok(id) => id,
-        Err(e) if e.is_constraint() => return repeat_key(app, actor, &key, &request).await,
-        Err(e) => return Err(e.into()),
+        actor: &actor.name,
     };
-    tx.commit().await?;
+    let op_id = match journal(app, tx, op, now).await? {
+        Ok(id) => id,
+        Err(first) => return Ok(first),
+    };
 
     let masked = input
         .masked_card
@@ -458,33 +454,32 @@ pub async fn authorize(
     settle(app, &actor.name, op_id, verdict).await
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Journal `op` as pending and commit. `Err(outcome)`: the key was taken by a concurrent
+/// request meanwhile — its outcome is the answer.
 async fn journal(
-    tx: &mut Tx,
-    actor: &Actor,
-    order_id: i64,
-    payment_id: Option<i64>,
-    action: &str,
-    key: &str,
-    request: &str,
-    amount: i64,
+    app: &App,
+    mut tx: Tx,
+    op: NewOperation<'_>,
     now: Timestamp,
-) -> Result<i64, juchu_store::StoreError> {
-    store::insert_operation(
-        tx,
-        &NewOperation {
-            shop_id: actor.shop_id,
-            payment_id,
-            order_id,
-            action,
-            idempotency_key: key,
-            request,
-            amount,
-            actor: &actor.name,
-        },
-        now,
-    )
-    .await
+) -> Result<Result<i64, OperationResult>, AppError> {
+    match store::insert_operation(&mut tx, &op, now).await {
+        Ok(id) => {
+            tx.commit().await?;
+            Ok(Ok(id))
+        }
+        Err(e) if e.is_constraint() => {
+            drop(tx);
+            let first = store::operation_by_key(
+                &mut *app.store.read().await?,
+                op.shop_id,
+                op.idempotency_key,
+            )
+            .await?
+            .ok_or(AppError::NotFound("決済処理"))?;
+            Ok(Err(repeat(app, first, op.request).await?))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The same key again: the same request gets the first outcome (waiting while it runs); a
@@ -505,18 +500,6 @@ async fn repeat(app: &App, op: Operation, request: &str) -> Result<OperationResu
             .ok_or(AppError::NotFound("決済処理"))?;
     }
     result_of(app, &op, true).await
-}
-
-async fn repeat_key(
-    app: &App,
-    actor: &Actor,
-    key: &str,
-    request: &str,
-) -> Result<OperationResult, AppError> {
-    let op = store::operation_by_key(&mut *app.store.read().await?, actor.shop_id, key)
-        .await?
-        .ok_or(AppError::NotFound("決済処理"))?;
-    repeat(app, op, request).await
 }
 
 async fn result_of(app: &App, op: &Operation, repeated: bool) -> Result<OperationResult, AppError> {
@@ -716,24 +699,20 @@ pub async fn operate(
         .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
     let amount = target_amount(action, &order, &p, &input)?;
     let gw = app.gateways.get(p.gateway)?;
-    let op_id = match journal(
-        &mut tx,
-        actor,
-        order.id,
-        Some(p.id),
-        action.code(),
-        &key,
-        &request,
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: Some(p.id),
+        order_id: order.id,
+        action: action.code(),
+        idempotency_key: &key,
+        request: &request,
         amount,
-        now,
-    )
-    .await
-    {
-        Ok(id) => id,
-        Err(e) if e.is_constraint() => return repeat_key(app, actor, &key, &request).await,
-        Err(e) => return Err(e.into()),
+        actor: &actor.name,
     };
-    tx.commit().await?;
+    let op_id = match journal(app, tx, op, now).await? {
+        Ok(id) => id,
+        Err(first) => return Ok(first),
+    };
 
     let current = parse_ref(&p.held.ref_json)?;
     let verdict = match action {
