@@ -23,7 +23,7 @@ use juchu_domain::payment::{
     self, Action, CaptureMode, Facts, Kind, PaymentState, refund_amount, state_label,
 };
 use juchu_domain::payment_method::Gateway;
-use juchu_domain::status::OrderStatus;
+use juchu_domain::status::{OrderList, OrderStatus};
 use juchu_gateway::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway as GatewayApi, GatewayError,
     GatewayStatus, Installments, PaymentRef, Secret,
@@ -1691,6 +1691,22 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
                 }
             ))
         }
+        _ => {}
+    }
+    // Seed 004 §7-3: what the payment's state means in the list the order sits in.
+    match (h.state, order.list) {
+        (PaymentState::Authorized, OrderList::Completed) => warnings.push(
+            "注意: 売上確定が済んでいません。取引が正常に終わっているなら「売上確定」を押してください（売上確定しないと精算されません）".to_owned(),
+        ),
+        (PaymentState::Authorized, OrderList::Cancelled) => warnings.push(
+            "キャンセルの受注です。決済も「キャンセル」（Paidyは「クローズ」）で取り消してください".to_owned(),
+        ),
+        (PaymentState::Captured, OrderList::Cancelled) => warnings.push(
+            "注意: 売上確定済みの決済の受注がキャンセル一覧にあります。このままでは購入者に請求されます。キャンセルなら決済も取り消し、決済会社の管理画面でも一致を確認してください".to_owned(),
+        ),
+        (PaymentState::Cancelled, OrderList::Completed) => warnings.push(
+            "注意: 決済を取り消した受注が受注完了一覧にあります。メモ欄などにキャンセルの旨を記録してください".to_owned(),
+        ),
         _ => {}
     }
     if p.three_ds && f.state != PaymentState::Cancelled {

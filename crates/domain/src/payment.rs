@@ -201,6 +201,20 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
     let differs = f.order_total != f.amount;
     match action {
         Capture => match (f.state, f.mode) {
+            // Paygent's and Paidy's manuals: the capture button is closed while the shop's
+            // amount and the gateway's differ — send the change first.
+            (S::Authorized, CaptureMode::AuthOnly) if differs && f.gateway != Gateway::Gmo => {
+                no(&format!(
+                    "受注金額（{}円）と決済金額（{}円）が異なります。先に「{}」で決済金額を合わせてください",
+                    f.order_total,
+                    f.amount,
+                    if f.gateway == Gateway::Paidy {
+                        "更新"
+                    } else {
+                        "取引更新"
+                    }
+                ))
+            }
             (S::Authorized, CaptureMode::AuthOnly) => Ok(()),
             (S::Authorized, CaptureMode::AuthAndCapture) => {
                 no("即時売上の受注です。売上確定はオーソリと同時に済んでいます")
@@ -400,6 +414,7 @@ mod tests {
             ..f
         };
         assert!(allowed(&f).contains(&UpdateTransaction));
+        assert!(check(&f, Capture).unwrap_err().0.contains("取引更新"));
         let f = card(Gateway::Paygent, PaymentState::Captured);
         assert_eq!(allowed(&f), vec![Cancel, ChangeCapture, Refresh]);
         let f = card(Gateway::Paygent, PaymentState::Expired);

@@ -748,7 +748,47 @@ async fn bad_requests_are_refused_clearly(t: TestApp) {
     assert_eq!(st, StatusCode::CONFLICT, "{v}");
 }
 
+/// Seed 004 §7-3/§7-4: the panel warns when the payment's state and the order's list
+/// disagree, and Paygent's capture waits until the amounts agree.
+async fn the_panel_warns_when_payment_and_order_disagree(t: TestApp) {
+    let n = order(&t, "paygent_card").await;
+    authorize(&t, n, false).await;
+    set_total(&t, n, 900).await;
+    let (st, v) = op(&t, n, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT);
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("取引更新"),
+        "{v}"
+    );
+    ok(&t, n, "update_transaction", json!({})).await;
+    ok(&t, n, "capture", json!({})).await;
+    t.post(
+        &format!("/api/v1/orders/{n}/status"),
+        json!({"status": "cancelled"}),
+    )
+    .await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/move"),
+            json!({"list": "cancelled"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let p = payment(&t, n).await;
+    assert!(
+        p["warnings"].to_string().contains("購入者に請求されます"),
+        "{p}"
+    );
+    ok(&t, n, "cancel", json!({})).await;
+    assert!(
+        !payment(&t, n).await["warnings"]
+            .to_string()
+            .contains("請求されます")
+    );
+}
+
 both_backends!(
+    the_panel_warns_when_payment_and_order_disagree,
     paygent_card_flow,
     gmo_card_flow,
     paidy_flow,
