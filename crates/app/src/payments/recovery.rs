@@ -1,0 +1,319 @@
+//! Settling operations whose outcome was lost, by asking the gateway: the recovery job and
+//! the 決済状況を確認 button.
+
+use super::*;
+
+/// 決済状況を確認: ask the gateway, store what it holds, and settle an operation whose answer
+/// was lost.
+pub async fn refresh(app: &App, actor: &Actor, number: i64) -> Result<OperationResult, AppError> {
+    let (order, p, open) = {
+        let mut conn = app.store.read().await?;
+        let order = orders::get(&mut conn, actor.shop_id, number)
+            .await?
+            .ok_or(AppError::NotFound("受注"))?;
+        let open = store::open_operation(&mut conn, order.id).await?;
+        let p = store::by_order(&mut conn, order.id).await?;
+        (order, p, open)
+    };
+    if let Some(op) = open {
+        if op.status == OpStatus::Pending
+            && op.created_at > app.now() - SignedDuration::from_secs(REPEAT_WAIT.as_secs() as i64)
+        {
+            return result_of(app, &op, false).await;
+        }
+        resolve(app, &op).await?;
+    }
+    let p = match p {
+        Some(p) => p,
+        None => {
+            return Err(AppError::NotFound("決済"));
+        }
+    };
+    let gw = app.gateways.get(p.gateway)?;
+    let st = gw
+        .query(&parse_ref(&p.held.ref_json)?)
+        .await
+        .map_err(|e| AppError::conflict("gateway_query_failed", e.to_string()))?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let cur = store::by_order_for_update(&mut tx, order.id)
+        .await?
+        .ok_or(AppError::NotFound("決済"))?;
+    let r = parse_ref(&cur.held.ref_json)?;
+    let held = held_after(cur.gateway, Some(&cur.held), &r, &st, false, now)?;
+    let changed = held.state != cur.held.state || held.amount != cur.held.amount;
+    if held != cur.held {
+        store::set_held(&mut tx, cur.id, cur.version, &held, now).await?;
+    }
+    let message = format!(
+        "決済状況: {}（{}）、金額 {}{}",
+        state_label(st.state),
+        st.gateway_status,
+        yen(st.amount),
+        if changed {
+            "。決済会社の状態に合わせて更新しました"
+        } else {
+            ""
+        }
+    );
+    orders::add_history(
+        &mut tx,
+        actor.shop_id,
+        order.id,
+        &history(
+            &actor.name,
+            now,
+            "refresh",
+            format!("決済状況を確認: {message}"),
+            true,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(OperationResult {
+        operation_id: 0,
+        action: Action::Refresh.code().into(),
+        label: Action::Refresh.label().into(),
+        status: OpStatus::Succeeded,
+        amount: st.amount,
+        result_code: String::new(),
+        message,
+        payment_id: held.display_id,
+        repeated: false,
+        at: jst_minute(now),
+        actor: actor.name.clone(),
+    })
+}
+
+/// One settled operation of a recovery run.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Recovered {
+    pub order_number: i64,
+    pub result: OperationResult,
+}
+
+/// Settle every operation whose outcome is not known: `unknown` ones, and `pending` ones
+/// older than `grace` (their process died between the gateway call and the commit). Each is
+/// settled by asking the gateway; nothing is sent again. Several processes may run this at
+/// once: an operation is settled by whoever commits first.
+pub async fn recover(app: &App, grace: Duration) -> Result<Vec<Recovered>, AppError> {
+    let before = app.now() - SignedDuration::try_from(grace).unwrap_or(SignedDuration::ZERO);
+    let ops = store::to_recover(&mut *app.store.read().await?, before, 500).await?;
+    let mut out = Vec::new();
+    for op in ops {
+        match resolve(app, &op).await {
+            Ok(Some(result)) => {
+                let number = orders::number_of(&mut *app.store.read().await?, op.order_id)
+                    .await?
+                    .unwrap_or_default();
+                out.push(Recovered {
+                    order_number: number,
+                    result,
+                });
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(operation = op.id, error = %e, "recovery: cannot settle yet"),
+        }
+    }
+    Ok(out)
+}
+
+/// Settle one open operation from what the gateway holds. `None` when the gateway cannot
+/// be asked now (the operation stays open for the next run).
+async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, AppError> {
+    const WHO: &str = "システム（照会）";
+    let mut conn = app.store.read().await?;
+    let number = orders::number_of(&mut conn, op.order_id)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let order = orders::get(&mut conn, op.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let p = store::by_order(&mut conn, op.order_id).await?;
+    let previous = match &p {
+        Some(p) => store::previous(&mut conn, p.id).await?,
+        None => vec![],
+    };
+    drop(conn);
+    let gw = app.gateways.get(order_gateway(&order)?)?;
+    // The gateway could not be asked now: try again on the next run. Any other error is the
+    // gateway's definite answer that it cannot say (unknown id, no such inquiry): the
+    // operation is closed as unverifiable, with what the operator must check by hand.
+    macro_rules! cannot_ask {
+        ($e:expr) => {{
+            let e: GatewayError = $e;
+            if matches!(
+                e,
+                GatewayError::Unknown { .. } | GatewayError::NotSent { .. } | GatewayError::Protocol(_)
+            ) {
+                tracing::warn!(operation = op.id, error = %e, "recovery: the gateway cannot be asked now");
+                return Ok(None);
+            }
+            return settle(
+                app,
+                WHO,
+                op.id,
+                Verdict::Failed {
+                    code: e.code().unwrap_or("unverifiable").to_owned(),
+                    message: format!(
+                        "結果を照会できませんでした（{e}）。{}の管理画面で取引を確認してください",
+                        gateway_name(order_gateway(&order)?)
+                    ),
+                    status: None,
+                },
+            )
+            .await
+            .map(Some);
+        }};
+    }
+    let verdict = if op.action == "authorize" {
+        match gw.find(&order_ref(number, op.id)).await {
+            Ok(Some((r, st)))
+                if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) =>
+            {
+                let request: serde_json::Value =
+                    serde_json::from_str(&op.request).unwrap_or_default();
+                let capture = request["capture"].as_bool().unwrap_or(false);
+                Verdict::Created {
+                    payment: r,
+                    status: st,
+                    mode: if capture {
+                        CaptureMode::AuthAndCapture
+                    } else {
+                        CaptureMode::AuthOnly
+                    },
+                    kind: kind_of(&order).map_or(Kind::Card, |(_, k)| k),
+                    installments: "一括払い".into(),
+                    masked: request["test_card"].as_str().unwrap_or_default().to_owned(),
+                }
+            }
+            Ok(_) => not_done(),
+            Err(e) => cannot_ask!(e),
+        }
+    } else {
+        let Some(p) = &p else {
+            return Err(AppError::NotFound("決済"));
+        };
+        let action = Action::from_code(&op.action)
+            .ok_or_else(|| AppError::Internal(format!("journal action {}", op.action)))?;
+        // A two-step change whose step one committed: the payment holds the new ref; what is
+        // open is the cancel of the old one.
+        let to_cancel: Vec<&PreviousRef> = previous
+            .iter()
+            .filter(|r| r.standing == "to_cancel")
+            .collect();
+        let in_step_two = !op.new_display_id.is_empty() && !to_cancel.is_empty();
+        if action == Action::CancelPrevious || in_step_two {
+            let mut all = true;
+            for r in &to_cancel {
+                match gw.query(&parse_ref(&r.ref_json)?).await {
+                    Ok(st) if matches!(st.state, PaymentState::Cancelled) => {
+                        let mut tx = app.store.begin().await?;
+                        store::set_previous_standing(&mut tx, r.id, "cancelled").await?;
+                        tx.commit().await?;
+                    }
+                    Ok(_) => all = false,
+                    Err(e) => cannot_ask!(e),
+                }
+            }
+            let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
+                Ok(st) => st,
+                Err(e) => cannot_ask!(e),
+            };
+            if all {
+                Verdict::Done {
+                    status: st,
+                    new_ref: None,
+                    message: "照会の結果、元の決済は取消済みでした".into(),
+                }
+            } else {
+                Verdict::Partial {
+                    new_ref: parse_ref(&p.held.ref_json)?,
+                    status: st,
+                    code: String::new(),
+                    message: "照会の結果、元の決済は取り消されていません。「旧取引を取消」で取り消してください".into(),
+                }
+            }
+        } else {
+            let current = parse_ref(&p.held.ref_json)?;
+            let st = match gw.query(&current).await {
+                Ok(st) => st,
+                Err(e) => cannot_ask!(e),
+            };
+            let took = match action {
+                Action::Capture => matches!(st.state, PaymentState::Captured | PaymentState::Paid),
+                Action::Cancel | Action::PaidyClose => {
+                    matches!(st.state, PaymentState::Cancelled | PaymentState::Refunded)
+                }
+                Action::Refund => st.refunded >= p.held.refunded + op.amount,
+                Action::Reauthorize => {
+                    matches!(st.state, PaymentState::Authorized | PaymentState::Captured)
+                }
+                Action::ChangeAuthorization
+                | Action::ChangeCapture
+                | Action::UpdateTransaction
+                | Action::PaidyUpdate => {
+                    if p.gateway == Gateway::Paygent {
+                        // 補正 closes the old payment and opens one whose id only the lost
+                        // answer carried: the operator must look it up.
+                        if st.state == PaymentState::Cancelled {
+                            return settle(
+                                app,
+                                WHO,
+                                op.id,
+                                Verdict::Partial {
+                                    new_ref: current.clone(),
+                                    status: st,
+                                    code: String::new(),
+                                    message: format!(
+                                        "照会の結果、元の決済ID {} は補正で取り消されています。新しい決済IDはペイジェントの管理画面（取引ID {}）で確認してください",
+                                        current.display_id(),
+                                        p.trading_id
+                                    ),
+                                },
+                            )
+                            .await
+                            .map(Some);
+                        }
+                        false
+                    } else {
+                        st.amount == op.amount
+                    }
+                }
+                Action::Refresh | Action::CancelPrevious => false,
+            };
+            if took {
+                Verdict::Done {
+                    message: format!(
+                        "照会の結果、{}は決済会社で完了していました（決済状況: {} / {}）",
+                        action.label(),
+                        state_label(st.state),
+                        st.gateway_status
+                    ),
+                    status: st,
+                    new_ref: None,
+                }
+            } else {
+                Verdict::Failed {
+                    code: String::new(),
+                    message: format!(
+                        "照会の結果、{}は決済会社で行われていませんでした（決済状況: {} / {}）。必要ならもう一度操作してください",
+                        action.label(),
+                        state_label(st.state),
+                        st.gateway_status
+                    ),
+                    status: Some(st.clone()),
+                }
+            }
+        }
+    };
+    settle(app, WHO, op.id, verdict).await.map(Some)
+}
+
+fn not_done() -> Verdict {
+    Verdict::Failed {
+        code: String::new(),
+        message: "照会の結果、オーソリは決済会社で行われていませんでした".into(),
+        status: None,
+    }
+}

@@ -1,0 +1,275 @@
+//! The payment panel's view of an order's payment, the fee ledger and the shop's payment
+//! settings.
+
+use super::*;
+
+/// An action the panel offers.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ActionView {
+    pub action: String,
+    pub label: String,
+}
+
+/// An earlier gateway id of the payment.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PreviousView {
+    pub payment_id: String,
+    pub amount: i64,
+    pub reason: String,
+    /// `closed`, `to_cancel`, `cancelled`
+    pub standing: String,
+    pub standing_label: String,
+    pub replaced_at: String,
+}
+
+/// The order's payment as the payment panel shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct PaymentView {
+    /// `paygent`, `gmo`, `paidy`
+    pub gateway: String,
+    pub gateway_name: String,
+    /// `card`, `paidy`, `paid_later`
+    pub kind: String,
+    /// `auth_only` (仮売上) or `auth_and_capture` (即時売上), fixed when the order was made.
+    pub mode: String,
+    pub mode_label: String,
+    /// 取引ID / 決済ID at the gateway now.
+    pub payment_id: String,
+    /// Paygent trading_id, GMO OrderID.
+    pub trading_id: String,
+    pub state: String,
+    pub state_label: String,
+    /// The status in the gateway's own words (AUTH, 20, authorized …).
+    pub gateway_status: String,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    /// The order's お支払い合計.
+    pub order_total: i64,
+    pub amount_differs: bool,
+    pub authorized_at: Option<String>,
+    /// 売上確定有効期限.
+    pub auth_expires_at: Option<String>,
+    pub auth_expired: bool,
+    pub three_ds: bool,
+    pub installments: String,
+    pub masked_card: String,
+    pub version: i64,
+    pub allowed: Vec<ActionView>,
+    /// The operation whose outcome is being confirmed (確認中), if any.
+    pub open_operation: Option<OperationResult>,
+    pub previous: Vec<PreviousView>,
+    /// Newest first.
+    pub operations: Vec<OperationResult>,
+    /// What the operator should know before acting (the manuals' warnings).
+    pub warnings: Vec<String>,
+}
+
+/// The order's payment, or `None` when it has none yet.
+pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<PaymentView>, AppError> {
+    let mut conn = app.store.read().await?;
+    let order = orders::get(&mut conn, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let ops = store::operations(&mut conn, order.id, 20).await?;
+    let Some(p) = store::by_order(&mut conn, order.id).await? else {
+        return Ok(None);
+    };
+    let previous = store::previous(&mut conn, p.id).await?;
+    let open = store::open_operation(&mut conn, order.id).await?;
+    let f = facts(&order, &p, open.is_some(), &previous);
+    let now = app.now();
+    let h = &p.held;
+    let total = f.order_total;
+    let expired = h.state == PaymentState::Authorized && h.auth_expires_at.is_some_and(|t| t < now);
+    let mut warnings = Vec::new();
+    if open.is_some() {
+        warnings.push(
+            "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません".to_owned(),
+        );
+    }
+    if expired || h.state == PaymentState::Expired {
+        warnings.push(format!(
+            "オーソリの有効期限{}が過ぎています。売上確定はできません（必要なら新しく与信を取ってください）",
+            h.auth_expires_at
+                .map(|t| format!("（{}）", jst_minute(t)))
+                .unwrap_or_default()
+        ));
+    }
+    let live = h.captured - h.refunded;
+    match (p.gateway, h.state) {
+        (Gateway::Paidy, PaymentState::Authorized) if total != h.amount => warnings.push(format!(
+            "注文代金の総額（{}）とPaidyの決済金額（{}）が異なります。「更新」で合わせてから売上確定してください",
+            yen(total),
+            yen(h.amount)
+        )),
+        (Gateway::Paidy, PaymentState::Captured) if total != live => warnings.push(format!(
+            "売上確定後に注文代金の総額（{}）が請求済金額（{}）と異なっています。減額分は「払い戻し」で返金してください",
+            yen(total),
+            yen(live)
+        )),
+        (_, PaymentState::Authorized | PaymentState::Captured)
+            if p.kind == Kind::Card && total != h.amount =>
+        {
+            warnings.push(format!(
+                "受注金額（{}）と決済金額（{}）が異なります。{}",
+                yen(total),
+                yen(h.amount),
+                if p.mode == CaptureMode::AuthAndCapture {
+                    "即時売上の受注はキャンセルのみできます"
+                } else if h.state == PaymentState::Authorized {
+                    "「取引更新」または「オーソリ変更」で合わせてください"
+                } else {
+                    "「売上変更」で合わせてください"
+                }
+            ))
+        }
+        _ => {}
+    }
+    // Seed 004 §7-3: what the payment's state means in the list the order sits in.
+    match (h.state, order.list) {
+        (PaymentState::Authorized, OrderList::Completed) => warnings.push(
+            "注意: 売上確定が済んでいません。取引が正常に終わっているなら「売上確定」を押してください（売上確定しないと精算されません）".to_owned(),
+        ),
+        (PaymentState::Authorized, OrderList::Cancelled) => warnings.push(
+            "キャンセルの受注です。決済も「キャンセル」（Paidyは「クローズ」）で取り消してください".to_owned(),
+        ),
+        (PaymentState::Captured, OrderList::Cancelled) => warnings.push(
+            "注意: 売上確定済みの決済の受注がキャンセル一覧にあります。このままでは購入者に請求されます。キャンセルなら決済も取り消し、決済会社の管理画面でも一致を確認してください".to_owned(),
+        ),
+        (PaymentState::Cancelled, OrderList::Completed) => warnings.push(
+            "注意: 決済を取り消した受注が受注完了一覧にあります。メモ欄などにキャンセルの旨を記録してください".to_owned(),
+        ),
+        _ => {}
+    }
+    if p.three_ds && f.state != PaymentState::Cancelled {
+        warnings.push(
+            "3Dセキュア認証済みの決済です。金額を変更すると、変更後の取引は本人認証による保護の対象外になることがあります".to_owned(),
+        );
+    }
+    if f.previous_to_cancel {
+        warnings.push(
+            "元の決済の取消が済んでいません。「旧取引を取消」で取り消してください（二重の与信が残っています）".to_owned(),
+        );
+    }
+    let mut operations = Vec::new();
+    for op in &ops {
+        operations.push(OperationResult::of(op, op.new_display_id.clone(), false));
+    }
+    Ok(Some(PaymentView {
+        gateway: store::gateway_code(p.gateway).to_owned(),
+        gateway_name: gateway_name(p.gateway).to_owned(),
+        kind: p.kind.code().to_owned(),
+        mode: p.mode.code().to_owned(),
+        mode_label: match p.mode {
+            CaptureMode::AuthOnly => "仮売上（売上確定は後で）",
+            CaptureMode::AuthAndCapture => "即時売上",
+        }
+        .to_owned(),
+        payment_id: h.display_id.clone(),
+        trading_id: p.trading_id.clone(),
+        state: h.state.code().to_owned(),
+        state_label: if expired {
+            "期限切れ".to_owned()
+        } else {
+            state_label(h.state).to_owned()
+        },
+        gateway_status: h.gateway_status.clone(),
+        amount: h.amount,
+        captured: h.captured,
+        refunded: h.refunded,
+        order_total: total,
+        amount_differs: total != h.amount,
+        authorized_at: h.authorized_at.map(jst_minute),
+        auth_expires_at: h.auth_expires_at.map(jst_minute),
+        auth_expired: expired,
+        three_ds: p.three_ds,
+        installments: p.installments.clone(),
+        masked_card: p.masked_card.clone(),
+        version: p.version,
+        allowed: payment::allowed(&f)
+            .into_iter()
+            .map(|a| ActionView {
+                action: a.code().to_owned(),
+                label: a.label().to_owned(),
+            })
+            .collect(),
+        open_operation: open.map(|op| OperationResult::of(&op, op.new_display_id.clone(), false)),
+        previous: previous
+            .into_iter()
+            .map(|r| PreviousView {
+                standing_label: match r.standing.as_str() {
+                    "closed" => "決済会社で取消済み",
+                    "to_cancel" => "取消待ち",
+                    _ => "取消済み",
+                }
+                .to_owned(),
+                payment_id: r.display_id,
+                amount: r.amount,
+                reason: r.reason,
+                standing: r.standing,
+                replaced_at: juchu_domain::time::from_db(&r.replaced_at)
+                    .map(jst_minute)
+                    .unwrap_or(r.replaced_at),
+            })
+            .collect(),
+        operations,
+        warnings,
+    }))
+}
+
+/// A month's fees with their total.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct FeeMonth {
+    /// `YYYY-MM` (Japan time)
+    pub month: String,
+    pub count: i64,
+    pub total: i64,
+    pub lines: Vec<store::FeeLine>,
+}
+
+pub async fn fees(app: &App, actor: &Actor, month: &str) -> Result<FeeMonth, AppError> {
+    let ok = month.len() == 7
+        && month.as_bytes()[4] == b'-'
+        && month[..4].bytes().all(|b| b.is_ascii_digit())
+        && matches!(month[5..].parse::<u8>(), Ok(1..=12));
+    if !ok {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "month",
+            "invalid",
+            "月は YYYY-MM（例: 2024-08）で指定してください",
+        )));
+    }
+    let lines = store::fees(&mut *app.store.read().await?, actor.shop_id, month).await?;
+    Ok(FeeMonth {
+        month: month.to_owned(),
+        count: lines.len() as i64,
+        total: lines.iter().map(|l| l.fee).sum(),
+        lines,
+    })
+}
+
+pub async fn settings(app: &App, actor: &Actor) -> Result<store::Settings, AppError> {
+    Ok(store::settings(&mut *app.store.read().await?, actor.shop_id).await?)
+}
+
+pub async fn set_settings(
+    app: &App,
+    actor: &Actor,
+    s: store::Settings,
+) -> Result<store::Settings, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    if !(0..=100_000).contains(&s.paygent_fee) {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "paygent_fee",
+            "out_of_range",
+            "手数料は0〜100,000円で指定してください",
+        )));
+    }
+    let mut tx = app.store.begin().await?;
+    store::set_settings(&mut tx, actor.shop_id, &s).await?;
+    tx.commit().await?;
+    Ok(s)
+}
