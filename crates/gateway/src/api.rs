@@ -183,6 +183,24 @@ pub struct LaterRequest {
     pub due_days: u8,
 }
 
+/// The order's contents, for gateways that keep them with the payment (Paidy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderContents {
+    /// Product lines, and fees / discounts / points as lines of their own (negative for
+    /// what lowers the amount), so the lines and `shipping` add up to the amount.
+    pub lines: Vec<OrderLine>,
+    pub shipping: i64,
+    pub tax: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    pub code: String,
+    pub title: String,
+    pub unit_price: i64,
+    pub quantity: i64,
+}
+
 /// What the buyer needs to pay: labelled numbers (受付番号, 確認番号 …), maybe a URL, and
 /// the deadline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -211,6 +229,17 @@ pub trait Gateway: Send + Sync {
         amount: i64,
         capture: bool,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
+    /// 更新: a new amount together with the order's contents. Gateways that keep no contents
+    /// change the amount only.
+    async fn update_order(
+        &self,
+        p: &PaymentRef,
+        amount: i64,
+        _contents: &OrderContents,
+    ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
+        self.change_amount(p, amount, false).await
+    }
+
     /// Authorize again with the card of `p` (after a cancel, or for an amount above the
     /// original). GMO re-authorizes the same transaction; Paygent makes a new payment (020
     /// with ref_trading_id) and leaves `p` as it is — the returned ref is the one to keep.

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 pub use api::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayKind, GatewayStatus, GmoMethod,
-    Installments, LaterMethod, LaterRequest, PaymentRef, PaymentSlip, PaymentState, StoredCard,
+    Installments, LaterMethod, LaterRequest, OrderContents, OrderLine, PaymentRef, PaymentSlip,
+    PaymentState, StoredCard,
 };
 pub use error::GatewayError;
 pub use secret::Secret;

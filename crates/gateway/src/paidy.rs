@@ -372,6 +372,35 @@ impl crate::Gateway for PaidyClient {
         Ok((p.clone(), status_of(&r)))
     }
 
+    async fn update_order(
+        &self,
+        p: &crate::PaymentRef,
+        amount: i64,
+        contents: &crate::OrderContents,
+    ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
+        let u = Update {
+            amount: Some(amount),
+            order: Some(Order {
+                items: contents
+                    .lines
+                    .iter()
+                    .map(|l| Item {
+                        id: Some(l.code.clone()),
+                        title: Some(l.title.clone()),
+                        quantity: l.quantity,
+                        unit_price: l.unit_price,
+                    })
+                    .collect(),
+                tax: Some(contents.tax),
+                shipping: Some(contents.shipping),
+                order_ref: None,
+            }),
+            ..Default::default()
+        };
+        let r = self.update(paidy_id(p)?, &u).await?;
+        Ok((p.clone(), status_of(&r)))
+    }
+
     async fn reauthorize(
         &self,
         _p: &crate::PaymentRef,

@@ -342,6 +342,30 @@ async fn paidy_flow(t: TestApp) {
     assert!(allowed(&p).contains(&"paidy_update".to_owned()));
     assert!(p["warnings"][0].as_str().unwrap().contains("更新"), "{p}");
     ok(&t, n, "paidy_update", json!({})).await;
+    // 更新 sends the order's contents too: its lines and shipping add up to the amount.
+    let pid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let l = ledger(&t).await;
+    let sp = l["paidy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pid.as_str())
+        .unwrap();
+    let items = sp["order"]["items"].as_array().unwrap();
+    assert_eq!(items[0]["id"], "TS-M");
+    let sum: i64 = items
+        .iter()
+        .map(|i| i["unit_price"].as_i64().unwrap() * i["quantity"].as_i64().unwrap())
+        .sum();
+    assert_eq!(
+        sum + sp["order"]["shipping"].as_i64().unwrap(),
+        8260,
+        "{sp}"
+    );
+    assert_eq!(sp["amount"], 8260);
     ok(&t, n, "capture", json!({})).await;
     let p = payment(&t, n).await;
     assert_eq!(

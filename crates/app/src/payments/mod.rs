@@ -26,7 +26,7 @@ use juchu_domain::payment_method::Gateway;
 use juchu_domain::status::{OrderList, OrderStatus};
 use juchu_gateway::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway as GatewayApi, GatewayError,
-    GatewayStatus, Installments, PaymentRef, Secret,
+    GatewayStatus, Installments, OrderContents, OrderLine, PaymentRef, Secret,
 };
 use juchu_store::payments::{
     self as store, Finish, Held, NewFee, NewOperation, NewPayment, NewPrevious, OpStatus,
@@ -738,7 +738,7 @@ pub async fn operate(
             Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
             Err(e) => Verdict::from_error(e),
         },
-        Action::PaidyUpdate => match gw.change_amount(&current, amount, false).await {
+        Action::PaidyUpdate => match gw.update_order(&current, amount, &contents(&order)).await {
             Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
             Err(e) => Verdict::from_error(e),
         },
@@ -779,6 +779,50 @@ fn unreachable_refresh() -> Verdict {
         code: String::new(),
         message: "決済状況の確認は別の処理です".into(),
         status: None,
+    }
+}
+
+/// The order's lines as a gateway keeps them: products, then what changes the amount
+/// (fee, discount, points) as lines of their own, so lines + shipping = お支払い合計.
+fn contents(o: &Order) -> OrderContents {
+    let t = &o.draft.totals;
+    let mut lines: Vec<OrderLine> = o
+        .draft
+        .items
+        .iter()
+        .map(|i| OrderLine {
+            code: i.product_code.clone(),
+            title: [
+                i.product_name.as_str(),
+                i.class1.as_str(),
+                i.class2.as_str(),
+            ]
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+            unit_price: i.unit_price.get(),
+            quantity: i.quantity,
+        })
+        .collect();
+    for (code, title, amount) in [
+        ("fee", "手数料", t.fee.get()),
+        ("discount", "値引き", -t.discount.get()),
+        ("points", "ポイント利用", -t.points_used),
+    ] {
+        if amount != 0 {
+            lines.push(OrderLine {
+                code: code.into(),
+                title: title.into(),
+                unit_price: amount,
+                quantity: 1,
+            });
+        }
+    }
+    OrderContents {
+        lines,
+        shipping: t.shipping_fee.get(),
+        tax: t.tax.by_rate.iter().map(|r| r.tax.get()).sum(),
     }
 }
 
