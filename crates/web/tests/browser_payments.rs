@@ -148,6 +148,7 @@ async fn operator_runs_payments_from_the_order_screen() {
     gmo_in_doubt(&t, &c).await;
     paidy(&t, &c).await;
     not_yet_paid(&t, &c).await;
+    payment_settings(&t, &c).await;
     // Last: it moves the clock 61 days on.
     paygent_expired(&t, &c).await;
     c.close().await.unwrap();
@@ -235,7 +236,8 @@ async fn paygent(t: &TestApp, c: &Client) {
     let (_, o) = t.get(&format!("/api/v1/orders/{n}")).await;
     assert_eq!(o["totals"]["fee"], 0);
 
-    // The order now differs from the authorization: 取引更新 is offered.
+    // The order now differs from the authorization: 取引更新 is offered, and 売上確定 waits
+    // until the amounts agree (seed 004 §7-4).
     open(c, t, n).await;
     let w = text(c, "#pay-warnings").await;
     assert!(
@@ -244,13 +246,7 @@ async fn paygent(t: &TestApp, c: &Client) {
     );
     assert_eq!(
         buttons(c).await,
-        [
-            "キャンセル",
-            "取引更新",
-            "売上確定",
-            "オーソリ変更",
-            "決済状況を確認"
-        ]
+        ["キャンセル", "取引更新", "オーソリ変更", "決済状況を確認"]
     );
     shot(c, "payment-paygent-differs").await;
     let old_id = text(c, "#pay-id").await;
@@ -475,14 +471,8 @@ async fn paidy(t: &TestApp, c: &Client) {
         w.contains("注文代金の総額（7,860円）とPaidyの決済金額（7,660円）が異なります"),
         "{w}"
     );
-    assert_eq!(
-        buttons(c).await,
-        [
-            "更新（アップデート）",
-            "売上確定（キャプチャー）",
-            "決済状況を確認"
-        ]
-    );
+    // 売上確定 waits until 更新 has made the amounts agree.
+    assert_eq!(buttons(c).await, ["更新（アップデート）", "決済状況を確認"]);
     shot(c, "payment-paidy-differs").await;
 
     submit(c, "#pay-paidy_update").await;
@@ -562,4 +552,27 @@ async fn paygent_expired(t: &TestApp, c: &Client) {
     );
     assert!(op.contains("管理 太郎"), "who: {op}");
     shot(c, "payment-paygent-expired").await;
+}
+
+/// 基本設定 > 決済: the month's Paygent fees, automatic status and the fee (full-width digits
+/// accepted; a bad one is refused beside the field).
+async fn payment_settings(t: &TestApp, c: &Client) {
+    c.goto(&format!("{}/admin/settings", t.base)).await.unwrap();
+    let total = text(c, "#fee-total").await;
+    assert!(total.contains("件") && total.contains("円"), "{total}");
+    fill(c, "#paygent_fee", "abc").await;
+    submit(c, "#payment-settings button[type=submit]").await;
+    assert!(text(c, "#payment-settings .err").await.contains("半角数字"));
+    c.find(Locator::Id("auto_status"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(c, "#paygent_fee", "１２").await;
+    submit(c, "#payment-settings button[type=submit]").await;
+    assert!(text(c, ".flash").await.contains("保存しました"));
+    assert!(text(c, "#pay-settings").await.contains("12円"));
+    assert!(text(c, "#pay-settings").await.contains("自動で変更する"));
+    shot(c, "payment-settings").await;
 }

@@ -159,4 +159,5 @@ pub fn routes() -> Router<AppState> {
         .route("/cancelled-stock/{id}/return", post(pages::return_stock))
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))
+        .route("/settings/payments", post(pages::payment_settings))
 }

@@ -743,13 +743,77 @@ async fn settings_page(
         .iter()
         .map(|u| context! { login => u.login.clone(), name => u.name.clone(), role => u.role.label(), disabled => u.disabled })
         .collect();
+    let pay = match juchu_app::payments::settings(&s.app, &sess.actor).await {
+        Ok(p) => p,
+        Err(e) => return error_page(s, &e),
+    };
+    let month = juchu_domain::time::jst_date(s.app.now())
+        .strftime("%Y-%m")
+        .to_string();
+    let fees = match juchu_app::payments::fees(&s.app, &sess.actor, &month).await {
+        Ok(f) => f,
+        Err(e) => return error_page(s, &e),
+    };
     s.ui.render(
         "settings.html",
         page_ctx(
             base(sess, "settings"),
-            context! { users => users, errors => errors, done => done, form => form },
+            context! {
+                users => users, errors => errors, done => done, form => form,
+                pay => context! { auto_status => pay.auto_status, paygent_fee => pay.paygent_fee },
+                fees => context! { month => month, count => fees.count, total => yen(fees.total) },
+            },
         ),
     )
+}
+
+#[derive(Deserialize)]
+pub struct PaymentSettingsForm {
+    csrf: String,
+    #[serde(default)]
+    auto_status: Option<String>,
+    paygent_fee: String,
+}
+
+/// 基本設定 > 決済: automatic order status after payment operations, and the Paygent fee
+/// (admins only; the app refuses others).
+pub async fn payment_settings(
+    State(s): State<AppState>,
+    sess: Session,
+    Form(f): Form<PaymentSettingsForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
+        return r;
+    }
+    let saved = match juchu_domain::input::parse_int("paygent_fee", &f.paygent_fee) {
+        Ok(fee) => {
+            let new = juchu_store::payments::Settings {
+                auto_status: f.auto_status.is_some(),
+                paygent_fee: fee,
+            };
+            juchu_app::payments::set_settings(&s.app, &sess.actor, new).await
+        }
+        Err(i) => Err(AppError::Invalid(i)),
+    };
+    match saved {
+        Ok(_) => {
+            settings_page(
+                &s,
+                &sess,
+                BTreeMap::new(),
+                Some("決済の設定を保存しました".into()),
+                None,
+            )
+            .await
+        }
+        Err(AppError::Invalid(i)) => {
+            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
+            let mut r = settings_page(&s, &sess, errors, None, None).await;
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+        Err(e) => error_page(&s, &e),
+    }
 }
 
 #[derive(Deserialize, Serialize)]
