@@ -406,3 +406,59 @@ pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
     }
     Ok(true)
 }
+
+/// Give some of the demo shop's card and Paidy orders real payments at the gateways the app
+/// is connected to (the bundled sandboxes), so the order screen's payment panel shows each
+/// gateway in several states: per gateway, 新規受付 orders get 仮売上, the second is then
+/// captured and the third cancelled (card), and the sixth is 即時売上. Returns how many were
+/// authorized. Orders that already have a payment are left alone.
+pub async fn seed_payments(app: &App) -> Result<usize, AppError> {
+    use juchu_domain::payment::Action;
+
+    use crate::payments::{self, AuthorizeInput, OperateInput};
+    let Some(shop) = juchu_store::shops::by_code(&mut *app.store.read().await?, SHOP_CODE).await?
+    else {
+        return Ok(0);
+    };
+    let actor = Actor {
+        name: "デモデータ".into(),
+        ..Actor::system(shop.id)
+    };
+    let mut done = 0;
+    for method in ["paygent_card", "gmo_card", "paidy"] {
+        let q = juchu_domain::search::SearchInput {
+            status: vec!["new".into()],
+            payment_method: vec![method.into()],
+            per_page: Some("6".into()),
+            ..Default::default()
+        };
+        let (_, page) = crate::orders::search(app, &actor, &q).await?;
+        for (i, o) in page.orders.iter().enumerate() {
+            if payments::view(app, &actor, o.number).await?.is_some() {
+                continue;
+            }
+            let input = AuthorizeInput {
+                token: (method == "paidy").then(|| "tok_demo".to_owned()),
+                test_card_number: (method != "paidy").then(|| "4111111111111111".to_owned()),
+                test_card_expire: (method != "paidy").then(|| "3012".to_owned()),
+                capture: i == 5,
+                ..Default::default()
+            };
+            let r = payments::authorize(app, &actor, o.number, input, None).await?;
+            if r.status != juchu_store::payments::OpStatus::Succeeded {
+                tracing::warn!(order = o.number, message = %r.message, "demo payment not authorized");
+                continue;
+            }
+            done += 1;
+            let then = match i {
+                1 => Some(Action::Capture),
+                2 if method != "paidy" => Some(Action::Cancel),
+                _ => None,
+            };
+            if let Some(a) = then {
+                payments::operate(app, &actor, o.number, a, OperateInput::default(), None).await?;
+            }
+        }
+    }
+    Ok(done)
+}

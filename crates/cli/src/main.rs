@@ -274,11 +274,11 @@ async fn serve(
     pay: PaymentArgs,
 ) -> anyhow::Result<()> {
     let app = open(&db).await?;
-    if !no_demo
+    let fresh_demo = !no_demo
         && juchu_app::demo::seed_if_empty(&app)
             .await
-            .map_err(app_err)?
-    {
+            .map_err(app_err)?;
+    if fresh_demo {
         tracing::info!("created the demo shop");
     }
     let listener = tokio::net::TcpListener::bind(listen)
@@ -323,6 +323,16 @@ async fn serve(
             juchu_app::demo::OPERATOR_LOGIN,
             juchu_app::demo::DEMO_PASSWORD
         );
+    }
+    if fresh_demo && !no_sandbox && pay.gateway_sandbox_url.is_none() {
+        // The demo's payments live in the bundled sandbox, which answers once serving starts.
+        let app = app.clone();
+        tokio::spawn(async move {
+            match juchu_app::demo::seed_payments(&app).await {
+                Ok(n) => tracing::info!("authorized {n} demo payments at the bundled sandboxes"),
+                Err(e) => tracing::warn!(error = %e, "demo payments"),
+            }
+        });
     }
     tokio::spawn(recovery_job(
         app.clone(),

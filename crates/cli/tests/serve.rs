@@ -141,6 +141,37 @@ async fn fresh_directory_serves_demo_shop() {
         .await
         .unwrap();
     assert_eq!(r.text().await.unwrap(), "ErrCode=E01&ErrInfo=E01110002");
+    // Demo card and Paidy orders get payments at the bundled sandboxes once serving starts.
+    let v: serde_json::Value = c
+        .get(format!(
+            "{}/api/v1/orders?payment_method=paidy&status=new&per_page=1",
+            s.base
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = v["orders"][0]["number"]
+        .as_i64()
+        .expect("a new Paidy order");
+    let mut p = serde_json::Value::Null;
+    for _ in 0..100 {
+        let r = c
+            .get(format!("{}/api/v1/orders/{n}/payment", s.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            p = r.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(p["state"], "authorized", "demo payment: {p}");
     drop(s);
     // A restart keeps the data and does not seed twice.
     let s = start(&dir, &["--listen", "127.0.0.1:0"]);
