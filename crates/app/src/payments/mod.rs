@@ -344,16 +344,10 @@ pub async fn authorize(
     })
     .to_string();
     let now = app.now();
-    let mut tx = app.store.begin().await?;
-    // Lock first, then look the key up: a request with the same key that committed while
-    // this one waited for the lock is seen (PostgreSQL reads committed rows per statement).
-    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    if let Some(op) = store::operation_by_key(tx.conn(), actor.shop_id, &key).await? {
-        drop(tx);
-        return repeat(app, op, &request).await;
-    }
+    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(first),
+    };
     let Some((gateway, kind)) = kind_of(&order) else {
         return Err(AppError::conflict(
             "no_online_payment",
@@ -464,6 +458,30 @@ pub async fn authorize(
         Err(e) => Verdict::from_error(e),
     };
     settle(app, &actor.name, op_id, verdict).await
+}
+
+/// Start the operation's transaction with the order locked. `Err(outcome)`: the key was
+/// used before — that request's outcome is the answer.
+async fn lock_order(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    key: &str,
+    request: &str,
+) -> Result<Result<(Tx, Order), OperationResult>, AppError> {
+    let mut tx = app.store.begin().await?;
+    // Lock first, then look the key up: a request with the same key that committed while
+    // this one waited for the lock is seen (PostgreSQL reads committed rows per statement).
+    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    match store::operation_by_key(tx.conn(), actor.shop_id, key).await? {
+        Some(op) => {
+            drop(tx);
+            Ok(Err(repeat(app, op, request).await?))
+        }
+        None => Ok(Ok((tx, order))),
+    }
 }
 
 /// Journal `op` as pending and commit. `Err(outcome)`: the key was taken by a concurrent
@@ -687,16 +705,10 @@ pub async fn operate(
     })
     .to_string();
     let now = app.now();
-    let mut tx = app.store.begin().await?;
-    // Lock first, then look the key up: a request with the same key that committed while
-    // this one waited for the lock is seen (PostgreSQL reads committed rows per statement).
-    let order = orders::get_for_update(&mut tx, actor.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    if let Some(op) = store::operation_by_key(tx.conn(), actor.shop_id, &key).await? {
-        drop(tx);
-        return repeat(app, op, &request).await;
-    }
+    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(first),
+    };
     let p = store::by_order_for_update(&mut tx, order.id)
         .await?
         .ok_or(AppError::NotFound("決済"))?;
