@@ -811,7 +811,32 @@ async fn the_panel_warns_when_payment_and_order_disagree(t: TestApp) {
     );
 }
 
+/// Two recovery runs at once (two processes sharing the database) settle an operation once:
+/// one history line, one fee.
+async fn two_recoveries_at_once_settle_once(t: TestApp) {
+    let n = order(&t, "paygent_card").await;
+    authorize(&t, n, false).await;
+    fault(&t, "paygent", "022", "drop_after", 0).await;
+    let (st, _) = op(&t, n, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let (a, b) = tokio::join!(
+        support::send(t.req(Method::POST, "/api/v1/payments/recover")),
+        support::send(t.req(Method::POST, "/api/v1/payments/recover")),
+    );
+    assert_eq!((a.0, b.0), (StatusCode::OK, StatusCode::OK));
+    let settled = history(&t, n)
+        .await
+        .iter()
+        .filter(|d| d.contains("照会の結果"))
+        .count();
+    assert_eq!(settled, 1);
+    assert_eq!(payment(&t, n).await["state"], "captured");
+    let (_, f) = t.get("/api/v1/payments/fees?month=2024-08").await;
+    assert_eq!(f["count"], 1, "{f}");
+}
+
 both_backends!(
+    two_recoveries_at_once_settle_once,
     the_panel_warns_when_payment_and_order_disagree,
     paygent_card_flow,
     gmo_card_flow,

@@ -949,7 +949,7 @@ async fn step_one(
     }
     orders::set_gateway_ref(&mut tx, op.order_id, new.display_id()).await?;
     // The operation stays open, now marked as past step one.
-    store::finish_operation(
+    let still_open = store::finish_operation(
         &mut tx,
         op.id,
         &Finish {
@@ -962,6 +962,15 @@ async fn step_one(
         now,
     )
     .await?;
+    if !still_open {
+        return Err(AppError::conflict(
+            "operation_settled_elsewhere",
+            format!(
+                "この処理は決済状況の確認で既に確定されています。新しい決済ID {} をペイジェントの管理画面で確認してください",
+                new.display_id()
+            ),
+        ));
+    }
     orders::add_history(
         &mut tx,
         p.shop_id,
@@ -1021,20 +1030,26 @@ async fn settle(
 ) -> Result<OperationResult, AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
+    let (shop_id, order_id) = store::operation(tx.conn(), op_id)
+        .await?
+        .map(|o| (o.shop_id, o.order_id))
+        .ok_or(AppError::NotFound("決済処理"))?;
+    let number = orders::number_of(tx.conn(), order_id)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let order = orders::get_for_update(&mut tx, shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    // Read under the order's lock: another process settling the same operation (two
+    // recovery jobs, or the caller and the job) has either committed by now or waits.
     let op = store::operation(tx.conn(), op_id)
         .await?
         .ok_or(AppError::NotFound("決済処理"))?;
     if !op.status.is_open() {
-        // Settled elsewhere (the recovery job) meanwhile: that outcome stands.
+        // Settled elsewhere meanwhile: that outcome stands.
         drop(tx);
         return result_of(app, &op, false).await;
     }
-    let number = orders::number_of(tx.conn(), op.order_id)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
-    let order = orders::get_for_update(&mut tx, op.shop_id, number)
-        .await?
-        .ok_or(AppError::NotFound("受注"))?;
     let payment = store::by_order_for_update(&mut tx, op.order_id).await?;
     let label = action_label(&op.action);
     let action = Action::from_code(&op.action);
