@@ -85,6 +85,10 @@ struct PaymentArgs {
     /// than the gateways' 30-second timeout).
     #[arg(long, env = "JUCHU_RECOVERY_GRACE_SECS", default_value_t = 120)]
     recovery_grace_secs: u64,
+    /// How often the pull job asks the gateways about konbini / ATM / net-bank payments
+    /// (Paygent 差分照会, a query per open payment).
+    #[arg(long, env = "JUCHU_SYNC_INTERVAL_SECS", default_value_t = 3600)]
+    sync_interval_secs: u64,
 }
 
 #[derive(Subcommand)]
@@ -306,9 +310,19 @@ async fn serve(
         },
     );
     if !no_sandbox {
-        // The bundled sandboxes answer on the same port, so a fresh machine needs nothing else.
-        router =
-            router.merge(juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default()).router());
+        // The bundled sandboxes answer on the same port, so a fresh machine needs nothing else;
+        // they push their notifications to the demo shop.
+        let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
+        for g in ["paygent", "gmo"] {
+            sb.notify_to(
+                g,
+                Some(format!(
+                    "http://{addr}/notify/{}/{g}",
+                    juchu_app::demo::SHOP_CODE
+                )),
+            );
+        }
+        router = router.merge(sb.router());
     }
     // Tests read this line to find the port.
     println!(
@@ -334,6 +348,10 @@ async fn serve(
             }
         });
     }
+    tokio::spawn(sync_job(
+        app.clone(),
+        std::time::Duration::from_secs(pay.sync_interval_secs.max(1)),
+    ));
     tokio::spawn(recovery_job(
         app.clone(),
         std::time::Duration::from_secs(pay.recovery_interval_secs.max(1)),
@@ -361,6 +379,27 @@ async fn recovery_job(app: App, interval: std::time::Duration, grace: std::time:
                 }
             }
             Err(e) => tracing::warn!(error = %e, "payment recovery failed"),
+        }
+    }
+}
+
+/// Ask the gateways about payments the buyers make later (konbini, ATM, net bank), so a
+/// lost notification is caught and lapsed due dates are applied.
+async fn sync_job(app: App, interval: std::time::Duration) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match juchu_app::payments::sync(&app).await {
+            Ok(r) => {
+                for a in &r.applied {
+                    tracing::info!(order = a.order_number, message = %a.message, "payment status pulled");
+                }
+                for e in &r.errors {
+                    tracing::warn!(error = %e, "payment sync");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "payment sync failed"),
         }
     }
 }

@@ -203,7 +203,7 @@ pub struct OrderLine {
 
 /// What the buyer needs to pay: labelled numbers (受付番号, 確認番号 …), maybe a URL, and
 /// the deadline.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PaymentSlip {
     pub fields: Vec<(String, String)>,
     pub url: Option<String>,

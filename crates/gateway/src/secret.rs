@@ -1,7 +1,7 @@
 use std::fmt;
 
 /// A credential: usable, but never printed or logged.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {

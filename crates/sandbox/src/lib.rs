@@ -118,6 +118,12 @@ impl Sandbox {
         }
     }
 
+    /// Where `gateway` (`gmo`, `paygent`, `paidy`) pushes its notifications; `None` stops
+    /// them. The same as `POST /_sandbox/notifications`.
+    pub fn notify_to(&self, gateway: &str, url: Option<String>) {
+        self.notifier.set_url(gateway, url);
+    }
+
     /// The ledgers. A poisoned lock (a panic mid-update) still gives the data: the sandbox
     /// keeps serving what it recorded.
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {

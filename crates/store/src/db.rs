@@ -196,6 +196,10 @@ mod tests {
                 include_str!("../migrations/sqlite/0002_payments.sql"),
                 include_str!("../migrations/postgres/0002_payments.sql"),
             ),
+            (
+                include_str!("../migrations/sqlite/0003_async_payments.sql"),
+                include_str!("../migrations/postgres/0003_async_payments.sql"),
+            ),
         ];
         for (lite, pg) in pairs {
             let norm_lite = lite

@@ -25,6 +25,11 @@ pub struct Payment {
     pub three_ds: bool,
     pub installments: String,
     pub masked_card: String,
+    /// Paid later: what the buyer needs to pay (the connector's slip as JSON), and until when.
+    pub slip: String,
+    pub due_at: Option<Timestamp>,
+    /// Something the operator must look at; empty when nothing.
+    pub attention: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -45,7 +50,7 @@ pub struct Held {
 
 const PAYMENT_COLS: &str = "id, shop_id, order_id, version, gateway, kind, mode, ref, display_id, trading_id, \
     state, gateway_status, amount, captured, refunded, authorized_at, auth_expires_at, three_ds, installments, \
-    masked_card, created_at, updated_at";
+    masked_card, slip, due_at, attention, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct PaymentRow {
@@ -70,6 +75,9 @@ struct PaymentRow {
     three_ds: i64,
     installments: String,
     masked_card: String,
+    slip: String,
+    due_at: Option<String>,
+    attention: String,
     created_at: String,
     updated_at: String,
 }
@@ -125,6 +133,9 @@ impl TryFrom<PaymentRow> for Payment {
             three_ds: r.three_ds != 0,
             installments: r.installments,
             masked_card: r.masked_card,
+            slip: r.slip,
+            due_at: opt_ts(r.due_at)?,
+            attention: r.attention,
             created_at: ts(&r.created_at)?,
             updated_at: ts(&r.updated_at)?,
         })
@@ -142,6 +153,8 @@ pub struct NewPayment<'a> {
     pub three_ds: bool,
     pub installments: &'a str,
     pub masked_card: &'a str,
+    pub slip: &'a str,
+    pub due_at: Option<Timestamp>,
 }
 
 pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i64, StoreError> {
@@ -149,8 +162,8 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     Ok(sqlx::query_scalar(
         "INSERT INTO payments (shop_id, order_id, version, gateway, kind, mode, ref, display_id, trading_id, state, \
          gateway_status, amount, captured, refunded, authorized_at, auth_expires_at, three_ds, installments, masked_card, \
-         created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19) \
-         RETURNING id",
+         slip, due_at, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $21) RETURNING id",
     )
     .bind(p.shop_id)
     .bind(p.order_id)
@@ -170,6 +183,8 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     .bind(i64::from(p.three_ds))
     .bind(p.installments.to_owned())
     .bind(p.masked_card.to_owned())
+    .bind(p.slip.to_owned())
+    .bind(p.due_at.map(to_db))
     .bind(to_db(now))
     .fetch_one(tx.conn())
     .await?)
@@ -200,6 +215,69 @@ pub async fn by_order_for_update(
     .fetch_optional(tx.conn())
     .await?;
     r.map(Payment::try_from).transpose()
+}
+
+/// The payment the gateway knows as `display_id` (Paygent payment_id, GMO OrderID), including
+/// an earlier id of it.
+pub async fn by_display_id(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    gateway: Gateway,
+    display_id: &str,
+) -> Result<Option<Payment>, StoreError> {
+    let r: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND gateway = $2 AND display_id = $3"
+    ))
+    .bind(shop_id)
+    .bind(gateway_code(gateway))
+    .bind(display_id.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    r.map(Payment::try_from).transpose()
+}
+
+/// The payment the shop's reference `trading_id` names at `gateway`.
+pub async fn by_trading_id(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    gateway: Gateway,
+    trading_id: &str,
+) -> Result<Option<Payment>, StoreError> {
+    let r: Option<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND gateway = $2 AND trading_id = $3"
+    ))
+    .bind(shop_id)
+    .bind(gateway_code(gateway))
+    .bind(trading_id.to_owned())
+    .fetch_optional(conn)
+    .await?;
+    r.map(Payment::try_from).transpose()
+}
+
+/// Paid-later payments still waiting for the buyer, oldest first.
+pub async fn awaiting(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    limit: i64,
+) -> Result<Vec<Payment>, StoreError> {
+    let rows: Vec<PaymentRow> = sqlx::query_as(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND kind = 'paid_later' AND state = 'pending' \
+         ORDER BY id LIMIT $2"
+    ))
+    .bind(shop_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(Payment::try_from).collect()
+}
+
+pub async fn set_attention(tx: &mut Tx, id: i64, attention: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE payments SET attention = $1 WHERE id = $2")
+        .bind(attention.to_owned())
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// Write what the gateway holds now; `false` when the payment changed since `version`.
@@ -641,4 +719,132 @@ pub async fn fees(
     .bind(month.to_owned())
     .fetch_all(conn)
     .await?)
+}
+
+/// A notification from a gateway, as received.
+pub struct NewNotice<'a> {
+    pub shop_id: i64,
+    pub gateway: &'a str,
+    /// The gateway's id of the notification (Paygent payment_notice_id), or one juchu makes
+    /// from its contents (GMO: OrderID + status + process date).
+    pub notice_id: &'a str,
+    pub payment_ref: &'a str,
+    pub status: &'a str,
+    pub amount: Option<i64>,
+    /// `push` or `pull`
+    pub via: &'a str,
+    /// `applied`, `unchanged`, `refused`
+    pub outcome: &'a str,
+    pub reason: &'a str,
+}
+
+/// Keep a notification; `false` when it was received before (a replay or a resend).
+pub async fn record_notice(
+    tx: &mut Tx,
+    n: &NewNotice<'_>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO gateway_notices (shop_id, gateway, notice_id, payment_ref, status, amount, via, outcome, reason, \
+         received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (shop_id, gateway, notice_id) DO NOTHING",
+    )
+    .bind(n.shop_id)
+    .bind(n.gateway.to_owned())
+    .bind(n.notice_id.to_owned())
+    .bind(n.payment_ref.to_owned())
+    .bind(n.status.to_owned())
+    .bind(n.amount)
+    .bind(n.via.to_owned())
+    .bind(n.outcome.to_owned())
+    .bind(n.reason.to_owned())
+    .bind(to_db(now))
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
+
+pub async fn notice_seen(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    gateway: &str,
+    notice_id: &str,
+) -> Result<bool, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM gateway_notices WHERE shop_id = $1 AND gateway = $2 AND notice_id = $3",
+    )
+    .bind(shop_id)
+    .bind(gateway.to_owned())
+    .bind(notice_id.to_owned())
+    .fetch_one(conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// A received notification, for the operator's list.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Notice {
+    pub id: i64,
+    pub gateway: String,
+    pub notice_id: String,
+    pub payment_ref: String,
+    pub status: String,
+    pub amount: Option<i64>,
+    pub via: String,
+    pub outcome: String,
+    pub reason: String,
+    pub received_at: String,
+}
+
+/// Newest first; only refused ones when `refused_only`.
+pub async fn notices(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    refused_only: bool,
+    limit: i64,
+) -> Result<Vec<Notice>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, gateway, notice_id, payment_ref, status, amount, via, outcome, reason, received_at \
+         FROM gateway_notices WHERE shop_id = $1 AND ($2 = 0 OR outcome = 'refused') ORDER BY id DESC LIMIT $3",
+    )
+    .bind(shop_id)
+    .bind(i64::from(refused_only))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn cursor(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    gateway: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(
+        sqlx::query_scalar("SELECT value FROM gateway_cursors WHERE shop_id = $1 AND gateway = $2")
+            .bind(shop_id)
+            .bind(gateway.to_owned())
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn set_cursor(
+    tx: &mut Tx,
+    shop_id: i64,
+    gateway: &str,
+    value: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO gateway_cursors (shop_id, gateway, value, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (shop_id, gateway) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(shop_id)
+    .bind(gateway.to_owned())
+    .bind(value.to_owned())
+    .bind(to_db(now))
+    .execute(tx.conn())
+    .await?;
+    Ok(())
 }

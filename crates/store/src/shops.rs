@@ -67,3 +67,10 @@ pub async fn next_order_number(tx: &mut Tx, shop_id: i64) -> Result<i64, StoreEr
     .await?;
     Ok(n)
 }
+
+/// Every shop's id (jobs that run for all shops).
+pub async fn ids(conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT id FROM shops ORDER BY id")
+        .fetch_all(conn)
+        .await?)
+}

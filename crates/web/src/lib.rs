@@ -5,6 +5,7 @@ mod api;
 mod error;
 mod extract;
 mod metrics;
+mod notify;
 mod openapi;
 mod ui;
 
@@ -53,6 +54,8 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .route("/api/openapi.json", get(openapi::document))
+        .route("/notify/{shop}/paygent", axum::routing::post(notify::paygent))
+        .route("/notify/{shop}/gmo", axum::routing::post(notify::gmo))
         .nest("/api/v1", api::routes())
         .nest("/admin", ui::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

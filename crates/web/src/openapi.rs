@@ -31,6 +31,7 @@ impl Modify for Bearer {
         api::customers::adjust_points,
         api::payments::get, api::payments::authorize, api::payments::operate, api::payments::recover,
         api::payments::fees, api::payments::settings, api::payments::set_settings,
+        api::payments::request_later, api::payments::sync, api::payments::notices,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),

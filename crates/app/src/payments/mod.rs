@@ -36,9 +36,13 @@ use juchu_store::{Tx, orders};
 
 use crate::{Actor, App, AppError};
 
+mod later;
 mod recovery;
 mod view;
 
+pub use later::{
+    LaterInput, SyncReport, notices, receive_gmo, receive_paygent, request_later, sync,
+};
 pub use recovery::{Recovered, recover, refresh};
 pub use view::{
     ActionView, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
@@ -50,6 +54,12 @@ pub struct Gateways {
     pub paygent: Option<Arc<dyn GatewayApi>>,
     pub gmo: Option<Arc<dyn GatewayApi>>,
     pub paidy: Option<Arc<dyn GatewayApi>>,
+    /// Paygent's client itself, for 差分照会 (091), which the common trait does not have.
+    pub paygent_client: Option<Arc<juchu_gateway::paygent::PaygentClient>>,
+    /// The key of 差分通知's `hc`.
+    pub paygent_hash_key: Secret,
+    /// The ShopID a GMO 結果通知 must carry.
+    pub gmo_shop_id: String,
 }
 
 impl Gateways {
@@ -64,10 +74,15 @@ impl Gateways {
         gm.timeout = timeout;
         let mut pd = paidy::PaidyConfig::sandbox(&format!("{base}/paidy"));
         pd.timeout = timeout;
+        let gmo_shop_id = gm.shop_id.clone();
+        let pgc = Arc::new(paygent::PaygentClient::new(pg)?);
         Ok(Gateways {
-            paygent: Some(Arc::new(paygent::PaygentClient::new(pg)?)),
+            paygent: Some(pgc.clone()),
             gmo: Some(Arc::new(gmo::GmoClient::new(gm)?)),
             paidy: Some(Arc::new(paidy::PaidyClient::new(pd)?)),
+            paygent_client: Some(pgc),
+            paygent_hash_key: Secret::new("sandbox_hash_key"),
+            gmo_shop_id,
         })
     }
 
@@ -153,6 +168,7 @@ fn action_label(code: &str) -> &'static str {
     match Action::from_code(code) {
         Some(a) => a.label(),
         None if code == "authorize" => "オーソリ",
+        None if code == "request_payment" => "支払番号の発行",
         None => "決済処理",
     }
 }
@@ -449,6 +465,7 @@ pub async fn authorize(
             kind,
             installments: installments_label,
             masked,
+            slip: None,
         },
         Ok(AuthorizeOutcome::ThreeDs { .. }) => Verdict::Failed {
             code: "3ds_required".into(),
@@ -555,6 +572,8 @@ enum Verdict {
         kind: Kind,
         installments: String,
         masked: String,
+        /// Paid later: what the buyer needs to pay.
+        slip: Option<juchu_gateway::PaymentSlip>,
     },
     /// The operation took effect; `status` is what the gateway holds for `now_ref` (the
     /// payment's ref after it). `replaced` is the ref it had before, when it changed.
@@ -1061,8 +1080,14 @@ async fn settle(
             kind,
             installments,
             masked,
+            slip,
         } => {
             let held = held_after(order_gateway(&order)?, None, &r, &status, true, now)?;
+            let slip_json = match &slip {
+                Some(x) => serde_json::to_string(x)
+                    .map_err(|e| AppError::Internal(format!("payment slip: {e}")))?,
+                None => String::new(),
+            };
             let trading_id = match &r {
                 PaymentRef::Paygent { trading_id, .. } => trading_id.clone(),
                 other => other.display_id().to_owned(),
@@ -1080,22 +1105,56 @@ async fn settle(
                     three_ds: false,
                     installments: &installments,
                     masked_card: &masked,
+                    slip: &slip_json,
+                    due_at: slip.as_ref().map(|x| x.due),
                 },
                 now,
             )
             .await?;
             orders::set_gateway_ref(&mut tx, op.order_id, r.display_id()).await?;
-            let m = format!(
-                "{}で{}を{}しました（決済ID {}）",
-                gateway_name(order_gateway(&order)?),
-                yen(status.amount),
-                if mode == CaptureMode::AuthAndCapture {
-                    "即時売上"
-                } else {
-                    "仮売上"
-                },
-                r.display_id()
-            );
+            let m = if let Some(x) = &slip {
+                // The buyer pays later: the order waits for it.
+                if order.draft.status == OrderStatus::New {
+                    let who = Actor {
+                        shop_id: op.shop_id,
+                        user_id: None,
+                        name: actor.to_owned(),
+                        is_admin: false,
+                    };
+                    crate::orders::apply_status(
+                        &mut tx,
+                        &who,
+                        &order,
+                        OrderStatus::AwaitingPayment,
+                        now,
+                    )
+                    .await?;
+                }
+                format!(
+                    "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
+                    gateway_name(order_gateway(&order)?),
+                    yen(status.amount),
+                    x.fields
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .chain(x.url.iter().map(|u| format!("支払画面: {u}")))
+                        .collect::<Vec<_>>()
+                        .join("、"),
+                    jst_minute(x.due)
+                )
+            } else {
+                format!(
+                    "{}で{}を{}しました（決済ID {}）",
+                    gateway_name(order_gateway(&order)?),
+                    yen(status.amount),
+                    if mode == CaptureMode::AuthAndCapture {
+                        "即時売上"
+                    } else {
+                        "仮売上"
+                    },
+                    r.display_id()
+                )
+            };
             (OpStatus::Succeeded, String::new(), m, true, Some(id))
         }
         Verdict::Done {

@@ -185,6 +185,7 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
                     kind: kind_of(&order).map_or(Kind::Card, |(_, k)| k),
                     installments: "一括払い".into(),
                     masked: request["test_card"].as_str().unwrap_or_default().to_owned(),
+                    slip: None,
                 }
             }
             Ok(_) => not_done(),

@@ -63,6 +63,12 @@ pub struct PaymentView {
     pub operations: Vec<OperationResult>,
     /// What the operator should know before acting (the manuals' warnings).
     pub warnings: Vec<String>,
+    /// Paid later: what the buyer was given to pay with (受付番号 …), the URL, the due date.
+    pub slip_fields: Vec<(String, String)>,
+    pub slip_url: Option<String>,
+    pub due_at: Option<String>,
+    /// Something the operator must look at (a net-bank payment past its due date …).
+    pub attention: String,
 }
 
 /// The order's payment, or `None` when it has none yet.
@@ -152,6 +158,10 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             "元の決済の取消が済んでいません。「旧取引を取消」で取り消してください（二重の与信が残っています）".to_owned(),
         );
     }
+    if !p.attention.is_empty() {
+        warnings.push(p.attention.clone());
+    }
+    let slip: Option<juchu_gateway::PaymentSlip> = serde_json::from_str(&p.slip).ok();
     let mut operations = Vec::new();
     for op in &ops {
         operations.push(OperationResult::of(op, op.new_display_id.clone(), false));
@@ -215,6 +225,10 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             .collect(),
         operations,
         warnings,
+        slip_fields: slip.as_ref().map(|x| x.fields.clone()).unwrap_or_default(),
+        slip_url: slip.and_then(|x| x.url),
+        due_at: p.due_at.map(jst_minute),
+        attention: p.attention.clone(),
     }))
 }
 

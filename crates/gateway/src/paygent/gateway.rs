@@ -295,7 +295,15 @@ impl Gateway for PaygentClient {
     }
 
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
-        let (id, _) = ids_of(p)?;
+        let (id, trading_id) = ids_of(p)?;
+        if id.is_empty() {
+            // A net-bank request has no payment_id until the buyer reaches the bank: ask by
+            // the shop's trading_id.
+            return match Gateway::find(self, trading_id).await? {
+                Some((_, st)) => Ok(st),
+                None => Err(crate::paygent::refusal("13001".into(), "not found".into())),
+            };
+        }
         Ok(self.held(id).await?.1)
     }
 

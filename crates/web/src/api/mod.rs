@@ -31,7 +31,13 @@ pub fn routes() -> Router<AppState> {
             "/orders/{number}/payment",
             get(payments::get).post(payments::authorize),
         )
+        .route(
+            "/orders/{number}/payment/request",
+            post(payments::request_later),
+        )
         .route("/orders/{number}/payment/{action}", post(payments::operate))
+        .route("/payments/sync", post(payments::sync))
+        .route("/payments/notices", get(payments::notices))
         .route("/payments/recover", post(payments::recover))
         .route("/payments/fees", get(payments::fees))
         .route(

@@ -7,9 +7,11 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use juchu_app::payments::{
-    self, AuthorizeInput, FeeMonth, OperateInput, OperationResult, PaymentView, Recovered,
+    self, AuthorizeInput, FeeMonth, LaterInput, OperateInput, OperationResult, PaymentView,
+    Recovered, SyncReport,
 };
 use juchu_domain::payment::Action;
+use juchu_store::payments::Notice;
 use juchu_store::payments::{OpStatus, Settings};
 
 use crate::AppState;
@@ -165,4 +167,58 @@ pub async fn set_settings(
     Json(body): Json<Settings>,
 ) -> Result<axum::Json<Settings>, ApiError> {
     Ok(axum::Json(payments::set_settings(&s.app, &a, body).await?))
+}
+
+/// Issue the payment number of a konbini / ATM / Pay-easy / net-bank order (its お支払い合計);
+/// the order becomes 入金待ち and settles when the gateway says the buyer paid.
+#[utoipa::path(post, path = "/api/v1/orders/{number}/payment/request", tag = "payments", security(("bearer" = [])),
+    params(("number" = i64, Path, description = "注文番号"), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = LaterInput,
+    responses((status = 200, body = OperationResult), (status = 202, body = OperationResult),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn request_later(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Path(number): Path<i64>,
+    headers: HeaderMap,
+    Json(input): Json<LaterInput>,
+) -> Result<(StatusCode, axum::Json<OperationResult>), ApiError> {
+    Ok(answer(
+        payments::request_later(&s.app, &a, number, input, idempotency_key(&headers)).await?,
+    ))
+}
+
+/// The pull job now: Paygent 差分照会 from the last notice read, then a query of every payment
+/// still waiting for the buyer (`serve` runs it hourly by itself). Admin only.
+#[utoipa::path(post, path = "/api/v1/payments/sync", tag = "payments", security(("bearer" = [])),
+    responses((status = 200, body = SyncReport), (status = 403, body = ErrorBody)))]
+pub async fn sync(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+) -> Result<axum::Json<SyncReport>, ApiError> {
+    if !a.is_admin {
+        return Err(juchu_app::AppError::Forbidden.into());
+    }
+    Ok(axum::Json(payments::sync(&s.app).await?))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NoticeParams {
+    /// Only the refused ones (forged, unknown order, wrong amount).
+    #[serde(default)]
+    pub refused: Option<bool>,
+}
+
+/// Notifications received from the gateways, newest first.
+#[utoipa::path(get, path = "/api/v1/payments/notices", tag = "payments", security(("bearer" = [])), params(NoticeParams),
+    responses((status = 200, body = Vec<Notice>)))]
+pub async fn notices(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Query(p): Query<NoticeParams>,
+) -> Result<axum::Json<Vec<Notice>>, ApiError> {
+    Ok(axum::Json(
+        payments::notices(&s.app, &a, p.refused.unwrap_or(false)).await?,
+    ))
 }

@@ -192,6 +192,9 @@ impl TestApp {
             .await
             .expect("user");
         }
+        for g in ["paygent", "gmo"] {
+            sandbox.notify_to(g, Some(format!("http://{addr}/notify/test/{g}")));
+        }
         let router = juchu_web::router(
             app.clone(),
             juchu_web::WebConfig {

@@ -1,0 +1,560 @@
+//! Payments the buyer makes later — konbini, ATM / Pay-easy, net bank: the request that gives
+//! the buyer a payment number, and what the gateways say afterwards. A notification (Paygent
+//! 差分通知, GMO 結果通知) or the pull job (Paygent 差分照会, a query per open payment) only
+//! names the payment: juchu then asks the gateway where it stands and applies that, so a
+//! forged or replayed notification cannot change anything by itself.
+//!
+//! Paid → 入金済み. Past the due date unpaid: konbini and ATM / Pay-easy → キャンセル (the
+//! items go to the cancelled-order stock list; stock is never returned by itself); net bank →
+//! the order stays 入金待ち and is flagged for the operator (the manuals' rule: a late net-bank
+//! payment can still arrive).
+
+use juchu_domain::payment_method::PaymentMethod;
+use juchu_gateway::{LaterMethod, LaterRequest};
+use juchu_store::payments::{NewNotice, Notice};
+
+use super::*;
+
+/// Parameters of a payment-number request.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct LaterInput {
+    /// Konbini: the chain (GMO Convenience code `00001` Lawson, `10001` Seven-Eleven …;
+    /// Paygent cvs_company_id).
+    #[serde(default)]
+    pub store: Option<String>,
+    /// Days until the due date (default 7).
+    #[serde(default)]
+    pub due_days: Option<u8>,
+}
+
+fn later_method(m: PaymentMethod, input: &LaterInput) -> Result<LaterMethod, AppError> {
+    match m {
+        PaymentMethod::PaygentKonbini | PaymentMethod::GmoKonbini => {
+            let store = input
+                .store
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    AppError::Invalid(juchu_domain::Invalid::one(
+                        "store",
+                        "required",
+                        "コンビニ決済は支払先のコンビニ（store）を指定してください",
+                    ))
+                })?;
+            Ok(LaterMethod::Konbini {
+                store: store.to_owned(),
+            })
+        }
+        PaymentMethod::PaygentAtm | PaymentMethod::GmoPayeasy => Ok(LaterMethod::PayEasy),
+        PaymentMethod::PaygentNetbank => Ok(LaterMethod::NetBank),
+        other => Err(AppError::conflict(
+            "not_paid_later",
+            format!("支払方法「{}」は後払いの決済ではありません", other.label()),
+        )),
+    }
+}
+
+/// Issue the order's payment number (konbini, ATM / Pay-easy, net bank) for its お支払い合計;
+/// the order becomes 入金待ち. Journaled like every operation.
+pub async fn request_later(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    input: LaterInput,
+    key: Option<String>,
+) -> Result<OperationResult, AppError> {
+    let key = check_key(key)?;
+    let request = serde_json::json!({
+        "order": number, "action": "request_payment", "store": input.store, "due_days": input.due_days,
+    })
+    .to_string();
+    let now = app.now();
+    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(first),
+    };
+    let method = later_method(order.draft.payment_method, &input)?;
+    let gateway = order_gateway(&order)?;
+    if store::by_order(tx.conn(), order.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "payment_exists",
+            "この受注には支払番号が発行済みです",
+        ));
+    }
+    if store::open_operation(tx.conn(), order.id).await?.is_some() {
+        return Err(AppError::conflict(
+            "payment_in_doubt",
+            "前の決済処理の結果を確認中です",
+        ));
+    }
+    let due_days = input.due_days.unwrap_or(7);
+    if !(1..=60).contains(&due_days) {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "due_days",
+            "out_of_range",
+            "支払期限は1〜60日で指定してください",
+        )));
+    }
+    let amount = order.draft.totals.payment_total.get();
+    let gw = app.gateways.get(gateway)?;
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: None,
+        order_id: order.id,
+        action: "request_payment",
+        idempotency_key: &key,
+        request: &request,
+        amount,
+        actor: &actor.name,
+    };
+    let op_id = match journal(app, tx, op, now).await? {
+        Ok(id) => id,
+        Err(first) => return Ok(first),
+    };
+    let c = &order.draft.customer;
+    let req = LaterRequest {
+        order_ref: order_ref(number, op_id),
+        amount,
+        method,
+        customer_name: format!("{} {}", c.family_name, c.given_name),
+        customer_kana: format!("{} {}", c.family_kana, c.given_kana),
+        tel: c.tel.clone(),
+        due_days,
+    };
+    let verdict = match gw.request_payment(&req).await {
+        Ok((payment, slip)) => Verdict::Created {
+            status: GatewayStatus::new(PaymentState::Pending, "", amount),
+            payment,
+            mode: CaptureMode::AuthAndCapture,
+            kind: Kind::PaidLater,
+            installments: String::new(),
+            masked: String::new(),
+            slip: Some(slip),
+        },
+        Err(e) => Verdict::from_error(e),
+    };
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+/// What became of one notification or pulled status.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Applied {
+    pub order_number: i64,
+    pub state: String,
+    pub message: String,
+}
+
+/// Ask the gateway where `p` stands and apply it: the payment's state, and the order's
+/// status for a paid or lapsed payment. `None` when nothing changed.
+async fn apply_truth(
+    app: &App,
+    p: &store::Payment,
+    via: &str,
+) -> Result<Option<Applied>, AppError> {
+    let gw = app.gateways.get(p.gateway)?;
+    let now = app.now();
+    let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
+        Ok(st) => st,
+        // A Paygent net-bank payment exists only once the buyer picks a bank; none by the
+        // due date means the buyer never started paying.
+        Err(GatewayError::Refused { code, .. })
+            if code == "13001" && p.gateway == Gateway::Paygent =>
+        {
+            if p.due_at.is_some_and(|d| d < now) {
+                GatewayStatus::new(PaymentState::Expired, "未申込", p.held.amount)
+            } else {
+                return Ok(None);
+            }
+        }
+        Err(e) => return Err(AppError::conflict("gateway_query_failed", e.to_string())),
+    };
+    let mut tx = app.store.begin().await?;
+    let number = orders::number_of(tx.conn(), p.order_id)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let order = orders::get_for_update(&mut tx, p.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let cur = store::by_order_for_update(&mut tx, p.order_id)
+        .await?
+        .ok_or(AppError::NotFound("決済"))?;
+    if cur.held.state == st.state && cur.held.amount == st.amount {
+        return Ok(None);
+    }
+    let r = parse_ref(&cur.held.ref_json)?;
+    let held = held_after(cur.gateway, Some(&cur.held), &r, &st, false, now)?;
+    store::set_held(&mut tx, cur.id, cur.version, &held, now).await?;
+    let who = Actor {
+        shop_id: p.shop_id,
+        user_id: None,
+        name: format!(
+            "{}（{}）",
+            gateway_name(cur.gateway),
+            if via == "push" { "通知" } else { "照会" }
+        ),
+        is_admin: false,
+    };
+    let method = order.draft.payment_method;
+    let mut message = format!(
+        "決済状況が「{}」になりました（{} / {}）",
+        state_label(st.state),
+        st.gateway_status,
+        yen(st.amount)
+    );
+    match st.state {
+        PaymentState::Paid => {
+            message = format!(
+                "入金を確認しました（{}、{}）",
+                method.label(),
+                yen(st.amount)
+            );
+            if matches!(
+                order.draft.status,
+                OrderStatus::AwaitingPayment | OrderStatus::New
+            ) {
+                crate::orders::apply_status(&mut tx, &who, &order, OrderStatus::Paid, now).await?;
+            }
+        }
+        PaymentState::Expired if method == PaymentMethod::PaygentNetbank => {
+            let a = "支払期限を過ぎましたが、銀行ネット決済は期限後に入金されることがあります。入金を確認し、対応状況を決めてください";
+            store::set_attention(&mut tx, cur.id, a).await?;
+            message = format!("支払期限切れ（銀行ネット決済）: {a}");
+        }
+        PaymentState::Expired | PaymentState::Cancelled => {
+            message = format!("支払期限までに入金がありませんでした（{}）", method.label());
+            if order.draft.status != OrderStatus::Cancelled
+                && order
+                    .standing()
+                    .can_change_status(OrderStatus::Cancelled)
+                    .is_ok()
+            {
+                crate::orders::apply_status(&mut tx, &who, &order, OrderStatus::Cancelled, now)
+                    .await?;
+            }
+        }
+        _ => {}
+    }
+    orders::add_history(
+        &mut tx,
+        p.shop_id,
+        p.order_id,
+        &history(&who.name, now, "notice", message.clone(), true),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Applied {
+        order_number: number,
+        state: st.state.code().to_owned(),
+        message,
+    }))
+}
+
+async fn log_notice(app: &App, n: &NewNotice<'_>) -> Result<(), AppError> {
+    let mut tx = app.store.begin().await?;
+    store::record_notice(&mut tx, n, app.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Record a notification juchu refuses: kept for the operator under an id of its own, so
+/// a forged copy never shadows the real notification with the same id.
+async fn refuse(
+    app: &App,
+    shop_id: i64,
+    gateway: &str,
+    claimed_id: &str,
+    payment_ref: &str,
+    via: &str,
+    reason: &str,
+) -> Result<(), AppError> {
+    tracing::warn!(
+        gateway,
+        claimed_id,
+        payment_ref,
+        reason,
+        "notification refused"
+    );
+    log_notice(
+        app,
+        &NewNotice {
+            shop_id,
+            gateway,
+            notice_id: &format!("refused-{}", new_key()?),
+            payment_ref,
+            status: "",
+            amount: None,
+            via,
+            outcome: "refused",
+            reason: &format!("{reason}（通知ID: {claimed_id}）"),
+        },
+    )
+    .await
+}
+
+/// Take a notification about `payment_ref` (once per `notice_id`): find the payment, ask the
+/// gateway, apply.
+#[allow(clippy::too_many_arguments)]
+async fn take(
+    app: &App,
+    shop_id: i64,
+    gateway: Gateway,
+    notice_id: &str,
+    payment_ref: &str,
+    trading_id: Option<&str>,
+    status: &str,
+    amount: Option<i64>,
+    via: &str,
+) -> Result<(), AppError> {
+    let g = store::gateway_code(gateway);
+    if store::notice_seen(&mut *app.store.read().await?, shop_id, g, notice_id).await? {
+        return Ok(());
+    }
+    let mut conn = app.store.read().await?;
+    let mut found = store::by_display_id(&mut conn, shop_id, gateway, payment_ref).await?;
+    if found.is_none()
+        && let Some(t) = trading_id.filter(|t| !t.is_empty())
+    {
+        // A net-bank payment is known by the shop's trading_id until the buyer pays.
+        found = store::by_trading_id(&mut conn, shop_id, gateway, t).await?;
+    }
+    drop(conn);
+    let Some(p) = found else {
+        return refuse(
+            app,
+            shop_id,
+            g,
+            notice_id,
+            payment_ref,
+            via,
+            "該当する決済がありません",
+        )
+        .await;
+    };
+    // Card and Paidy payments change through juchu's own operations (journaled, recovered);
+    // a notification about them is kept but applies nothing.
+    if p.kind != Kind::PaidLater {
+        return log_notice(
+            app,
+            &NewNotice {
+                shop_id,
+                gateway: g,
+                notice_id,
+                payment_ref,
+                status,
+                amount,
+                via,
+                outcome: "unchanged",
+                reason: "カード・Paidyの決済は決済操作と決済状況の確認で更新します",
+            },
+        )
+        .await;
+    }
+    if let Some(a) = amount
+        && a != p.held.amount
+    {
+        return refuse(
+            app,
+            shop_id,
+            g,
+            notice_id,
+            payment_ref,
+            via,
+            &format!(
+                "金額が受注の決済金額（{}）と違います: {}",
+                yen(p.held.amount),
+                yen(a)
+            ),
+        )
+        .await;
+    }
+    let applied = apply_truth(app, &p, via).await?;
+    log_notice(
+        app,
+        &NewNotice {
+            shop_id,
+            gateway: g,
+            notice_id,
+            payment_ref,
+            status,
+            amount,
+            via,
+            outcome: if applied.is_some() {
+                "applied"
+            } else {
+                "unchanged"
+            },
+            reason: applied.as_ref().map_or("", |a| a.message.as_str()),
+        },
+    )
+    .await
+}
+
+fn field<'a>(fields: &'a [(String, String)], k: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(a, _)| a == k)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+async fn shop_id(app: &App, code: &str) -> Result<i64, AppError> {
+    juchu_store::shops::by_code(&mut *app.store.read().await?, code)
+        .await?
+        .map(|s| s.id)
+        .ok_or(AppError::NotFound("ショップ"))
+}
+
+/// Paygent 差分通知 for the shop `shop_code`. `Ok` means answer `result=0` (taken, or
+/// refused and logged); `Err` means answer an error so Paygent sends it again.
+pub async fn receive_paygent(
+    app: &App,
+    shop_code: &str,
+    fields: &[(String, String)],
+) -> Result<(), AppError> {
+    let shop = shop_id(app, shop_code).await?;
+    let id = field(fields, "payment_notice_id");
+    let pid = field(fields, "payment_id");
+    if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways.paygent_hash_key.expose()) {
+        return refuse(
+            app,
+            shop,
+            "paygent",
+            id,
+            pid,
+            "push",
+            "ハッシュ値（hc）が一致しません",
+        )
+        .await;
+    }
+    let amount = field(fields, "payment_amount").parse().ok();
+    take(
+        app,
+        shop,
+        Gateway::Paygent,
+        id,
+        pid,
+        Some(field(fields, "trading_id")),
+        field(fields, "payment_status"),
+        amount,
+        "push",
+    )
+    .await
+}
+
+/// GMO 結果通知 for the shop `shop_code`: the ShopID must be the shop's; what the
+/// notification says is checked against SearchTrade before anything changes.
+pub async fn receive_gmo(
+    app: &App,
+    shop_code: &str,
+    fields: &[(String, String)],
+) -> Result<(), AppError> {
+    let shop = shop_id(app, shop_code).await?;
+    let order_id = field(fields, "OrderID");
+    let status = field(fields, "Status");
+    let id = format!("{order_id}:{status}:{}", field(fields, "TranDate"));
+    if field(fields, "ShopID") != app.gateways.gmo_shop_id {
+        return refuse(
+            app,
+            shop,
+            "gmo",
+            &id,
+            order_id,
+            "push",
+            "ShopIDがこのショップのものではありません",
+        )
+        .await;
+    }
+    let amount = field(fields, "Amount").parse().ok();
+    take(
+        app,
+        shop,
+        Gateway::Gmo,
+        &id,
+        order_id,
+        None,
+        status,
+        amount,
+        "push",
+    )
+    .await
+}
+
+/// One pull round.
+#[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct SyncReport {
+    /// Paygent 差分照会 notices read.
+    pub notices_read: usize,
+    /// Payments whose state changed.
+    pub applied: Vec<Applied>,
+    /// What could not be done this round (read again next time).
+    pub errors: Vec<String>,
+}
+
+/// The pull job: read Paygent's 差分照会 from where the last round stopped (repairing gaps),
+/// then ask the gateways about every payment still waiting for the buyer — so a lost push
+/// is caught, and lapsed due dates are applied.
+pub async fn sync(app: &App) -> Result<SyncReport, AppError> {
+    let mut report = SyncReport::default();
+    let shops = juchu_store::shops::ids(&mut *app.store.read().await?).await?;
+    for shop in shops {
+        if let Some(pg) = &app.gateways.paygent_client {
+            let last: u64 = store::cursor(&mut *app.store.read().await?, shop, "paygent")
+                .await?
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let batch = pg.sync_notices(last, &[], 500).await;
+            report.notices_read += batch.notices.len();
+            for n in &batch.notices {
+                let id = n.get("payment_notice_id");
+                if let Err(e) = take(
+                    app,
+                    shop,
+                    Gateway::Paygent,
+                    id,
+                    n.get("payment_id"),
+                    Some(n.get("trading_id")),
+                    n.get("payment_status"),
+                    n.get("payment_amount").parse().ok(),
+                    "pull",
+                )
+                .await
+                {
+                    report.errors.push(format!("差分照会 {id}: {e}"));
+                }
+            }
+            if let Some(max) = batch.ids().max().filter(|m| *m > last) {
+                let mut tx = app.store.begin().await?;
+                store::set_cursor(&mut tx, shop, "paygent", &max.to_string(), app.now()).await?;
+                tx.commit().await?;
+            }
+            if let Some(e) = batch.error {
+                report.errors.push(format!("差分照会: {e}"));
+            }
+        }
+        for p in store::awaiting(&mut *app.store.read().await?, shop, 1000).await? {
+            match apply_truth(app, &p, "pull").await {
+                Ok(Some(a)) => report.applied.push(a),
+                Ok(None) => {}
+                Err(e) => report
+                    .errors
+                    .push(format!("決済ID {}: {e}", p.held.display_id)),
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Notifications received, newest first (only the refused ones when `refused_only`).
+pub async fn notices(
+    app: &App,
+    actor: &Actor,
+    refused_only: bool,
+) -> Result<Vec<Notice>, AppError> {
+    Ok(store::notices(
+        &mut *app.store.read().await?,
+        actor.shop_id,
+        refused_only,
+        200,
+    )
+    .await?)
+}

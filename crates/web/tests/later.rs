@@ -1,0 +1,298 @@
+//! Payments the buyer makes later (konbini, ATM / Pay-easy, net bank), on SQLite and
+//! PostgreSQL against the bundled sandboxes: the payment number, the push (Paygent 差分通知,
+//! GMO 結果通知) and the pull job settling them, due dates under the virtual clock, and
+//! notifications that must change nothing (forged, replayed, wrong amount, unknown payment).
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{TestApp, order_json};
+
+async fn order(t: &TestApp, method: &str) -> i64 {
+    let mut o = order_json();
+    o["payment_method"] = json!(method);
+    t.import(o).await["number"].as_i64().unwrap()
+}
+
+async fn request(t: &TestApp, n: i64, body: Value) -> Value {
+    let (st, v) = t
+        .post(&format!("/api/v1/orders/{n}/payment/request"), body)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "succeeded", "{v}");
+    v
+}
+
+async fn status(t: &TestApp, n: i64) -> String {
+    t.get(&format!("/api/v1/orders/{n}")).await.1["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn payment(t: &TestApp, n: i64) -> Value {
+    t.get(&format!("/api/v1/orders/{n}/payment")).await.1
+}
+
+async fn control(t: &TestApp, path: &str, body: Value) {
+    let r = t
+        .client
+        .post(format!("{}/_sandbox{path}", t.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{path}: {}", r.status());
+}
+
+/// Wait (a push arrives on its own) until the order has `want`.
+async fn wait_status(t: &TestApp, n: i64, want: &str) {
+    for _ in 0..100 {
+        if status(t, n).await == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("order {n} never became {want}: {}", status(t, n).await);
+}
+
+async fn sync(t: &TestApp) -> Value {
+    let (st, v) = t.post("/api/v1/payments/sync", json!({})).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v
+}
+
+/// GMO konbini: the number and due date, paid at the store → 入金済み by the push; with the
+/// push stopped, the pull job catches the next one.
+async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
+    let n = order(&t, "gmo_konbini").await;
+    let r = request(&t, n, json!({"store": "00002", "due_days": 5})).await;
+    assert!(r["message"].as_str().unwrap().contains("受付番号"), "{r}");
+    assert_eq!(status(&t, n).await, "awaiting_payment");
+    let p = payment(&t, n).await;
+    assert_eq!(p["state"], "pending");
+    assert_eq!(p["slip_fields"][0][0], "受付番号");
+    assert_eq!(p["due_at"], "2024/08/24 23:59");
+    let oid = p["payment_id"].as_str().unwrap().to_owned();
+    control(&t, &format!("/gmo/{oid}/pay"), json!({})).await;
+    wait_status(&t, n, "paid").await;
+    assert_eq!(payment(&t, n).await["state"], "paid");
+    let h = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
+    assert!(h.to_string().contains("入金を確認しました"), "{h}");
+
+    // The push is lost: the pull job finds the payment.
+    t.sandbox.notify_to("gmo", None);
+    let m = order(&t, "gmo_konbini").await;
+    request(&t, m, json!({"store": "00001"})).await;
+    let oid = payment(&t, m).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    control(&t, &format!("/gmo/{oid}/pay"), json!({})).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(status(&t, m).await, "awaiting_payment");
+    let r = sync(&t).await;
+    assert!(
+        r["applied"].to_string().contains("入金を確認しました"),
+        "{r}"
+    );
+    assert_eq!(status(&t, m).await, "paid");
+    // Nothing left to do.
+    assert_eq!(sync(&t).await["applied"].as_array().unwrap().len(), 0);
+}
+
+/// Paygent konbini and ATM paid: 差分通知 pushed with its hc, taken once each.
+async fn paygent_notices_are_taken_once(t: TestApp) {
+    let n = order(&t, "paygent_konbini").await;
+    request(&t, n, json!({"store": "00C002"})).await;
+    let pid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    control(&t, &format!("/paygent/{pid}/pay"), json!({})).await;
+    wait_status(&t, n, "paid").await;
+    let a = order(&t, "paygent_atm").await;
+    request(&t, a, json!({})).await;
+    let pid = payment(&t, a).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    control(&t, &format!("/paygent/{pid}/pay"), json!({})).await;
+    wait_status(&t, a, "paid").await;
+    // The pull job reads the same notices by 差分照会 and applies nothing twice.
+    let r = sync(&t).await;
+    assert_eq!(r["applied"].as_array().unwrap().len(), 0, "{r}");
+    let h = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
+    assert_eq!(
+        h.to_string().matches("入金を確認しました").count(),
+        1,
+        "{h}"
+    );
+}
+
+/// Due dates pass under the virtual clock: konbini → キャンセル with the items on the
+/// cancelled-order stock list; net bank stays 入金待ち, flagged for the operator.
+async fn due_dates_cancel_konbini_and_flag_net_bank(t: TestApp) {
+    let k = order(&t, "gmo_konbini").await;
+    request(&t, k, json!({"store": "00005", "due_days": 3})).await;
+    let b = order(&t, "paygent_netbank").await;
+    request(&t, b, json!({})).await;
+    let a = order(&t, "paygent_atm").await;
+    request(&t, a, json!({"due_days": 3})).await;
+    t.set_now("2024-09-30T01:00:00Z");
+    sync(&t).await;
+    assert_eq!(status(&t, k).await, "cancelled");
+    assert_eq!(status(&t, a).await, "cancelled");
+    let (_, stock) = t.get("/api/v1/cancelled-stock").await;
+    assert!(stock.to_string().contains("TS-M"), "{stock}");
+    assert_eq!(status(&t, b).await, "awaiting_payment");
+    let p = payment(&t, b).await;
+    assert!(
+        p["attention"].as_str().unwrap().contains("入金を確認"),
+        "{p}"
+    );
+    assert!(p["warnings"].to_string().contains("銀行ネット決済"));
+}
+
+fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+async fn post_form(t: &TestApp, path: &str, pairs: &[(&str, &str)]) -> (StatusCode, String) {
+    let body: String = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let r = t
+        .client
+        .post(format!("{}{path}", t.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Forged, replayed, wrong-amount and unknown-payment notifications are answered (so the
+/// sender stops), logged as refused, and change nothing.
+async fn bad_notifications_change_nothing(t: TestApp) {
+    t.sandbox.notify_to("paygent", None);
+    let n = order(&t, "paygent_konbini").await;
+    request(&t, n, json!({"store": "00C016"})).await;
+    let p = payment(&t, n).await;
+    let pid = p["payment_id"].as_str().unwrap().to_owned();
+    let tid = p["trading_id"].as_str().unwrap().to_owned();
+    let notice = |id: &'static str, amount: &'static str, key: &str| {
+        let hc = sha256_hex(&format!("{id}{pid}{tid}03{amount}{key}"));
+        vec![
+            ("payment_notice_id", id.to_owned()),
+            ("payment_id", pid.clone()),
+            ("trading_id", tid.clone()),
+            ("payment_type", "03".to_owned()),
+            ("payment_status", "40".to_owned()),
+            ("payment_amount", amount.to_owned()),
+            ("hc", hc),
+        ]
+    };
+    let send = |pairs: Vec<(&'static str, String)>| {
+        let t = &t;
+        async move {
+            let v: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(t, "/notify/test/paygent", &v).await
+        }
+    };
+    // Forged (wrong key) with the ids genuine notices will have; the wrong amount with the
+    // right key.
+    for id in ["1", "2", "3"] {
+        let (st, body) = send(notice(id, "7660", "not-the-key")).await;
+        assert_eq!((st, body.trim()), (StatusCode::OK, "result=0"));
+    }
+    send(notice("901", "1", "sandbox_hash_key")).await;
+    // GMO: someone else's ShopID; an unknown OrderID.
+    let (st, body) = post_form(
+        &t,
+        "/notify/test/gmo",
+        &[
+            ("ShopID", "tshop99999999"),
+            ("OrderID", "x"),
+            ("Status", "PAYSUCCESS"),
+        ],
+    )
+    .await;
+    assert_eq!((st, body.as_str()), (StatusCode::OK, "0"));
+    post_form(
+        &t,
+        "/notify/test/gmo",
+        &[
+            ("ShopID", "tshop00000001"),
+            ("OrderID", "nobody"),
+            ("Status", "PAYSUCCESS"),
+        ],
+    )
+    .await;
+    assert_eq!(status(&t, n).await, "awaiting_payment");
+    let (_, refused) = t.get("/api/v1/payments/notices?refused=true").await;
+    let reasons = refused.to_string();
+    assert_eq!(refused.as_array().unwrap().len(), 6, "{refused}");
+    assert!(reasons.contains("ハッシュ値"), "{reasons}");
+    assert!(reasons.contains("金額"), "{reasons}");
+    assert!(reasons.contains("ShopID"), "{reasons}");
+    assert!(reasons.contains("該当する決済がありません"), "{reasons}");
+    // The genuine notices, whose ids the forged ones claimed, are still taken by the push.
+    t.sandbox
+        .notify_to("paygent", Some(format!("{}/notify/test/paygent", t.base)));
+    control(&t, &format!("/paygent/{pid}/pay"), json!({})).await;
+    wait_status(&t, n, "paid").await;
+    // Replays change nothing more.
+    let before = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
+    for _ in 0..2 {
+        for id in ["1", "2", "3"] {
+            send(notice(id, "7660", "sandbox_hash_key")).await;
+        }
+    }
+    sync(&t).await;
+    let after = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
+    assert_eq!(before, after);
+}
+
+/// Net bank: the buyer picks a bank on Paygent's page and pays; the notice names the new
+/// payment, found by the shop's trading_id.
+async fn net_bank_paid_at_the_bank(t: TestApp) {
+    let n = order(&t, "paygent_netbank").await;
+    request(&t, n, json!({})).await;
+    let tid = payment(&t, n).await["trading_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    control(
+        &t,
+        &format!("/paygent/asp/{tid}/pay"),
+        json!({"bank_code": "D036"}),
+    )
+    .await;
+    wait_status(&t, n, "paid").await;
+}
+
+both_backends!(
+    net_bank_paid_at_the_bank,
+    konbini_paid_by_push_and_by_pull,
+    paygent_notices_are_taken_once,
+    due_dates_cancel_konbini_and_flag_net_bank,
+    bad_notifications_change_nothing,
+);
