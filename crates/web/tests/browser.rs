@@ -159,13 +159,17 @@ async fn operator_works_through_the_admin_screens() {
         .send_keys("x y")
         .await
         .unwrap();
-    c.find(Locator::Css("form.panel button"))
+    c.find(Locator::Css("#add-user button"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    let errs = c.find_all(Locator::Css("form.panel .err")).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("#add-user .err"))
+        .await
+        .unwrap();
+    let errs = c.find_all(Locator::Css("#add-user .err")).await.unwrap();
     assert_eq!(errs.len(), 3);
 
     // Logging out ends the session.
