@@ -217,38 +217,32 @@ pub async fn by_order_for_update(
     r.map(Payment::try_from).transpose()
 }
 
-/// The payment the gateway knows as `display_id` (Paygent payment_id, GMO OrderID), including
-/// an earlier id of it.
-pub async fn by_display_id(
-    conn: &mut AnyConnection,
-    shop_id: i64,
-    gateway: Gateway,
-    display_id: &str,
-) -> Result<Option<Payment>, StoreError> {
-    let r: Option<PaymentRow> = sqlx::query_as(&format!(
-        "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND gateway = $2 AND display_id = $3"
-    ))
-    .bind(shop_id)
-    .bind(gateway_code(gateway))
-    .bind(display_id.to_owned())
-    .fetch_optional(conn)
-    .await?;
-    r.map(Payment::try_from).transpose()
+/// How a gateway's message names a payment.
+#[derive(Debug, Clone, Copy)]
+pub enum GatewayId<'a> {
+    /// The id an operator looks up (Paygent payment_id, GMO OrderID), the payment's current one.
+    Display(&'a str),
+    /// The shop's reference (Paygent trading_id).
+    Trading(&'a str),
 }
 
-/// The payment the shop's reference `trading_id` names at `gateway`.
-pub async fn by_trading_id(
+/// The payment a gateway's message names.
+pub async fn by_gateway_id(
     conn: &mut AnyConnection,
     shop_id: i64,
     gateway: Gateway,
-    trading_id: &str,
+    id: GatewayId<'_>,
 ) -> Result<Option<Payment>, StoreError> {
+    let (column, value) = match id {
+        GatewayId::Display(v) => ("display_id", v),
+        GatewayId::Trading(v) => ("trading_id", v),
+    };
     let r: Option<PaymentRow> = sqlx::query_as(&format!(
-        "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND gateway = $2 AND trading_id = $3"
+        "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND gateway = $2 AND {column} = $3"
     ))
     .bind(shop_id)
     .bind(gateway_code(gateway))
-    .bind(trading_id.to_owned())
+    .bind(value.to_owned())
     .fetch_optional(conn)
     .await?;
     r.map(Payment::try_from).transpose()

@@ -11,7 +11,7 @@
 
 use juchu_domain::payment_method::PaymentMethod;
 use juchu_gateway::{LaterMethod, LaterRequest};
-use juchu_store::payments::{NewNotice, Notice};
+use juchu_store::payments::{GatewayId, NewNotice, Notice};
 
 use super::*;
 
@@ -250,144 +250,114 @@ async fn apply_truth(
     }))
 }
 
-async fn log_notice(app: &App, n: &NewNotice<'_>) -> Result<(), AppError> {
-    let mut tx = app.store.begin().await?;
-    store::record_notice(&mut tx, n, app.now()).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// Record a notification juchu refuses: kept for the operator under an id of its own, so
-/// a forged copy never shadows the real notification with the same id.
-async fn refuse(
-    app: &App,
-    shop_id: i64,
-    gateway: &str,
-    claimed_id: &str,
-    payment_ref: &str,
-    via: &str,
-    reason: &str,
-) -> Result<(), AppError> {
-    tracing::warn!(
-        gateway,
-        claimed_id,
-        payment_ref,
-        reason,
-        "notification refused"
-    );
-    log_notice(
-        app,
-        &NewNotice {
-            shop_id,
-            gateway,
-            notice_id: &format!("refused-{}", new_key()?),
-            payment_ref,
-            status: "",
-            amount: None,
-            via,
-            outcome: "refused",
-            reason: &format!("{reason}（通知ID: {claimed_id}）"),
-        },
-    )
-    .await
-}
-
-/// Take a notification about `payment_ref` (once per `notice_id`): find the payment, ask the
-/// gateway, apply.
-#[allow(clippy::too_many_arguments)]
-async fn take(
-    app: &App,
+/// A notification as heard, push or pull.
+struct Heard<'a> {
     shop_id: i64,
     gateway: Gateway,
-    notice_id: &str,
-    payment_ref: &str,
-    trading_id: Option<&str>,
-    status: &str,
+    /// The gateway's id of the notification (Paygent payment_notice_id), or one made from its
+    /// contents (GMO: OrderID, status and date).
+    notice_id: &'a str,
+    /// The payment it names (Paygent payment_id, GMO OrderID).
+    payment_ref: &'a str,
+    /// Paygent's trading_id: the shop's reference, naming a net-bank payment before the
+    /// buyer picks a bank.
+    trading_id: Option<&'a str>,
+    status: &'a str,
     amount: Option<i64>,
-    via: &str,
-) -> Result<(), AppError> {
-    let g = store::gateway_code(gateway);
-    if store::notice_seen(&mut *app.store.read().await?, shop_id, g, notice_id).await? {
-        return Ok(());
-    }
-    let mut conn = app.store.read().await?;
-    let mut found = store::by_display_id(&mut conn, shop_id, gateway, payment_ref).await?;
-    if found.is_none()
-        && let Some(t) = trading_id.filter(|t| !t.is_empty())
-    {
-        // A net-bank payment is known by the shop's trading_id until the buyer pays.
-        found = store::by_trading_id(&mut conn, shop_id, gateway, t).await?;
-    }
-    drop(conn);
-    let Some(p) = found else {
-        return refuse(
-            app,
-            shop_id,
-            g,
-            notice_id,
-            payment_ref,
-            via,
-            "該当する決済がありません",
-        )
-        .await;
-    };
-    // Card and Paidy payments change through juchu's own operations (journaled, recovered);
-    // a notification about them is kept but applies nothing.
-    if p.kind != Kind::PaidLater {
-        return log_notice(
-            app,
+    /// `push` or `pull`
+    via: &'a str,
+}
+
+impl Heard<'_> {
+    /// Keep it once, as `outcome` with `reason`; a refused one under an id of its own, so a
+    /// forged copy never shadows the genuine notification with the same id.
+    async fn log(&self, app: &App, outcome: &str, reason: &str) -> Result<(), AppError> {
+        let refused = outcome == "refused";
+        if refused {
+            tracing::warn!(gateway = ?self.gateway, notice = self.notice_id, payment = self.payment_ref, reason, "notification refused");
+        }
+        let own_id;
+        let (notice_id, reason) = if refused {
+            own_id = format!("refused-{}", new_key()?);
+            (
+                own_id.as_str(),
+                format!("{reason}（通知ID: {}）", self.notice_id),
+            )
+        } else {
+            (self.notice_id, reason.to_owned())
+        };
+        let mut tx = app.store.begin().await?;
+        store::record_notice(
+            &mut tx,
             &NewNotice {
-                shop_id,
-                gateway: g,
+                shop_id: self.shop_id,
+                gateway: store::gateway_code(self.gateway),
                 notice_id,
-                payment_ref,
-                status,
-                amount,
-                via,
-                outcome: "unchanged",
-                reason: "カード・Paidyの決済は決済操作と決済状況の確認で更新します",
+                payment_ref: self.payment_ref,
+                status: self.status,
+                amount: self.amount,
+                via: self.via,
+                outcome,
+                reason: &reason,
             },
+            app.now(),
         )
-        .await;
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
-    if let Some(a) = amount
-        && a != p.held.amount
-    {
-        return refuse(
-            app,
-            shop_id,
-            g,
-            notice_id,
-            payment_ref,
-            via,
-            &format!(
+
+    /// Take it (once per notice id): find the payment, ask the gateway, apply.
+    async fn take(&self, app: &App) -> Result<(), AppError> {
+        let g = store::gateway_code(self.gateway);
+        let mut conn = app.store.read().await?;
+        if store::notice_seen(&mut conn, self.shop_id, g, self.notice_id).await? {
+            return Ok(());
+        }
+        let mut found = store::by_gateway_id(
+            &mut conn,
+            self.shop_id,
+            self.gateway,
+            GatewayId::Display(self.payment_ref),
+        )
+        .await?;
+        if found.is_none()
+            && let Some(t) = self.trading_id.filter(|t| !t.is_empty())
+        {
+            found =
+                store::by_gateway_id(&mut conn, self.shop_id, self.gateway, GatewayId::Trading(t))
+                    .await?;
+        }
+        drop(conn);
+        let Some(p) = found else {
+            return self.log(app, "refused", "該当する決済がありません").await;
+        };
+        // Card and Paidy payments change through juchu's own operations (journaled,
+        // recovered); a notification about them is kept but applies nothing.
+        if p.kind != Kind::PaidLater {
+            return self
+                .log(
+                    app,
+                    "unchanged",
+                    "カード・Paidyの決済は決済操作と決済状況の確認で更新します",
+                )
+                .await;
+        }
+        if let Some(a) = self.amount
+            && a != p.held.amount
+        {
+            let why = format!(
                 "金額が受注の決済金額（{}）と違います: {}",
                 yen(p.held.amount),
                 yen(a)
-            ),
-        )
-        .await;
+            );
+            return self.log(app, "refused", &why).await;
+        }
+        match apply_truth(app, &p, self.via).await? {
+            Some(a) => self.log(app, "applied", &a.message).await,
+            None => self.log(app, "unchanged", "").await,
+        }
     }
-    let applied = apply_truth(app, &p, via).await?;
-    log_notice(
-        app,
-        &NewNotice {
-            shop_id,
-            gateway: g,
-            notice_id,
-            payment_ref,
-            status,
-            amount,
-            via,
-            outcome: if applied.is_some() {
-                "applied"
-            } else {
-                "unchanged"
-            },
-            reason: applied.as_ref().map_or("", |a| a.message.as_str()),
-        },
-    )
-    .await
 }
 
 fn field<'a>(fields: &'a [(String, String)], k: &str) -> &'a str {
@@ -411,34 +381,22 @@ pub async fn receive_paygent(
     shop_code: &str,
     fields: &[(String, String)],
 ) -> Result<(), AppError> {
-    let shop = shop_id(app, shop_code).await?;
-    let id = field(fields, "payment_notice_id");
-    let pid = field(fields, "payment_id");
+    let h = Heard {
+        shop_id: shop_id(app, shop_code).await?,
+        gateway: Gateway::Paygent,
+        notice_id: field(fields, "payment_notice_id"),
+        payment_ref: field(fields, "payment_id"),
+        trading_id: Some(field(fields, "trading_id")),
+        status: field(fields, "payment_status"),
+        amount: field(fields, "payment_amount").parse().ok(),
+        via: "push",
+    };
     if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways.paygent_hash_key.expose()) {
-        return refuse(
-            app,
-            shop,
-            "paygent",
-            id,
-            pid,
-            "push",
-            "ハッシュ値（hc）が一致しません",
-        )
-        .await;
+        return h
+            .log(app, "refused", "ハッシュ値（hc）が一致しません")
+            .await;
     }
-    let amount = field(fields, "payment_amount").parse().ok();
-    take(
-        app,
-        shop,
-        Gateway::Paygent,
-        id,
-        pid,
-        Some(field(fields, "trading_id")),
-        field(fields, "payment_status"),
-        amount,
-        "push",
-    )
-    .await
+    h.take(app).await
 }
 
 /// GMO 結果通知 for the shop `shop_code`: the ShopID must be the shop's; what the
@@ -448,35 +406,28 @@ pub async fn receive_gmo(
     shop_code: &str,
     fields: &[(String, String)],
 ) -> Result<(), AppError> {
-    let shop = shop_id(app, shop_code).await?;
-    let order_id = field(fields, "OrderID");
-    let status = field(fields, "Status");
-    let id = format!("{order_id}:{status}:{}", field(fields, "TranDate"));
+    let id = format!(
+        "{}:{}:{}",
+        field(fields, "OrderID"),
+        field(fields, "Status"),
+        field(fields, "TranDate")
+    );
+    let h = Heard {
+        shop_id: shop_id(app, shop_code).await?,
+        gateway: Gateway::Gmo,
+        notice_id: &id,
+        payment_ref: field(fields, "OrderID"),
+        trading_id: None,
+        status: field(fields, "Status"),
+        amount: field(fields, "Amount").parse().ok(),
+        via: "push",
+    };
     if field(fields, "ShopID") != app.gateways.gmo_shop_id {
-        return refuse(
-            app,
-            shop,
-            "gmo",
-            &id,
-            order_id,
-            "push",
-            "ShopIDがこのショップのものではありません",
-        )
-        .await;
+        return h
+            .log(app, "refused", "ShopIDがこのショップのものではありません")
+            .await;
     }
-    let amount = field(fields, "Amount").parse().ok();
-    take(
-        app,
-        shop,
-        Gateway::Gmo,
-        &id,
-        order_id,
-        None,
-        status,
-        amount,
-        "push",
-    )
-    .await
+    h.take(app).await
 }
 
 /// One pull round.
@@ -506,19 +457,17 @@ pub async fn sync(app: &App) -> Result<SyncReport, AppError> {
             report.notices_read += batch.notices.len();
             for n in &batch.notices {
                 let id = n.get("payment_notice_id");
-                if let Err(e) = take(
-                    app,
-                    shop,
-                    Gateway::Paygent,
-                    id,
-                    n.get("payment_id"),
-                    Some(n.get("trading_id")),
-                    n.get("payment_status"),
-                    n.get("payment_amount").parse().ok(),
-                    "pull",
-                )
-                .await
-                {
+                let h = Heard {
+                    shop_id: shop,
+                    gateway: Gateway::Paygent,
+                    notice_id: id,
+                    payment_ref: n.get("payment_id"),
+                    trading_id: Some(n.get("trading_id")),
+                    status: n.get("payment_status"),
+                    amount: n.get("payment_amount").parse().ok(),
+                    via: "pull",
+                };
+                if let Err(e) = h.take(app).await {
                     report.errors.push(format!("差分照会 {id}: {e}"));
                 }
             }
