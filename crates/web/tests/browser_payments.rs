@@ -149,8 +149,10 @@ async fn operator_runs_payments_from_the_order_screen() {
     paidy(&t, &c).await;
     not_yet_paid(&t, &c).await;
     payment_settings(&t, &c).await;
-    // Last: it moves the clock 61 days on.
+    paid_later(&t, &c).await;
+    // Last: these move the clock on.
     paygent_expired(&t, &c).await;
+    net_bank_past_due(&t, &c).await;
     c.close().await.unwrap();
 }
 
@@ -575,4 +577,62 @@ async fn payment_settings(t: &TestApp, c: &Client) {
     assert!(text(c, "#pay-settings").await.contains("12円"));
     assert!(text(c, "#pay-settings").await.contains("自動で変更する"));
     shot(c, "payment-settings").await;
+}
+
+/// GMO konbini: the payment number and due date while 入金待ち; paid at the store, the push
+/// makes it 入金済み.
+async fn paid_later(t: &TestApp, c: &Client) {
+    let n = order(t, "gmo_konbini").await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment/request"),
+            json!({"store": "10001"}),
+        )
+        .await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{v}");
+    open(c, t, n).await;
+    assert_eq!(state(c).await, "入金待ち");
+    let info = text(c, "#pay-info").await;
+    assert!(
+        info.contains("受付番号") && info.contains("支払期限"),
+        "{info}"
+    );
+    assert!(buttons(c).await.contains(&"支払番号を取り消す".to_owned()));
+    shot(c, "payment-gmo-konbini-awaiting").await;
+    let oid = t.get(&format!("/api/v1/orders/{n}/payment")).await.1["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.client
+        .post(format!("{}/_sandbox/gmo/{oid}/pay", t.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if t.get(&format!("/api/v1/orders/{n}")).await.1["status"] == "paid" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    open(c, t, n).await;
+    assert_eq!(state(c).await, "入金済み");
+    shot(c, "payment-gmo-konbini-paid").await;
+}
+
+/// Paygent net bank past its due date: the order stays 入金待ち and the panel says why the
+/// operator must look.
+async fn net_bank_past_due(t: &TestApp, c: &Client) {
+    let n = order(t, "paygent_netbank").await;
+    let (st, v) = t
+        .post(&format!("/api/v1/orders/{n}/payment/request"), json!({}))
+        .await;
+    assert_eq!(st, reqwest::StatusCode::OK, "{v}");
+    t.set_now("2024-12-20T01:00:00Z");
+    let (st, _) = t.post("/api/v1/payments/sync", json!({})).await;
+    assert_eq!(st, reqwest::StatusCode::OK);
+    login(c, t, "admin").await;
+    open(c, t, n).await;
+    assert!(text(c, "#pay-warnings").await.contains("銀行ネット決済"));
+    shot(c, "payment-paygent-netbank-past-due").await;
 }

@@ -94,7 +94,7 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません".to_owned(),
         );
     }
-    if expired || h.state == PaymentState::Expired {
+    if p.kind != Kind::PaidLater && (expired || h.state == PaymentState::Expired) {
         warnings.push(format!(
             "オーソリの有効期限{}が過ぎています。売上確定はできません（必要なら新しく与信を取ってください）",
             h.auth_expires_at
