@@ -150,6 +150,7 @@ async fn operator_runs_payments_from_the_order_screen() {
     not_yet_paid(&t, &c).await;
     payment_settings(&t, &c).await;
     paid_later(&t, &c).await;
+    notices_page(&t, &c).await;
     // Last: these move the clock on.
     paygent_expired(&t, &c).await;
     net_bank_past_due(&t, &c).await;
@@ -635,4 +636,29 @@ async fn net_bank_past_due(t: &TestApp, c: &Client) {
     open(c, t, n).await;
     assert!(text(c, "#pay-warnings").await.contains("銀行ネット決済"));
     shot(c, "payment-paygent-netbank-past-due").await;
+}
+
+/// 決済通知: a forged notification is shown in red as refused, with why.
+async fn notices_page(t: &TestApp, c: &Client) {
+    let r = t
+        .client
+        .post(format!("{}/notify/test/paygent", t.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("payment_notice_id=77&payment_id=1&trading_id=1&payment_type=03&payment_status=40&payment_amount=100&hc=forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap().trim(), "result=0");
+    c.goto(&format!("{}/admin/notices?refused=1", t.base))
+        .await
+        .unwrap();
+    let row = text(c, "#notices tbody tr").await;
+    assert!(
+        row.contains("受付拒否") && row.contains("ハッシュ値"),
+        "{row}"
+    );
+    shot(c, "payment-notices-refused").await;
+    c.goto(&format!("{}/admin/notices", t.base)).await.unwrap();
+    assert!(text(c, "#notices").await.contains("反映"));
+    shot(c, "payment-notices").await;
 }

@@ -44,6 +44,7 @@ impl Templates {
             "products.html",
             "customers.html",
             "cancelled_stock.html",
+            "notices.html",
             "settings.html",
             "error.html"
         );
@@ -157,6 +158,7 @@ pub fn routes() -> Router<AppState> {
         .route("/customers", get(pages::customers))
         .route("/cancelled-stock", get(pages::cancelled_stock))
         .route("/cancelled-stock/{id}/return", post(pages::return_stock))
+        .route("/notices", get(pages::notices))
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))
         .route("/settings/payments", post(pages::payment_settings))

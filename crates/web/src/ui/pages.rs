@@ -720,6 +720,50 @@ pub async fn return_stock(
     }
 }
 
+#[derive(Deserialize)]
+pub struct NoticesQ {
+    refused: Option<String>,
+}
+
+/// 決済通知: what the gateways told juchu, the refused notifications in red.
+pub async fn notices(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(q): Query<NoticesQ>,
+) -> Response {
+    let refused = q.refused.as_deref() == Some("1");
+    match juchu_app::payments::notices(&s.app, &sess.actor, refused).await {
+        Ok(list) => {
+            let rows: Vec<_> = list
+                .iter()
+                .map(|n| {
+                    let (outcome, css) = match n.outcome.as_str() {
+                        "applied" => ("反映", "ok"),
+                        "refused" => ("受付拒否", "ng"),
+                        _ => ("変更なし", ""),
+                    };
+                    context! {
+                        at => juchu_domain::time::from_db(&n.received_at).map(format_jst_minute).unwrap_or_else(|_| n.received_at.clone()),
+                        gateway => match n.gateway.as_str() { "paygent" => "ペイジェント", "gmo" => "GMO", other => other },
+                        via => if n.via == "push" { "通知" } else { "照会" },
+                        notice_id => if n.outcome == "refused" { "—".to_owned() } else { n.notice_id.clone() },
+                        payment_ref => n.payment_ref.clone(), status => n.status.clone(), amount => n.amount,
+                        outcome => outcome, css => css, reason => n.reason.clone(),
+                    }
+                })
+                .collect();
+            s.ui.render(
+                "notices.html",
+                page_ctx(
+                    base(&sess, "notices"),
+                    context! { rows => rows, refused => refused },
+                ),
+            )
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
 pub async fn settings(State(s): State<AppState>, sess: Session) -> Response {
     settings_page(&s, &sess, BTreeMap::new(), None, None).await
 }
