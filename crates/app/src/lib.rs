@@ -7,6 +7,7 @@ pub mod customers;
 pub mod demo;
 mod error;
 pub mod export;
+pub mod mail;
 pub mod orders;
 pub mod payments;
 pub mod stock;
@@ -48,6 +49,7 @@ pub struct App {
     pub store: Store,
     clock: Clock,
     pub gateways: Arc<payments::Gateways>,
+    pub mailer: Arc<mail::Mailer>,
 }
 
 impl App {
@@ -56,6 +58,7 @@ impl App {
             store,
             clock: Arc::new(Timestamp::now),
             gateways: Arc::default(),
+            mailer: Arc::default(),
         }
     }
 
@@ -65,7 +68,14 @@ impl App {
             store,
             clock: Arc::new(clock),
             gateways: Arc::default(),
+            mailer: Arc::default(),
         }
+    }
+
+    /// Where mails go.
+    pub fn with_mailer(mut self, m: mail::Mailer) -> App {
+        self.mailer = Arc::new(m);
+        self
     }
 
     /// The connectors payment operations use.

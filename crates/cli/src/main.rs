@@ -89,6 +89,13 @@ struct PaymentArgs {
     /// (Paygent 差分照会, a query per open payment).
     #[arg(long, env = "JUCHU_SYNC_INTERVAL_SECS", default_value_t = 3600)]
     sync_interval_secs: u64,
+    /// Where mails are written as .eml files when no SMTP server is set.
+    #[arg(long, env = "JUCHU_MAIL_DIR", default_value = "data/mail")]
+    mail_dir: std::path::PathBuf,
+    /// Send mails through this SMTP server instead: `smtp://user:pass@host:587?tls=required`
+    /// or `smtps://user:pass@host`.
+    #[arg(long, env = "JUCHU_SMTP_URL")]
+    smtp_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -301,6 +308,10 @@ async fn serve(
         ),
         None => app,
     };
+    let app = app.with_mailer(match &pay.smtp_url {
+        Some(u) => juchu_app::mail::Mailer::smtp(u).map_err(anyhow::Error::msg)?,
+        None => juchu_app::mail::Mailer::Files(pay.mail_dir.clone()),
+    });
     let grace = std::time::Duration::from_secs(pay.recovery_grace_secs);
     let mut router = juchu_web::router(
         app.clone(),
@@ -348,6 +359,7 @@ async fn serve(
             }
         });
     }
+    tokio::spawn(mail_job(app.clone()));
     tokio::spawn(sync_job(
         app.clone(),
         std::time::Duration::from_secs(pay.sync_interval_secs.max(1)),
@@ -379,6 +391,18 @@ async fn recovery_job(app: App, interval: std::time::Duration, grace: std::time:
                 }
             }
             Err(e) => tracing::warn!(error = %e, "payment recovery failed"),
+        }
+    }
+}
+
+/// Send what the mail outbox holds, every few seconds.
+async fn mail_job(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = juchu_app::mail::deliver(&app).await {
+            tracing::warn!(error = %e, "mail delivery failed");
         }
     }
 }

@@ -200,6 +200,10 @@ mod tests {
                 include_str!("../migrations/sqlite/0003_async_payments.sql"),
                 include_str!("../migrations/postgres/0003_async_payments.sql"),
             ),
+            (
+                include_str!("../migrations/sqlite/0004_mail.sql"),
+                include_str!("../migrations/postgres/0004_mail.sql"),
+            ),
         ];
         for (lite, pg) in pairs {
             let norm_lite = lite

@@ -12,6 +12,7 @@ pub mod cancelled_stock;
 pub mod catalog;
 pub mod customers;
 mod db;
+pub mod mails;
 pub mod orders;
 pub mod payments;
 pub mod shops;

@@ -74,3 +74,11 @@ pub async fn ids(conn: &mut AnyConnection) -> Result<Vec<i64>, StoreError> {
         .fetch_all(conn)
         .await?)
 }
+
+/// The shop's mail address (From of its mails, and where its copies go); empty when unset.
+pub async fn email(conn: &mut AnyConnection, id: i64) -> Result<String, StoreError> {
+    Ok(sqlx::query_scalar("SELECT email FROM shops WHERE id = $1")
+        .bind(id)
+        .fetch_one(conn)
+        .await?)
+}

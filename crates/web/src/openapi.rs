@@ -32,6 +32,7 @@ impl Modify for Bearer {
         api::payments::get, api::payments::authorize, api::payments::operate, api::payments::recover,
         api::payments::fees, api::payments::settings, api::payments::set_settings,
         api::payments::request_later, api::payments::sync, api::payments::notices,
+        api::payments::mails, api::payments::deliver_mails,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),

@@ -80,6 +80,26 @@ async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
     assert_eq!(payment(&t, n).await["state"], "paid");
     let h = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
     assert!(h.to_string().contains("入金を確認しました"), "{h}");
+    // The buyer's instructions mail went out with the payment number, recorded on the order.
+    let (st, sent) = t.post("/api/v1/mails/deliver", json!({})).await;
+    assert_eq!((st, sent.as_i64()), (StatusCode::OK, Some(1)), "{sent}");
+    let (_, mails) = t.get(&format!("/api/v1/orders/{n}/mails")).await;
+    assert_eq!(mails[0]["status"], "sent", "{mails}");
+    assert_eq!(mails[0]["mail_to"], "hanako@example.jp");
+    assert!(mails[0]["body"].as_str().unwrap().contains("受付番号"));
+    let eml: Vec<_> = std::fs::read_dir(&t.mail_dir.0)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(eml.len(), 1);
+    assert!(eml[0].contains("To: hanako@example.jp"), "{}", eml[0]);
+    assert!(
+        eml[0].contains("Subject: =?utf-8?"),
+        "encoded Japanese subject: {}",
+        eml[0]
+    );
+    let h = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
+    assert!(h.to_string().contains("メールを送信しました"), "{h}");
 
     // The push is lost: the pull job finds the payment.
     t.sandbox.notify_to("gmo", None);

@@ -1130,6 +1130,7 @@ async fn settle(
                     )
                     .await?;
                 }
+                instructions_mail(&mut tx, op.shop_id, &order, x, status.amount, now).await?;
                 format!(
                     "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
                     gateway_name(order_gateway(&order)?),
@@ -1336,6 +1337,59 @@ async fn settle(
         .await?
         .ok_or(AppError::NotFound("決済処理"))?;
     result_of(app, &op, false).await
+}
+
+/// The mail telling the buyer how to pay (konbini, ATM, net bank), written with the payment
+/// number in the same transaction; the shop gets a copy.
+async fn instructions_mail(
+    tx: &mut Tx,
+    shop_id: i64,
+    order: &Order,
+    slip: &juchu_gateway::PaymentSlip,
+    amount: i64,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let shop = juchu_store::shops::by_id(tx.conn(), shop_id)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))?;
+    let shop_email = juchu_store::shops::email(tx.conn(), shop_id).await?;
+    let c = &order.draft.customer;
+    let mut lines = vec![
+        format!("{} {} 様", c.family_name, c.given_name),
+        String::new(),
+        format!("{}をご利用いただきありがとうございます。", shop.name),
+        format!(
+            "ご注文（注文番号 {}）のお支払い方法をご案内します。",
+            order.number
+        ),
+        String::new(),
+        format!("お支払い方法: {}", order.draft.payment_method.label()),
+        format!("お支払い金額: {}", yen(amount)),
+    ];
+    lines.extend(slip.fields.iter().map(|(k, v)| format!("{k}: {v}")));
+    if let Some(u) = &slip.url {
+        lines.push(format!("お支払い画面: {u}"));
+    }
+    lines.push(format!("お支払い期限: {}", jst_minute(slip.due)));
+    lines.push(String::new());
+    lines.push("お支払い期限を過ぎるとお支払いいただけなくなります。".into());
+    crate::mail::enqueue(
+        tx,
+        &juchu_store::mails::NewMail {
+            shop_id,
+            order_id: Some(order.id),
+            kind: "payment_instructions",
+            to: &order.draft.email,
+            bcc: &shop_email,
+            subject: &format!(
+                "【{}】お支払い方法のご案内（注文番号 {}）",
+                shop.name, order.number
+            ),
+            body: &lines.join("\n"),
+        },
+        now,
+    )
+    .await
 }
 
 fn order_gateway(o: &Order) -> Result<Gateway, AppError> {

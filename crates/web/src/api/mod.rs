@@ -37,6 +37,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/orders/{number}/payment/{action}", post(payments::operate))
         .route("/payments/sync", post(payments::sync))
+        .route("/orders/{number}/mails", get(payments::mails))
+        .route("/mails/deliver", post(payments::deliver_mails))
         .route("/payments/notices", get(payments::notices))
         .route("/payments/recover", post(payments::recover))
         .route("/payments/fees", get(payments::fees))

@@ -222,3 +222,30 @@ pub async fn notices(
         payments::notices(&s.app, &a, p.refused.unwrap_or(false)).await?,
     ))
 }
+
+/// The order's mails (the outbox: queued, sent, failed), newest first.
+#[utoipa::path(get, path = "/api/v1/orders/{number}/mails", tag = "orders", security(("bearer" = [])),
+    params(("number" = i64, Path, description = "注文番号")),
+    responses((status = 200, body = Vec<juchu_store::mails::Mail>), (status = 404, body = ErrorBody)))]
+pub async fn mails(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Path(number): Path<i64>,
+) -> Result<axum::Json<Vec<juchu_store::mails::Mail>>, ApiError> {
+    Ok(axum::Json(
+        juchu_app::mail::of_order(&s.app, &a, number).await?,
+    ))
+}
+
+/// Send what the mail outbox holds now (`serve` does every few seconds). Admin only.
+#[utoipa::path(post, path = "/api/v1/mails/deliver", tag = "orders", security(("bearer" = [])),
+    responses((status = 200, body = usize), (status = 403, body = ErrorBody)))]
+pub async fn deliver_mails(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+) -> Result<axum::Json<usize>, ApiError> {
+    if !a.is_admin {
+        return Err(juchu_app::AppError::Forbidden.into());
+    }
+    Ok(axum::Json(juchu_app::mail::deliver(&s.app).await?))
+}

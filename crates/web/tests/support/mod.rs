@@ -39,6 +39,8 @@ pub struct TestApp {
     pub shop_id: i64,
     /// The gateway sandboxes, on the same port; their clock is juchu's.
     pub sandbox: juchu_sandbox::Sandbox,
+    /// Where the app writes mails (.eml).
+    pub mail_dir: TempDir,
     _db: DbGuard,
 }
 
@@ -164,14 +166,18 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let sb_clock = sandbox.clock.clone();
-        let app = App::with_clock(store, move || sb_clock.now()).with_gateways(
-            // A short timeout, so a held answer is a lost one within a test.
-            juchu_app::payments::Gateways::sandbox(
-                &format!("http://{addr}"),
-                std::time::Duration::from_secs(2),
-            )
-            .expect("connectors"),
-        );
+        // Mails are written as .eml files here.
+        let mail_dir = TempDir::new();
+        let app = App::with_clock(store, move || sb_clock.now())
+            .with_mailer(juchu_app::mail::Mailer::Files(mail_dir.0.clone()))
+            .with_gateways(
+                // A short timeout, so a held answer is a lost one within a test.
+                juchu_app::payments::Gateways::sandbox(
+                    &format!("http://{addr}"),
+                    std::time::Duration::from_secs(2),
+                )
+                .expect("connectors"),
+            );
         let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
             .await
             .expect("shop");
@@ -218,6 +224,7 @@ impl TestApp {
             app,
             shop_id: shop.id,
             sandbox,
+            mail_dir,
             _db: guard,
         };
         t.token = t.login_token(ADMIN).await;

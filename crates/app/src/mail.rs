@@ -1,0 +1,165 @@
+//! Mail: an outbox written in the same transaction as what the mail tells about, delivered
+//! by [`deliver`] — as .eml files in a directory (the default, `./data/mail`), or through
+//! SMTP. Delivery is at least once: a sender that dies mid-send leaves the mail to be taken
+//! again after ten minutes. Each mail sent or failed is recorded in the order's history.
+
+use std::path::PathBuf;
+
+use jiff::SignedDuration;
+use juchu_domain::history::{HistoryEntry, Outcome};
+use juchu_store::mails::{self, Mail, NewMail};
+use juchu_store::{Tx, orders};
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::{Actor, App, AppError};
+
+/// How many times a mail is tried before it stays failed.
+const MAX_ATTEMPTS: i64 = 5;
+
+/// Where mails go.
+#[derive(Clone, Default)]
+pub enum Mailer {
+    /// Nowhere yet: mails stay queued.
+    #[default]
+    Off,
+    /// `.eml` files in this directory.
+    Files(PathBuf),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+impl Mailer {
+    /// `smtp://user:pass@host:587` (STARTTLS with `?tls=required`), `smtps://…` (TLS).
+    pub fn smtp(url: &str) -> Result<Mailer, String> {
+        Ok(Mailer::Smtp(
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| format!("SMTP URL: {e}"))?
+                .build(),
+        ))
+    }
+}
+
+/// Write a mail to the outbox inside `tx`.
+pub(crate) async fn enqueue(
+    tx: &mut Tx,
+    m: &NewMail<'_>,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    mails::enqueue(tx, m, now).await?;
+    Ok(())
+}
+
+fn mailbox(addr: &str, name: Option<&str>) -> Result<Mailbox, String> {
+    let a = addr
+        .parse()
+        .map_err(|e| format!("メールアドレス「{addr}」: {e}"))?;
+    Ok(Mailbox::new(name.map(str::to_owned), a))
+}
+
+fn message(m: &Mail, from: &str, shop_name: &str) -> Result<Message, String> {
+    let mut b = Message::builder()
+        .from(mailbox(from, Some(shop_name))?)
+        .to(mailbox(&m.mail_to, None)?)
+        .subject(m.subject.clone())
+        .header(ContentType::TEXT_PLAIN);
+    if !m.bcc.is_empty() {
+        b = b.bcc(mailbox(&m.bcc, None)?);
+    }
+    b.body(m.body.clone()).map_err(|e| e.to_string())
+}
+
+/// Send what the outbox holds; the number of mails sent.
+pub async fn deliver(app: &App) -> Result<usize, AppError> {
+    if matches!(*app.mailer, Mailer::Off) {
+        return Ok(0);
+    }
+    let now = app.now();
+    let stale = now - SignedDuration::from_mins(10);
+    let due = mails::due(&mut *app.store.read().await?, MAX_ATTEMPTS, stale, 100).await?;
+    let mut sent = 0;
+    for m in due {
+        let mut tx = app.store.begin().await?;
+        if !mails::claim(&mut tx, m.id, MAX_ATTEMPTS, stale, now).await? {
+            continue;
+        }
+        tx.commit().await?;
+        let (shop, from) = {
+            let mut conn = app.store.read().await?;
+            let shop = juchu_store::shops::by_id(&mut conn, m.shop_id)
+                .await?
+                .map(|s| s.name)
+                .unwrap_or_default();
+            let email = juchu_store::shops::email(&mut conn, m.shop_id).await?;
+            (shop, email)
+        };
+        let from = if from.is_empty() {
+            "noreply@juchu.invalid".to_owned()
+        } else {
+            from
+        };
+        let result = match message(&m, &from, &shop) {
+            Err(e) => Err(e),
+            Ok(msg) => match &*app.mailer {
+                Mailer::Off => Err("メール送信が設定されていません".to_owned()),
+                Mailer::Files(dir) => {
+                    if let Err(e) = tokio::fs::create_dir_all(dir).await {
+                        Err(format!("{}: {e}", dir.display()))
+                    } else {
+                        AsyncFileTransport::<Tokio1Executor>::new(dir)
+                            .send(msg)
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| e.to_string())
+                    }
+                }
+                Mailer::Smtp(t) => t.send(msg).await.map(|_| ()).map_err(|e| e.to_string()),
+            },
+        };
+        let now = app.now();
+        let mut tx = app.store.begin().await?;
+        let error = result.as_ref().err().cloned().unwrap_or_default();
+        mails::mark(&mut tx, m.id, result.is_ok(), &error, now).await?;
+        if let Some(order_id) = m.order_id {
+            let detail = match &result {
+                Ok(()) => format!("メールを送信しました: 「{}」→ {}", m.subject, m.mail_to),
+                Err(e) => format!(
+                    "メールを送信できませんでした（{}回目）: 「{}」→ {}（{e}）",
+                    m.attempts + 1,
+                    m.subject,
+                    m.mail_to
+                ),
+            };
+            orders::add_history(
+                &mut tx,
+                m.shop_id,
+                order_id,
+                &HistoryEntry {
+                    at: now,
+                    actor: "システム（メール）".into(),
+                    action: "mail.sent".into(),
+                    detail,
+                    outcome: if result.is_ok() {
+                        Outcome::Ok
+                    } else {
+                        Outcome::Error
+                    },
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if result.is_ok() {
+            sent += 1;
+        }
+    }
+    Ok(sent)
+}
+
+/// The order's mails, newest first.
+pub async fn of_order(app: &App, actor: &Actor, number: i64) -> Result<Vec<Mail>, AppError> {
+    let mut conn = app.store.read().await?;
+    let o = orders::get(&mut conn, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    Ok(mails::of_order(&mut conn, o.id).await?)
+}
