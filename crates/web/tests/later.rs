@@ -309,7 +309,40 @@ async fn net_bank_paid_at_the_bank(t: TestApp) {
     wait_status(&t, n, "paid").await;
 }
 
+/// A payment into an order the operator already cancelled: the order stays as it is and the
+/// payment is flagged for the operator.
+async fn a_payment_into_a_cancelled_order_is_flagged(t: TestApp) {
+    let n = order(&t, "gmo_konbini").await;
+    request(&t, n, json!({"store": "00002"})).await;
+    let (st, _) = t
+        .post(
+            &format!("/api/v1/orders/{n}/status"),
+            json!({"status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let oid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    control(&t, &format!("/gmo/{oid}/pay"), json!({})).await;
+    for _ in 0..100 {
+        if payment(&t, n).await["state"] == "paid" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let p = payment(&t, n).await;
+    assert_eq!(p["state"], "paid");
+    assert!(
+        p["attention"].as_str().unwrap().contains("キャンセル"),
+        "{p}"
+    );
+    assert_eq!(status(&t, n).await, "cancelled");
+}
+
 both_backends!(
+    a_payment_into_a_cancelled_order_is_flagged,
     net_bank_paid_at_the_bank,
     konbini_paid_by_push_and_by_pull,
     paygent_notices_are_taken_once,

@@ -214,6 +214,15 @@ async fn apply_truth(
                 OrderStatus::AwaitingPayment | OrderStatus::New
             ) {
                 crate::orders::apply_status(&mut tx, &who, &order, OrderStatus::Paid, now).await?;
+                store::set_attention(&mut tx, cur.id, "").await?;
+            } else {
+                // Paid after all (a late net-bank payment) into an order that moved on.
+                let a = format!(
+                    "対応状況が「{}」の受注に入金がありました。返金や受注の復活など、対応を決めてください",
+                    order.draft.status.label()
+                );
+                store::set_attention(&mut tx, cur.id, &a).await?;
+                message = format!("{message}。{a}");
             }
         }
         PaymentState::Expired if method == PaymentMethod::PaygentNetbank => {
@@ -222,7 +231,11 @@ async fn apply_truth(
             message = format!("支払期限切れ（銀行ネット決済）: {a}");
         }
         PaymentState::Expired | PaymentState::Cancelled => {
-            message = format!("支払期限までに入金がありませんでした（{}）", method.label());
+            message = if st.state == PaymentState::Expired {
+                format!("支払期限までに入金がありませんでした（{}）", method.label())
+            } else {
+                format!("決済会社で取り消されました（{}）", method.label())
+            };
             if order.draft.status != OrderStatus::Cancelled
                 && order
                     .standing()
