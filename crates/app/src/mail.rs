@@ -163,3 +163,19 @@ pub async fn of_order(app: &App, actor: &Actor, number: i64) -> Result<Vec<Mail>
         .ok_or(AppError::NotFound("受注"))?;
     Ok(mails::of_order(&mut conn, o.id).await?)
 }
+
+/// The shop's mail address: the From of its mails, and where its copies go. Admins only.
+pub async fn set_shop_email(app: &App, actor: &Actor, email: &str) -> Result<String, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let email = juchu_domain::customer::validate_email("email", email, true)?;
+    let mut tx = app.store.begin().await?;
+    juchu_store::shops::set_email(&mut tx, actor.shop_id, &email).await?;
+    tx.commit().await?;
+    Ok(email)
+}
+
+pub async fn shop_email(app: &App, actor: &Actor) -> Result<String, AppError> {
+    Ok(juchu_store::shops::email(&mut *app.store.read().await?, actor.shop_id).await?)
+}

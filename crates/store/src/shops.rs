@@ -82,3 +82,12 @@ pub async fn email(conn: &mut AnyConnection, id: i64) -> Result<String, StoreErr
         .fetch_one(conn)
         .await?)
 }
+
+pub async fn set_email(tx: &mut Tx, id: i64, email: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE shops SET email = $1 WHERE id = $2")
+        .bind(email.to_owned())
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}

@@ -578,6 +578,9 @@ async fn payment_settings(t: &TestApp, c: &Client) {
     assert!(text(c, "#pay-settings").await.contains("12円"));
     assert!(text(c, "#pay-settings").await.contains("自動で変更する"));
     shot(c, "payment-settings").await;
+    fill(c, "#shop-mail #email", "shop@juchu-test.example").await;
+    submit(c, "#shop-mail button[type=submit]").await;
+    assert_eq!(text(c, "#shop-email").await, "shop@juchu-test.example");
 }
 
 /// GMO konbini: the payment number and due date while 入金待ち; paid at the store, the push

@@ -66,6 +66,18 @@ async fn sync(t: &TestApp) -> Value {
 /// GMO konbini: the number and due date, paid at the store → 入金済み by the push; with the
 /// push stopped, the pull job catches the next one.
 async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
+    let (st, v) = support::send(
+        t.req(reqwest::Method::PUT, "/api/v1/shop/mail")
+            .json(&json!({"email": "not an address"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (st, v) = support::send(
+        t.req(reqwest::Method::PUT, "/api/v1/shop/mail")
+            .json(&json!({"email": "shop@juchu-test.example"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
     let n = order(&t, "gmo_konbini").await;
     let r = request(&t, n, json!({"store": "00002", "due_days": 5})).await;
     assert!(r["message"].as_str().unwrap().contains("受付番号"), "{r}");
@@ -93,6 +105,11 @@ async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
         .collect();
     assert_eq!(eml.len(), 1);
     assert!(eml[0].contains("To: hanako@example.jp"), "{}", eml[0]);
+    assert!(
+        eml[0].contains("<shop@juchu-test.example>"),
+        "From: the shop: {}",
+        eml[0]
+    );
     assert!(
         eml[0].contains("Subject: =?utf-8?"),
         "encoded Japanese subject: {}",

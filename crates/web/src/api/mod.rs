@@ -39,6 +39,10 @@ pub fn routes() -> Router<AppState> {
         .route("/payments/sync", post(payments::sync))
         .route("/orders/{number}/mails", get(payments::mails))
         .route("/mails/deliver", post(payments::deliver_mails))
+        .route(
+            "/shop/mail",
+            get(payments::shop_mail).put(payments::set_shop_mail),
+        )
         .route("/payments/notices", get(payments::notices))
         .route("/payments/recover", post(payments::recover))
         .route("/payments/fees", get(payments::fees))

@@ -249,3 +249,34 @@ pub async fn deliver_mails(
     }
     Ok(axum::Json(juchu_app::mail::deliver(&s.app).await?))
 }
+
+#[derive(Debug, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct ShopMail {
+    /// The shop's address: From of its mails, and where its copies go.
+    pub email: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/shop/mail", tag = "orders", security(("bearer" = [])),
+    responses((status = 200, body = ShopMail)))]
+pub async fn shop_mail(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+) -> Result<axum::Json<ShopMail>, ApiError> {
+    Ok(axum::Json(ShopMail {
+        email: juchu_app::mail::shop_email(&s.app, &a).await?,
+    }))
+}
+
+/// Set the shop's mail address. Admin only.
+#[utoipa::path(put, path = "/api/v1/shop/mail", tag = "orders", security(("bearer" = [])),
+    request_body = ShopMail,
+    responses((status = 200, body = ShopMail), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_shop_mail(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Json(body): Json<ShopMail>,
+) -> Result<axum::Json<ShopMail>, ApiError> {
+    Ok(axum::Json(ShopMail {
+        email: juchu_app::mail::set_shop_email(&s.app, &a, &body.email).await?,
+    }))
+}

@@ -162,4 +162,5 @@ pub fn routes() -> Router<AppState> {
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))
         .route("/settings/payments", post(pages::payment_settings))
+        .route("/settings/shop", post(pages::shop_mail))
 }

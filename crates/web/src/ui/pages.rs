@@ -787,6 +787,10 @@ async fn settings_page(
         .iter()
         .map(|u| context! { login => u.login.clone(), name => u.name.clone(), role => u.role.label(), disabled => u.disabled })
         .collect();
+    let shop_email = match juchu_app::mail::shop_email(&s.app, &sess.actor).await {
+        Ok(e) => e,
+        Err(e) => return error_page(s, &e),
+    };
     let pay = match juchu_app::payments::settings(&s.app, &sess.actor).await {
         Ok(p) => p,
         Err(e) => return error_page(s, &e),
@@ -803,12 +807,48 @@ async fn settings_page(
         page_ctx(
             base(sess, "settings"),
             context! {
-                users => users, errors => errors, done => done, form => form,
+                users => users, errors => errors, done => done, form => form, shop_email => shop_email,
                 pay => context! { auto_status => pay.auto_status, paygent_fee => pay.paygent_fee },
                 fees => context! { month => month, count => fees.count, total => yen(fees.total) },
             },
         ),
     )
+}
+
+#[derive(Deserialize)]
+pub struct ShopMailForm {
+    csrf: String,
+    email: String,
+}
+
+/// 基本設定 > ショップ: the shop's mail address (admins only; the app refuses others).
+pub async fn shop_mail(
+    State(s): State<AppState>,
+    sess: Session,
+    Form(f): Form<ShopMailForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
+        return r;
+    }
+    match juchu_app::mail::set_shop_email(&s.app, &sess.actor, &f.email).await {
+        Ok(e) => {
+            settings_page(
+                &s,
+                &sess,
+                BTreeMap::new(),
+                Some(format!("メールアドレスを {e} にしました")),
+                None,
+            )
+            .await
+        }
+        Err(AppError::Invalid(i)) => {
+            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
+            let mut r = settings_page(&s, &sess, errors, None, None).await;
+            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            r
+        }
+        Err(e) => error_page(&s, &e),
+    }
 }
 
 #[derive(Deserialize)]
