@@ -815,6 +815,24 @@ async fn settings_page(
     )
 }
 
+/// The settings page after one of its forms: the message on success, the form's errors
+/// beside its fields (422), or the error page.
+async fn settings_after(
+    s: &AppState,
+    sess: &Session,
+    r: Result<String, AppError>,
+    form: Option<&NewUserForm>,
+) -> Response {
+    match r {
+        Ok(done) => settings_page(s, sess, BTreeMap::new(), Some(done), None).await,
+        Err(AppError::Invalid(i)) => {
+            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
+            unprocessable(settings_page(s, sess, errors, None, form).await)
+        }
+        Err(e) => error_page(s, &e),
+    }
+}
+
 #[derive(Deserialize)]
 pub struct ShopMailForm {
     csrf: String,
@@ -830,25 +848,10 @@ pub async fn shop_mail(
     if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
         return r;
     }
-    match juchu_app::mail::set_shop_email(&s.app, &sess.actor, &f.email).await {
-        Ok(e) => {
-            settings_page(
-                &s,
-                &sess,
-                BTreeMap::new(),
-                Some(format!("メールアドレスを {e} にしました")),
-                None,
-            )
-            .await
-        }
-        Err(AppError::Invalid(i)) => {
-            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
-            let mut r = settings_page(&s, &sess, errors, None, None).await;
-            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-        Err(e) => error_page(&s, &e),
-    }
+    let r = juchu_app::mail::set_shop_email(&s.app, &sess.actor, &f.email)
+        .await
+        .map(|e| format!("メールアドレスを {e} にしました"));
+    settings_after(&s, &sess, r, None).await
 }
 
 #[derive(Deserialize)]
@@ -879,25 +882,8 @@ pub async fn payment_settings(
         }
         Err(i) => Err(AppError::Invalid(i)),
     };
-    match saved {
-        Ok(_) => {
-            settings_page(
-                &s,
-                &sess,
-                BTreeMap::new(),
-                Some("決済の設定を保存しました".into()),
-                None,
-            )
-            .await
-        }
-        Err(AppError::Invalid(i)) => {
-            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
-            let mut r = settings_page(&s, &sess, errors, None, None).await;
-            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-        Err(e) => error_page(&s, &e),
-    }
+    let r = saved.map(|_| "決済の設定を保存しました".to_owned());
+    settings_after(&s, &sess, r, None).await
 }
 
 #[derive(Deserialize, Serialize)]
@@ -924,23 +910,14 @@ pub async fn add_user(
         password: f.password.clone(),
         role: f.role.clone(),
     };
-    match access::add_user(&s.app, &sess.actor, &u).await {
-        Ok(_) => {
-            let done = format!(
-                "管理者「{}」（{}）を追加しました",
-                f.name.trim(),
-                f.login.trim()
-            );
-            settings_page(&s, &sess, BTreeMap::new(), Some(done), None).await
-        }
-        Err(AppError::Invalid(i)) => {
-            let errors = i.0.into_iter().map(|e| (e.field, e.message)).collect();
-            let mut r = settings_page(&s, &sess, errors, None, Some(&f)).await;
-            *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-            r
-        }
-        Err(e) => error_page(&s, &e),
-    }
+    let r = access::add_user(&s.app, &sess.actor, &u).await.map(|_| {
+        format!(
+            "管理者「{}」（{}）を追加しました",
+            f.name.trim(),
+            f.login.trim()
+        )
+    });
+    settings_after(&s, &sess, r, Some(&f)).await
 }
 
 /// CSV download of the current search, for the signed-in operator.
