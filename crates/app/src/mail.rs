@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 use juchu_domain::history::{HistoryEntry, Outcome};
-use juchu_store::mails::{self, Mail, NewMail};
-use juchu_store::{Tx, orders};
+use juchu_store::mails::{self, Mail};
+use juchu_store::orders;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -37,16 +37,6 @@ impl Mailer {
                 .build(),
         ))
     }
-}
-
-/// Write a mail to the outbox inside `tx`.
-pub(crate) async fn enqueue(
-    tx: &mut Tx,
-    m: &NewMail<'_>,
-    now: jiff::Timestamp,
-) -> Result<(), AppError> {
-    mails::enqueue(tx, m, now).await?;
-    Ok(())
 }
 
 fn mailbox(addr: &str, name: Option<&str>) -> Result<Mailbox, String> {

@@ -786,7 +786,12 @@ pub async fn operate(
             }
         }
         Action::CancelPrevious => cancel_previous(app, &*gw, &previous, now).await?,
-        Action::Refresh => unreachable_refresh(),
+        // Answered by `refresh` before anything is journaled.
+        Action::Refresh => Verdict::Failed {
+            code: String::new(),
+            message: "決済状況の確認は決済処理として記録しません".into(),
+            status: None,
+        },
     };
     // A refusal may mean the payment moved on at the gateway (an authorization that lapsed):
     // record what it holds now, so the screen shows why.
@@ -803,14 +808,6 @@ pub async fn operate(
         v => v,
     };
     settle(app, &actor.name, op_id, verdict).await
-}
-
-fn unreachable_refresh() -> Verdict {
-    Verdict::Failed {
-        code: String::new(),
-        message: "決済状況の確認は別の処理です".into(),
-        status: None,
-    }
 }
 
 /// The order's lines as a gateway keeps them: products, then what changes the amount
@@ -1373,7 +1370,7 @@ async fn instructions_mail(
     lines.push(format!("お支払い期限: {}", jst_minute(slip.due)));
     lines.push(String::new());
     lines.push("お支払い期限を過ぎるとお支払いいただけなくなります。".into());
-    crate::mail::enqueue(
+    juchu_store::mails::enqueue(
         tx,
         &juchu_store::mails::NewMail {
             shop_id,
@@ -1389,7 +1386,8 @@ async fn instructions_mail(
         },
         now,
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 fn order_gateway(o: &Order) -> Result<Gateway, AppError> {
