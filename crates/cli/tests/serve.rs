@@ -28,6 +28,17 @@ fn temp_dir() -> std::path::PathBuf {
     p
 }
 
+/// Send and read the JSON answer (the tests' servers answer JSON or the test fails).
+trait JsonOf {
+    async fn json_of(self) -> serde_json::Value;
+}
+
+impl JsonOf for reqwest::RequestBuilder {
+    async fn json_of(self) -> serde_json::Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 fn juchu(dir: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_juchu"));
     c.current_dir(dir)
@@ -96,22 +107,14 @@ async fn fresh_directory_serves_demo_shop() {
     let tok: serde_json::Value = c
         .post(format!("{}/api/v1/auth/token", s.base))
         .json(&serde_json::json!({"login": "admin", "password": "juchu-demo", "name": "cli test"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     let token = tok["token"].as_str().expect("demo login works");
     let v: serde_json::Value = c
         .get(format!("{}/api/v1/orders?list=all&per_page=1000", s.base))
         .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     assert_eq!(v["total"], 500, "~500 demo orders");
     let orders = v["orders"].as_array().unwrap();
     let methods: std::collections::BTreeSet<&str> = orders
@@ -148,12 +151,8 @@ async fn fresh_directory_serves_demo_shop() {
             s.base
         ))
         .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     let n = v["orders"][0]["number"]
         .as_i64()
         .expect("a new Paidy order");
@@ -178,12 +177,8 @@ async fn fresh_directory_serves_demo_shop() {
     let v: serde_json::Value = c
         .get(format!("{}/api/v1/orders?list=all&per_page=1", s.base))
         .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     assert_eq!(v["total"], 500);
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
@@ -319,12 +314,8 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     let tok: Value = c
         .post(format!("{}/api/v1/auth/token", s.base))
         .json(&json!({"login": "admin", "password": "juchu-demo", "name": "kill test"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     let token = tok["token"].as_str().unwrap().to_owned();
     let order: Value = c
         .post(format!("{}/api/v1/orders?import=true", s.base))
@@ -336,23 +327,15 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
             "items": [{"product_code": "X-1", "product_name": "試験品", "unit_price": 3000, "tax_rate": 10, "quantity": 1}],
             "payment_method": "gmo_card"
         }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     let n = order["number"].as_i64().expect("order created");
     let auth: Value = c
         .post(format!("{}/api/v1/orders/{n}/payment", s.base))
         .bearer_auth(&token)
         .json(&json!({"test_card_number": "4111111111111111", "test_card_expire": "3012"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_of()
+        .await;
     assert_eq!(auth["status"], "succeeded", "{auth}");
     let order_id = auth["payment_id"].as_str().unwrap().to_owned();
     // GMO commits the capture, then holds its answer: juchu is waiting when it dies.
@@ -371,14 +354,7 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
         })
     };
     let status_at_gmo = || async {
-        let l: Value = c
-            .get(format!("{sb_url}/_sandbox/ledger"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let l: Value = c.get(format!("{sb_url}/_sandbox/ledger")).json_of().await;
         let t = l["gmo"]
             .as_array()
             .unwrap()
@@ -416,12 +392,8 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
         p = c
             .get(format!("{}/api/v1/orders/{n}/payment", s.base))
             .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_of()
+            .await;
         if p["open_operation"].is_null() {
             break;
         }
