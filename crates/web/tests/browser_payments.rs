@@ -14,16 +14,9 @@ use browser::{browser, login, shot, text};
 use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestApp, order_json};
+use support::TestApp;
 
 const CARD: &str = "4111111111111111";
-
-/// Import an order paid by `method` (2 × 2,990 + 1,080 + 送料 600 = 7,660円); its number.
-async fn order(t: &TestApp, method: &str) -> i64 {
-    let mut o = order_json();
-    o["payment_method"] = json!(method);
-    t.import(o).await["number"].as_i64().unwrap()
-}
 
 /// 与信 through the API, as checkout would.
 async fn authorize(t: &TestApp, number: i64, body: Value) {
@@ -160,7 +153,7 @@ async fn operator_runs_payments_from_the_order_screen() {
 /// Paygent: authorized → items edited (計算結果の確認, field errors, stale version) → 取引更新
 /// → 売上確定 (a double submit runs once) → 売上変更 → キャンセル.
 async fn paygent(t: &TestApp, c: &Client) {
-    let n = order(t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(t, n, card(false)).await;
     open(c, t, n).await;
     assert_eq!(state(c).await, "仮売上");
@@ -302,7 +295,7 @@ async fn paygent(t: &TestApp, c: &Client) {
 
 /// GMO: 仮売上 → 金額変更 (仮売上) → 実売上 → 取消 → 対応状況 away from キャンセル → 再オーソリ.
 async fn gmo(t: &TestApp, c: &Client) {
-    let n = order(t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     authorize(t, n, card(false)).await;
     open(c, t, n).await;
     assert_eq!(state(c).await, "仮売上");
@@ -389,7 +382,7 @@ async fn gmo(t: &TestApp, c: &Client) {
 
 /// GMO 即時売上: only キャンセル is offered; a button on a page that went stale is refused.
 async fn gmo_capture_mode(t: &TestApp, c: &Client) {
-    let n = order(t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     authorize(t, n, card(true)).await;
     open(c, t, n).await;
     assert_eq!(state(c).await, "売上確定");
@@ -415,18 +408,13 @@ async fn gmo_capture_mode(t: &TestApp, c: &Client) {
 
 /// A lost answer: the panel shows 確認中 and only 決済状況を確認, which settles it.
 async fn gmo_in_doubt(t: &TestApp, c: &Client) {
-    let n = order(t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     authorize(t, n, card(false)).await;
-    let r = t
-        .client
-        .post(format!("{}/_sandbox/faults", t.base))
-        .json(
-            &json!({"gateway": "gmo", "operation": "AlterTran", "kind": "drop_after", "times": 1}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{}", r.status());
+    t.sandbox_control(
+        "/faults",
+        json!({"gateway": "gmo", "operation": "AlterTran", "kind": "drop_after", "times": 1}),
+    )
+    .await;
     open(c, t, n).await;
     submit(c, "#pay-capture").await;
     // The lost answer is shown once, in amber, with the one thing left to do.
@@ -453,7 +441,7 @@ async fn gmo_in_doubt(t: &TestApp, c: &Client) {
 
 /// Paidy: amount differs → 更新 → 売上確定 → partial 払い戻し → the difference after capture.
 async fn paidy(t: &TestApp, c: &Client) {
-    let n = order(t, "paidy").await;
+    let n = t.order_paid_by("paidy").await;
     authorize(t, n, json!({"token": "tok_x"})).await;
     let (_, o) = t.get(&format!("/api/v1/orders/{n}")).await;
     let (st, v) = t
@@ -525,7 +513,7 @@ async fn paidy(t: &TestApp, c: &Client) {
 
 /// An order paid by card with no payment yet shows only a note.
 async fn not_yet_paid(t: &TestApp, c: &Client) {
-    let n = order(t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     open(c, t, n).await;
     assert_eq!(text(c, "#pay-empty").await, "決済はまだありません");
     assert!(buttons(c).await.is_empty());
@@ -533,7 +521,7 @@ async fn not_yet_paid(t: &TestApp, c: &Client) {
 
 /// Paygent 60 days on: 売上確定 is refused by Paygent with its code; the state is 期限切れ.
 async fn paygent_expired(t: &TestApp, c: &Client) {
-    let n = order(t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(t, n, card(false)).await;
     t.set_now("2024-10-19T01:00:00Z");
     // The session has expired meanwhile too.
@@ -586,7 +574,7 @@ async fn payment_settings(t: &TestApp, c: &Client) {
 /// GMO konbini: the payment number and due date while 入金待ち; paid at the store, the push
 /// makes it 入金済み.
 async fn paid_later(t: &TestApp, c: &Client) {
-    let n = order(t, "gmo_konbini").await;
+    let n = t.order_paid_by("gmo_konbini").await;
     let (st, v) = t
         .post(
             &format!("/api/v1/orders/{n}/payment/request"),
@@ -607,12 +595,8 @@ async fn paid_later(t: &TestApp, c: &Client) {
         .as_str()
         .unwrap()
         .to_owned();
-    t.client
-        .post(format!("{}/_sandbox/gmo/{oid}/pay", t.base))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    t.sandbox_control(&format!("/gmo/{oid}/pay"), json!({}))
+        .await;
     for _ in 0..100 {
         if t.get(&format!("/api/v1/orders/{n}")).await.1["status"] == "paid" {
             break;
@@ -627,7 +611,7 @@ async fn paid_later(t: &TestApp, c: &Client) {
 /// Paygent net bank past its due date: the order stays 入金待ち and the panel says why the
 /// operator must look.
 async fn net_bank_past_due(t: &TestApp, c: &Client) {
-    let n = order(t, "paygent_netbank").await;
+    let n = t.order_paid_by("paygent_netbank").await;
     let (st, v) = t
         .post(&format!("/api/v1/orders/{n}/payment/request"), json!({}))
         .await;

@@ -7,13 +7,7 @@ mod support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestApp, order_json};
-
-async fn order(t: &TestApp, method: &str) -> i64 {
-    let mut o = order_json();
-    o["payment_method"] = json!(method);
-    t.import(o).await["number"].as_i64().unwrap()
-}
+use support::TestApp;
 
 async fn request(t: &TestApp, n: i64, body: Value) -> Value {
     let (st, v) = t
@@ -33,17 +27,6 @@ async fn status(t: &TestApp, n: i64) -> String {
 
 async fn payment(t: &TestApp, n: i64) -> Value {
     t.get(&format!("/api/v1/orders/{n}/payment")).await.1
-}
-
-async fn control(t: &TestApp, path: &str, body: Value) {
-    let r = t
-        .client
-        .post(format!("{}/_sandbox{path}", t.base))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
 }
 
 /// Wait (a push arrives on its own) until the order has `want`.
@@ -78,7 +61,7 @@ async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let n = order(&t, "gmo_konbini").await;
+    let n = t.order_paid_by("gmo_konbini").await;
     let r = request(&t, n, json!({"store": "00002", "due_days": 5})).await;
     assert!(r["message"].as_str().unwrap().contains("受付番号"), "{r}");
     assert_eq!(status(&t, n).await, "awaiting_payment");
@@ -87,7 +70,8 @@ async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
     assert_eq!(p["slip_fields"][0][0], "受付番号");
     assert_eq!(p["due_at"], "2024/08/24 23:59");
     let oid = p["payment_id"].as_str().unwrap().to_owned();
-    control(&t, &format!("/gmo/{oid}/pay"), json!({})).await;
+    t.sandbox_control(&format!("/gmo/{oid}/pay"), json!({}))
+        .await;
     wait_status(&t, n, "paid").await;
     assert_eq!(payment(&t, n).await["state"], "paid");
     let h = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
@@ -120,13 +104,14 @@ async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
 
     // The push is lost: the pull job finds the payment.
     t.sandbox.notify_to("gmo", None);
-    let m = order(&t, "gmo_konbini").await;
+    let m = t.order_paid_by("gmo_konbini").await;
     request(&t, m, json!({"store": "00001"})).await;
     let oid = payment(&t, m).await["payment_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    control(&t, &format!("/gmo/{oid}/pay"), json!({})).await;
+    t.sandbox_control(&format!("/gmo/{oid}/pay"), json!({}))
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(status(&t, m).await, "awaiting_payment");
     let r = sync(&t).await;
@@ -141,21 +126,23 @@ async fn konbini_paid_by_push_and_by_pull(t: TestApp) {
 
 /// Paygent konbini and ATM paid: 差分通知 pushed with its hc, taken once each.
 async fn paygent_notices_are_taken_once(t: TestApp) {
-    let n = order(&t, "paygent_konbini").await;
+    let n = t.order_paid_by("paygent_konbini").await;
     request(&t, n, json!({"store": "00C002"})).await;
     let pid = payment(&t, n).await["payment_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    control(&t, &format!("/paygent/{pid}/pay"), json!({})).await;
+    t.sandbox_control(&format!("/paygent/{pid}/pay"), json!({}))
+        .await;
     wait_status(&t, n, "paid").await;
-    let a = order(&t, "paygent_atm").await;
+    let a = t.order_paid_by("paygent_atm").await;
     request(&t, a, json!({})).await;
     let pid = payment(&t, a).await["payment_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    control(&t, &format!("/paygent/{pid}/pay"), json!({})).await;
+    t.sandbox_control(&format!("/paygent/{pid}/pay"), json!({}))
+        .await;
     wait_status(&t, a, "paid").await;
     // The pull job reads the same notices by 差分照会 and applies nothing twice.
     let r = sync(&t).await;
@@ -171,11 +158,11 @@ async fn paygent_notices_are_taken_once(t: TestApp) {
 /// Due dates pass under the virtual clock: konbini → キャンセル with the items on the
 /// cancelled-order stock list; net bank stays 入金待ち, flagged for the operator.
 async fn due_dates_cancel_konbini_and_flag_net_bank(t: TestApp) {
-    let k = order(&t, "gmo_konbini").await;
+    let k = t.order_paid_by("gmo_konbini").await;
     request(&t, k, json!({"store": "00005", "due_days": 3})).await;
-    let b = order(&t, "paygent_netbank").await;
+    let b = t.order_paid_by("paygent_netbank").await;
     request(&t, b, json!({})).await;
-    let a = order(&t, "paygent_atm").await;
+    let a = t.order_paid_by("paygent_atm").await;
     request(&t, a, json!({"due_days": 3})).await;
     t.set_now("2024-09-30T01:00:00Z");
     sync(&t).await;
@@ -230,7 +217,7 @@ fn urlencode(s: &str) -> String {
 /// sender stops), logged as refused, and change nothing.
 async fn bad_notifications_change_nothing(t: TestApp) {
     t.sandbox.notify_to("paygent", None);
-    let n = order(&t, "paygent_konbini").await;
+    let n = t.order_paid_by("paygent_konbini").await;
     request(&t, n, json!({"store": "00C016"})).await;
     let p = payment(&t, n).await;
     let pid = p["payment_id"].as_str().unwrap().to_owned();
@@ -294,7 +281,8 @@ async fn bad_notifications_change_nothing(t: TestApp) {
     // The genuine notices, whose ids the forged ones claimed, are still taken by the push.
     t.sandbox
         .notify_to("paygent", Some(format!("{}/notify/test/paygent", t.base)));
-    control(&t, &format!("/paygent/{pid}/pay"), json!({})).await;
+    t.sandbox_control(&format!("/paygent/{pid}/pay"), json!({}))
+        .await;
     wait_status(&t, n, "paid").await;
     // Replays change nothing more.
     let before = t.get(&format!("/api/v1/orders/{n}/history")).await.1;
@@ -311,14 +299,13 @@ async fn bad_notifications_change_nothing(t: TestApp) {
 /// Net bank: the buyer picks a bank on Paygent's page and pays; the notice names the new
 /// payment, found by the shop's trading_id.
 async fn net_bank_paid_at_the_bank(t: TestApp) {
-    let n = order(&t, "paygent_netbank").await;
+    let n = t.order_paid_by("paygent_netbank").await;
     request(&t, n, json!({})).await;
     let tid = payment(&t, n).await["trading_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    control(
-        &t,
+    t.sandbox_control(
         &format!("/paygent/asp/{tid}/pay"),
         json!({"bank_code": "D036"}),
     )
@@ -329,7 +316,7 @@ async fn net_bank_paid_at_the_bank(t: TestApp) {
 /// A payment into an order the operator already cancelled: the order stays as it is and the
 /// payment is flagged for the operator.
 async fn a_payment_into_a_cancelled_order_is_flagged(t: TestApp) {
-    let n = order(&t, "gmo_konbini").await;
+    let n = t.order_paid_by("gmo_konbini").await;
     request(&t, n, json!({"store": "00002"})).await;
     let (st, _) = t
         .post(
@@ -342,7 +329,8 @@ async fn a_payment_into_a_cancelled_order_is_flagged(t: TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
-    control(&t, &format!("/gmo/{oid}/pay"), json!({})).await;
+    t.sandbox_control(&format!("/gmo/{oid}/pay"), json!({}))
+        .await;
     for _ in 0..100 {
         if payment(&t, n).await["state"] == "paid" {
             break;

@@ -9,13 +9,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{TestApp, order_json};
 
-/// An order of 7,660円 (2 × 2,990 + 1,080 + 600) paid by `method`.
-async fn order(t: &TestApp, method: &str) -> i64 {
-    let mut o = order_json();
-    o["payment_method"] = json!(method);
-    t.import(o).await["number"].as_i64().unwrap()
-}
-
 const CARD: &str = "4111111111111111";
 
 async fn authorize(t: &TestApp, n: i64, capture: bool) -> Value {
@@ -58,20 +51,9 @@ fn allowed(p: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn ledger(t: &TestApp) -> Value {
-    t.client
-        .get(format!("{}/_sandbox/ledger", t.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// GMO's processing history of one OrderID: `API:JobCd:result`.
 async fn gmo_events(t: &TestApp, order_id: &str) -> Vec<String> {
-    let l = ledger(t).await;
+    let l = t.ledger().await;
     let tr = l["gmo"]
         .as_array()
         .unwrap()
@@ -88,7 +70,7 @@ async fn gmo_events(t: &TestApp, order_id: &str) -> Vec<String> {
 }
 
 async fn paygent_payment(t: &TestApp, payment_id: &str) -> Value {
-    ledger(t).await["paygent"]
+    t.ledger().await["paygent"]
         .as_array()
         .unwrap()
         .iter()
@@ -98,14 +80,11 @@ async fn paygent_payment(t: &TestApp, payment_id: &str) -> Value {
 }
 
 async fn fault(t: &TestApp, gateway: &str, operation: &str, kind: &str, delay_ms: u64) {
-    let r = t
-        .client
-        .post(format!("{}/_sandbox/faults", t.base))
-        .json(&json!({"gateway": gateway, "operation": operation, "kind": kind, "delay_ms": delay_ms, "times": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    t.sandbox_control(
+        "/faults",
+        json!({"gateway": gateway, "operation": operation, "kind": kind, "delay_ms": delay_ms, "times": 1}),
+    )
+    .await;
 }
 
 async fn set_total(t: &TestApp, n: i64, shipping_fee: i64) {
@@ -141,7 +120,7 @@ async fn recover(t: &TestApp) -> Value {
 /// Seed 000: Paygent — オーソリ変更 down (補正, new payment id), 取引更新 up (new
 /// authorization + cancel of the old), 売上確定, 売上変更, キャンセル; fees.
 async fn paygent_card_flow(t: TestApp) {
-    let n = order(&t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
     let p = payment(&t, n).await;
     assert_eq!(
@@ -239,7 +218,7 @@ async fn paygent_card_flow(t: TestApp) {
 /// Seed 001: GMO — 金額変更 (仮売上), 実売上, 取消 (VOID on the same day, RETURNX a month
 /// later), 再オーソリ only once the order is no longer キャンセル, 即時売上 orders.
 async fn gmo_card_flow(t: TestApp) {
-    let n = order(&t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     authorize(&t, n, false).await;
     let p = payment(&t, n).await;
     let oid = p["payment_id"].as_str().unwrap().to_owned();
@@ -305,7 +284,7 @@ async fn gmo_card_flow(t: TestApp) {
         "{ev:?}"
     );
     // 即時売上: only キャンセル.
-    let m = order(&t, "gmo_card").await;
+    let m = t.order_paid_by("gmo_card").await;
     authorize(&t, m, true).await;
     let p = payment(&t, m).await;
     assert_eq!(
@@ -330,7 +309,7 @@ async fn gmo_card_flow(t: TestApp) {
 /// Seed 002: Paidy — 更新 to the order's total (≤ +10%), 売上確定, partial and full
 /// 払い戻し, クローズ once the order is キャンセル.
 async fn paidy_flow(t: TestApp) {
-    let n = order(&t, "paidy").await;
+    let n = t.order_paid_by("paidy").await;
     authorize(&t, n, false).await;
     let p = payment(&t, n).await;
     assert!(p["payment_id"].as_str().unwrap().starts_with("pay_"));
@@ -347,7 +326,7 @@ async fn paidy_flow(t: TestApp) {
         .as_str()
         .unwrap()
         .to_owned();
-    let l = ledger(&t).await;
+    let l = t.ledger().await;
     let sp = l["paidy"]
         .as_array()
         .unwrap()
@@ -384,7 +363,7 @@ async fn paidy_flow(t: TestApp) {
         (p["state"].as_str(), p["refunded"].as_i64()),
         (Some("refunded"), Some(8260))
     );
-    let l = ledger(&t).await;
+    let l = t.ledger().await;
     let pid = p["payment_id"].as_str().unwrap();
     let sp = l["paidy"]
         .as_array()
@@ -394,7 +373,7 @@ async fn paidy_flow(t: TestApp) {
         .unwrap();
     assert_eq!(sp["refunds"].as_array().unwrap().len(), 2);
     // Above +10%: 更新 refused with the reason.
-    let m = order(&t, "paidy").await;
+    let m = t.order_paid_by("paidy").await;
     authorize(&t, m, false).await;
     set_total(&t, m, 2000).await; // +1,400 > 10%
     let (st, v) = op(&t, m, "paidy_update", json!({})).await;
@@ -440,7 +419,7 @@ async fn exactly_once_under_repeats_and_concurrency(t: TestApp) {
                 .count()
         }
     };
-    let n = order(&t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     authorize(&t, n, false).await;
     let results = futures_util::future::join_all((0..100).map(|_| send(n, None))).await;
     let won: Vec<&Value> = results
@@ -461,7 +440,7 @@ async fn exactly_once_under_repeats_and_concurrency(t: TestApp) {
         "exactly one capture at the gateway"
     );
 
-    let m = order(&t, "gmo_card").await;
+    let m = t.order_paid_by("gmo_card").await;
     authorize(&t, m, false).await;
     let results =
         futures_util::future::join_all((0..30).map(|_| send(m, Some("capture-once")))).await;
@@ -501,7 +480,7 @@ async fn exactly_once_under_repeats_and_concurrency(t: TestApp) {
 /// first two as done and the third as not done, sending nothing again.
 async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     // GMO: dropped after commit.
-    let g = order(&t, "gmo_card").await;
+    let g = t.order_paid_by("gmo_card").await;
     authorize(&t, g, false).await;
     fault(&t, "gmo", "AlterTran", "drop_after", 0).await;
     let (st, v) = op(&t, g, "capture", json!({})).await;
@@ -516,7 +495,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     assert!(v["error"]["message"].as_str().unwrap().contains("確認中"));
 
     // Paygent: the cancel's answer held past the client's timeout.
-    let pg = order(&t, "paygent_card").await;
+    let pg = t.order_paid_by("paygent_card").await;
     authorize(&t, pg, false).await;
     fault(&t, "paygent", "021", "hold_after", 4000).await;
     let (st, v) = op(&t, pg, "cancel", json!({})).await;
@@ -527,7 +506,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
         .to_owned();
 
     // Paidy: dropped before it reached Paidy.
-    let pd = order(&t, "paidy").await;
+    let pd = t.order_paid_by("paidy").await;
     authorize(&t, pd, false).await;
     fault(&t, "paidy", "captures", "drop_before", 0).await;
     let (st, _) = op(&t, pd, "capture", json!({})).await;
@@ -583,7 +562,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     assert!(h.iter().any(|d| d.contains("照会の結果")), "{h:?}");
     // A Paidy authorization whose answer is lost cannot be looked up by the shop's
     // reference: it is closed as unverifiable, telling the operator where to look.
-    let a = order(&t, "paidy").await;
+    let a = t.order_paid_by("paidy").await;
     fault(&t, "paidy", "payments", "drop_after", 0).await;
     let (st, _) = t
         .post(
@@ -604,7 +583,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
         "{r}"
     );
     // The refresh button settles an unknown one too.
-    let r = order(&t, "gmo_card").await;
+    let r = t.order_paid_by("gmo_card").await;
     authorize(&t, r, false).await;
     fault(&t, "gmo", "AlterTran", "drop_after", 0).await;
     op(&t, r, "capture", json!({})).await;
@@ -616,7 +595,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
 /// An authorization past its limit: capture is refused with the gateway's reason and the
 /// payment shows 期限切れ.
 async fn expired_authorizations_are_refused(t: TestApp) {
-    let n = order(&t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
     t.set_now("2024-10-20T01:00:00Z"); // 62 days later
     let p = payment(&t, n).await;
@@ -630,7 +609,7 @@ async fn expired_authorizations_are_refused(t: TestApp) {
     assert_eq!(p["state"], "expired", "{p}");
     assert_eq!(p["gateway_status"], "33");
     // GMO: over 90 days.
-    let g = order(&t, "gmo_card").await;
+    let g = t.order_paid_by("gmo_card").await;
     authorize(&t, g, false).await;
     t.set_now("2025-01-20T01:00:00Z");
     let (_, v) = op(&t, g, "capture", json!({})).await;
@@ -643,7 +622,7 @@ async fn expired_authorizations_are_refused(t: TestApp) {
 
 /// Automatic order status after payment operations (a shop setting, off by default).
 async fn auto_status_after_capture_and_cancel(t: TestApp) {
-    let n = order(&t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     authorize(&t, n, false).await;
     ok(&t, n, "capture", json!({})).await;
     assert_eq!(
@@ -656,7 +635,7 @@ async fn auto_status_after_capture_and_cancel(t: TestApp) {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{v}");
-    let m = order(&t, "paygent_card").await;
+    let m = t.order_paid_by("paygent_card").await;
     authorize(&t, m, false).await;
     ok(&t, m, "capture", json!({})).await;
     assert_eq!(
@@ -684,7 +663,7 @@ async fn auto_status_after_capture_and_cancel(t: TestApp) {
 /// A Paygent increase whose second step (cancel of the old authorization) fails is shown
 /// half-done, and 旧取引を取消 finishes it.
 async fn a_two_step_change_stopped_half_way_is_shown_and_finished(t: TestApp) {
-    let n = order(&t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
     let old = payment(&t, n).await["payment_id"]
         .as_str()
@@ -716,7 +695,7 @@ async fn a_two_step_change_stopped_half_way_is_shown_and_finished(t: TestApp) {
 
 /// Bad input and missing things get clear errors and change nothing.
 async fn bad_requests_are_refused_clearly(t: TestApp) {
-    let n = order(&t, "gmo_card").await;
+    let n = t.order_paid_by("gmo_card").await;
     let (st, _) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     let (st, v) = op(&t, n, "capture", json!({})).await;
@@ -775,7 +754,7 @@ async fn bad_requests_are_refused_clearly(t: TestApp) {
 /// Seed 004 §7-3/§7-4: the panel warns when the payment's state and the order's list
 /// disagree, and Paygent's capture waits until the amounts agree.
 async fn the_panel_warns_when_payment_and_order_disagree(t: TestApp) {
-    let n = order(&t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
     set_total(&t, n, 900).await;
     let (st, v) = op(&t, n, "capture", json!({})).await;
@@ -814,7 +793,7 @@ async fn the_panel_warns_when_payment_and_order_disagree(t: TestApp) {
 /// Two recovery runs at once (two processes sharing the database) settle an operation once:
 /// one history line, one fee.
 async fn two_recoveries_at_once_settle_once(t: TestApp) {
-    let n = order(&t, "paygent_card").await;
+    let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
     fault(&t, "paygent", "022", "drop_after", 0).await;
     let (st, _) = op(&t, n, "capture", json!({})).await;

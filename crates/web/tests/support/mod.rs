@@ -286,6 +286,34 @@ impl TestApp {
         v
     }
 
+    /// An order of 7,660円 (`order_json`) paid by `method` (`gmo_card`, `paygent_konbini` …).
+    pub async fn order_paid_by(&self, method: &str) -> i64 {
+        let mut o = order_json();
+        o["payment_method"] = json!(method);
+        self.import(o).await["number"]
+            .as_i64()
+            .expect("order number")
+    }
+
+    /// POST to the sandboxes' control API (`/_sandbox{path}`), which must accept it.
+    pub async fn sandbox_control(&self, path: &str, body: Value) {
+        let r = self
+            .client
+            .post(format!("{}/_sandbox{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("sandbox control");
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+
+    /// The sandboxes' ledgers.
+    pub async fn ledger(&self) -> Value {
+        send(self.client.get(format!("{}/_sandbox/ledger", self.base)))
+            .await
+            .1
+    }
+
     async fn seed_catalog(&self) {
         for p in [
             json!({"name": "緑茶", "variants": [{"code": "TEA-1", "class1": "20袋", "price": 1080, "tax_rate": 8, "stock": 10}]}),
