@@ -8,8 +8,10 @@ pub mod demo;
 mod error;
 pub mod export;
 pub mod mail;
+pub mod methods;
 pub mod orders;
 pub mod payments;
+pub mod secrets;
 pub mod stock;
 
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use jiff::Timestamp;
 use juchu_store::Store;
 
 pub use error::AppError;
+pub use secrets::SecretKey;
 
 /// Who is acting: every history entry and ledger line names them.
 #[derive(Debug, Clone)]
@@ -43,13 +46,18 @@ impl Actor {
 
 type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
-/// The application: a store, a clock and the gateway connectors. Cheap to clone.
+/// The application: a store, a clock, the gateway connectors and the key that seals stored
+/// secrets. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     pub store: Store,
     clock: Clock,
     pub gateways: Arc<payments::Gateways>,
     pub mailer: Arc<mail::Mailer>,
+    /// Seals the gateways' credentials in the database. `new` / `with_clock` make a random
+    /// one (fine for tests); a server must pass its persistent key with `with_secret_key`
+    /// (`juchu serve`: `JUCHU_SECRET_KEY` or `secret.key`), or it cannot read them back.
+    pub secrets: Arc<SecretKey>,
 }
 
 impl App {
@@ -59,6 +67,7 @@ impl App {
             clock: Arc::new(Timestamp::now),
             gateways: Arc::default(),
             mailer: Arc::default(),
+            secrets: Arc::new(SecretKey::random()),
         }
     }
 
@@ -69,12 +78,19 @@ impl App {
             clock: Arc::new(clock),
             gateways: Arc::default(),
             mailer: Arc::default(),
+            secrets: Arc::new(SecretKey::random()),
         }
     }
 
     /// Where mails go.
     pub fn with_mailer(mut self, m: mail::Mailer) -> App {
         self.mailer = Arc::new(m);
+        self
+    }
+
+    /// The key that seals and opens stored secrets (the gateways' credentials).
+    pub fn with_secret_key(mut self, k: SecretKey) -> App {
+        self.secrets = Arc::new(k);
         self
     }
 

@@ -570,3 +570,108 @@ mod tests {
         }
     }
 }
+
+/// Attempt オーソリ制御区分 (seed 004 §3-3 ⑪): when a card payment with 3-D Secure on may be
+/// authorized. A successful authentication always may; an *attempt* (the issuer took no part)
+/// only as far as the shop accepts the chargeback risk. Failed authentications never may: the
+/// caller passes only results that passed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AttemptControl {
+    /// セキュリティ高（全て実施しない）: only after a successful 3DS authentication.
+    High,
+    /// セキュリティ中（正常時のみ実施）: also an attempt of category 正常 (`attempt_kbn` "0",
+    /// chargebacks borne by the issuer).
+    Medium,
+    /// セキュリティ低（全て実施）: also an attempt of category 注意 (`attempt_kbn` "1",
+    /// chargebacks borne by the merchant).
+    Low,
+}
+
+codes!(AttemptControl { High => "high", Medium => "medium", Low => "low" });
+
+impl AttemptControl {
+    pub const ALL: [AttemptControl; 3] = [
+        AttemptControl::High,
+        AttemptControl::Medium,
+        AttemptControl::Low,
+    ];
+
+    /// 高 / 中 / 低, as the settings screen says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AttemptControl::High => "高",
+            AttemptControl::Medium => "中",
+            AttemptControl::Low => "低",
+        }
+    }
+
+    /// One line on what the level does, in the manual's words.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            AttemptControl::High => {
+                "全て実施しない: 3Dセキュア認証に成功した場合に限りオーソリを行います"
+            }
+            AttemptControl::Medium => {
+                "正常時のみ実施: 認証成功に加え、Attempt区分が「正常」（チャージバック負担はカード会社）の場合もオーソリを行います"
+            }
+            AttemptControl::Low => {
+                "全て実施: 認証成功に加え、Attempt区分が「正常」「注意」（注意はチャージバック負担が加盟店）の場合もオーソリを行います"
+            }
+        }
+    }
+
+    /// May a card payment whose 3DS result passed be authorized? `authenticated`: the buyer
+    /// was authenticated; otherwise `attempt_kbn` is the attempt's category ("0" 正常, "1"
+    /// 注意). Anything else (an unknown category) is refused.
+    pub fn allows(self, authenticated: bool, attempt_kbn: &str) -> bool {
+        if authenticated {
+            return true;
+        }
+        match self {
+            AttemptControl::High => false,
+            AttemptControl::Medium => attempt_kbn == "0",
+            AttemptControl::Low => matches!(attempt_kbn, "0" | "1"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod attempt_tests {
+    use super::AttemptControl::{self, High, Low, Medium};
+
+    #[test]
+    fn authenticated_is_always_allowed() {
+        for a in AttemptControl::ALL {
+            assert!(a.allows(true, ""));
+            assert!(a.allows(true, "1"));
+        }
+    }
+
+    #[test]
+    fn attempts_by_level() {
+        assert!(!High.allows(false, "0"));
+        assert!(!High.allows(false, "1"));
+        assert!(Medium.allows(false, "0"));
+        assert!(!Medium.allows(false, "1"));
+        assert!(Low.allows(false, "0"));
+        assert!(Low.allows(false, "1"));
+        for a in AttemptControl::ALL {
+            assert!(!a.allows(false, ""));
+            assert!(!a.allows(false, "2"));
+        }
+    }
+
+    #[test]
+    fn codes_and_labels() {
+        for a in AttemptControl::ALL {
+            assert_eq!(AttemptControl::from_code(a.code()), Some(a));
+        }
+        assert_eq!(High.label(), "高");
+        assert_eq!(Medium.label(), "中");
+        assert_eq!(Low.label(), "低");
+        assert_eq!(AttemptControl::from_code("x"), None);
+    }
+}

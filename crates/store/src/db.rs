@@ -204,6 +204,10 @@ mod tests {
                 include_str!("../migrations/sqlite/0004_mail.sql"),
                 include_str!("../migrations/postgres/0004_mail.sql"),
             ),
+            (
+                include_str!("../migrations/sqlite/0005_payment_methods.sql"),
+                include_str!("../migrations/postgres/0005_payment_methods.sql"),
+            ),
         ];
         for (lite, pg) in pairs {
             let norm_lite = lite

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod customers;
 mod db;
 pub mod mails;
+pub mod methods;
 pub mod orders;
 pub mod payments;
 pub mod shops;

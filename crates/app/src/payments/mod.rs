@@ -86,6 +86,11 @@ impl Gateways {
         })
     }
 
+    /// A connector for `g` is configured (checkout offers only such gateways' methods).
+    pub fn has(&self, g: Gateway) -> bool {
+        self.get(g).is_ok()
+    }
+
     fn get(&self, g: Gateway) -> Result<Arc<dyn GatewayApi>, AppError> {
         let c = match g {
             Gateway::Paygent => &self.paygent,
