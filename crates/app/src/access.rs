@@ -39,7 +39,7 @@ pub fn hash_password(password: &str) -> Result<String, AppError> {
         .map_err(|e| AppError::Internal(format!("argon2: {e}")))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
+pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
         .map(|h| {
             Argon2::default()
@@ -63,7 +63,7 @@ async fn check_login(app: &App, login: &str, password: &str) -> Result<User, App
     }
 }
 
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$eM0ysqSHS+6PzD3GnYCw1ZxLDnQcXIu0Q4zUrq0cD8s";
+pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$eM0ysqSHS+6PzD3GnYCw1ZxLDnQcXIu0Q4zUrq0cD8s";
 
 pub struct NewSession {
     pub token: String,

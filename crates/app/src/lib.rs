@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod checkout;
 pub mod customers;
 pub mod demo;
 mod error;

@@ -1209,6 +1209,19 @@ pub async fn verify_key(app: &App) -> Result<(), AppError> {
     Ok(())
 }
 
+/// `method_settings` on a connection the caller holds (inside a transaction: the thanks
+/// mail is written with the order's completion).
+pub(crate) async fn settings_in(
+    conn: &mut juchu_store::AnyConnection,
+    shop_id: i64,
+    method: PaymentMethod,
+) -> Result<MethodSettings, AppError> {
+    Ok(store::method(conn, shop_id, method)
+        .await?
+        .map(MethodSettings::of_row)
+        .unwrap_or_else(|| MethodSettings::defaults(method)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use juchu_store::{AnyConnection, Tx, cancelled_stock};
 use crate::{Actor, App, AppError};
 
 /// Fill item fields left out (name, variants, price, tax rate) from the catalog by code.
-async fn fill_items(
+pub(crate) async fn fill_items(
     conn: &mut AnyConnection,
     shop_id: i64,
     items: &mut [ItemInput],
@@ -120,6 +120,19 @@ pub async fn create(
         draft.shipped_on = Some(jst_date(now));
     }
     let mut tx = app.store.begin().await?;
+    let (_, number) = create_in(&mut tx, actor, &draft, intake, now).await?;
+    commit_and_read(tx, actor, number).await
+}
+
+/// Write a new order in the caller's transaction: number, stock (for `Intake::Manual`),
+/// points, history. The checkout uses it for its 決済処理中 orders. → (id, number)
+pub(crate) async fn create_in(
+    tx: &mut Tx,
+    actor: &Actor,
+    draft: &OrderDraft,
+    intake: Intake,
+    now: jiff::Timestamp,
+) -> Result<(i64, i64), AppError> {
     if let Some(cid) = draft.customer_id
         && customers::get(tx.conn(), actor.shop_id, cid)
             .await?
@@ -132,16 +145,16 @@ pub async fn create(
         )
         .into());
     }
-    let number = juchu_store::shops::next_order_number(&mut tx, actor.shop_id).await?;
-    let id = orders::insert(&mut tx, actor.shop_id, number, &draft, now).await?;
+    let number = juchu_store::shops::next_order_number(tx, actor.shop_id).await?;
+    let id = orders::insert(tx, actor.shop_id, number, draft, now).await?;
     if intake == Intake::Manual {
-        take_stock(&mut tx, actor.shop_id, &draft).await?;
+        take_stock(tx, actor.shop_id, draft).await?;
     }
     let mut granted = false;
     if let Some(cid) = draft.customer_id {
         let m = points::on_create(draft.status, draft.totals.points_used, draft.points_earned);
         move_points(
-            &mut tx,
+            tx,
             actor,
             cid,
             id,
@@ -151,7 +164,7 @@ pub async fn create(
         )
         .await?;
         move_points(
-            &mut tx,
+            tx,
             actor,
             cid,
             id,
@@ -163,7 +176,7 @@ pub async fn create(
         granted = m.earned > 0;
     }
     if granted {
-        orders::mark_points_granted(&mut tx, id).await?;
+        orders::mark_points_granted(tx, id).await?;
     }
     let how = match intake {
         Intake::Manual => "受注を登録しました",
@@ -175,13 +188,13 @@ pub async fn create(
         draft.totals.payment_total
     );
     orders::add_history(
-        &mut tx,
+        tx,
         actor.shop_id,
         id,
         &entry(actor, now, "order.created", detail),
     )
     .await?;
-    commit_and_read(tx, actor, number).await
+    Ok((id, number))
 }
 
 async fn take_stock(tx: &mut Tx, shop_id: i64, draft: &OrderDraft) -> Result<(), AppError> {
@@ -435,8 +448,20 @@ pub(crate) async fn apply_status(
     to: OrderStatus,
     now: jiff::Timestamp,
 ) -> Result<(), AppError> {
-    let number = o.number;
     o.standing().can_change_status(to)?;
+    write_status(tx, actor, o, to, now).await
+}
+
+/// `apply_status` without asking the order's standing: for the checkout, which alone moves
+/// a 決済処理中 order on (to 新規受付 / 入金待ち, or キャンセル when it is removed).
+pub(crate) async fn write_status(
+    tx: &mut Tx,
+    actor: &Actor,
+    o: &Order,
+    to: OrderStatus,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    let number = o.number;
     let from = o.draft.status;
     let mut notes = Vec::new();
     let mut granted = o.points_granted;

@@ -4,8 +4,8 @@ use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use juchu_app::App;
 use juchu_app::access::NewUser;
+use juchu_app::{App, SecretKey};
 use juchu_store::Store;
 
 const DEFAULT_DB: &str = "sqlite://data/juchu.db";
@@ -89,6 +89,10 @@ struct PaymentArgs {
     /// (Paygent 差分照会, a query per open payment).
     #[arg(long, env = "JUCHU_SYNC_INTERVAL_SECS", default_value_t = 3600)]
     sync_interval_secs: u64,
+    /// How long a 決済処理中 order (the buyer left the payment page) lives before it is removed
+    /// — after asking its gateway that nothing was authorized.
+    #[arg(long, env = "JUCHU_PENDING_TIMEOUT_MINS", default_value_t = 60)]
+    pending_timeout_mins: u64,
     /// Where mails are written as .eml files when no SMTP server is set.
     #[arg(long, env = "JUCHU_MAIL_DIR", default_value = "data/mail")]
     mail_dir: std::path::PathBuf,
@@ -159,6 +163,49 @@ async fn open(db: &Db) -> anyhow::Result<App> {
     Ok(App::new(store))
 }
 
+/// Where the secret key lives when `JUCHU_SECRET_KEY` is not set: `secret.key` beside the
+/// SQLite database (`data/secret.key` for the default), or `data/secret.key` for PostgreSQL.
+fn key_path(database_url: &str) -> std::path::PathBuf {
+    let file = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+        .map(|rest| rest.split('?').next().unwrap_or_default())
+        .filter(|p| !p.is_empty() && *p != ":memory:");
+    let dir = match file {
+        Some(f) => std::path::Path::new(f)
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default(),
+        None => std::path::PathBuf::from("data"),
+    };
+    dir.join("secret.key")
+}
+
+/// The key that seals the gateways' credentials in the database: `JUCHU_SECRET_KEY` (64 hex
+/// digits), else the key file (created with 32 random bytes, mode 0600, when missing). Every
+/// process sharing a database needs the same key.
+fn secret_key(database_url: &str) -> anyhow::Result<SecretKey> {
+    if let Ok(hex) = std::env::var("JUCHU_SECRET_KEY")
+        && !hex.trim().is_empty()
+    {
+        return SecretKey::from_hex(&hex).context("JUCHU_SECRET_KEY");
+    }
+    let path = key_path(database_url);
+    SecretKey::load_or_create(&path).with_context(|| format!("secret key file {}", path.display()))
+}
+
+/// The app with its persistent secret key, checked against what the database holds: a key
+/// that does not open the stored credentials stops here, naming the shop and the gateway.
+async fn open_with_key(db: &Db) -> anyhow::Result<App> {
+    let app = open(db)
+        .await?
+        .with_secret_key(secret_key(&db.database_url)?);
+    juchu_app::methods::verify_key(&app)
+        .await
+        .map_err(app_err)?;
+    Ok(app)
+}
+
 /// A database URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -215,7 +262,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Migrate { db } => {
-            open(&db).await?;
+            open_with_key(&db).await?;
             println!("migrations applied: {}", redact(&db.database_url));
             Ok(())
         }
@@ -284,7 +331,7 @@ async fn serve(
     no_sandbox: bool,
     pay: PaymentArgs,
 ) -> anyhow::Result<()> {
-    let app = open(&db).await?;
+    let app = open_with_key(&db).await?;
     let fresh_demo = !no_demo
         && juchu_app::demo::seed_if_empty(&app)
             .await
@@ -369,6 +416,10 @@ async fn serve(
         std::time::Duration::from_secs(pay.recovery_interval_secs.max(1)),
         grace,
     ));
+    tokio::spawn(pending_job(
+        app.clone(),
+        std::time::Duration::from_secs(pay.pending_timeout_mins.max(1) * 60),
+    ));
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown())
         .await
@@ -391,6 +442,23 @@ async fn recovery_job(app: App, interval: std::time::Duration, grace: std::time:
                 }
             }
             Err(e) => tracing::warn!(error = %e, "payment recovery failed"),
+        }
+    }
+}
+
+/// Remove 決済処理中 orders their buyers left, every minute.
+async fn pending_job(app: App, timeout: std::time::Duration) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match juchu_app::checkout::sweep(&app, timeout).await {
+            Ok(done) => {
+                for s in done {
+                    tracing::info!(order = s.order_number, removal = ?s.removal, "pending order swept");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "pending-order sweep failed"),
         }
     }
 }
@@ -455,5 +523,18 @@ mod tests {
         );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite://data/x.db"), "sqlite://data/x.db");
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_the_sqlite_database() {
+        let p = |u: &str| super::key_path(u).display().to_string();
+        assert_eq!(p("sqlite://data/juchu.db"), "data/secret.key");
+        assert_eq!(
+            p("sqlite:///var/lib/juchu/j.db?mode=rwc"),
+            "/var/lib/juchu/secret.key"
+        );
+        assert_eq!(p("sqlite://j.db"), "secret.key");
+        assert_eq!(p("sqlite::memory:"), "data/secret.key");
+        assert_eq!(p("postgres://u@h/db"), "data/secret.key");
     }
 }

@@ -132,8 +132,11 @@ pub struct AuthorizeRequest {
     pub capture: bool,
     pub card: CardRef,
     pub installments: Installments,
-    /// 3-D Secure: where the buyer returns after authenticating.
+    /// 3-D Secure: where the buyer returns after authenticating (gateways that redirect
+    /// from the authorization itself: GMO).
     pub three_ds_return_url: Option<String>,
+    /// 3-D Secure done beforehand: the authentication's id (Paygent EMV 3-D Secure, 450).
+    pub three_ds_auth_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,7 @@ fn card_request(order_ref: &str, amount: i64, capture: bool) -> AuthorizeRequest
         },
         installments: Installments::Lump,
         three_ds_return_url: None,
+        three_ds_auth_id: None,
     }
 }
 

@@ -269,3 +269,34 @@ pub async fn ledger(
         })
         .collect()
 }
+
+/// A member's storefront login: id and password hash by email (empty hash: no password set).
+pub async fn login_of(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    email: &str,
+) -> Result<Option<(i64, String)>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT id, password_hash FROM customers WHERE shop_id = $1 AND email = $2")
+            .bind(shop_id)
+            .bind(email.to_owned())
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn set_password_hash(
+    tx: &mut Tx,
+    shop_id: i64,
+    id: i64,
+    hash: &str,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query("UPDATE customers SET password_hash = $1 WHERE shop_id = $2 AND id = $3")
+        .bind(hash.to_owned())
+        .bind(shop_id)
+        .bind(id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}

@@ -208,6 +208,10 @@ mod tests {
                 include_str!("../migrations/sqlite/0005_payment_methods.sql"),
                 include_str!("../migrations/postgres/0005_payment_methods.sql"),
             ),
+            (
+                include_str!("../migrations/sqlite/0006_checkout.sql"),
+                include_str!("../migrations/postgres/0006_checkout.sql"),
+            ),
         ];
         for (lite, pg) in pairs {
             let norm_lite = lite

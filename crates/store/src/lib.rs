@@ -10,6 +10,7 @@
 
 pub mod cancelled_stock;
 pub mod catalog;
+pub mod checkouts;
 pub mod customers;
 mod db;
 pub mod mails;

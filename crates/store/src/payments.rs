@@ -434,10 +434,12 @@ pub struct Operation {
     pub actor: String,
     pub created_at: Timestamp,
     pub finished_at: Option<Timestamp>,
+    /// A card authorization waiting for the buyer's 3-D Secure: the gateway's ids (JSON).
+    pub awaiting: String,
 }
 
 const OP_COLS: &str = "id, shop_id, payment_id, order_id, action, idempotency_key, request, status, amount, \
-    result_code, message, new_display_id, actor, created_at, finished_at";
+    result_code, message, new_display_id, actor, created_at, finished_at, awaiting";
 
 #[derive(sqlx::FromRow)]
 struct OpRow {
@@ -456,6 +458,7 @@ struct OpRow {
     actor: String,
     created_at: String,
     finished_at: Option<String>,
+    awaiting: String,
 }
 
 impl TryFrom<OpRow> for Operation {
@@ -477,6 +480,7 @@ impl TryFrom<OpRow> for Operation {
             actor: r.actor,
             created_at: ts(&r.created_at)?,
             finished_at: opt_ts(r.finished_at)?,
+            awaiting: r.awaiting,
         })
     }
 }
@@ -557,6 +561,18 @@ pub async fn open_operation(
     r.map(Operation::try_from).transpose()
 }
 
+/// An authorization now waits for the buyer to come back from 3-D Secure with the gateway's
+/// ids `ref_json` (empty: no longer waiting). Such operations are left to the pending-order
+/// sweep, which knows how long a buyer may take.
+pub async fn set_awaiting(tx: &mut Tx, op_id: i64, ref_json: &str) -> Result<(), StoreError> {
+    sqlx::query("UPDATE payment_operations SET awaiting = $1 WHERE id = $2")
+        .bind(ref_json.to_owned())
+        .bind(op_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 /// Newest first.
 pub async fn operations(
     conn: &mut AnyConnection,
@@ -582,7 +598,7 @@ pub async fn to_recover(
 ) -> Result<Vec<Operation>, StoreError> {
     let rows: Vec<OpRow> = sqlx::query_as(&format!(
         "SELECT {OP_COLS} FROM payment_operations WHERE status = 'unknown' \
-         OR (status = 'pending' AND created_at < $1) ORDER BY id LIMIT $2"
+         OR (status = 'pending' AND awaiting = '' AND created_at < $1) ORDER BY id LIMIT $2"
     ))
     .bind(to_db(pending_before))
     .bind(limit)

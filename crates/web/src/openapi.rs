@@ -29,7 +29,7 @@ impl Modify for Bearer {
         api::catalog::cancelled_stock, api::catalog::return_stock, api::catalog::return_order_stock,
         api::customers::search, api::customers::create, api::customers::get, api::customers::ledger,
         api::customers::adjust_points,
-        api::payments::get, api::payments::authorize, api::payments::operate, api::payments::recover,
+        api::payments::get, api::payments::authorize, api::payments::operate, api::payments::recover, api::payments::sweep_pending,
         api::payments::fees, api::payments::settings, api::payments::set_settings,
         api::payments::request_later, api::payments::sync, api::payments::notices,
         api::payments::mails, api::payments::deliver_mails, api::payments::shop_mail,

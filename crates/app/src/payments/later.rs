@@ -131,6 +131,7 @@ pub async fn request_later(
             installments: String::new(),
             masked: String::new(),
             slip: Some(slip),
+            three_ds: false,
         },
         Err(e) => Verdict::from_error(e),
     };

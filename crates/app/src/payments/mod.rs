@@ -44,6 +44,7 @@ pub use later::{
     LaterInput, SyncReport, notices, receive_gmo, receive_paygent, request_later, sync,
 };
 pub use recovery::{Recovered, recover, refresh};
+pub(crate) use recovery::{authorized_at_gateway, resolve};
 pub use view::{
     ActionView, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
 };
@@ -60,6 +61,24 @@ pub struct Gateways {
     pub paygent_hash_key: Secret,
     /// The ShopID a GMO 結果通知 must carry.
     pub gmo_shop_id: String,
+    /// What the storefront's card and Paidy pages need (public values and the keys that
+    /// check what the buyer's browser brings back).
+    pub front: Front,
+}
+
+/// The gateways' browser side, for the storefront.
+#[derive(Clone, Default)]
+pub struct Front {
+    /// Where the buyer's browser loads the gateways' scripts from (`http://host:port`).
+    pub script_base: String,
+    pub paygent_merchant_id: String,
+    /// Paygent's token key (public: it goes to the browser).
+    pub paygent_token_key: String,
+    /// Checks the `hc` of a token the browser brings.
+    pub paygent_token_hash_key: Secret,
+    /// Checks the `hc` of an EMV 3-D Secure result.
+    pub paygent_3ds_hash_key: Secret,
+    pub paidy_public_key: String,
 }
 
 impl Gateways {
@@ -83,6 +102,14 @@ impl Gateways {
             paygent_client: Some(pgc),
             paygent_hash_key: Secret::new("sandbox_hash_key"),
             gmo_shop_id,
+            front: Front {
+                script_base: base.to_owned(),
+                paygent_merchant_id: "000000001".into(),
+                paygent_token_key: "test_sandbox_token_key".into(),
+                paygent_token_hash_key: Secret::new("sandbox_token_hash_key"),
+                paygent_3ds_hash_key: Secret::new("sandbox_3ds_hash_key"),
+                paidy_public_key: "pk_test_sandbox".into(),
+            },
         })
     }
 
@@ -200,6 +227,24 @@ pub struct AuthorizeInput {
     /// 支払回数: `1` (一括, default), `2`…`99` (分割), `bonus` (ボーナス一括), `revolving` (リボ).
     #[serde(default)]
     pub installments: Option<String>,
+    /// Checkout only: the order is 決済処理中 and becomes 新規受付 with the authorization.
+    #[serde(skip)]
+    pub checkout: bool,
+    /// Checkout only: 3-D Secure where the authorization itself redirects (GMO); the buyer
+    /// comes back to this URL.
+    #[serde(skip)]
+    pub three_ds_return_url: Option<String>,
+    /// Checkout only: a passed EMV 3-D Secure authentication's id (Paygent).
+    #[serde(skip)]
+    pub three_ds_auth_id: Option<String>,
+}
+
+/// How a checkout's authorization stands.
+pub enum Authorization {
+    /// Settled (succeeded, declined, or unknown and left to recovery).
+    Settled(OperationResult),
+    /// The buyer must authenticate at `redirect_url` first; `finish_three_ds(op_id)` after.
+    ThreeDs { op_id: i64, redirect_url: String },
 }
 
 /// Parameters of an operation on an existing payment.
@@ -356,19 +401,50 @@ pub async fn authorize(
     input: AuthorizeInput,
     key: Option<String>,
 ) -> Result<OperationResult, AppError> {
+    match start_authorization(app, actor, number, input, key).await? {
+        Authorization::Settled(r) => Ok(r),
+        Authorization::ThreeDs { .. } => Err(AppError::Internal(
+            "3-D Secure redirect outside checkout".into(),
+        )),
+    }
+}
+
+/// 与信, for the back office and the checkout alike.
+pub(crate) async fn start_authorization(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    input: AuthorizeInput,
+    key: Option<String>,
+) -> Result<Authorization, AppError> {
     let key = check_key(key)?;
     let (installments, installments_label) = installments_of(input.installments.as_deref())?;
     let request = serde_json::json!({
         "order": number, "action": "authorize", "capture": input.capture,
         "installments": input.installments, "token": input.token.is_some(),
         "test_card": input.test_card_number.as_deref().map(mask),
+        "masked": input.masked_card, "three_ds": input.three_ds_auth_id.is_some() || input.three_ds_return_url.is_some(),
     })
     .to_string();
     let now = app.now();
     let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
         Ok(x) => x,
-        Err(first) => return Ok(first),
+        Err(first) => return Ok(Authorization::Settled(first)),
     };
+    let pending = order.draft.status == OrderStatus::PendingPayment;
+    if pending != input.checkout || order.deleted_at.is_some() {
+        return Err(if input.checkout {
+            AppError::conflict(
+                "checkout_closed",
+                "このご注文のお手続きは終了しています。もう一度ご購入手続きをしてください",
+            )
+        } else {
+            AppError::conflict(
+                "payment_in_progress",
+                juchu_domain::status::Refusal::PaymentInProgress.to_string(),
+            )
+        });
+    }
     let Some((gateway, kind)) = kind_of(&order) else {
         return Err(AppError::conflict(
             "no_online_payment",
@@ -433,7 +509,7 @@ pub async fn authorize(
     };
     let op_id = match journal(app, tx, op, now).await? {
         Ok(id) => id,
-        Err(first) => return Ok(first),
+        Err(first) => return Ok(Authorization::Settled(first)),
     };
 
     let masked = input
@@ -455,8 +531,10 @@ pub async fn authorize(
         capture: input.capture,
         card,
         installments,
-        three_ds_return_url: None,
+        three_ds_return_url: input.three_ds_return_url.clone(),
+        three_ds_auth_id: input.three_ds_auth_id.clone(),
     };
+    let three_ds = input.three_ds_auth_id.is_some();
     let mode = if input.capture {
         CaptureMode::AuthAndCapture
     } else {
@@ -471,7 +549,21 @@ pub async fn authorize(
             installments: installments_label,
             masked,
             slip: None,
+            three_ds,
         },
+        Ok(AuthorizeOutcome::ThreeDs {
+            payment,
+            redirect_url,
+        }) if input.three_ds_return_url.is_some() => {
+            // Nothing is authorized yet: the operation waits for the buyer's return.
+            let mut tx = app.store.begin().await?;
+            store::set_awaiting(&mut tx, op_id, &ref_json(&payment)?).await?;
+            tx.commit().await?;
+            return Ok(Authorization::ThreeDs {
+                op_id,
+                redirect_url,
+            });
+        }
         Ok(AuthorizeOutcome::ThreeDs { .. }) => Verdict::Failed {
             code: "3ds_required".into(),
             message: "このカードは3Dセキュア認証が必要です。購入手続きから決済してください".into(),
@@ -479,7 +571,201 @@ pub async fn authorize(
         },
         Err(e) => Verdict::from_error(e),
     };
+    settle(app, &actor.name, op_id, verdict)
+        .await
+        .map(Authorization::Settled)
+}
+
+/// The buyer is back from 3-D Secure (GMO): authorize with the authentication, once. A
+/// repeated return waits for the first one's outcome.
+pub(crate) async fn finish_three_ds(
+    app: &App,
+    actor: &Actor,
+    op_id: i64,
+) -> Result<OperationResult, AppError> {
+    const CLAIMED: &str = "claimed:";
+    let mut tx = app.store.begin().await?;
+    let op = store::operation(tx.conn(), op_id)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    let number = orders::number_of(tx.conn(), op.order_id)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    // The order's lock orders this against the sweep and a second return.
+    orders::get_for_update(&mut tx, op.shop_id, number).await?;
+    let op = store::operation(tx.conn(), op_id)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    if !op.status.is_open() || op.awaiting.is_empty() {
+        drop(tx);
+        return result_of(app, &op, true).await;
+    }
+    if op.awaiting.starts_with(CLAIMED) {
+        drop(tx);
+        return repeat(app, op.clone(), &op.request).await;
+    }
+    let r = parse_ref(&op.awaiting)?;
+    store::set_awaiting(&mut tx, op.id, &format!("{CLAIMED}{}", op.awaiting)).await?;
+    tx.commit().await?;
+    let order = orders::get(&mut *app.store.read().await?, op.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    let (gateway, kind) = kind_of(&order)
+        .ok_or_else(|| AppError::Internal("3-D Secure on an order without a gateway".into()))?;
+    let gw = app.gateways.get(gateway)?;
+    let request: serde_json::Value = serde_json::from_str(&op.request).unwrap_or_default();
+    let verdict = match gw.complete_3ds(&r).await {
+        Ok(st) if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) => {
+            Verdict::Created {
+                payment: r,
+                status: st,
+                mode: capture_mode_of(&request),
+                kind,
+                installments: installments_of(request["installments"].as_str())
+                    .map(|(_, l)| l)
+                    .unwrap_or_default(),
+                masked: request["masked"].as_str().unwrap_or_default().to_owned(),
+                slip: None,
+                three_ds: true,
+            }
+        }
+        Ok(st) => Verdict::Failed {
+            code: String::new(),
+            message: format!(
+                "3Dセキュア認証の後、オーソリされませんでした（決済状況: {} / {}）",
+                state_label(st.state),
+                st.gateway_status
+            ),
+            status: None,
+        },
+        Err(e) => Verdict::from_error(e),
+    };
+    settle(app, &actor.name, op.id, verdict).await
+}
+
+/// Paidy Checkout: the buyer's browser says Paidy authorized `payment_id` for the order.
+/// Journaled like any authorization; the payment is taken only once Paidy confirms it is
+/// authorized for the order's お支払い合計 and belongs to no other order — otherwise it is
+/// closed at Paidy, so nothing stays authorized without an order.
+pub(crate) async fn adopt_paidy(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    payment_id: &str,
+    key: String,
+) -> Result<OperationResult, AppError> {
+    let payment_id = payment_id.trim();
+    if !payment_id.starts_with("pay_") || payment_id.len() > 64 {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "payment_id",
+            "invalid",
+            "Paidyの決済IDが正しくありません",
+        )));
+    }
+    let request = serde_json::json!({
+        "order": number, "action": "authorize", "paidy_payment_id": payment_id,
+    })
+    .to_string();
+    let now = app.now();
+    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(first),
+    };
+    if order.draft.status != OrderStatus::PendingPayment || order.deleted_at.is_some() {
+        return Err(AppError::conflict(
+            "checkout_closed",
+            "このご注文のお手続きは終了しています。もう一度ご購入手続きをしてください",
+        ));
+    }
+    if order.draft.payment_method != juchu_domain::payment_method::PaymentMethod::Paidy {
+        return Err(AppError::conflict(
+            "not_paidy",
+            "このご注文のお支払い方法はPaidyではありません",
+        ));
+    }
+    if store::by_order(tx.conn(), order.id).await?.is_some()
+        || store::open_operation(tx.conn(), order.id).await?.is_some()
+    {
+        return Err(AppError::conflict(
+            "payment_exists",
+            "このご注文のお支払いは手続き済みか確認中です",
+        ));
+    }
+    let taken = store::by_gateway_id(
+        tx.conn(),
+        actor.shop_id,
+        Gateway::Paidy,
+        store::GatewayId::Display(payment_id),
+    )
+    .await?
+    .is_some();
+    let amount = order.draft.totals.payment_total.get();
+    let gw = app.gateways.get(Gateway::Paidy)?;
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: None,
+        order_id: order.id,
+        action: "authorize",
+        idempotency_key: &key,
+        request: &request,
+        amount,
+        actor: &actor.name,
+    };
+    let op_id = match journal(app, tx, op, now).await? {
+        Ok(id) => id,
+        Err(first) => return Ok(first),
+    };
+    let r = PaymentRef::Paidy {
+        payment_id: payment_id.to_owned(),
+    };
+    let verdict = match gw.query(&r).await {
+        Ok(st) if taken => Verdict::Failed {
+            code: "paidy_payment_taken".into(),
+            message: format!(
+                "Paidyの決済 {payment_id} は別のご注文のものです（決済状況: {}）",
+                st.gateway_status
+            ),
+            status: None,
+        },
+        Ok(st) if st.state == PaymentState::Authorized && st.amount == amount => Verdict::Created {
+            payment: r,
+            status: st,
+            mode: CaptureMode::AuthOnly,
+            kind: Kind::Paidy,
+            installments: String::new(),
+            masked: String::new(),
+            slip: None,
+            three_ds: false,
+        },
+        Ok(st) => {
+            let closed = st.state == PaymentState::Authorized && gw.cancel(&r, now).await.is_ok();
+            Verdict::Failed {
+                code: "paidy_mismatch".into(),
+                message: format!(
+                    "Paidyの決済 {payment_id}（{}、{}）はご注文のお支払い合計 {} と一致しません{}",
+                    st.gateway_status,
+                    yen(st.amount),
+                    yen(amount),
+                    if closed {
+                        "。Paidyの決済はクローズしました"
+                    } else {
+                        ""
+                    }
+                ),
+                status: None,
+            }
+        }
+        Err(e) => Verdict::from_error(e),
+    };
     settle(app, &actor.name, op_id, verdict).await
+}
+
+fn capture_mode_of(request: &serde_json::Value) -> CaptureMode {
+    if request["capture"].as_bool().unwrap_or(false) {
+        CaptureMode::AuthAndCapture
+    } else {
+        CaptureMode::AuthOnly
+    }
 }
 
 /// Start the operation's transaction with the order locked. `Err(outcome)`: the key was
@@ -579,6 +865,8 @@ enum Verdict {
         masked: String,
         /// Paid later: what the buyer needs to pay.
         slip: Option<juchu_gateway::PaymentSlip>,
+        /// Authorized after a passed 3-D Secure authentication.
+        three_ds: bool,
     },
     /// The operation took effect; `status` is what the gateway holds for `now_ref` (the
     /// payment's ref after it). `replaced` is the ref it had before, when it changed.
@@ -1083,6 +1371,7 @@ async fn settle(
             installments,
             masked,
             slip,
+            three_ds,
         } => {
             let held = held_after(order_gateway(&order)?, None, &r, &status, true, now)?;
             let slip_json = match &slip {
@@ -1104,7 +1393,7 @@ async fn settle(
                     mode,
                     held: &held,
                     trading_id: &trading_id,
-                    three_ds: false,
+                    three_ds,
                     installments: &installments,
                     masked_card: &masked,
                     slip: &slip_json,
@@ -1114,9 +1403,17 @@ async fn settle(
             )
             .await?;
             orders::set_gateway_ref(&mut tx, op.order_id, r.display_id()).await?;
+            if order.draft.status == OrderStatus::PendingPayment {
+                // The checkout's payment: the order is complete with it, thanks mail and all,
+                // in this same transaction.
+                crate::checkout::complete(&mut tx, op.shop_id, actor, &order, slip.as_ref(), now)
+                    .await?;
+            }
             let m = if let Some(x) = &slip {
                 // The buyer pays later: the order waits for it.
-                if order.draft.status == OrderStatus::New {
+                if order.draft.status == OrderStatus::PendingPayment {
+                    // The thanks mail carries the payment number.
+                } else if order.draft.status == OrderStatus::New {
                     let who = Actor {
                         shop_id: op.shop_id,
                         user_id: None,
@@ -1131,8 +1428,10 @@ async fn settle(
                         now,
                     )
                     .await?;
+                    instructions_mail(&mut tx, op.shop_id, &order, x, status.amount, now).await?;
+                } else {
+                    instructions_mail(&mut tx, op.shop_id, &order, x, status.amount, now).await?;
                 }
-                instructions_mail(&mut tx, op.shop_id, &order, x, status.amount, now).await?;
                 format!(
                     "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
                     gateway_name(order_gateway(&order)?),

@@ -120,7 +120,10 @@ pub async fn recover(app: &App, grace: Duration) -> Result<Vec<Recovered>, AppEr
 
 /// Settle one open operation from what the gateway holds. `None` when the gateway cannot
 /// be asked now (the operation stays open for the next run).
-async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, AppError> {
+pub(crate) async fn resolve(
+    app: &App,
+    op: &Operation,
+) -> Result<Option<OperationResult>, AppError> {
     const WHO: &str = "システム（照会）";
     let mut conn = app.store.read().await?;
     let number = orders::number_of(&mut conn, op.order_id)
@@ -167,28 +170,28 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
         }};
     }
     let verdict = if op.action == "authorize" {
-        match gw.find(&order_ref(number, op.id)).await {
-            Ok(Some((r, st)))
-                if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) =>
-            {
+        match authorized_at_gateway(&*gw, number, op).await {
+            Ok(Some((r, st))) => {
                 let request: serde_json::Value =
                     serde_json::from_str(&op.request).unwrap_or_default();
-                let capture = request["capture"].as_bool().unwrap_or(false);
                 Verdict::Created {
                     payment: r,
                     status: st,
-                    mode: if capture {
-                        CaptureMode::AuthAndCapture
-                    } else {
-                        CaptureMode::AuthOnly
-                    },
+                    mode: capture_mode_of(&request),
                     kind: kind_of(&order).map_or(Kind::Card, |(_, k)| k),
-                    installments: "一括払い".into(),
-                    masked: request["test_card"].as_str().unwrap_or_default().to_owned(),
+                    installments: installments_of(request["installments"].as_str())
+                        .map(|(_, l)| l)
+                        .unwrap_or_default(),
+                    masked: request["masked"]
+                        .as_str()
+                        .or(request["test_card"].as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
                     slip: None,
+                    three_ds: request["three_ds"].as_bool().unwrap_or(false),
                 }
             }
-            Ok(_) => not_done(),
+            Ok(None) => not_done(),
             Err(e) => cannot_ask!(e),
         }
     } else {
@@ -309,6 +312,29 @@ async fn resolve(app: &App, op: &Operation) -> Result<Option<OperationResult>, A
         }
     };
     settle(app, WHO, op.id, verdict).await.map(Some)
+}
+
+/// What the gateway authorized for the authorize operation `op`, if anything: a Paidy
+/// checkout's payment by its id (the buyer's browser created it), others by the reference
+/// derived from the operation.
+pub(crate) async fn authorized_at_gateway(
+    gw: &dyn GatewayApi,
+    number: i64,
+    op: &Operation,
+) -> Result<Option<(PaymentRef, GatewayStatus)>, GatewayError> {
+    let request: serde_json::Value = serde_json::from_str(&op.request).unwrap_or_default();
+    let found = match request["paidy_payment_id"].as_str() {
+        Some(id) => {
+            let r = PaymentRef::Paidy {
+                payment_id: id.to_owned(),
+            };
+            let st = gw.query(&r).await?;
+            Some((r, st))
+        }
+        None => gw.find(&order_ref(number, op.id)).await?,
+    };
+    Ok(found
+        .filter(|(_, st)| matches!(st.state, PaymentState::Authorized | PaymentState::Captured)))
 }
 
 fn not_done() -> Verdict {

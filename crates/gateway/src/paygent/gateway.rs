@@ -130,15 +130,30 @@ impl Gateway for PaygentClient {
             ));
         }
         let card = card_of(&r.card)?;
-        let a = PaygentClient::authorize(
-            self,
-            &r.order_ref,
-            r.amount,
-            class_of(r.installments),
-            &card,
-            r.capture,
-        )
-        .await?;
+        let a = match &r.three_ds_auth_id {
+            Some(id) => {
+                self.authorize_3ds(
+                    &r.order_ref,
+                    r.amount,
+                    class_of(r.installments),
+                    &card,
+                    r.capture,
+                    id,
+                )
+                .await?
+            }
+            None => {
+                PaygentClient::authorize(
+                    self,
+                    &r.order_ref,
+                    r.amount,
+                    class_of(r.installments),
+                    &card,
+                    r.capture,
+                )
+                .await?
+            }
+        };
         Ok(AuthorizeOutcome::Done {
             payment: PaymentRef::Paygent {
                 payment_id: a.get("payment_id").to_owned(),

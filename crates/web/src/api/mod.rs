@@ -45,6 +45,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/payments/notices", get(payments::notices))
         .route("/payments/recover", post(payments::recover))
+        .route(
+            "/payments/pending-orders/sweep",
+            post(payments::sweep_pending),
+        )
         .route("/payments/fees", get(payments::fees))
         .route(
             "/shop/payment-settings",

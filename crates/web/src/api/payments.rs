@@ -132,6 +132,33 @@ pub async fn recover(
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+pub struct SweepParams {
+    /// Remove 決済処理中 orders older than this (default 60, as `serve --pending-timeout-mins`).
+    pub older_than_minutes: Option<u64>,
+}
+
+/// Remove 決済処理中 orders the buyers left (the job `serve` runs every minute; this runs it
+/// now): each is removed only after its gateway was asked that nothing was authorized — an
+/// order whose payment did go through is completed instead. Admin only.
+#[utoipa::path(post, path = "/api/v1/payments/pending-orders/sweep", tag = "payments", security(("bearer" = [])),
+    params(SweepParams),
+    responses((status = 200, body = Vec<juchu_app::checkout::Swept>), (status = 403, body = ErrorBody)))]
+pub async fn sweep_pending(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    axum::extract::Query(q): axum::extract::Query<SweepParams>,
+) -> Result<axum::Json<Vec<juchu_app::checkout::Swept>>, ApiError> {
+    if !a.is_admin {
+        return Err(juchu_app::AppError::Forbidden.into());
+    }
+    let mins = q.older_than_minutes.unwrap_or(60);
+    Ok(axum::Json(
+        juchu_app::checkout::sweep(&s.app, std::time::Duration::from_secs(mins * 60)).await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeeParams {
     /// `YYYY-MM` (Japan time)
     pub month: String,

@@ -1,0 +1,1909 @@
+//! The storefront's checkout: cart → お客様情報 → 配送・支払方法 → 確認 → お支払い → 完了.
+//!
+//! Moving from confirmation to payment creates the order as 決済処理中 (stock taken, points
+//! spent). The payment's authorization and the order's completion (新規受付 / 入金待ち, the
+//! thanks mail) commit in one transaction (`payments::settle` calls [`complete`]); every
+//! authorization runs under a key derived from the checkout and its payment form, so a double
+//! submit, a reload or a back-button storm gets the first outcome instead of a second
+//! authorization. A 決済処理中 order the buyer leaves is removed by [`sweep`] — only after
+//! the gateway has been asked whether anything was authorized.
+
+use jiff::{SignedDuration, Timestamp};
+use juchu_domain::customer::PersonInput;
+use juchu_domain::history::{HistoryEntry, Outcome};
+use juchu_domain::order::{ItemInput, Order, OrderInput};
+use juchu_domain::payment::CaptureMode;
+use juchu_domain::payment_method::{Gateway, PaymentMethod};
+use juchu_domain::status::OrderStatus;
+use juchu_domain::{FieldError, Invalid};
+use juchu_gateway::PaymentSlip;
+use juchu_store::checkouts::{self, Checkout};
+use juchu_store::payments::{self as pay, OpStatus};
+use juchu_store::{Tx, catalog, customers, orders, shops};
+
+use crate::methods::{self, DeliveryMethod, MethodSettings};
+use crate::payments::{self, Authorization, AuthorizeInput, OperationResult};
+use crate::{Actor, App, AppError};
+
+/// Who acts in the order's history for what the buyer does.
+const BUYER: &str = "お客様（購入手続き）";
+
+/// The buyer, by the cookie's token (or, for a gateway's return that brings no cookie, by
+/// the checkout the return names).
+#[derive(Debug, Clone)]
+pub struct Buyer {
+    pub shop_id: i64,
+    pub token: String,
+    checkout_id: Option<i64>,
+}
+
+impl Buyer {
+    pub fn new(shop_id: i64, token: impl Into<String>) -> Buyer {
+        Buyer {
+            shop_id,
+            token: token.into(),
+            checkout_id: None,
+        }
+    }
+
+    fn of_checkout(shop_id: i64, id: i64) -> Buyer {
+        Buyer {
+            shop_id,
+            token: String::new(),
+            checkout_id: Some(id),
+        }
+    }
+}
+
+/// The shop as the storefront shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Front {
+    pub shop_id: i64,
+    pub code: String,
+    pub name: String,
+}
+
+pub async fn front(app: &App, shop_code: &str) -> Result<Front, AppError> {
+    let s = shops::by_code(&mut *app.store.read().await?, shop_code)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))?;
+    Ok(Front {
+        shop_id: s.id,
+        code: s.code,
+        name: s.name,
+    })
+}
+
+fn actor(shop_id: i64) -> Actor {
+    Actor {
+        shop_id,
+        user_id: None,
+        name: BUYER.to_owned(),
+        is_admin: false,
+    }
+}
+
+/// The token to keep in the buyer's cookie: `token` when it names a checkout of the shop
+/// that is still going, else a new one.
+pub async fn begin(app: &App, shop_id: i64, token: Option<&str>) -> Result<String, AppError> {
+    if let Some(t) = token {
+        let c = checkouts::by_token(
+            &mut *app.store.read().await?,
+            shop_id,
+            &crate::access::token_hash(t),
+        )
+        .await?;
+        if c.is_some_and(|c| c.state != "completed") {
+            return Ok(t.to_owned());
+        }
+    }
+    let t = crate::access::random_token()?;
+    let mut tx = app.store.begin().await?;
+    checkouts::insert(
+        &mut tx,
+        shop_id,
+        &crate::access::token_hash(&t),
+        &crate::access::random_token()?,
+        app.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(t)
+}
+
+/// The value every storefront form carries (a double-submit check against cross-site posts).
+pub fn form_token(token: &str) -> String {
+    crate::access::token_hash(&format!("form:{token}"))[..32].to_owned()
+}
+
+pub async fn products(app: &App, shop_id: i64) -> Result<Vec<catalog::Product>, AppError> {
+    Ok(
+        catalog::list(&mut *app.store.read().await?, shop_id, "", 200, 0)
+            .await?
+            .1,
+    )
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Line {
+    code: String,
+    quantity: i64,
+}
+
+/// お客様情報 (a guest's, or a member's as stored).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BuyerInput {
+    #[serde(default)]
+    pub family_name: String,
+    #[serde(default)]
+    pub given_name: String,
+    #[serde(default)]
+    pub family_kana: String,
+    #[serde(default)]
+    pub given_kana: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub tel: String,
+    #[serde(default)]
+    pub postal_code: String,
+    #[serde(default)]
+    pub prefecture: String,
+    #[serde(default)]
+    pub address1: String,
+    #[serde(default)]
+    pub address2: String,
+}
+
+/// The buyer's choices, kept with the checkout.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+struct Details {
+    buyer: Option<BuyerInput>,
+    delivery_id: Option<i64>,
+    payment_method: Option<PaymentMethod>,
+    konbini_store: Option<String>,
+    points: i64,
+    remarks: String,
+    /// What the buyer must read on the next page (a declined card …).
+    message: Option<String>,
+}
+
+/// A 3-D Secure authentication the buyer was sent to.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "gateway", rename_all = "snake_case")]
+enum ThreeDs {
+    /// Paygent EMV 3-D Secure (450): authorize with `auth_id` once the buyer is back.
+    Paygent {
+        attempt: String,
+        auth_id: String,
+        token: String,
+        masked: String,
+        installments: String,
+        acs_html: String,
+    },
+    /// GMO: the authorization `op_id` waits for the buyer.
+    Gmo { attempt: String, op_id: i64 },
+}
+
+struct Loaded {
+    c: Checkout,
+    cart: Vec<Line>,
+    details: Details,
+}
+
+fn parse(c: Checkout) -> Result<Loaded, AppError> {
+    let cart = serde_json::from_str(&c.cart)
+        .map_err(|e| AppError::Internal(format!("checkout cart: {e}")))?;
+    let details = serde_json::from_str(&c.details)
+        .map_err(|e| AppError::Internal(format!("checkout details: {e}")))?;
+    Ok(Loaded { c, cart, details })
+}
+
+fn gone() -> AppError {
+    AppError::conflict(
+        "checkout_expired",
+        "お手続きの有効期限が切れました。もう一度商品をお選びください",
+    )
+}
+
+async fn load(app: &App, b: &Buyer) -> Result<Loaded, AppError> {
+    let mut conn = app.store.read().await?;
+    let c = match b.checkout_id {
+        Some(id) => checkouts::by_id(&mut conn, b.shop_id, id).await?,
+        None => {
+            checkouts::by_token(&mut conn, b.shop_id, &crate::access::token_hash(&b.token)).await?
+        }
+    };
+    parse(c.ok_or_else(gone)?)
+}
+
+async fn lock(tx: &mut Tx, b: &Buyer) -> Result<Loaded, AppError> {
+    let c = match b.checkout_id {
+        Some(id) => checkouts::by_id_for_update(tx, b.shop_id, id).await?,
+        None => {
+            checkouts::by_token_for_update(tx, b.shop_id, &crate::access::token_hash(&b.token))
+                .await?
+        }
+    };
+    parse(c.ok_or_else(gone)?)
+}
+
+async fn save(tx: &mut Tx, l: &Loaded, now: Timestamp) -> Result<(), AppError> {
+    let json = |v: &dyn erased::Json| v.json();
+    let w = checkouts::Write {
+        state: &l.c.state,
+        cart: &json(&l.cart)?,
+        details: &json(&l.details)?,
+        customer_id: l.c.customer_id,
+        order_id: l.c.order_id,
+        three_ds: &l.c.three_ds,
+        attempt: &l.c.attempt,
+    };
+    if !checkouts::update(tx, l.c.id, l.c.version, &w, now).await? {
+        return Err(AppError::conflict(
+            "checkout_busy",
+            "別の画面でお手続きが進んでいます。ページを再読み込みしてください",
+        ));
+    }
+    Ok(())
+}
+
+mod erased {
+    use crate::AppError;
+    pub trait Json {
+        fn json(&self) -> Result<String, AppError>;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> Result<String, AppError> {
+            serde_json::to_string(self).map_err(|e| AppError::Internal(format!("checkout: {e}")))
+        }
+    }
+}
+
+/// Change the cart or the buyer's choices. A buyer who goes back inside the shop while a
+/// 決済処理中 order exists leaves the payment: that order is removed first.
+async fn change(
+    app: &App,
+    b: &Buyer,
+    f: impl FnOnce(&mut Loaded) -> Result<(), AppError>,
+) -> Result<(), AppError> {
+    back(app, b).await?;
+    let mut tx = app.store.begin().await?;
+    let mut l = lock(&mut tx, b).await?;
+    if l.c.state != "shopping" {
+        return Err(gone());
+    }
+    f(&mut l)?;
+    save(&mut tx, &l, app.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> AppError {
+    AppError::Invalid(Invalid::one(field, code, message))
+}
+
+/// カートに入れる.
+pub async fn add(app: &App, b: &Buyer, code: &str, quantity: i64) -> Result<(), AppError> {
+    let v = catalog::variant_by_code(&mut *app.store.read().await?, b.shop_id, code.trim())
+        .await?
+        .ok_or_else(|| invalid("code", "unknown_product", "この商品はありません"))?;
+    change(app, b, |l| {
+        let have = l
+            .cart
+            .iter()
+            .find(|x| x.code == v.draft.code)
+            .map_or(0, |x| x.quantity);
+        let want = have + quantity;
+        check_quantity(want, v.draft.stock)?;
+        match l.cart.iter_mut().find(|x| x.code == v.draft.code) {
+            Some(x) => x.quantity = want,
+            None => l.cart.push(Line {
+                code: v.draft.code.clone(),
+                quantity: want,
+            }),
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn check_quantity(q: i64, stock: Option<i64>) -> Result<(), AppError> {
+    if !(1..=999).contains(&q) {
+        return Err(invalid(
+            "quantity",
+            "out_of_range",
+            "数量は1〜999で指定してください",
+        ));
+    }
+    if let Some(s) = stock
+        && q > s
+    {
+        return Err(invalid(
+            "quantity",
+            "insufficient_stock",
+            if s == 0 {
+                "在庫がありません".to_owned()
+            } else {
+                format!("在庫が不足しています（在庫 {s}）")
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// 数量の変更 (0: 削除).
+pub async fn set_quantity(app: &App, b: &Buyer, code: &str, quantity: i64) -> Result<(), AppError> {
+    let v = catalog::variant_by_code(&mut *app.store.read().await?, b.shop_id, code.trim())
+        .await?
+        .ok_or_else(|| invalid("code", "unknown_product", "この商品はありません"))?;
+    if quantity != 0 {
+        check_quantity(quantity, v.draft.stock)?;
+    }
+    change(app, b, |l| {
+        l.cart.retain(|x| x.code != v.draft.code || quantity != 0);
+        if let Some(x) = l.cart.iter_mut().find(|x| x.code == v.draft.code) {
+            x.quantity = quantity;
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn person(i: &BuyerInput) -> PersonInput {
+    PersonInput {
+        family_name: i.family_name.clone(),
+        given_name: i.given_name.clone(),
+        family_kana: i.family_kana.clone(),
+        given_kana: i.given_kana.clone(),
+        company: String::new(),
+        postal_code: i.postal_code.clone(),
+        prefecture: i.prefecture.clone(),
+        address1: i.address1.clone(),
+        address2: i.address2.clone(),
+        tel: i.tel.clone(),
+    }
+}
+
+/// Check お客様情報 the way an order checks it, reporting every bad field by the form's
+/// names.
+fn check_buyer(i: &BuyerInput) -> Result<(), AppError> {
+    let probe = OrderInput {
+        customer_id: None,
+        customer: person(i),
+        email: i.email.clone(),
+        birth_date: None,
+        sex: None,
+        delivery: None,
+        delivery_date: None,
+        delivery_time: None,
+        items: vec![ItemInput {
+            product_code: "X".into(),
+            product_name: Some("X".into()),
+            class1: None,
+            class2: None,
+            unit_price: Some(1),
+            quantity: 1,
+            tax_rate: Some(10),
+        }],
+        discount: 0,
+        shipping_fee: 0,
+        fee: 0,
+        points_used: 0,
+        points_earned: 0,
+        payment_method: PaymentMethod::BankTransfer.code().into(),
+        status: None,
+        remarks: String::new(),
+        memo: String::new(),
+        ordered_at: None,
+        shipped_on: None,
+        tracking_number: String::new(),
+        gateway_ref: String::new(),
+        device: None,
+        ip: String::new(),
+    };
+    let mut e = Invalid::default();
+    if let Err(inv) = probe.validate() {
+        for f in inv.0 {
+            let field = f
+                .field
+                .strip_prefix("customer.")
+                .unwrap_or(&f.field)
+                .to_owned();
+            e.push(FieldError::new(field, f.code, f.message));
+        }
+    }
+    let required = [
+        ("family_name", &i.family_name, "お名前（姓）"),
+        ("given_name", &i.given_name, "お名前（名）"),
+        ("family_kana", &i.family_kana, "フリガナ（セイ）"),
+        ("given_kana", &i.given_kana, "フリガナ（メイ）"),
+        ("tel", &i.tel, "電話番号"),
+        ("postal_code", &i.postal_code, "郵便番号"),
+        ("prefecture", &i.prefecture, "都道府県"),
+        ("address1", &i.address1, "住所"),
+    ];
+    for (field, v, label) in required {
+        if v.trim().is_empty() && !e.0.iter().any(|f| f.field == field) {
+            e.push(FieldError::new(
+                field,
+                "required",
+                format!("{label}を入力してください"),
+            ));
+        }
+    }
+    e.into_result(()).map_err(AppError::from)
+}
+
+/// お客様情報 as a guest.
+pub async fn set_buyer(app: &App, b: &Buyer, input: BuyerInput) -> Result<(), AppError> {
+    check_buyer(&input)?;
+    change(app, b, |l| {
+        l.details.buyer = Some(input);
+        l.c.customer_id = None;
+        l.details.points = 0;
+        Ok(())
+    })
+    .await
+}
+
+/// 会員ログイン: the member's stored details fill お客様情報.
+pub async fn login(app: &App, b: &Buyer, email: &str, password: &str) -> Result<(), AppError> {
+    let found = customers::login_of(&mut *app.store.read().await?, b.shop_id, email.trim()).await?;
+    let ok = match &found {
+        Some((_, hash)) if !hash.is_empty() => crate::access::verify_password(password, hash),
+        _ => {
+            // As long as a wrong password takes.
+            let _ = crate::access::verify_password(password, crate::access::DUMMY_HASH);
+            false
+        }
+    };
+    let Some((id, _)) = found.filter(|_| ok) else {
+        return Err(invalid(
+            "password",
+            "login_failed",
+            "メールアドレスまたはパスワードが正しくありません",
+        ));
+    };
+    let m = customers::get(&mut *app.store.read().await?, b.shop_id, id)
+        .await?
+        .ok_or(AppError::NotFound("会員"))?;
+    let p = &m.draft.person;
+    let input = BuyerInput {
+        family_name: p.family_name.clone(),
+        given_name: p.given_name.clone(),
+        family_kana: p.family_kana.clone(),
+        given_kana: p.given_kana.clone(),
+        email: m.draft.email.clone(),
+        tel: p.tel.clone(),
+        postal_code: p.postal_code.clone(),
+        prefecture: p.prefecture.clone(),
+        address1: p.address1.clone(),
+        address2: p.address2.clone(),
+    };
+    change(app, b, |l| {
+        l.details.buyer = Some(input);
+        l.c.customer_id = Some(id);
+        Ok(())
+    })
+    .await
+}
+
+/// 配送方法・お支払い方法.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ChoiceInput {
+    pub delivery_id: i64,
+    #[serde(default)]
+    pub payment_method: String,
+    #[serde(default)]
+    pub konbini_store: Option<String>,
+    #[serde(default)]
+    pub points: i64,
+    #[serde(default)]
+    pub remarks: String,
+}
+
+pub async fn choose(app: &App, b: &Buyer, input: ChoiceInput) -> Result<(), AppError> {
+    let l = load(app, b).await?;
+    let delivery = methods::delivery(app, b.shop_id, input.delivery_id)
+        .await
+        .map_err(|_| invalid("delivery_id", "unknown", "配送方法を選んでください"))?;
+    let subtotal = subtotal_of(app, b.shop_id, &l.cart).await?;
+    let offered = methods::offered(app, b.shop_id, &delivery, subtotal).await?;
+    let mut e = Invalid::default();
+    let method = PaymentMethod::ALL
+        .into_iter()
+        .find(|m| m.code() == input.payment_method.trim());
+    match method {
+        Some(m) if offered.iter().any(|s| s.method == m) => {}
+        _ => e.push(FieldError::new(
+            "payment_method",
+            "not_offered",
+            "お支払い方法を選んでください（この配送方法・金額でご利用いただける方法から）",
+        )),
+    }
+    let store = input
+        .konbini_store
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    if matches!(
+        method,
+        Some(PaymentMethod::GmoKonbini | PaymentMethod::PaygentKonbini)
+    ) && store.is_none()
+    {
+        e.push(FieldError::new(
+            "konbini_store",
+            "required",
+            "お支払いになるコンビニを選んでください",
+        ));
+    }
+    if input.points < 0 {
+        e.push(FieldError::new(
+            "points",
+            "out_of_range",
+            "ご利用ポイントは0以上で指定してください",
+        ));
+    } else if input.points > 0 {
+        match l.c.customer_id {
+            None => e.push(FieldError::new(
+                "points",
+                "members_only",
+                "ポイントは会員ログインしてご利用ください",
+            )),
+            Some(cid) => {
+                let m = customers::get(&mut *app.store.read().await?, b.shop_id, cid)
+                    .await?
+                    .ok_or(AppError::NotFound("会員"))?;
+                let most = (subtotal + delivery.fee.unwrap_or(0)).min(m.points);
+                if input.points > most {
+                    e.push(FieldError::new(
+                        "points",
+                        "too_many",
+                        format!("ご利用いただけるポイントは{most}ptまでです"),
+                    ));
+                }
+            }
+        }
+    }
+    if input.remarks.chars().count() > 3000 {
+        e.push(FieldError::new(
+            "remarks",
+            "too_long",
+            "ご要望は3000文字以内で入力してください",
+        ));
+    }
+    e.into_result(())?;
+    change(app, b, |l| {
+        l.details.delivery_id = Some(delivery.id);
+        l.details.payment_method = method;
+        l.details.konbini_store = store;
+        l.details.points = input.points;
+        l.details.remarks = input.remarks;
+        Ok(())
+    })
+    .await
+}
+
+async fn subtotal_of(app: &App, shop_id: i64, cart: &[Line]) -> Result<i64, AppError> {
+    Ok(lines_of(app, shop_id, cart)
+        .await?
+        .iter()
+        .map(|l| l.line_total)
+        .sum())
+}
+
+/// One cart line as the buyer sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CartLine {
+    pub code: String,
+    pub product_name: String,
+    pub class1: String,
+    pub class2: String,
+    pub unit_price: i64,
+    pub tax_rate: i64,
+    pub quantity: i64,
+    pub line_total: i64,
+    pub stock: Option<i64>,
+}
+
+async fn lines_of(app: &App, shop_id: i64, cart: &[Line]) -> Result<Vec<CartLine>, AppError> {
+    let mut conn = app.store.read().await?;
+    let mut out = Vec::new();
+    for l in cart {
+        // A product removed from the catalog since drops out of the cart.
+        if let Some(v) = catalog::variant_by_code(&mut conn, shop_id, &l.code).await? {
+            out.push(CartLine {
+                code: v.draft.code.clone(),
+                product_name: v.product_name.clone(),
+                class1: v.draft.class1.clone(),
+                class2: v.draft.class2.clone(),
+                unit_price: v.draft.price.get(),
+                tax_rate: v.draft.tax_rate.percent(),
+                quantity: l.quantity,
+                line_total: v.draft.price.get() * l.quantity,
+                stock: v.draft.stock,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemberView {
+    pub id: i64,
+    pub name: String,
+    pub points: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TotalsView {
+    pub subtotal: i64,
+    pub shipping_fee: i64,
+    pub fee: i64,
+    pub discount: i64,
+    pub total: i64,
+    pub points_used: i64,
+    pub payment_total: i64,
+    pub tax10_amount: i64,
+    pub tax10: i64,
+    pub tax8_amount: i64,
+    pub tax8: i64,
+}
+
+/// The card form's gateway side.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CardForm {
+    /// `gmo` or `paygent`
+    pub gateway: String,
+    pub script_base: String,
+    pub gmo_shop_id: String,
+    pub paygent_merchant_id: String,
+    pub paygent_token_key: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PaidyForm {
+    pub script_base: String,
+    pub public_key: String,
+    pub payload: serde_json::Value,
+}
+
+/// Everything the storefront's pages show.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct View {
+    pub state: String,
+    pub lines: Vec<CartLine>,
+    pub subtotal: i64,
+    pub buyer: Option<BuyerInput>,
+    pub member: Option<MemberView>,
+    pub deliveries: Vec<DeliveryMethod>,
+    pub delivery: Option<DeliveryMethod>,
+    pub offered: Vec<MethodSettings>,
+    pub method: Option<MethodSettings>,
+    pub konbini_store: Option<String>,
+    pub points_used: i64,
+    pub remarks: String,
+    pub totals: Option<TotalsView>,
+    pub order_number: Option<i64>,
+    pub attempt: String,
+    pub message: Option<String>,
+    pub card: Option<CardForm>,
+    pub paidy: Option<PaidyForm>,
+}
+
+pub async fn view(app: &App, b: &Buyer) -> Result<View, AppError> {
+    let l = load(app, b).await?;
+    let lines = lines_of(app, b.shop_id, &l.cart).await?;
+    let subtotal = lines.iter().map(|x| x.line_total).sum();
+    let member = match l.c.customer_id {
+        Some(id) => customers::get(&mut *app.store.read().await?, b.shop_id, id)
+            .await?
+            .map(|m| MemberView {
+                id,
+                name: format!(
+                    "{} {}",
+                    m.draft.person.family_name, m.draft.person.given_name
+                ),
+                points: m.points,
+            }),
+        None => None,
+    };
+    let deliveries = methods::deliveries(app, b.shop_id).await?;
+    let delivery = l
+        .details
+        .delivery_id
+        .and_then(|id| deliveries.iter().find(|d| d.id == id).cloned());
+    let offered = match &delivery {
+        Some(d) => methods::offered(app, b.shop_id, d, subtotal).await?,
+        None => vec![],
+    };
+    let method = match l.details.payment_method {
+        Some(m) => Some(methods::method_settings(app, b.shop_id, m).await?),
+        None => None,
+    };
+    let order = match l.c.order_id {
+        Some(id) => orders::number_of(&mut *app.store.read().await?, id).await?,
+        None => None,
+    };
+    let order = match order {
+        Some(n) => orders::get(&mut *app.store.read().await?, b.shop_id, n).await?,
+        None => None,
+    };
+    let totals = match &order {
+        Some(o) => Some(totals_of(o)),
+        None => match draft_input(&l, &lines, delivery.as_ref()) {
+            Some(input) => input.validate().ok().map(|d| totals_of_draft(&d.totals)),
+            None => None,
+        },
+    };
+    let g = &app.gateways;
+    let card = l
+        .details
+        .payment_method
+        .filter(|m| m.is_card())
+        .map(|m| CardForm {
+            gateway: if m == PaymentMethod::GmoCard {
+                "gmo"
+            } else {
+                "paygent"
+            }
+            .into(),
+            script_base: g.front.script_base.clone(),
+            gmo_shop_id: g.gmo_shop_id.clone(),
+            paygent_merchant_id: g.front.paygent_merchant_id.clone(),
+            paygent_token_key: g.front.paygent_token_key.clone(),
+        });
+    let paidy = match (&order, l.details.payment_method) {
+        (Some(o), Some(PaymentMethod::Paidy)) => Some(PaidyForm {
+            script_base: g.front.script_base.clone(),
+            public_key: g.front.paidy_public_key.clone(),
+            payload: paidy_payload(app, b.shop_id, o).await?,
+        }),
+        _ => None,
+    };
+    Ok(View {
+        state: l.c.state.clone(),
+        lines,
+        subtotal,
+        buyer: l.details.buyer.clone(),
+        member,
+        deliveries,
+        delivery,
+        offered,
+        method,
+        konbini_store: l.details.konbini_store.clone(),
+        points_used: l.details.points,
+        remarks: l.details.remarks.clone(),
+        totals,
+        order_number: order.map(|o| o.number),
+        attempt: l.c.attempt.clone(),
+        message: l.details.message.clone(),
+        card,
+        paidy,
+    })
+}
+
+fn totals_of_draft(t: &juchu_domain::order::Totals) -> TotalsView {
+    let rate = |r: i64| {
+        t.tax
+            .by_rate
+            .iter()
+            .find(|x| x.rate.percent() == r)
+            .map_or((0, 0), |x| (x.amount.get(), x.tax.get()))
+    };
+    let (tax10_amount, tax10) = rate(10);
+    let (tax8_amount, tax8) = rate(8);
+    TotalsView {
+        subtotal: t.subtotal.get(),
+        shipping_fee: t.shipping_fee.get(),
+        fee: t.fee.get(),
+        discount: t.discount.get(),
+        total: t.total.get(),
+        points_used: t.points_used,
+        payment_total: t.payment_total.get(),
+        tax10_amount,
+        tax10,
+        tax8_amount,
+        tax8,
+    }
+}
+
+fn totals_of(o: &Order) -> TotalsView {
+    totals_of_draft(&o.draft.totals)
+}
+
+/// The order the buyer's choices make, before it is validated.
+fn draft_input(
+    l: &Loaded,
+    lines: &[CartLine],
+    delivery: Option<&DeliveryMethod>,
+) -> Option<OrderInput> {
+    let buyer = l.details.buyer.as_ref()?;
+    let method = l.details.payment_method?;
+    let delivery = delivery?;
+    let subtotal: i64 = lines.iter().map(|x| x.line_total).sum();
+    Some(OrderInput {
+        customer_id: l.c.customer_id,
+        customer: person(buyer),
+        email: buyer.email.trim().to_owned(),
+        birth_date: None,
+        sex: None,
+        delivery: None,
+        delivery_date: None,
+        delivery_time: None,
+        items: lines
+            .iter()
+            .map(|x| ItemInput {
+                product_code: x.code.clone(),
+                product_name: Some(x.product_name.clone()),
+                class1: Some(x.class1.clone()),
+                class2: Some(x.class2.clone()),
+                unit_price: Some(x.unit_price),
+                quantity: x.quantity,
+                tax_rate: Some(x.tax_rate),
+            })
+            .collect(),
+        discount: 0,
+        shipping_fee: delivery.fee.unwrap_or(0),
+        fee: 0,
+        points_used: l.details.points,
+        // The shop's point rate: 1% of the products for members.
+        points_earned: if l.c.customer_id.is_some() {
+            subtotal / 100
+        } else {
+            0
+        },
+        payment_method: method.code().into(),
+        status: Some(if method.gateway().is_some() {
+            OrderStatus::PendingPayment.code().into()
+        } else {
+            default_status(method).code().into()
+        }),
+        remarks: l.details.remarks.clone(),
+        memo: String::new(),
+        ordered_at: None,
+        shipped_on: None,
+        tracking_number: String::new(),
+        gateway_ref: String::new(),
+        device: Some("pc".into()),
+        ip: String::new(),
+    })
+}
+
+/// The status of an order paid without a gateway: 銀行振込 / 郵便振替 wait for the money,
+/// 代金引換 is new.
+fn default_status(m: PaymentMethod) -> OrderStatus {
+    match m {
+        PaymentMethod::BankTransfer | PaymentMethod::PostalTransfer => OrderStatus::AwaitingPayment,
+        _ => OrderStatus::New,
+    }
+}
+
+/// What comes after a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// The card form or the Paidy button.
+    PaymentPage,
+    /// The order is complete: show the completion page.
+    Completed,
+    /// Back to the page the buyer came from with this message.
+    Failed { message: String },
+    /// Answer the buyer's browser with this page (Paygent's 3-D Secure page).
+    Html(String),
+    /// Send the buyer's browser there (GMO's 3-D Secure page).
+    Redirect(String),
+}
+
+/// 注文する: the order is created as 決済処理中 (once, however often the form is sent), then
+/// paid: konbini / ATM / net bank get their payment number at once; cards and Paidy go to
+/// the payment page. Orders without a gateway are complete here.
+pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let mut l = lock(&mut tx, b).await?;
+    match l.c.state.as_str() {
+        "completed" => return Ok(Next::Completed),
+        "paying" => {
+            drop(tx);
+            return pay_later_or_page(app, b, &l).await;
+        }
+        _ => {}
+    }
+    if attempt != l.c.attempt {
+        return Err(AppError::conflict(
+            "stale_form",
+            "ご注文内容が変わりました。内容をご確認のうえ、もう一度「注文する」を押してください",
+        ));
+    }
+    let lines = lines_of(app, b.shop_id, &l.cart).await?;
+    if lines.is_empty() {
+        return Err(AppError::conflict("empty_cart", "カートに商品がありません"));
+    }
+    let delivery = match l.details.delivery_id {
+        Some(id) => Some(methods::delivery(app, b.shop_id, id).await?),
+        None => None,
+    };
+    let input = draft_input(&l, &lines, delivery.as_ref()).ok_or_else(|| {
+        AppError::conflict(
+            "incomplete",
+            "お客様情報・配送方法・お支払い方法をご入力ください",
+        )
+    })?;
+    let method = l.details.payment_method.ok_or_else(gone)?;
+    let subtotal: i64 = lines.iter().map(|x| x.line_total).sum();
+    if let Some(d) = &delivery
+        && !methods::offered(app, b.shop_id, d, subtotal)
+            .await?
+            .iter()
+            .any(|s| s.method == method)
+    {
+        return Err(AppError::conflict(
+            "method_not_offered",
+            "選ばれたお支払い方法はご利用いただけません。お支払い方法を選び直してください",
+        ));
+    }
+    let draft = input.validate()?;
+    let who = actor(b.shop_id);
+    let (order_id, number) =
+        crate::orders::create_in(&mut tx, &who, &draft, crate::orders::Intake::Manual, now).await?;
+    l.c.order_id = Some(order_id);
+    l.details.message = None;
+    if draft.status == OrderStatus::PendingPayment {
+        l.c.state = "paying".into();
+        save(&mut tx, &l, now).await?;
+    } else {
+        // No gateway: the order is complete with its thanks mail.
+        let order = orders::get(tx.conn(), b.shop_id, number)
+            .await?
+            .ok_or(AppError::NotFound("受注"))?;
+        thanks_mail(&mut tx, b.shop_id, &order, None, now).await?;
+        l.c.state = "completed".into();
+        save(&mut tx, &l, now).await?;
+        tx.commit().await?;
+        return Ok(Next::Completed);
+    }
+    tx.commit().await?;
+    pay_later_or_page(app, b, &l).await
+}
+
+async fn pay_later_or_page(app: &App, b: &Buyer, l: &Loaded) -> Result<Next, AppError> {
+    let method = l.details.payment_method.ok_or_else(gone)?;
+    if method.is_card() || method == PaymentMethod::Paidy {
+        return Ok(Next::PaymentPage);
+    }
+    let number = order_number(app, l).await?;
+    let settings = methods::method_settings(app, b.shop_id, method).await?;
+    let r = payments::request_later(
+        app,
+        &actor(b.shop_id),
+        number,
+        payments::LaterInput {
+            store: l.details.konbini_store.clone(),
+            due_days: u8::try_from(settings.due_days).ok(),
+        },
+        Some(format!("checkout-{}-later-{number}", l.c.id)),
+    )
+    .await?;
+    outcome(app, b, r).await
+}
+
+async fn order_number(app: &App, l: &Loaded) -> Result<i64, AppError> {
+    let id = l.c.order_id.ok_or_else(gone)?;
+    orders::number_of(&mut *app.store.read().await?, id)
+        .await?
+        .ok_or_else(gone)
+}
+
+/// What the buyer sees of an authorization's outcome. A failure gives the payment form a
+/// new attempt, so the next card is a new authorization.
+async fn outcome(app: &App, b: &Buyer, r: OperationResult) -> Result<Next, AppError> {
+    match r.status {
+        OpStatus::Succeeded => Ok(Next::Completed),
+        OpStatus::Failed | OpStatus::Partial => {
+            let message = if r.result_code.is_empty() {
+                r.message.clone()
+            } else {
+                format!("{}（コード {}）", r.message, r.result_code)
+            };
+            fail(app, b, &message).await
+        }
+        OpStatus::Pending | OpStatus::Unknown => Ok(Next::Failed {
+            message: "決済会社の応答を確認しています。お支払いが確認できしだい、ご注文完了のメールをお送りします（このまま再度お支払いの操作をしないでください）".into(),
+        }),
+    }
+}
+
+/// A failed payment step: the message is kept for the payment page, the form renewed.
+async fn fail(app: &App, b: &Buyer, message: &str) -> Result<Next, AppError> {
+    let mut tx = app.store.begin().await?;
+    let mut l = lock(&mut tx, b).await?;
+    l.details.message = Some(message.to_owned());
+    l.c.attempt = crate::access::random_token()?;
+    l.c.three_ds = String::new();
+    save(&mut tx, &l, app.now()).await?;
+    tx.commit().await?;
+    Ok(Next::Failed {
+        message: message.to_owned(),
+    })
+}
+
+/// The card form's submission: the token from the gateway's script, never the card.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct CardInput {
+    #[serde(default)]
+    pub attempt: String,
+    #[serde(default)]
+    pub token: String,
+    #[serde(default)]
+    pub masked: String,
+    #[serde(default)]
+    pub installments: String,
+    /// Paygent's token answer, checked with its `hc`.
+    #[serde(default)]
+    pub valid_until: String,
+    #[serde(default)]
+    pub fingerprint: String,
+    #[serde(default)]
+    pub hc: String,
+}
+
+async fn paying(app: &App, b: &Buyer) -> Result<(Loaded, i64, MethodSettings), AppError> {
+    let l = load(app, b).await?;
+    if l.c.state != "paying" {
+        return Err(gone());
+    }
+    let number = order_number(app, &l).await?;
+    let method = l.details.payment_method.ok_or_else(gone)?;
+    let settings = methods::method_settings(app, b.shop_id, method).await?;
+    Ok((l, number, settings))
+}
+
+/// お支払い (card).
+pub async fn pay_card(
+    app: &App,
+    b: &Buyer,
+    input: CardInput,
+    base_url: &str,
+) -> Result<Next, AppError> {
+    if load(app, b).await?.c.state == "completed" {
+        return Ok(Next::Completed);
+    }
+    let (l, number, s) = paying(app, b).await?;
+    let method = s.method;
+    if !method.is_card() {
+        return Err(gone());
+    }
+    if input.token.trim().is_empty() {
+        return Err(invalid(
+            "token",
+            "required",
+            "カード情報を確認できませんでした。もう一度入力してください",
+        ));
+    }
+    let installments = if input.installments.trim().is_empty() {
+        "1".to_owned()
+    } else {
+        input.installments.trim().to_owned()
+    };
+    if !s.installments.contains(&installments) {
+        return Err(invalid(
+            "installments",
+            "not_offered",
+            "お選びの支払回数はご利用いただけません",
+        ));
+    }
+    let g = &app.gateways;
+    if method == PaymentMethod::PaygentCard
+        && !juchu_gateway::paygent::token_hash_ok(
+            &input.token,
+            &input.masked,
+            &input.valid_until,
+            &input.fingerprint,
+            &input.hc,
+            g.front.paygent_token_hash_key.expose(),
+        )
+    {
+        return Err(invalid(
+            "token",
+            "bad_hash",
+            "カード情報を確認できませんでした（トークンの検証に失敗しました）。もう一度入力してください",
+        ));
+    }
+    let key = format!("checkout-{}-{}", l.c.id, input.attempt.trim());
+    let front = format!(
+        "{}/store/{}",
+        base_url.trim_end_matches('/'),
+        shop_code(app, b.shop_id).await?
+    );
+    if s.three_ds && method == PaymentMethod::PaygentCard {
+        return paygent_3ds_start(app, b, &l, number, &s, &input, &installments, &front).await;
+    }
+    let r = payments::start_authorization(
+        app,
+        &actor(b.shop_id),
+        number,
+        AuthorizeInput {
+            token: Some(input.token.trim().to_owned()),
+            masked_card: Some(input.masked.clone()),
+            capture: s.capture == CaptureMode::AuthAndCapture,
+            installments: Some(installments),
+            checkout: true,
+            three_ds_return_url: (s.three_ds && method == PaymentMethod::GmoCard)
+                .then(|| format!("{front}/checkout/3ds/gmo")),
+            ..AuthorizeInput::default()
+        },
+        Some(key),
+    )
+    .await?;
+    match r {
+        Authorization::Settled(r) => outcome(app, b, r).await,
+        Authorization::ThreeDs {
+            op_id,
+            redirect_url,
+        } => {
+            let mut tx = app.store.begin().await?;
+            let mut l = lock(&mut tx, b).await?;
+            l.c.three_ds = serde_json::to_string(&ThreeDs::Gmo {
+                attempt: input.attempt.clone(),
+                op_id,
+            })
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+            save(&mut tx, &l, app.now()).await?;
+            tx.commit().await?;
+            Ok(Next::Redirect(redirect_url))
+        }
+    }
+}
+
+async fn shop_code(app: &App, shop_id: i64) -> Result<String, AppError> {
+    Ok(shops::by_id(&mut *app.store.read().await?, shop_id)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))?
+        .code)
+}
+
+/// Paygent with 3-D Secure: start the authentication (450, nothing is authorized by it) and
+/// answer the buyer's browser with the issuer's page. The same form sent twice gets the
+/// same page.
+#[allow(clippy::too_many_arguments)]
+async fn paygent_3ds_start(
+    app: &App,
+    b: &Buyer,
+    l: &Loaded,
+    number: i64,
+    s: &MethodSettings,
+    input: &CardInput,
+    installments: &str,
+    front: &str,
+) -> Result<Next, AppError> {
+    if let Ok(ThreeDs::Paygent {
+        attempt, acs_html, ..
+    }) = serde_json::from_str::<ThreeDs>(&l.c.three_ds)
+        && attempt == input.attempt
+    {
+        return Ok(Next::Html(acs_html));
+    }
+    let pg = app.gateways.paygent_client.clone().ok_or_else(|| {
+        AppError::conflict(
+            "gateway_not_configured",
+            "ペイジェントの接続設定がありません",
+        )
+    })?;
+    let buyer = l.details.buyer.clone().unwrap_or_default();
+    let amount = orders::get(&mut *app.store.read().await?, b.shop_id, number)
+        .await?
+        .ok_or_else(gone)?
+        .draft
+        .totals
+        .payment_total
+        .get();
+    let req = juchu_gateway::paygent::ThreeDsRequest {
+        trading_id: format!("{number}-3ds-{}", &input.attempt.get(..8).unwrap_or("0")),
+        amount,
+        card: juchu_gateway::paygent::Card::Token(input.token.trim().to_owned()),
+        term_url: format!("{front}/checkout/3ds/paygent"),
+        merchant_name: if s.merchant_name_en.is_empty() {
+            "JUCHU SHOP".into()
+        } else {
+            s.merchant_name_en.clone()
+        },
+        cardholder_name: String::new(),
+        email: buyer.email.clone(),
+        extra: vec![],
+    };
+    let started = match pg.start_3ds(&req).await {
+        Ok(x) => x,
+        Err(e) => {
+            note(
+                app,
+                b.shop_id,
+                number,
+                &format!("3Dセキュア認証を開始できませんでした: {e}"),
+                false,
+            )
+            .await?;
+            return fail(
+                app,
+                b,
+                &format!("カード会社の本人認証を開始できませんでした（{e}）"),
+            )
+            .await;
+        }
+    };
+    let mut tx = app.store.begin().await?;
+    let mut cur = lock(&mut tx, b).await?;
+    if let Ok(ThreeDs::Paygent {
+        attempt, acs_html, ..
+    }) = serde_json::from_str::<ThreeDs>(&cur.c.three_ds)
+        && attempt == input.attempt
+    {
+        // A twin request got there first; its page stands (this authentication lapses).
+        return Ok(Next::Html(acs_html));
+    }
+    cur.c.three_ds = serde_json::to_string(&ThreeDs::Paygent {
+        attempt: input.attempt.clone(),
+        auth_id: started.auth_id.clone(),
+        token: input.token.trim().to_owned(),
+        masked: input.masked.clone(),
+        installments: installments.to_owned(),
+        acs_html: started.acs_html.clone(),
+    })
+    .map_err(|e| AppError::Internal(e.to_string()))?;
+    save(&mut tx, &cur, app.now()).await?;
+    tx.commit().await?;
+    Ok(Next::Html(started.acs_html))
+}
+
+/// A line in the order's history for what happened at checkout without an operation.
+async fn note(
+    app: &App,
+    shop_id: i64,
+    number: i64,
+    detail: &str,
+    ok: bool,
+) -> Result<(), AppError> {
+    let mut tx = app.store.begin().await?;
+    let Some(o) = orders::get(tx.conn(), shop_id, number).await? else {
+        return Ok(());
+    };
+    orders::add_history(
+        &mut tx,
+        shop_id,
+        o.id,
+        &HistoryEntry {
+            at: app.now(),
+            actor: BUYER.to_owned(),
+            action: "payment.three_ds".into(),
+            detail: detail.to_owned(),
+            outcome: if ok { Outcome::Ok } else { Outcome::Error },
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The checkout a 3-D Secure return belongs to: the cookie's, or (a gateway on another site,
+/// whose return carries no cookie) the one holding that authentication.
+async fn three_ds_checkout(
+    app: &App,
+    b: Option<&Buyer>,
+    shop_id: i64,
+    matches: impl Fn(&ThreeDs) -> bool,
+) -> Result<(Buyer, Loaded, ThreeDs), AppError> {
+    if let Some(b) = b
+        && let Ok(l) = load(app, b).await
+        && let Ok(t) = serde_json::from_str::<ThreeDs>(&l.c.three_ds)
+        && matches(&t)
+    {
+        return Ok((b.clone(), l, t));
+    }
+    for c in checkouts::awaiting_three_ds(&mut *app.store.read().await?, shop_id).await? {
+        if let Ok(t) = serde_json::from_str::<ThreeDs>(&c.three_ds)
+            && matches(&t)
+        {
+            // Found by the authentication itself; the buyer is named by the checkout row.
+            let b = Buyer::of_checkout(shop_id, c.id);
+            return Ok((b, parse(c)?, t));
+        }
+    }
+    Err(AppError::conflict(
+        "three_ds_unknown",
+        "本人認証の結果に対応するお手続きが見つかりません。お手数ですが、もう一度お支払いの操作をしてください",
+    ))
+}
+
+/// The buyer is back from Paygent's 3-D Secure page (GET to term_url): check the result's
+/// `hc`, apply the shop's attempt control, then authorize with the authentication.
+pub async fn paygent_3ds_returned(
+    app: &App,
+    b: Option<&Buyer>,
+    shop_id: i64,
+    params: Vec<(String, String)>,
+) -> Result<Next, AppError> {
+    use juchu_gateway::paygent::{PaygentClient, ThreeDsResult};
+    let key = app.gateways.front.paygent_3ds_hash_key.expose().to_owned();
+    if !PaygentClient::three_ds_result_ok(&params, &key) {
+        return Err(AppError::conflict(
+            "three_ds_unverified",
+            "本人認証の結果を確認できませんでした。お手数ですが、もう一度お支払いの操作をしてください",
+        ));
+    }
+    let result = ThreeDsResult::from_params(&params);
+    let (b, l, t) = three_ds_checkout(
+        app,
+        b,
+        shop_id,
+        |t| matches!(t, ThreeDs::Paygent { auth_id, .. } if *auth_id == result.auth_id),
+    )
+    .await?;
+    let ThreeDs::Paygent {
+        attempt,
+        auth_id,
+        token,
+        masked,
+        installments,
+        ..
+    } = t
+    else {
+        return Err(gone());
+    };
+    if l.c.state == "completed" {
+        return Ok(Next::Completed);
+    }
+    let (_, number, s) = paying(app, &b).await?;
+    if !result.passed {
+        let why = result.message();
+        note(
+            app,
+            b.shop_id,
+            number,
+            &format!(
+                "3Dセキュア認証に失敗しました（{} {}）: {why}",
+                result.response_code, result.response_detail
+            ),
+            false,
+        )
+        .await?;
+        return fail(
+            app,
+            &b,
+            &format!(
+                "カード会社の本人認証が完了しませんでした（{why}）。別のカードをお試しください"
+            ),
+        )
+        .await;
+    }
+    let authenticated = result.attempt_kbn.is_empty();
+    if !s.attempt_control.allows(authenticated, &result.attempt_kbn) {
+        note(
+            app,
+            b.shop_id,
+            number,
+            &format!(
+                "3Dセキュア: アテンプト取引（区分 {}）のためオーソリしませんでした（アテンプト取引の扱い: {}）",
+                result.attempt_kbn,
+                s.attempt_control.label()
+            ),
+            false,
+        )
+        .await?;
+        return fail(
+            app,
+            &b,
+            "カード会社の本人認証が完了しなかったため、このカードではお支払いいただけません。別のカードをご利用ください",
+        )
+        .await;
+    }
+    let r = payments::start_authorization(
+        app,
+        &actor(b.shop_id),
+        number,
+        AuthorizeInput {
+            token: Some(token),
+            masked_card: Some(masked),
+            capture: s.capture == CaptureMode::AuthAndCapture,
+            installments: Some(installments),
+            checkout: true,
+            three_ds_auth_id: Some(auth_id),
+            ..AuthorizeInput::default()
+        },
+        Some(format!("checkout-{}-{attempt}", l.c.id)),
+    )
+    .await?;
+    match r {
+        Authorization::Settled(r) => outcome(app, &b, r).await,
+        Authorization::ThreeDs { .. } => Err(AppError::Internal("a second 3-D Secure".into())),
+    }
+}
+
+/// The buyer is back from GMO's 3-D Secure page (a POST to RetUrl with the OrderID): the
+/// waiting authorization is finished, once.
+pub async fn gmo_3ds_returned(
+    app: &App,
+    b: Option<&Buyer>,
+    shop_id: i64,
+    gmo_order_id: &str,
+) -> Result<Next, AppError> {
+    // The OrderID is `{order number}-{operation id}` (payments::order_ref).
+    let op_id: i64 = gmo_order_id
+        .rsplit('-')
+        .next()
+        .and_then(|x| x.parse().ok())
+        .ok_or_else(|| invalid("OrderID", "invalid", "本人認証の結果が正しくありません"))?;
+    let op = pay::operation(&mut *app.store.read().await?, op_id)
+        .await?
+        .filter(|o| o.shop_id == shop_id && o.action == "authorize")
+        .ok_or_else(|| {
+            invalid(
+                "OrderID",
+                "unknown",
+                "本人認証の結果に対応するお手続きが見つかりません",
+            )
+        })?;
+    let b = match b {
+        Some(b) => b.clone(),
+        None => {
+            let c = checkouts::by_order(&mut *app.store.read().await?, op.order_id)
+                .await?
+                .ok_or_else(gone)?;
+            Buyer::of_checkout(shop_id, c.id)
+        }
+    };
+    let r = payments::finish_three_ds(app, &actor(shop_id), op.id).await?;
+    outcome(app, &b, r).await
+}
+
+/// Paidy Checkout approved in the buyer's browser.
+pub async fn paidy_approved(app: &App, b: &Buyer, payment_id: &str) -> Result<Next, AppError> {
+    if load(app, b).await?.c.state == "completed" {
+        return Ok(Next::Completed);
+    }
+    let (l, number, s) = paying(app, b).await?;
+    let who = actor(b.shop_id);
+    let r = payments::adopt_paidy(
+        app,
+        &who,
+        number,
+        payment_id,
+        format!("checkout-{}-paidy-{}", l.c.id, payment_id.trim()),
+    )
+    .await?;
+    if r.status == OpStatus::Succeeded && s.capture == CaptureMode::AuthAndCapture {
+        // オーソリ＋売上: capture at once; a failure here leaves an authorized order for the
+        // operator, never a lost one.
+        let _ = payments::operate(
+            app,
+            &who,
+            number,
+            juchu_domain::payment::Action::Capture,
+            payments::OperateInput::default(),
+            Some(format!("checkout-{}-paidy-capture", l.c.id)),
+        )
+        .await;
+    }
+    outcome(app, b, r).await
+}
+
+/// The Paidy Checkout payload for the order.
+async fn paidy_payload(app: &App, shop_id: i64, o: &Order) -> Result<serde_json::Value, AppError> {
+    let shop = shops::by_id(&mut *app.store.read().await?, shop_id)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))?;
+    let c = &o.draft.customer;
+    let t = &o.draft.totals;
+    let mut items: Vec<serde_json::Value> = o
+        .draft
+        .items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "id": i.product_code, "title": i.product_name,
+                "quantity": i.quantity, "unit_price": i.unit_price.get(),
+            })
+        })
+        .collect();
+    if t.points_used > 0 {
+        items.push(serde_json::json!({
+            "id": "points", "title": "ポイント利用", "quantity": 1, "unit_price": -t.points_used,
+        }));
+    }
+    Ok(serde_json::json!({
+        "amount": t.payment_total.get(),
+        "currency": "JPY",
+        "store_name": shop.name,
+        "buyer": {
+            "email": o.draft.email,
+            "name1": format!("{} {}", c.family_name, c.given_name),
+            "name2": format!("{} {}", c.family_kana, c.given_kana),
+            "phone": c.tel,
+        },
+        "order": {
+            "items": items,
+            "shipping": t.shipping_fee.get() + t.fee.get(),
+            "tax": t.tax.by_rate.iter().map(|r| r.tax.get()).sum::<i64>(),
+            "order_ref": o.number.to_string(),
+        },
+        "shipping_address": {
+            "zip": c.postal_code, "state": c.prefecture, "city": c.address1, "line1": c.address2,
+        },
+    }))
+}
+
+/// The buyer left the payment page for the shop (戻る): the 決済処理中 order is removed and
+/// the cart kept.
+pub async fn back(app: &App, b: &Buyer) -> Result<(), AppError> {
+    let l = load(app, b).await?;
+    if l.c.state != "paying" {
+        return Ok(());
+    }
+    let number = order_number(app, &l).await?;
+    match remove_pending(app, b.shop_id, number, "お客様が購入手続きに戻ったため").await?
+    {
+        Removal::Removed | Removal::Gone => Ok(()),
+        Removal::Completed => Err(AppError::conflict(
+            "already_paid",
+            "このご注文のお支払いは完了しています",
+        )),
+        Removal::Busy(why) => Err(AppError::conflict(
+            "payment_in_doubt",
+            format!(
+                "お支払いの結果を確認しています。しばらくしてからもう一度お試しください（{why}）"
+            ),
+        )),
+    }
+}
+
+/// What became of a 決済処理中 order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(tag = "outcome", content = "reason", rename_all = "snake_case")]
+pub enum Removal {
+    /// Removed: stock to the cancelled-order list, points returned.
+    Removed,
+    /// Its payment had gone through after all: completed instead.
+    Completed,
+    /// No longer 決済処理中 (another worker got there first).
+    Gone,
+    /// The gateway could not be asked now; left for the next run.
+    Busy(String),
+}
+
+/// Remove a 決済処理中 order — but first settle its open operations by asking the gateway,
+/// and close any authorization the gateway holds for it that juchu never took. An order
+/// whose payment did go through is completed, never dropped.
+pub async fn remove_pending(
+    app: &App,
+    shop_id: i64,
+    number: i64,
+    reason: &str,
+) -> Result<Removal, AppError> {
+    let order = orders::get(&mut *app.store.read().await?, shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    if order.draft.status != OrderStatus::PendingPayment || order.deleted_at.is_some() {
+        return Ok(Removal::Gone);
+    }
+    let ops = pay::operations(&mut *app.store.read().await?, order.id, 100).await?;
+    for op in ops.iter().filter(|o| o.status.is_open()) {
+        if payments::resolve(app, op).await?.is_none() {
+            return Ok(Removal::Busy("決済会社に照会できません".into()));
+        }
+    }
+    let order = orders::get(&mut *app.store.read().await?, shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    if order.draft.status != OrderStatus::PendingPayment {
+        return Ok(Removal::Completed);
+    }
+    if let Some(g) = order.draft.payment_method.gateway() {
+        let gw = match g {
+            Gateway::Paygent => app.gateways.paygent.clone(),
+            Gateway::Gmo => app.gateways.gmo.clone(),
+            Gateway::Paidy => app.gateways.paidy.clone(),
+        };
+        let ops = pay::operations(&mut *app.store.read().await?, order.id, 100).await?;
+        if let Some(gw) = gw {
+            for op in ops.iter().filter(|o| o.action == "authorize") {
+                match payments::authorized_at_gateway(&*gw, number, op).await {
+                    Ok(Some((r, st))) => {
+                        // Authorized at the gateway, though juchu settled the attempt as
+                        // failed: release it, so no money is held without an order.
+                        match gw.cancel(&r, app.now()).await {
+                            Ok(_) => {
+                                note(
+                                    app,
+                                    shop_id,
+                                    number,
+                                    &format!(
+                                        "決済会社に残っていたオーソリ（{}、{}円）を取り消しました",
+                                        r.display_id(),
+                                        st.amount
+                                    ),
+                                    true,
+                                )
+                                .await?;
+                            }
+                            Err(e) => {
+                                note(app, shop_id, number, &format!("決済会社に残っているオーソリ（{}）を取り消せませんでした: {e}", r.display_id()), false).await?;
+                                return Ok(Removal::Busy(e.to_string()));
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(juchu_gateway::GatewayError::Unsupported(_)) => {}
+                    Err(e @ juchu_gateway::GatewayError::Refused { .. }) => {
+                        // The gateway has nothing under that reference.
+                        tracing::debug!(order = number, error = %e, "sweep: nothing authorized");
+                    }
+                    Err(e) => return Ok(Removal::Busy(e.to_string())),
+                }
+            }
+        }
+    }
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let Some(o) = orders::get_for_update(&mut tx, shop_id, number).await? else {
+        return Ok(Removal::Gone);
+    };
+    if o.draft.status != OrderStatus::PendingPayment || o.deleted_at.is_some() {
+        return Ok(Removal::Gone);
+    }
+    if pay::open_operation(tx.conn(), o.id).await?.is_some()
+        || pay::by_order(tx.conn(), o.id).await?.is_some()
+    {
+        // A payment step started meanwhile: leave it to finish.
+        return Ok(Removal::Busy("お支払いの手続き中です".into()));
+    }
+    let who = Actor {
+        shop_id,
+        user_id: None,
+        name: "システム（決済処理中の受注の削除）".into(),
+        is_admin: true,
+    };
+    crate::orders::write_status(&mut tx, &who, &o, OrderStatus::Cancelled, now).await?;
+    if !orders::mark_deleted(&mut tx, o.id, o.version + 1, now).await? {
+        return Err(AppError::Stale {
+            current: o.version + 1,
+        });
+    }
+    orders::add_history(
+        &mut tx,
+        shop_id,
+        o.id,
+        &HistoryEntry {
+            at: now,
+            actor: who.name.clone(),
+            action: "order.pending_removed".into(),
+            detail: format!(
+                "{reason}、決済処理中の受注を削除しました（決済会社でオーソリがないことを確認済み）"
+            ),
+            outcome: Outcome::Ok,
+        },
+    )
+    .await?;
+    checkouts::release_order(&mut tx, o.id, &crate::access::random_token()?, now).await?;
+    tx.commit().await?;
+    Ok(Removal::Removed)
+}
+
+/// One order the sweep looked at.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Swept {
+    pub order_number: i64,
+    pub removal: Removal,
+}
+
+/// Remove 決済処理中 orders older than `timeout` (the buyer left): the job `serve` runs.
+/// Several processes may run it at once: each order is removed once.
+pub async fn sweep(app: &App, timeout: std::time::Duration) -> Result<Vec<Swept>, AppError> {
+    let before =
+        app.now() - SignedDuration::try_from(timeout).unwrap_or(SignedDuration::from_hours(1));
+    let found = checkouts::abandoned_orders(&mut *app.store.read().await?, before, 500).await?;
+    let minutes = timeout.as_secs() / 60;
+    let mut out = Vec::new();
+    for (shop_id, number) in found {
+        let reason = format!("お支払いが完了しないまま{minutes}分が過ぎたため");
+        match remove_pending(app, shop_id, number, &reason).await {
+            Ok(r) => out.push(Swept {
+                order_number: number,
+                removal: r,
+            }),
+            Err(e) => tracing::warn!(order = number, error = %e, "sweep: cannot remove yet"),
+        }
+    }
+    Ok(out)
+}
+
+/// Called by `payments::settle` in the transaction that records the checkout's payment:
+/// the order leaves 決済処理中 and its thanks mail is written.
+pub(crate) async fn complete(
+    tx: &mut Tx,
+    shop_id: i64,
+    actor_name: &str,
+    order: &Order,
+    slip: Option<&PaymentSlip>,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let to = if slip.is_some() {
+        OrderStatus::AwaitingPayment
+    } else {
+        OrderStatus::New
+    };
+    let who = Actor {
+        shop_id,
+        user_id: None,
+        name: actor_name.to_owned(),
+        is_admin: false,
+    };
+    crate::orders::write_status(tx, &who, order, to, now).await?;
+    thanks_mail(tx, shop_id, order, slip, now).await?;
+    checkouts::complete_order(tx, order.id, now).await?;
+    Ok(())
+}
+
+fn yen(n: i64) -> String {
+    format!("{}円", juchu_domain::money::group(n))
+}
+
+/// サンクスメール (for cards also the payment-completion notice), with a copy to the shop.
+async fn thanks_mail(
+    tx: &mut Tx,
+    shop_id: i64,
+    order: &Order,
+    slip: Option<&PaymentSlip>,
+    now: Timestamp,
+) -> Result<(), AppError> {
+    let shop = shops::by_id(tx.conn(), shop_id)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))?;
+    let shop_email = shops::email(tx.conn(), shop_id).await?;
+    let m = order.draft.payment_method;
+    let settings = crate::methods::settings_in(tx.conn(), shop_id, m).await?;
+    let c = &order.draft.customer;
+    let t = &order.draft.totals;
+    let mut lines = vec![
+        format!("{} {} 様", c.family_name, c.given_name),
+        String::new(),
+        format!(
+            "このたびは{}をご利用いただき、ありがとうございます。",
+            shop.name
+        ),
+        "ご注文を承りました。内容をご確認ください。".to_owned(),
+    ];
+    if m.is_card() || m == PaymentMethod::Paidy {
+        lines.push(format!(
+            "{}のお支払い手続きが完了しました（お支払い合計 {}）。",
+            settings.display_name,
+            yen(t.payment_total.get())
+        ));
+    }
+    lines.push(String::new());
+    lines.push(format!("注文番号: {}", order.number));
+    lines.push(format!(
+        "ご注文日時: {}",
+        juchu_domain::time::format_jst_minute(order.ordered_at)
+    ));
+    lines.push(format!("お支払い方法: {}", settings.display_name));
+    lines.push(String::new());
+    lines.push("■ ご注文商品".to_owned());
+    for i in &order.draft.items {
+        let class = [i.class1.as_str(), i.class2.as_str()]
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ");
+        lines.push(format!(
+            "{} {}{} × {} = {}",
+            i.product_code,
+            i.product_name,
+            if class.is_empty() {
+                String::new()
+            } else {
+                format!("（{class}）")
+            },
+            i.quantity,
+            yen(i.unit_price.get() * i.quantity)
+        ));
+    }
+    lines.push(String::new());
+    lines.push(format!("小計: {}", yen(t.subtotal.get())));
+    lines.push(format!("送料: {}", yen(t.shipping_fee.get())));
+    if t.fee.get() > 0 {
+        lines.push(format!("手数料: {}", yen(t.fee.get())));
+    }
+    if t.points_used > 0 {
+        lines.push(format!("ご利用ポイント: -{}pt", t.points_used));
+    }
+    lines.push(format!("お支払い合計: {}", yen(t.payment_total.get())));
+    if let Some(x) = slip {
+        lines.push(String::new());
+        lines.push("■ お支払いのご案内".to_owned());
+        lines.extend(x.fields.iter().map(|(k, v)| format!("{k}: {v}")));
+        if let Some(u) = &x.url {
+            lines.push(format!("お支払い画面: {u}"));
+        }
+        lines.push(format!(
+            "お支払い期限: {}",
+            juchu_domain::time::format_jst_minute(x.due)
+        ));
+        lines.push("お支払い期限を過ぎるとお支払いいただけなくなります。".into());
+    }
+    let d = &order.draft.delivery;
+    lines.push(String::new());
+    lines.push("■ お届け先".to_owned());
+    lines.push(format!("{} {} 様", d.family_name, d.given_name));
+    lines.push(format!(
+        "〒{} {}{}{}",
+        d.postal_code, d.prefecture, d.address1, d.address2
+    ));
+    if !settings.mail_note.is_empty() {
+        lines.push(String::new());
+        lines.push(settings.mail_note.clone());
+    }
+    juchu_store::mails::enqueue(
+        tx,
+        &juchu_store::mails::NewMail {
+            shop_id,
+            order_id: Some(order.id),
+            kind: "thanks",
+            to: &order.draft.email,
+            bcc: &shop_email,
+            subject: &format!(
+                "【{}】ご注文ありがとうございます（注文番号 {}）",
+                shop.name, order.number
+            ),
+            body: &lines.join("\n"),
+        },
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// ご注文完了.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Completion {
+    pub number: i64,
+    pub method_label: String,
+    pub payment_total: i64,
+    pub email: String,
+    pub slip: Vec<(String, String)>,
+    pub url: Option<String>,
+    pub due: Option<String>,
+    pub note: String,
+    pub status_label: String,
+}
+
+pub async fn completion(app: &App, b: &Buyer) -> Result<Completion, AppError> {
+    let l = load(app, b).await?;
+    if l.c.state != "completed" {
+        return Err(gone());
+    }
+    let number = order_number(app, &l).await?;
+    let mut conn = app.store.read().await?;
+    let o = orders::get(&mut conn, b.shop_id, number)
+        .await?
+        .ok_or_else(gone)?;
+    let p = pay::by_order(&mut conn, o.id).await?;
+    drop(conn);
+    let slip: Option<PaymentSlip> = p
+        .as_ref()
+        .filter(|p| !p.slip.is_empty())
+        .and_then(|p| serde_json::from_str(&p.slip).ok());
+    let settings = methods::method_settings(app, b.shop_id, o.draft.payment_method).await?;
+    Ok(Completion {
+        number,
+        method_label: settings.display_name.clone(),
+        payment_total: o.draft.totals.payment_total.get(),
+        email: o.draft.email.clone(),
+        slip: slip.as_ref().map(|s| s.fields.clone()).unwrap_or_default(),
+        url: slip.as_ref().and_then(|s| s.url.clone()),
+        due: slip
+            .as_ref()
+            .map(|s| juchu_domain::time::format_jst_minute(s.due)),
+        note: settings.mail_note.clone(),
+        status_label: o.draft.status.label().to_owned(),
+    })
+}
