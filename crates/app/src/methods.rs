@@ -196,9 +196,10 @@ impl MethodSettings {
 
 /// A change of a method's settings. Fields left out (None) keep their current value, so a
 /// form or a client may send only what it changes; `min_subtotal` / `max_subtotal` as
-/// `null` remove the bound.
+/// `null` remove the bound. What GET returns can be sent back as it is (`method`,
+/// `updated_at` and `updated_by` are ignored).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct MethodInput {
     pub enabled: Option<bool>,
     pub display_name: Option<String>,
@@ -402,6 +403,7 @@ pub fn validate(current: &MethodSettings, input: MethodInput) -> Result<MethodSe
         s.merchant_name_en = v;
     }
     if s.three_ds
+        && has_card_options(m)
         && s.merchant_name_en.is_empty()
         && !errors.0.iter().any(|e| e.field == "merchant_name_en")
     {
@@ -613,9 +615,9 @@ impl DeliveryMethod {
     }
 }
 
-/// A delivery method to create or to replace one with.
+/// A delivery method to create or to replace one with. (What GET returns can be sent back:
+/// `id` is ignored.)
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct DeliveryInput {
     pub name: String,
     /// 送料 (yen); null or left out = 送料別途見積.

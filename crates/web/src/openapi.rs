@@ -34,10 +34,14 @@ impl Modify for Bearer {
         api::payments::request_later, api::payments::sync, api::payments::notices,
         api::payments::mails, api::payments::deliver_mails, api::payments::shop_mail,
         api::payments::set_shop_mail,
+        api::methods::list, api::methods::get, api::methods::set, api::methods::credentials,
+        api::methods::set_credentials, api::methods::deliveries, api::methods::create_delivery,
+        api::methods::update_delivery, api::methods::delete_delivery,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),
-          (name = "payments", description = "決済操作（売上確定・取消・金額変更・払い戻し）"))
+          (name = "payments", description = "決済操作（売上確定・取消・金額変更・払い戻し）"),
+          (name = "settings", description = "支払方法設定・決済サービスの接続設定・配送方法"))
 )]
 pub struct ApiDoc;
 

@@ -4,11 +4,12 @@
 pub mod access;
 pub mod catalog;
 pub mod customers;
+pub mod methods;
 pub mod orders;
 pub mod payments;
 
 use axum::Router;
-use axum::routing::{get, patch, post};
+use axum::routing::{get, patch, post, put};
 
 use crate::AppState;
 
@@ -53,6 +54,24 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/shop/payment-settings",
             get(payments::settings).put(payments::set_settings),
+        )
+        .route("/shop/payment-methods", get(methods::list))
+        .route(
+            "/shop/payment-methods/{method}",
+            get(methods::get).put(methods::set),
+        )
+        .route("/shop/gateway-credentials", get(methods::credentials))
+        .route(
+            "/shop/gateway-credentials/{gateway}",
+            put(methods::set_credentials),
+        )
+        .route(
+            "/shop/delivery-methods",
+            get(methods::deliveries).post(methods::create_delivery),
+        )
+        .route(
+            "/shop/delivery-methods/{id}",
+            put(methods::update_delivery).delete(methods::delete_delivery),
         )
         .route("/products", get(catalog::list).post(catalog::create))
         .route("/products/{id}", get(catalog::get))
