@@ -7,6 +7,7 @@ mod extract;
 mod metrics;
 mod notify;
 mod openapi;
+mod store;
 mod ui;
 
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         .route("/notify/{shop}/gmo", axum::routing::post(notify::gmo))
         .nest("/api/v1", api::routes())
         .nest("/admin", ui::routes())
+        .nest("/store/{shop}", store::routes())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
