@@ -157,6 +157,7 @@ pub struct BuyerInput {
 
 /// The buyer's choices, kept with the checkout.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 struct Details {
     buyer: Option<BuyerInput>,
     delivery_id: Option<i64>,
@@ -901,6 +902,19 @@ pub enum Next {
 /// the payment page. Orders without a gateway are complete here.
 pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppError> {
     let now = app.now();
+    // Everything read first: the transaction below holds the write lock (SQLite) and must
+    // not wait for another connection.
+    let seen = load(app, b).await?;
+    let lines = lines_of(app, b.shop_id, &seen.cart).await?;
+    let delivery = match seen.details.delivery_id {
+        Some(id) => Some(methods::delivery(app, b.shop_id, id).await?),
+        None => None,
+    };
+    let subtotal: i64 = lines.iter().map(|x| x.line_total).sum();
+    let offered = match &delivery {
+        Some(d) => methods::offered(app, b.shop_id, d, subtotal).await?,
+        None => vec![],
+    };
     let mut tx = app.store.begin().await?;
     let mut l = lock(&mut tx, b).await?;
     match l.c.state.as_str() {
@@ -911,20 +925,15 @@ pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppErr
         }
         _ => {}
     }
-    if attempt != l.c.attempt {
+    if attempt != l.c.attempt || l.c.version != seen.c.version {
         return Err(AppError::conflict(
             "stale_form",
             "ご注文内容が変わりました。内容をご確認のうえ、もう一度「注文する」を押してください",
         ));
     }
-    let lines = lines_of(app, b.shop_id, &l.cart).await?;
     if lines.is_empty() {
         return Err(AppError::conflict("empty_cart", "カートに商品がありません"));
     }
-    let delivery = match l.details.delivery_id {
-        Some(id) => Some(methods::delivery(app, b.shop_id, id).await?),
-        None => None,
-    };
     let input = draft_input(&l, &lines, delivery.as_ref()).ok_or_else(|| {
         AppError::conflict(
             "incomplete",
@@ -932,13 +941,7 @@ pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppErr
         )
     })?;
     let method = l.details.payment_method.ok_or_else(gone)?;
-    let subtotal: i64 = lines.iter().map(|x| x.line_total).sum();
-    if let Some(d) = &delivery
-        && !methods::offered(app, b.shop_id, d, subtotal)
-            .await?
-            .iter()
-            .any(|s| s.method == method)
-    {
+    if !offered.iter().any(|s| s.method == method) {
         return Err(AppError::conflict(
             "method_not_offered",
             "選ばれたお支払い方法はご利用いただけません。お支払い方法を選び直してください",
@@ -1047,6 +1050,9 @@ pub struct CardInput {
     pub fingerprint: String,
     #[serde(default)]
     pub hc: String,
+    /// カード名義 (half-width), which 3-D Secure sends to the issuer.
+    #[serde(default)]
+    pub holder: String,
 }
 
 async fn paying(app: &App, b: &Buyer) -> Result<(Loaded, i64, MethodSettings), AppError> {
@@ -1200,7 +1206,8 @@ async fn paygent_3ds_start(
         .payment_total
         .get();
     let req = juchu_gateway::paygent::ThreeDsRequest {
-        trading_id: format!("{number}-3ds-{}", &input.attempt.get(..8).unwrap_or("0")),
+        // Paygent takes letters, digits and `_` here.
+        trading_id: format!("{number}_3ds_{}", input.attempt.get(..8).unwrap_or("0")),
         amount,
         card: juchu_gateway::paygent::Card::Token(input.token.trim().to_owned()),
         term_url: format!("{front}/checkout/3ds/paygent"),
@@ -1209,7 +1216,13 @@ async fn paygent_3ds_start(
         } else {
             s.merchant_name_en.clone()
         },
-        cardholder_name: String::new(),
+        cardholder_name: input
+            .holder
+            .trim()
+            .chars()
+            .filter(|c| c.is_ascii_graphic() || *c == ' ')
+            .take(45)
+            .collect(),
         email: buyer.email.clone(),
         extra: vec![],
     };
@@ -1332,6 +1345,12 @@ pub async fn paygent_3ds_returned(
         ));
     }
     let result = ThreeDsResult::from_params(&params);
+    if let Some(b) = b
+        && load(app, b).await.is_ok_and(|l| l.c.state == "completed")
+    {
+        // A reload of the return after the order was completed.
+        return Ok(Next::Completed);
+    }
     let (b, l, t) = three_ds_checkout(
         app,
         b,
