@@ -739,7 +739,7 @@ pub async fn view(app: &App, b: &Buyer) -> Result<View, AppError> {
             None => None,
         },
     };
-    let g = &app.gateways;
+    let g = app.gateways();
     let card = l
         .details
         .payment_method
@@ -1100,7 +1100,7 @@ pub async fn pay_card(
             "お選びの支払回数はご利用いただけません",
         ));
     }
-    let g = &app.gateways;
+    let g = app.gateways();
     if method == PaymentMethod::PaygentCard
         && !juchu_gateway::paygent::token_hash_ok(
             &input.token,
@@ -1191,7 +1191,7 @@ async fn paygent_3ds_start(
     {
         return Ok(Next::Html(acs_html));
     }
-    let pg = app.gateways.paygent_client.clone().ok_or_else(|| {
+    let pg = app.gateways().paygent_client.clone().ok_or_else(|| {
         AppError::conflict(
             "gateway_not_configured",
             "ペイジェントの接続設定がありません",
@@ -1337,7 +1337,12 @@ pub async fn paygent_3ds_returned(
     params: Vec<(String, String)>,
 ) -> Result<Next, AppError> {
     use juchu_gateway::paygent::{PaygentClient, ThreeDsResult};
-    let key = app.gateways.front.paygent_3ds_hash_key.expose().to_owned();
+    let key = app
+        .gateways()
+        .front
+        .paygent_3ds_hash_key
+        .expose()
+        .to_owned();
     if !PaygentClient::three_ds_result_ok(&params, &key) {
         return Err(AppError::conflict(
             "three_ds_unverified",
@@ -1618,9 +1623,9 @@ pub async fn remove_pending(
     }
     if let Some(g) = order.draft.payment_method.gateway() {
         let gw = match g {
-            Gateway::Paygent => app.gateways.paygent.clone(),
-            Gateway::Gmo => app.gateways.gmo.clone(),
-            Gateway::Paidy => app.gateways.paidy.clone(),
+            Gateway::Paygent => app.gateways().paygent.clone(),
+            Gateway::Gmo => app.gateways().gmo.clone(),
+            Gateway::Paidy => app.gateways().paidy.clone(),
         };
         let ops = pay::operations(&mut *app.store.read().await?, order.id, 100).await?;
         if let Some(gw) = gw {

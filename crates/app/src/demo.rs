@@ -302,8 +302,7 @@ pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
             // The storefront's demo members log in with member000@example.jp … / juchu-demo.
             let hash = crate::access::hash_password("juchu-demo")?;
             let mut tx = app.store.begin().await?;
-            juchu_store::customers::set_password_hash(&mut tx, actor.shop_id, c.id, &hash)
-                .await?;
+            juchu_store::customers::set_password_hash(&mut tx, actor.shop_id, c.id, &hash).await?;
             tx.commit().await?;
         }
         members.push(c);

@@ -53,7 +53,11 @@ type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 pub struct App {
     pub store: Store,
     clock: Clock,
-    pub gateways: Arc<payments::Gateways>,
+    /// The connectors in use; replaced whole when the shop's credentials change.
+    gateways: Arc<std::sync::RwLock<Arc<payments::Gateways>>>,
+    /// Where the gateways are (configuration): with it, stored credentials rebuild the
+    /// connectors (`payments::reconnect`).
+    endpoints: Option<Arc<payments::Endpoints>>,
     pub mailer: Arc<mail::Mailer>,
     /// Seals the gateways' credentials in the database. `new` / `with_clock` make a random
     /// one (fine for tests); a server must pass its persistent key with `with_secret_key`
@@ -67,6 +71,7 @@ impl App {
             store,
             clock: Arc::new(Timestamp::now),
             gateways: Arc::default(),
+            endpoints: None,
             mailer: Arc::default(),
             secrets: Arc::new(SecretKey::random()),
         }
@@ -78,6 +83,7 @@ impl App {
             store,
             clock: Arc::new(clock),
             gateways: Arc::default(),
+            endpoints: None,
             mailer: Arc::default(),
             secrets: Arc::new(SecretKey::random()),
         }
@@ -96,9 +102,39 @@ impl App {
     }
 
     /// The connectors payment operations use.
-    pub fn with_gateways(mut self, g: payments::Gateways) -> App {
-        self.gateways = Arc::new(g);
+    pub fn with_gateways(self, g: payments::Gateways) -> App {
+        self.set_gateways(g);
         self
+    }
+
+    /// Connectors to the gateways at `e`, built from the shops' stored credentials
+    /// (`payments::reconnect`); until then, and for gateways without them, the sandboxes'
+    /// documented test credentials.
+    pub fn with_endpoints(mut self, e: payments::Endpoints) -> Result<App, AppError> {
+        let g = payments::Gateways::connect(&e, &payments::ShopCredentials::default())
+            .map_err(|x| AppError::Internal(format!("gateway connectors: {x}")))?;
+        self.endpoints = Some(Arc::new(e));
+        Ok(self.with_gateways(g))
+    }
+
+    /// The connectors in use now.
+    pub fn gateways(&self) -> Arc<payments::Gateways> {
+        match self.gateways.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub(crate) fn set_gateways(&self, g: payments::Gateways) {
+        let g = Arc::new(g);
+        match self.gateways.write() {
+            Ok(mut w) => *w = g,
+            Err(poisoned) => *poisoned.into_inner() = g,
+        }
+    }
+
+    pub(crate) fn endpoints(&self) -> Option<Arc<payments::Endpoints>> {
+        self.endpoints.clone()
     }
 
     pub fn now(&self) -> Timestamp {

@@ -778,7 +778,7 @@ pub async fn offered(
     Ok(all_of_shop(app, shop_id)
         .await?
         .into_iter()
-        .filter(|s| s.is_offered(delivery, subtotal, |g| app.gateways.has(g)))
+        .filter(|s| s.is_offered(delivery, subtotal, |g| app.gateways().has(g)))
         .collect())
 }
 
@@ -1112,6 +1112,8 @@ pub async fn set_credentials(
     };
     store::set_credentials(&mut tx, &row).await?;
     tx.commit().await?;
+    // The connectors use the new credentials from the next request on.
+    crate::payments::reconnect(app, actor.shop_id).await?;
     view_of(gateway, Some(&row))
 }
 

@@ -349,10 +349,27 @@ async fn serve(
         (None, true) => None,
     };
     let app = match &sandbox_url {
-        Some(u) => app.with_gateways(
-            juchu_app::payments::Gateways::sandbox(u, juchu_gateway::DEFAULT_TIMEOUT)
-                .context("gateway connectors")?,
-        ),
+        Some(u) => {
+            let app = app
+                .with_endpoints(juchu_app::payments::Endpoints::sandbox(
+                    u,
+                    juchu_gateway::DEFAULT_TIMEOUT,
+                ))
+                .map_err(app_err)?;
+            // The connectors take the shop's stored credentials (支払方法設定); one set of
+            // connectors serves the process, so the first shop's.
+            let shops = juchu_store::shops::ids(
+                &mut *app.store.read().await.map_err(|e| app_err(e.into()))?,
+            )
+            .await
+            .map_err(|e| app_err(e.into()))?;
+            if let Some(first) = shops.first() {
+                juchu_app::payments::reconnect(&app, *first)
+                    .await
+                    .map_err(app_err)?;
+            }
+            app
+        }
         None => app,
     };
     let app = app.with_mailer(match &pay.smtp_url {

@@ -20,6 +20,7 @@ both_backends!(
     gmo_3ds_challenge,
     paidy_checkout_is_checked_before_it_is_taken,
     konbini_checkout_gives_the_number_in_the_thanks_mail,
+    stored_credentials_drive_the_connectors,
 );
 
 const CODE: &str = "CK-1";
@@ -763,4 +764,66 @@ async fn konbini_checkout_gives_the_number_in_the_thanks_mail(t: TestApp) {
         assert!(body.contains("お支払い期限"), "{body}");
         assert_eq!(m.len(), 1, "the thanks mail carries the number: {m:?}");
     }
+}
+
+async fn put(t: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+    send(t.req(reqwest::Method::PUT, path).json(&body)).await
+}
+
+async fn stored_credentials_drive_the_connectors(t: TestApp) {
+    product(&t, 10).await;
+    // A wrong GMO shop password: GMO refuses, the buyer is told, the order waits.
+    let (st, v) = put(
+        &t,
+        "/api/v1/shop/gateway-credentials/gmo",
+        json!({"shop_id": "tshop00000001", "shop_pass": "wrong-pass", "site_id": "tsite00000001", "site_pass": "sandbox1"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let b = ready(&t, "gmo_card", None).await;
+    assert_eq!(confirm(&t, &b).await, Next::PaymentPage);
+    let card = gmo_card(&t, &b, "4111111111111111").await;
+    let next = checkout::pay_card(&t.app, &b, card, &t.base).await.unwrap();
+    assert!(matches!(next, Next::Failed { .. }), "{next:?}");
+    assert_eq!(order_of(&t, &b).await["status"], "pending_payment");
+    // The right one (only the password sent: the rest is kept): the next card pays.
+    let (st, v) = put(
+        &t,
+        "/api/v1/shop/gateway-credentials/gmo",
+        json!({"shop_pass": "sandbox1"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let card = gmo_card(&t, &b, "4111111111111111").await;
+    assert_eq!(
+        checkout::pay_card(&t.app, &b, card, &t.base).await.unwrap(),
+        Next::Completed
+    );
+    // Paidy credentials without the secret key are refused; the connector stays as it was.
+    let (st, v) = put(
+        &t,
+        "/api/v1/shop/gateway-credentials/paidy",
+        json!({"public_key": "pk_live_x"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let d = juchu_app::methods::deliveries(&t.app, t.shop_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "宅配便")
+        .unwrap();
+    let offered = juchu_app::methods::offered(&t.app, t.shop_id, &d, 2400)
+        .await
+        .unwrap();
+    assert!(
+        offered
+            .iter()
+            .any(|m| m.method == juchu_domain::payment_method::PaymentMethod::Paidy)
+    );
+    assert!(
+        offered
+            .iter()
+            .any(|m| m.method == juchu_domain::payment_method::PaymentMethod::GmoCard)
+    );
 }

@@ -97,7 +97,7 @@ pub async fn request_later(
         )));
     }
     let amount = order.draft.totals.payment_total.get();
-    let gw = app.gateways.get(gateway)?;
+    let gw = app.gateways().get(gateway)?;
     let op = NewOperation {
         shop_id: actor.shop_id,
         payment_id: None,
@@ -153,7 +153,7 @@ async fn apply_truth(
     p: &store::Payment,
     via: &str,
 ) -> Result<Option<Applied>, AppError> {
-    let gw = app.gateways.get(p.gateway)?;
+    let gw = app.gateways().get(p.gateway)?;
     let now = app.now();
     let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
         Ok(st) => st,
@@ -405,7 +405,7 @@ pub async fn receive_paygent(
         amount: field(fields, "payment_amount").parse().ok(),
         via: "push",
     };
-    if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways.paygent_hash_key.expose()) {
+    if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways().paygent_hash_key.expose()) {
         return h
             .log(app, "refused", "ハッシュ値（hc）が一致しません")
             .await;
@@ -436,7 +436,7 @@ pub async fn receive_gmo(
         amount: field(fields, "Amount").parse().ok(),
         via: "push",
     };
-    if field(fields, "ShopID") != app.gateways.gmo_shop_id {
+    if field(fields, "ShopID") != app.gateways().gmo_shop_id {
         return h
             .log(app, "refused", "ShopIDがこのショップのものではありません")
             .await;
@@ -462,7 +462,7 @@ pub async fn sync(app: &App) -> Result<SyncReport, AppError> {
     let mut report = SyncReport::default();
     let shops = juchu_store::shops::ids(&mut *app.store.read().await?).await?;
     for shop in shops {
-        if let Some(pg) = &app.gateways.paygent_client {
+        if let Some(pg) = &app.gateways().paygent_client {
             let last: u64 = store::cursor(&mut *app.store.read().await?, shop, "paygent")
                 .await?
                 .and_then(|v| v.parse().ok())

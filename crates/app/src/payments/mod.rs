@@ -81,39 +81,143 @@ pub struct Front {
     pub paidy_public_key: String,
 }
 
+/// Where the gateways are, and how long an answer may take: the configuration half of the
+/// connectors (the credentials are the shop's, stored sealed).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub paygent: String,
+    pub gmo: String,
+    pub paidy: String,
+    /// Where buyers' browsers load the gateways' scripts (token, Paidy Checkout) from.
+    pub script_base: String,
+    pub timeout: Duration,
+}
+
+impl Endpoints {
+    /// The bundled sandboxes under `base` (`http://host:port`).
+    pub fn sandbox(base: &str, timeout: Duration) -> Endpoints {
+        let base = base.trim_end_matches('/');
+        Endpoints {
+            paygent: format!("{base}/paygent"),
+            gmo: format!("{base}/gmo"),
+            paidy: format!("{base}/paidy"),
+            script_base: base.to_owned(),
+            timeout,
+        }
+    }
+}
+
+/// A shop's stored credentials per gateway (`methods::credentials`).
+#[derive(Debug, Clone, Default)]
+pub struct ShopCredentials {
+    pub paygent: Option<crate::methods::PaygentCredentials>,
+    pub gmo: Option<crate::methods::GmoCredentials>,
+    pub paidy: Option<crate::methods::PaidyCredentials>,
+}
+
+fn set(s: &Secret) -> Option<&str> {
+    Some(s.expose().trim()).filter(|x| !x.is_empty())
+}
+
 impl Gateways {
     /// Every connector pointed at the bundled sandboxes under `base` (`http://host:port`),
     /// with their documented test credentials; past `timeout` an answer counts as lost.
     pub fn sandbox(base: &str, timeout: Duration) -> Result<Gateways, GatewayError> {
+        Gateways::connect(
+            &Endpoints::sandbox(base, timeout),
+            &ShopCredentials::default(),
+        )
+    }
+
+    /// Connectors to `e` with the shop's credentials `c`; a gateway with none stored uses the
+    /// sandboxes' documented test credentials. Stored credentials missing a field the
+    /// gateway cannot work without leave that gateway unconfigured (its methods are not
+    /// offered, its operations refused with the reason) rather than half-configured.
+    pub fn connect(e: &Endpoints, c: &ShopCredentials) -> Result<Gateways, GatewayError> {
         use juchu_gateway::{gmo, paidy, paygent};
-        let base = base.trim_end_matches('/');
-        let mut pg = paygent::PaygentConfig::sandbox(&format!("{base}/paygent"));
-        pg.timeout = timeout;
-        let mut gm = gmo::GmoConfig::sandbox(&format!("{base}/gmo"));
-        gm.timeout = timeout;
-        let mut pd = paidy::PaidyConfig::sandbox(&format!("{base}/paidy"));
-        pd.timeout = timeout;
+        let mut pg = paygent::PaygentConfig::sandbox(&e.paygent);
+        pg.timeout = e.timeout;
+        let mut front = Front {
+            script_base: e.script_base.clone(),
+            paygent_merchant_id: pg.merchant_id.clone(),
+            paygent_token_key: "test_sandbox_token_key".into(),
+            paygent_token_hash_key: Secret::new("sandbox_token_hash_key"),
+            paygent_3ds_hash_key: Secret::new("sandbox_3ds_hash_key"),
+            paidy_public_key: "pk_test_sandbox".into(),
+        };
+        let mut paygent_hash_key = Secret::new("sandbox_hash_key");
+        let mut paygent_ok = true;
+        if let Some(k) = &c.paygent {
+            match (
+                set(&k.merchant_id),
+                set(&k.connect_id),
+                set(&k.connect_password),
+            ) {
+                (Some(m), Some(i), Some(p)) => {
+                    pg.merchant_id = m.to_owned();
+                    pg.connect_id = i.to_owned();
+                    pg.connect_password = Secret::new(p);
+                    front.paygent_merchant_id = m.to_owned();
+                    front.paygent_token_key = k.token_key.expose().to_owned();
+                    front.paygent_token_hash_key = k.token_hash_key.clone();
+                    front.paygent_3ds_hash_key = k.three_ds_hash_key.clone();
+                    paygent_hash_key = k.notice_hash_key.clone();
+                }
+                _ => paygent_ok = false,
+            }
+        }
+        let mut gm = gmo::GmoConfig::sandbox(&e.gmo);
+        gm.timeout = e.timeout;
+        let mut gmo_ok = true;
+        if let Some(k) = &c.gmo {
+            match (set(&k.shop_id), set(&k.shop_pass)) {
+                (Some(id), Some(pass)) => {
+                    gm.shop_id = id.to_owned();
+                    gm.shop_pass = Secret::new(pass);
+                    gm.site_id = k.site_id.expose().to_owned();
+                    gm.site_pass = k.site_pass.clone();
+                }
+                _ => gmo_ok = false,
+            }
+        }
+        let mut pd = paidy::PaidyConfig::sandbox(&e.paidy);
+        pd.timeout = e.timeout;
+        let mut paidy_ok = true;
+        if let Some(k) = &c.paidy {
+            match (set(&k.public_key), set(&k.secret_key)) {
+                (Some(public), Some(secret)) => {
+                    front.paidy_public_key = public.to_owned();
+                    pd.secret_key = Secret::new(secret);
+                }
+                _ => paidy_ok = false,
+            }
+        }
         let gmo_shop_id = gm.shop_id.clone();
-        let pgc = Arc::new(paygent::PaygentClient::new(pg)?);
+        let pgc = if paygent_ok {
+            Some(Arc::new(paygent::PaygentClient::new(pg)?))
+        } else {
+            None
+        };
         Ok(Gateways {
-            paygent: Some(pgc.clone()),
-            gmo: Some(Arc::new(gmo::GmoClient::new(gm)?)),
-            paidy: Some(Arc::new(paidy::PaidyClient::new(pd)?)),
-            paygent_client: Some(pgc),
-            paygent_hash_key: Secret::new("sandbox_hash_key"),
-            gmo_shop_id,
-            front: Front {
-                script_base: base.to_owned(),
-                paygent_merchant_id: "000000001".into(),
-                paygent_token_key: "test_sandbox_token_key".into(),
-                paygent_token_hash_key: Secret::new("sandbox_token_hash_key"),
-                paygent_3ds_hash_key: Secret::new("sandbox_3ds_hash_key"),
-                paidy_public_key: "pk_test_sandbox".into(),
+            paygent: pgc.clone().map(|c| c as Arc<dyn GatewayApi>),
+            gmo: if gmo_ok {
+                Some(Arc::new(gmo::GmoClient::new(gm)?))
+            } else {
+                None
             },
+            paidy: if paidy_ok {
+                Some(Arc::new(paidy::PaidyClient::new(pd)?))
+            } else {
+                None
+            },
+            paygent_client: pgc,
+            paygent_hash_key,
+            gmo_shop_id,
+            front,
         })
     }
 
-    /// A connector for `g` is configured (checkout offers only such gateways' methods).
+    /// Whether juchu can reach `g` (a connector is configured).
     pub fn has(&self, g: Gateway) -> bool {
         self.get(g).is_ok()
     }
@@ -131,6 +235,28 @@ impl Gateways {
             )
         })
     }
+}
+
+/// Rebuild the connectors from the shop's stored credentials (at start-up, and whenever
+/// they are saved). Does nothing for an app without endpoints (tests that hand it
+/// connectors).
+pub async fn reconnect(app: &App, shop_id: i64) -> Result<(), AppError> {
+    let Some(e) = app.endpoints() else {
+        return Ok(());
+    };
+    let mut c = ShopCredentials::default();
+    for g in [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy] {
+        match crate::methods::credentials(app, shop_id, g).await? {
+            Some(crate::methods::GatewayCredentials::Paygent(k)) => c.paygent = Some(k),
+            Some(crate::methods::GatewayCredentials::Gmo(k)) => c.gmo = Some(k),
+            Some(crate::methods::GatewayCredentials::Paidy(k)) => c.paidy = Some(k),
+            None => {}
+        }
+    }
+    let g = Gateways::connect(&e, &c)
+        .map_err(|x| AppError::Internal(format!("gateway connectors: {x}")))?;
+    app.set_gateways(g);
+    Ok(())
 }
 
 pub fn gateway_name(g: Gateway) -> &'static str {
@@ -496,7 +622,7 @@ pub(crate) async fn start_authorization(
             "お支払い合計が0円のため与信は不要です",
         ));
     }
-    let gw = app.gateways.get(gateway)?;
+    let gw = app.gateways().get(gateway)?;
     let op = NewOperation {
         shop_id: actor.shop_id,
         payment_id: None,
@@ -612,7 +738,7 @@ pub(crate) async fn finish_three_ds(
         .ok_or(AppError::NotFound("受注"))?;
     let (gateway, kind) = kind_of(&order)
         .ok_or_else(|| AppError::Internal("3-D Secure on an order without a gateway".into()))?;
-    let gw = app.gateways.get(gateway)?;
+    let gw = app.gateways().get(gateway)?;
     let request: serde_json::Value = serde_json::from_str(&op.request).unwrap_or_default();
     let verdict = match gw.complete_3ds(&r).await {
         Ok(st) if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) => {
@@ -700,7 +826,7 @@ pub(crate) async fn adopt_paidy(
     .await?
     .is_some();
     let amount = order.draft.totals.payment_total.get();
-    let gw = app.gateways.get(Gateway::Paidy)?;
+    let gw = app.gateways().get(Gateway::Paidy)?;
     let op = NewOperation {
         shop_id: actor.shop_id,
         payment_id: None,
@@ -1034,7 +1160,7 @@ pub async fn operate(
     payment::check(&facts(&order, &p, open.is_some(), &previous), action)
         .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
     let amount = target_amount(action, &order, &p, &input)?;
-    let gw = app.gateways.get(p.gateway)?;
+    let gw = app.gateways().get(p.gateway)?;
     let op = NewOperation {
         shop_id: actor.shop_id,
         payment_id: Some(p.id),

@@ -29,7 +29,7 @@ pub async fn refresh(app: &App, actor: &Actor, number: i64) -> Result<OperationR
             return Err(AppError::NotFound("決済"));
         }
     };
-    let gw = app.gateways.get(p.gateway)?;
+    let gw = app.gateways().get(p.gateway)?;
     let st = gw
         .query(&parse_ref(&p.held.ref_json)?)
         .await
@@ -138,7 +138,7 @@ pub(crate) async fn resolve(
         None => vec![],
     };
     drop(conn);
-    let gw = app.gateways.get(order_gateway(&order)?)?;
+    let gw = app.gateways().get(order_gateway(&order)?)?;
     // The gateway could not be asked now: try again on the next run. Any other error is the
     // gateway's definite answer that it cannot say (unknown id, no such inquiry): the
     // operation is closed as unverifiable, with what the operator must check by hand.

@@ -170,14 +170,14 @@ impl TestApp {
         let mail_dir = TempDir::new();
         let app = App::with_clock(store, move || sb_clock.now())
             .with_mailer(juchu_app::mail::Mailer::Files(mail_dir.0.clone()))
-            .with_gateways(
+            .with_endpoints(
                 // A short timeout, so a held answer is a lost one within a test.
-                juchu_app::payments::Gateways::sandbox(
+                juchu_app::payments::Endpoints::sandbox(
                     &format!("http://{addr}"),
                     std::time::Duration::from_secs(2),
-                )
-                .expect("connectors"),
-            );
+                ),
+            )
+            .expect("connectors");
         let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
             .await
             .expect("shop");
