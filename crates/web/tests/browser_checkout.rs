@@ -75,8 +75,10 @@ impl<'a> Buyer<'a> {
             Ok(e) => e,
             Err(_) => {
                 let url = self.url().await;
-                let body = self.c.source().await.unwrap_or_default();
-                let at: String = body.chars().take(3000).collect();
+                let at = match self.c.find(Locator::Css("body")).await {
+                    Ok(b) => b.text().await.unwrap_or_default(),
+                    Err(_) => String::new(),
+                };
                 panic!("{}: no {css} on {url}\n{at}", self.name)
             }
         }
@@ -121,7 +123,15 @@ impl<'a> Buyer<'a> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!("{}: expected …{suffix}, at {}", self.name, self.url().await);
+        let body = match self.c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        panic!(
+            "{}: expected …{suffix}, at {}\n{body}",
+            self.name,
+            self.url().await
+        );
     }
 
     /// A new buyer: no cart cookie.
@@ -143,9 +153,9 @@ impl<'a> Buyer<'a> {
             .unwrap();
         self.wait("#products").await;
         self.shot("products").await;
-        self.fill(".variant[data-code='TS-M'] input[name=quantity]", "2")
+        self.fill(".variant[data-code='TS-L'] input[name=quantity]", "2")
             .await;
-        self.click(".variant[data-code='TS-M'] button[type=submit]")
+        self.click(".variant[data-code='TS-L'] button[type=submit]")
             .await;
         self.at("/cart").await;
         self.c
@@ -652,4 +662,83 @@ async fn buyer_mistakes() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// A member logs in at お客様情報 (a wrong password first), sees the point balance, pays
+/// part with points and the rest by 銀行振込 (no gateway: complete at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_uses_points() {
+    let t = TestApp::start(support::Backend::Sqlite).await;
+    let (st, m) = t
+        .post(
+            "/api/v1/customers",
+            json!({"family_name": "会員", "given_name": "次郎", "family_kana": "カイイン", "given_kana": "ジロウ",
+                "email": "jiro@example.jp", "tel": "0311112222", "postal_code": "1500001", "prefecture": "東京都",
+                "address1": "渋谷区渋谷1-1"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{m}");
+    let cid = m["id"].as_i64().unwrap();
+    let (st, _) = t
+        .post(
+            &format!("/api/v1/customers/{cid}/points"),
+            json!({"delta": 500, "reason": "テスト"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mut tx = t.app.store.begin().await.unwrap();
+    let hash = juchu_app::access::hash_password("member-pass").unwrap();
+    juchu_store::customers::set_password_hash(&mut tx, t.shop_id, cid, &hash)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (_d, c) = browser().await;
+    let mut b = Buyer::new(&c, &t, "member");
+    b.fresh().await;
+    c.goto(&format!("{}/store/test", t.base)).await.unwrap();
+    b.click(".variant[data-code='TS-L'] button[type=submit]")
+        .await;
+    b.at("/cart").await;
+    b.click("#to-checkout").await;
+    b.at("/checkout/customer").await;
+    b.fill("#login_email", "jiro@example.jp").await;
+    b.fill("#login_password", "wrong").await;
+    b.click("#login").await;
+    let e = b.text("#err-login_password").await;
+    assert!(e.contains("正しくありません"), "{e}");
+    b.shot("login-failed").await;
+    b.fill("#login_password", "member-pass").await;
+    b.click("#login").await;
+    // Logged in: on to the delivery page; お客様情報 now shows the member's details.
+    b.at("/checkout/delivery").await;
+    c.goto(&format!("{}/store/test/checkout/customer", t.base))
+        .await
+        .unwrap();
+    let member = b.text("#member").await;
+    assert!(
+        member.contains("会員 次郎") && member.contains("渋谷区渋谷1-1"),
+        "{member}"
+    );
+    b.shot("member").await;
+    b.click("#to-delivery").await;
+    b.at("/checkout/delivery").await;
+    assert_eq!(b.text("#points-balance").await, "500");
+    b.choose("bank_transfer", None).await;
+    b.fill("#points", "300").await;
+    b.fill("#remarks", "午前中に届けてください").await;
+    b.shot("points").await;
+    b.click("#to-confirm").await;
+    b.at("/checkout/confirm").await;
+    let totals = b.text("#totals").await;
+    assert!(totals.contains("ポイント利用"), "{totals}");
+    assert!(b.text("#payment-total").await.contains("3,490円"));
+    b.shot("confirm").await;
+    b.place_order().await;
+    let n = b.completed().await;
+    let o = order(&t, n).await;
+    assert_eq!(o["customer_id"], cid);
+    assert_eq!(o["totals"]["points_used"], 300, "{o}");
+    assert_eq!(o["remarks"], "午前中に届けてください");
+    assert_eq!(o["status"], "awaiting_payment");
 }

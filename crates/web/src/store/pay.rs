@@ -167,20 +167,18 @@ pub async fn pay_paidy(
     settle(&s, &v, r).await
 }
 
-/// Where a 3-D Secure return leads. The return is found by the cookie when the browser sent
-/// it, else by the gateway's ids (a cross-site POST carries no SameSite=Lax cookie); without
-/// the cookie a failure goes to the payment page by a GET (which carries it), where the
-/// checkout's message says what happened.
+/// Where a 3-D Secure return leads. A failure goes to the payment page by a redirect (the
+/// checkout keeps the message): a reload must not replay the gateway's answer, and a
+/// cross-site return (no SameSite=Lax cookie; the app finds the checkout by the gateway's
+/// ids) reaches the buyer's cookie on the GET that follows.
 async fn three_ds_settle(
     s: &AppState,
     v: &Visit,
     r: Result<checkout::Next, juchu_app::AppError>,
 ) -> Response {
-    if v.sent.is_some() {
-        return settle(s, v, r).await;
-    }
     match r {
         Ok(next) => follow(v, next).unwrap_or_else(|_| v.redirect("/checkout/payment")),
+        Err(e) if v.sent.is_some() => settle(s, v, Err(e)).await,
         Err(e) => v.error(&e),
     }
 }

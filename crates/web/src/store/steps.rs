@@ -235,7 +235,7 @@ pub async fn login(
         customer_page(&s, &v, None, errors, Some(message), email, status)
     };
     match checkout::login(&s.app, &v.buyer(), email, &f.password).await {
-        Ok(()) => v.redirect("/checkout/customer"),
+        Ok(()) => v.redirect("/checkout/delivery"),
         Err(AppError::Unauthenticated) => {
             let mut errors = BTreeMap::new();
             errors.insert(
