@@ -305,6 +305,13 @@ async fn paygent_card_authorizes() {
     b.place_order().await;
     b.at("/checkout/payment").await;
     b.shot("payment").await;
+    // The token script refuses a holder name in full-width characters: the message is
+    // beside the form and nothing is sent to juchu.
+    b.pay_card(OK_CARD, "山田 花子").await;
+    let e = b.text("#err-name").await;
+    assert!(e.contains("半角ローマ字"), "{e}");
+    assert!(b.url().await.ends_with("/checkout/payment"));
+    b.shot("token-error").await;
     b.pay_card(OK_CARD, "HANAKO YAMADA").await;
     let n = b.completed().await;
 
@@ -334,18 +341,77 @@ async fn paygent_card_authorizes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gmo_card_captures() {
     let t = TestApp::start(support::Backend::Sqlite).await;
-    set_method(&t, "gmo_card", json!({"capture": "auth_and_capture"})).await;
+    set_method(
+        &t,
+        "gmo_card",
+        json!({"capture": "auth_and_capture", "installments": ["1", "3", "bonus"],
+            "installments_note": "分割・ボーナス払いはカード会社の規定によります",
+            "confirm_note": "ご注文確定後、カード情報の入力画面へ進みます"}),
+    )
+    .await;
     let (_d, c) = browser().await;
     let mut b = Buyer::new(&c, &t, "gmo-card");
     b.shop_to_confirmation("gmo_card", None).await;
+    assert!(
+        b.text("#confirm-note")
+            .await
+            .contains("カード情報の入力画面へ進みます")
+    );
     b.place_order().await;
     b.at("/checkout/payment").await;
+    assert!(
+        b.text("#installments-note")
+            .await
+            .contains("カード会社の規定")
+    );
+    let options = b.text("#installments").await;
+    assert!(
+        options.contains("一括") && options.contains("3回") && options.contains("ボーナス一括"),
+        "{options}"
+    );
+    // 戻る: the pending order goes, the confirmation page is back.
+    let first: i64 = b
+        .wait("#order-ref")
+        .await
+        .attr("data-number")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+        .parse()
+        .unwrap();
+    b.click("#back").await;
+    b.at("/checkout/confirm").await;
+    b.shot("back").await;
+    b.place_order().await;
+    b.at("/checkout/payment").await;
+    // GMO's token script: a number too short.
+    b.pay_card("411111", "HANAKO YAMADA").await;
+    let e = b.text("#err-number").await;
+    assert!(e.contains("桁数"), "{e}");
+    b.shot("token-error").await;
+    b.select("#installments", "3").await;
     b.pay_card(OK_CARD, "HANAKO YAMADA").await;
     let n = b.completed().await;
+    assert_ne!(n, first, "a new order after 戻る");
+    // The order left by 戻る is gone (deleted, or found only as deleted).
+    let (st, first_order) = t.get(&format!("/api/v1/orders/{first}")).await;
+    assert!(
+        st == StatusCode::NOT_FOUND || !first_order["deleted_at"].is_null(),
+        "{st} {first_order}"
+    );
     assert_eq!(order(&t, n).await["status"], "new");
     let p = payment(&t, n).await;
     assert_eq!(p["state"], "captured", "{p}");
-    assert!(!ledger_of(&t, "gmo", &format!("\"{n}-")).await.is_empty());
+    let at_gmo = ledger_of(&t, "gmo", &format!("\"{n}-")).await;
+    assert_eq!(at_gmo.len(), 1, "{at_gmo:?}");
+    assert_eq!(
+        (
+            at_gmo[0]["method"].as_str(),
+            at_gmo[0]["pay_times"].as_str()
+        ),
+        (Some("2"), Some("3")),
+        "分割 3回: {at_gmo:?}"
+    );
     assert!(mail_kinds(&t, n).await.contains(&"thanks".to_owned()));
 }
 
