@@ -1005,7 +1005,7 @@ async fn outcome(app: &App, b: &Buyer, r: OperationResult) -> Result<Next, AppEr
     match r.status {
         OpStatus::Succeeded => Ok(Next::Completed),
         OpStatus::Failed | OpStatus::Partial => {
-            let message = if r.result_code.is_empty() {
+            let message = if r.result_code.is_empty() || r.message.contains(&r.result_code) {
                 r.message.clone()
             } else {
                 format!("{}（コード {}）", r.message, r.result_code)
