@@ -613,26 +613,7 @@ async fn gmo_3ds_challenge(t: TestApp) {
         .await
         .unwrap();
     // The issuer's page (a challenge that passes), then the POST back to RetUrl.
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = client.get(&url).send().await.unwrap().text().await.unwrap();
-    let (action, mut fields) = form_of(&page);
-    fields.push(("answer".into(), "ok".into()));
-    let action = if action.starts_with("http") {
-        action
-    } else {
-        format!("{}{}", t.base, action)
-    };
-    let back = client.post(&action).form(&fields).send().await.unwrap();
-    let text = back.text().await.unwrap();
-    let (_, ret) = form_of(&text);
-    let order_id = ret
-        .iter()
-        .find(|(k, _)| k == "OrderID")
-        .map(|(_, v)| v.clone())
-        .expect("OrderID");
+    let order_id = gmo_challenge(&t, &url).await;
     // Twice, as a reloading browser would: one authorization.
     for _ in 0..2 {
         assert_eq!(
@@ -655,7 +636,25 @@ async fn gmo_3ds_challenge(t: TestApp) {
     else {
         panic!("redirect");
     };
-    let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+    let order_id = gmo_challenge(&t, &url).await;
+    let next = checkout::gmo_3ds_returned(&t.app, None, t.shop_id, &order_id)
+        .await
+        .unwrap();
+    assert!(
+        matches!(next, Next::Failed { .. }),
+        "a failed challenge: {next:?}"
+    );
+    assert_eq!(order_of(&t, &b2).await["status"], "pending_payment");
+}
+
+/// Through GMO's 3-D Secure challenge page as the buyer's browser (認証する): the OrderID
+/// the page posts back to RetUrl.
+async fn gmo_challenge(t: &TestApp, url: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = client.get(url).send().await.unwrap().text().await.unwrap();
     let (action, mut fields) = form_of(&page);
     fields.push(("answer".into(), "ok".into()));
     let action = if action.starts_with("http") {
@@ -673,19 +672,10 @@ async fn gmo_3ds_challenge(t: TestApp) {
         .await
         .unwrap();
     let (_, ret) = form_of(&text);
-    let order_id = ret
-        .iter()
+    ret.into_iter()
         .find(|(k, _)| k == "OrderID")
-        .map(|(_, v)| v.clone())
-        .expect("OrderID");
-    let next = checkout::gmo_3ds_returned(&t.app, None, t.shop_id, &order_id)
-        .await
-        .unwrap();
-    assert!(
-        matches!(next, Next::Failed { .. }),
-        "a failed challenge: {next:?}"
-    );
-    assert_eq!(order_of(&t, &b2).await["status"], "pending_payment");
+        .map(|(_, v)| v)
+        .expect("OrderID")
 }
 
 async fn paidy_checkout_is_checked_before_it_is_taken(t: TestApp) {

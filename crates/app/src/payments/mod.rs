@@ -560,10 +560,7 @@ pub(crate) async fn start_authorization(
     let pending = order.draft.status == OrderStatus::PendingPayment;
     if pending != input.checkout || order.deleted_at.is_some() {
         return Err(if input.checkout {
-            AppError::conflict(
-                "checkout_closed",
-                "このご注文のお手続きは終了しています。もう一度ご購入手続きをしてください",
-            )
+            checkout_closed()
         } else {
             AppError::conflict(
                 "payment_in_progress",
@@ -798,10 +795,7 @@ pub(crate) async fn adopt_paidy(
         Err(first) => return Ok(first),
     };
     if order.draft.status != OrderStatus::PendingPayment || order.deleted_at.is_some() {
-        return Err(AppError::conflict(
-            "checkout_closed",
-            "このご注文のお手続きは終了しています。もう一度ご購入手続きをしてください",
-        ));
+        return Err(checkout_closed());
     }
     if order.draft.payment_method != juchu_domain::payment_method::PaymentMethod::Paidy {
         return Err(AppError::conflict(
@@ -884,6 +878,15 @@ pub(crate) async fn adopt_paidy(
         Err(e) => Verdict::from_error(e),
     };
     settle(app, &actor.name, op_id, verdict).await
+}
+
+/// A checkout's payment for an order that is no longer 決済処理中 (completed, or removed by
+/// the sweep meanwhile).
+fn checkout_closed() -> AppError {
+    AppError::conflict(
+        "checkout_closed",
+        "このご注文のお手続きは終了しています。もう一度ご購入手続きをしてください",
+    )
 }
 
 fn capture_mode_of(request: &serde_json::Value) -> CaptureMode {
