@@ -704,6 +704,11 @@ async fn buyer_mistakes() {
     let methods = b.text("#methods").await;
     assert!(!methods.contains("クレジットカード"), "{methods}");
     b.shot("no-fixed-fee").await;
+    b.choose("bank_transfer", None).await;
+    b.click("#to-confirm").await;
+    b.at("/checkout/confirm").await;
+    assert!(b.text("#shipping").await.contains("別途お見積り"));
+    b.shot("confirm-no-fixed-fee").await;
 
     // A form posted from elsewhere (no cart cookie) is refused.
     let r = t

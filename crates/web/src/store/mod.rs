@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
@@ -221,8 +221,14 @@ impl Visit {
         }
     }
 
+    /// The answer with the cart cookie (when new); never cached (the pages carry the form
+    /// token and the buyer's details) and never framed (no clickjacking of 「注文する」).
     fn respond(&self, r: Response) -> Response {
-        (self.jar.clone(), r).into_response()
+        let mut r = (self.jar.clone(), r).into_response();
+        let h = r.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        r
     }
 
     fn redirect(&self, path: &str) -> Response {
