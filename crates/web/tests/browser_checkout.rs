@@ -569,6 +569,58 @@ async fn gmo_three_d_secure() {
     let n = b.completed().await;
     assert_eq!(payment(&t, n).await["state"], "authorized");
     assert_eq!(order(&t, n).await["status"], "new");
+
+    // A real issuer's page is on another site: its POST back to the shop carries no
+    // SameSite=Lax cookie. The return is found by the OrderID; the redirect that follows is
+    // a GET, which brings the cookie to the completion page.
+    let mut b = Buyer::new(&c, &t, "gmo-3ds-cross-site");
+    b.shop_to_confirmation("gmo_card", None).await;
+    b.place_order().await;
+    b.at("/checkout/payment").await;
+    b.pay_card("4111111111113000", "HANAKO YAMADA").await;
+    let access_id = b
+        .wait("input[name=AccessID]")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let page = t
+        .client
+        .post(format!("{}/gmo/tds2/challenge", t.base))
+        .form(&[("AccessID", access_id.as_str()), ("answer", "ok")])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let attr = |after: &str| {
+        let from = page.find(after).unwrap() + after.len();
+        page[from..from + page[from..].find('"').unwrap()].to_owned()
+    };
+    let ret_url = attr("action=\"");
+    let order_id = attr("name=\"OrderID\" value=\"");
+    assert!(
+        ret_url.ends_with("/store/test/checkout/3ds/gmo"),
+        "{ret_url}"
+    );
+    let r = t
+        .client
+        .post(&ret_url)
+        .form(&[
+            ("AccessID", access_id.as_str()),
+            ("OrderID", order_id.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(to, "/store/test/checkout/complete");
+    c.goto(&format!("{}{to}", t.base)).await.unwrap();
+    let n = b.completed().await;
+    assert_eq!(payment(&t, n).await["state"], "authorized");
 }
 
 /// Paidy Checkout: approved → 完了; rejected → the message, then コンビニ instead.
