@@ -1492,7 +1492,7 @@ pub async fn paidy_approved(app: &App, b: &Buyer, payment_id: &str) -> Result<Ne
         &who,
         number,
         payment_id,
-        format!("checkout-{}-paidy-{}", l.c.id, payment_id.trim()),
+        payments::paidy_key(payment_id),
     )
     .await?;
     if r.status == OpStatus::Succeeded && s.capture == CaptureMode::AuthAndCapture {

@@ -388,7 +388,7 @@ async fn serve(
         // The bundled sandboxes answer on the same port, so a fresh machine needs nothing else;
         // they push their notifications to the demo shop.
         let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
-        for g in ["paygent", "gmo"] {
+        for g in ["paygent", "gmo", "paidy"] {
             sb.notify_to(
                 g,
                 Some(format!(

@@ -57,6 +57,7 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         .route("/api/openapi.json", get(openapi::document))
         .route("/notify/{shop}/paygent", axum::routing::post(notify::paygent))
         .route("/notify/{shop}/gmo", axum::routing::post(notify::gmo))
+        .route("/notify/{shop}/paidy", axum::routing::post(notify::paidy))
         .nest("/api/v1", api::routes())
         .nest("/admin", ui::routes())
         .nest("/store/{shop}", store::routes())

@@ -1,5 +1,5 @@
-//! Where the gateways push: Paygent 差分通知 and GMO 結果通知, per shop
-//! (`/notify/{shop}/paygent`, `/notify/{shop}/gmo`). No login: a notification proves itself
+//! Where the gateways push: Paygent 差分通知, GMO 結果通知 and Paidy webhooks, per shop
+//! (`/notify/{shop}/paygent`, `/notify/{shop}/gmo`, `/notify/{shop}/paidy`). No login: a notification proves itself
 //! (Paygent's `hc`, GMO's ShopID) and only names a payment — juchu asks the gateway before
 //! anything changes. The answer tells the gateway to stop resending (`result=0` / `0`) once
 //! the notification is taken or refused and logged; an internal error asks it to resend.
@@ -46,5 +46,21 @@ pub async fn gmo(
     answer(
         juchu_app::payments::receive_gmo(&s.app, &shop, &fields).await,
         "0",
+    )
+}
+
+/// Paidy webhooks (JSON); any 2xx tells Paidy it arrived.
+pub async fn paidy(
+    State(s): State<AppState>,
+    Path(shop): Path<String>,
+    body: Bytes,
+) -> (StatusCode, &'static str) {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        tracing::warn!("a Paidy webhook that is not JSON");
+        return (StatusCode::BAD_REQUEST, "not json");
+    };
+    answer(
+        juchu_app::payments::receive_paidy(&s.app, &shop, &v).await,
+        "ok",
     )
 }

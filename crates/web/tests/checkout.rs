@@ -21,6 +21,7 @@ both_backends!(
     paidy_checkout_is_checked_before_it_is_taken,
     konbini_checkout_gives_the_number_in_the_thanks_mail,
     stored_credentials_drive_the_connectors,
+    paidy_webhooks_take_or_close_what_the_browser_never_brought,
 );
 
 const CODE: &str = "CK-1";
@@ -816,4 +817,81 @@ async fn stored_credentials_drive_the_connectors(t: TestApp) {
             .iter()
             .any(|m| m.method == juchu_domain::payment_method::PaymentMethod::GmoCard)
     );
+}
+
+async fn paidy_authorize(t: &TestApp, payload: Value) -> String {
+    let r: Value = t
+        .client
+        .post(format!("{}/paidy/checkout/authorize", t.base))
+        .json(&json!({"api_key": "pk_test_sandbox", "payload": payload, "decision": "approve"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["id"].as_str().expect("pay_").to_owned()
+}
+
+async fn paidy_webhooks_take_or_close_what_the_browser_never_brought(t: TestApp) {
+    product(&t, 10).await;
+    // The buyer approves in Paidy Checkout and closes the browser: the webhook completes
+    // the order.
+    let b = ready(&t, "paidy", None).await;
+    assert_eq!(confirm(&t, &b).await, Next::PaymentPage);
+    let v = checkout::view(&t.app, &b).await.unwrap();
+    let n = v.order_number.unwrap();
+    let id = paidy_authorize(&t, v.paidy.unwrap().payload).await;
+    let mut status = Value::Null;
+    for _ in 0..50 {
+        status = order_of(&t, &b).await["status"].clone();
+        if status == "new" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "new");
+    let (_, pay) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    assert_eq!(pay["payment_id"], id, "{pay}");
+    assert_eq!(
+        mails(&t, n)
+            .await
+            .iter()
+            .filter(|m| m["kind"] == "thanks")
+            .count(),
+        1
+    );
+    // The browser comes back late: the same payment, taken once.
+    assert_eq!(
+        checkout::paidy_approved(&t.app, &b, &id).await.unwrap(),
+        Next::Completed
+    );
+    // A buyer who approves after the order was removed: Paidy's payment is closed.
+    t.set_now("2026-11-20T10:00:00+09:00");
+    let b = ready(&t, "paidy", None).await;
+    assert_eq!(confirm(&t, &b).await, Next::PaymentPage);
+    let v = checkout::view(&t.app, &b).await.unwrap();
+    let payload = v.paidy.unwrap().payload;
+    t.set_now("2026-11-20T11:01:00+09:00");
+    let s = checkout::sweep(&t.app, std::time::Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(s[0].removal, Removal::Removed);
+    let late = paidy_authorize(&t, payload).await;
+    let mut held = Value::Null;
+    for _ in 0..50 {
+        let l = t.ledger().await;
+        held = l["paidy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == late)
+            .cloned()
+            .unwrap_or_default();
+        if held["status"] == "closed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(held["status"], "closed", "{held}");
 }

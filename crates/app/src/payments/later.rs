@@ -444,6 +444,111 @@ pub async fn receive_gmo(
     h.take(app).await
 }
 
+/// Paidy webhook for the shop `shop_code` (JSON: payment_id, status, order_ref …). Only a
+/// storefront's `authorize_success` acts — its order_ref is the plain order number — and
+/// Paidy is asked before anything changes: for a 決済処理中 order whose buyer never came back
+/// from Paidy Checkout, the payment is taken exactly as the browser's return would
+/// (`adopt_paidy`, same key); for an order that no longer waits for it, the payment is
+/// closed at Paidy, so nothing stays authorized without an order. Every webhook is logged.
+pub async fn receive_paidy(
+    app: &App,
+    shop_code: &str,
+    body: &serde_json::Value,
+) -> Result<(), AppError> {
+    let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
+    let (pay, status, order_ref) = (text("payment_id"), text("status"), text("order_ref"));
+    let id = format!("{pay}:{status}");
+    let shop = shop_id(app, shop_code).await?;
+    let h = Heard {
+        shop_id: shop,
+        gateway: Gateway::Paidy,
+        notice_id: &id,
+        payment_ref: &pay,
+        trading_id: None,
+        status: &status,
+        amount: None,
+        via: "push",
+    };
+    let number: Option<i64> = order_ref.parse().ok();
+    let (Some(number), "authorize_success") = (number, status.as_str()) else {
+        return h.take(app).await;
+    };
+    let mut conn = app.store.read().await?;
+    if store::notice_seen(&mut conn, shop, "paidy", &id).await? {
+        return Ok(());
+    }
+    if store::by_gateway_id(&mut conn, shop, Gateway::Paidy, GatewayId::Display(&pay))
+        .await?
+        .is_some()
+    {
+        drop(conn);
+        return h.log(app, "unchanged", "受注に登録済みの決済です").await;
+    }
+    let order = orders::get(&mut conn, shop, number).await?;
+    drop(conn);
+    let waiting = order.as_ref().is_some_and(|o| {
+        o.draft.status == OrderStatus::PendingPayment
+            && o.deleted_at.is_none()
+            && o.draft.payment_method == PaymentMethod::Paidy
+    });
+    if waiting {
+        let who = Actor {
+            shop_id: shop,
+            user_id: None,
+            name: "Paidy（通知）".into(),
+            is_admin: false,
+        };
+        let r = super::adopt_paidy(app, &who, number, &pay, paidy_key(&pay)).await?;
+        return h.log(app, "applied", &r.message).await;
+    }
+    if let Some(o) = &order
+        && store::open_operation(&mut *app.store.read().await?, o.id)
+            .await?
+            .is_some()
+    {
+        // The order's payment step is still running: hear it again later.
+        return Err(AppError::conflict(
+            "payment_in_doubt",
+            "受注の決済処理が進行中です",
+        ));
+    }
+    let gw = app.gateways().get(Gateway::Paidy)?;
+    let r = PaymentRef::Paidy {
+        payment_id: pay.clone(),
+    };
+    match gw.query(&r).await {
+        Ok(st) if st.state == PaymentState::Authorized => {
+            gw.cancel(&r, app.now())
+                .await
+                .map_err(|e| AppError::conflict("gateway_error", e.to_string()))?;
+            h.log(
+                app,
+                "applied",
+                &format!(
+                    "注文番号 {number} はお支払いを待っていないため、Paidyの決済 {pay}（{}）をクローズしました",
+                    yen(st.amount)
+                ),
+            )
+            .await
+        }
+        Ok(st) => {
+            h.log(
+                app,
+                "unchanged",
+                &format!("Paidyの決済は{}です", st.gateway_status),
+            )
+            .await
+        }
+        Err(e) => Err(AppError::conflict("gateway_error", e.to_string())),
+    }
+}
+
+/// The key of taking a Paidy Checkout payment: the same whether the buyer's browser or
+/// Paidy's webhook brings it, so it is taken once.
+pub(crate) fn paidy_key(payment_id: &str) -> String {
+    format!("paidy-{}", payment_id.trim())
+}
+
 /// One pull round.
 #[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncReport {

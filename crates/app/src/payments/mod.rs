@@ -40,8 +40,10 @@ mod later;
 mod recovery;
 mod view;
 
+pub(crate) use later::paidy_key;
 pub use later::{
-    LaterInput, SyncReport, notices, receive_gmo, receive_paygent, request_later, sync,
+    LaterInput, SyncReport, notices, receive_gmo, receive_paidy, receive_paygent, request_later,
+    sync,
 };
 pub use recovery::{Recovered, recover, refresh};
 pub(crate) use recovery::{authorized_at_gateway, resolve};

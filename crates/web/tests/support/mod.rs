@@ -201,7 +201,7 @@ impl TestApp {
             .await
             .expect("user");
         }
-        for g in ["paygent", "gmo"] {
+        for g in ["paygent", "gmo", "paidy"] {
             sandbox.notify_to(g, Some(format!("http://{addr}/notify/test/{g}")));
         }
         let router = juchu_web::router(
