@@ -685,6 +685,12 @@ fn validate_delivery(input: &DeliveryInput) -> Result<store::DeliveryFields, Inv
     })
 }
 
+/// Check a delivery method without saving it: every bad field (forms add the ones they
+/// could not parse).
+pub fn check_delivery(input: &DeliveryInput) -> Result<(), Invalid> {
+    validate_delivery(input).map(|_| ())
+}
+
 /// The shop's delivery methods in display order.
 pub async fn deliveries(app: &App, shop_id: i64) -> Result<Vec<DeliveryMethod>, AppError> {
     Ok(store::deliveries(&mut *app.store.read().await?, shop_id)
@@ -1051,9 +1057,7 @@ pub async fn set_credentials(
             given.insert(f.name, v.to_owned());
         }
     }
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
+    // Format errors are reported together with the required fields still missing.
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let old = store::credentials_for_update(&mut tx, actor.shop_id, gateway).await?;
@@ -1078,7 +1082,7 @@ pub async fn set_credentials(
     }
     merged.retain(|k, v| !v.is_empty() && specs.iter().any(|f| f.name == k));
     for f in specs.iter().filter(|f| f.required) {
-        if !merged.contains_key(f.name) {
+        if !merged.contains_key(f.name) && !errors.0.iter().any(|e| e.field == f.name) {
             errors.push(FieldError::new(
                 f.name,
                 "required",

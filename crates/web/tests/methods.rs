@@ -347,7 +347,7 @@ async fn credentials_are_sealed_masked_and_kept(t: TestApp) {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let mut f = fields(&v);
     f.sort();
-    assert_eq!(f, vec!["pin", "site_pass"]);
+    assert_eq!(f, vec!["pin", "shop_pass", "site_id", "site_pass"]);
     let (st, v) = put(
         &t,
         "/api/v1/shop/gateway-credentials/gmo",

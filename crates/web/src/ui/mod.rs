@@ -1,6 +1,7 @@
 //! The admin UI (管理画面): server-rendered Japanese pages. Reads use GET with the search
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
+mod methods;
 mod pages;
 mod payments;
 
@@ -46,6 +47,8 @@ impl Templates {
             "cancelled_stock.html",
             "notices.html",
             "settings.html",
+            "payment_methods.html",
+            "payment_method.html",
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
@@ -163,4 +166,18 @@ pub fn routes() -> Router<AppState> {
         .route("/settings/users", post(pages::add_user))
         .route("/settings/payments", post(pages::payment_settings))
         .route("/settings/shop", post(pages::shop_mail))
+        .route("/settings/payment-methods", get(methods::page))
+        .route(
+            "/settings/payment-methods/{method}",
+            get(methods::edit_method).post(methods::save_method),
+        )
+        .route(
+            "/settings/gateway-credentials/{gateway}",
+            post(methods::save_credentials),
+        )
+        .route("/settings/delivery-methods", post(methods::save_delivery))
+        .route(
+            "/settings/delivery-methods/{id}/delete",
+            post(methods::delete_delivery),
+        )
 }

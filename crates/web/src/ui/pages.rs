@@ -42,7 +42,7 @@ fn cookie(s: &AppState, name: &'static str, value: String) -> Cookie<'static> {
 }
 
 /// Layout values every page needs.
-fn base(sess: &Session, menu: &str) -> minijinja::Value {
+pub(super) fn base(sess: &Session, menu: &str) -> minijinja::Value {
     context! {
         user => sess.actor.name.clone(),
         is_admin => sess.actor.is_admin,
@@ -52,7 +52,7 @@ fn base(sess: &Session, menu: &str) -> minijinja::Value {
     }
 }
 
-fn page_ctx(base: minijinja::Value, extra: minijinja::Value) -> minijinja::Value {
+pub(super) fn page_ctx(base: minijinja::Value, extra: minijinja::Value) -> minijinja::Value {
     context! { ..base, ..extra }
 }
 
@@ -580,7 +580,7 @@ pub async fn edit_order(
     }
 }
 
-fn unprocessable(mut r: Response) -> Response {
+pub(super) fn unprocessable(mut r: Response) -> Response {
     if r.status().is_success() {
         *r.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     }
