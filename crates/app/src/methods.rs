@@ -556,9 +556,15 @@ pub async fn set(
     if !actor.is_admin {
         return Err(AppError::Forbidden);
     }
-    let current = method_settings(app, actor.shop_id, method).await?;
+    // Read and write under the lock, so two partial changes at once both take effect.
+    let mut tx = app.store.begin().await?;
+    let current = store::method_for_update(&mut tx, actor.shop_id, method)
+        .await?
+        .map(MethodSettings::of_row)
+        .unwrap_or_else(|| MethodSettings::defaults(method));
     let mut s = validate(&current, input)?;
-    s.updated_at = Some(app.now());
+    let now = app.now();
+    s.updated_at = Some(now);
     s.updated_by = actor.name.clone();
     let row = store::MethodRow {
         shop_id: actor.shop_id,
@@ -578,10 +584,9 @@ pub async fn set(
         confirm_note: s.confirm_note.clone(),
         mail_note: s.mail_note.clone(),
         logo_url: s.logo_url.clone(),
-        updated_at: app.now(),
+        updated_at: now,
         updated_by: actor.name.clone(),
     };
-    let mut tx = app.store.begin().await?;
     store::set_method(&mut tx, &row).await?;
     tx.commit().await?;
     Ok(s)

@@ -129,6 +129,22 @@ pub async fn method(
     r.map(MethodRow::try_from).transpose()
 }
 
+/// The same inside a write transaction, with the shop's row locked first (PostgreSQL
+/// `FOR UPDATE`; SQLite's transaction holds the write lock): a change of a method's settings
+/// reads and writes without another change slipping in between, row or no row yet.
+pub async fn method_for_update(
+    tx: &mut Tx,
+    shop_id: i64,
+    m: PaymentMethod,
+) -> Result<Option<MethodRow>, StoreError> {
+    let lock = tx.lock_clause();
+    let _: Option<i64> = sqlx::query_scalar(&format!("SELECT id FROM shops WHERE id = $1{lock}"))
+        .bind(shop_id)
+        .fetch_optional(tx.conn())
+        .await?;
+    method(tx.conn(), shop_id, m).await
+}
+
 /// Every stored method of the shop (methods without a row are not listed).
 pub async fn methods(conn: &mut AnyConnection, shop_id: i64) -> Result<Vec<MethodRow>, StoreError> {
     let rows: Vec<MethodDb> = sqlx::query_as(&format!(
