@@ -301,6 +301,8 @@ pub async fn ensure_shop(
     match shops::create(&mut tx, code, name, app.now()).await {
         Ok(s) => {
             tx.commit().await?;
+            // A new shop can sell at once: the usual delivery methods, every payment method.
+            crate::methods::seed_defaults(app, s.id).await?;
             Ok((s, true))
         }
         Err(e) if e.is_constraint() => {

@@ -550,9 +550,6 @@ async fn delivery_methods_crud(t: TestApp) {
     let (other, _) = juchu_app::access::ensure_shop(&t.app, "other", "他店")
         .await
         .expect("shop");
-    methods::seed_defaults(&t.app, other.id)
-        .await
-        .expect("seed");
     let theirs = methods::deliveries(&t.app, other.id)
         .await
         .expect("deliveries")[0]

@@ -181,9 +181,6 @@ impl TestApp {
         let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
             .await
             .expect("shop");
-        juchu_app::methods::seed_defaults(&app, shop.id)
-            .await
-            .expect("delivery methods");
         for (login, name, role) in [
             (ADMIN, "管理 太郎", "admin"),
             (OPERATOR, "受注 花子", "operator"),
