@@ -158,13 +158,10 @@ pub async fn add(
     jar: CookieJar,
     Form(f): Form<LineForm>,
 ) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
+    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     let n = match quantity(&f.quantity, 1) {
         Ok(n) => n,
         Err(m) => {
@@ -191,13 +188,10 @@ pub async fn update(
     jar: CookieJar,
     Form(f): Form<LineForm>,
 ) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
+    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     let n = if f.op == "delete" {
         0
     } else {

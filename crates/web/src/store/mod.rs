@@ -203,9 +203,37 @@ impl Visit {
         checkout::form_token(&self.token)
     }
 
-    /// The form's `csrf` belongs to the cookie the browser sent (a page of another site can
-    /// read neither): None, else the 403 page.
-    fn refuse_forgery(&self, given: &str) -> Option<Response> {
+    /// `start` for a form's POST (see `forged`).
+    async fn start_form(
+        s: &AppState,
+        shop: &str,
+        jar: CookieJar,
+        csrf: &str,
+    ) -> Result<Visit, Response> {
+        let v = Visit::start(s, shop, jar).await?;
+        match v.forged(csrf) {
+            Some(refusal) => Err(refusal),
+            None => Ok(v),
+        }
+    }
+
+    /// `current` for a form's POST (see `forged`).
+    async fn current_form(
+        s: &AppState,
+        shop: &str,
+        jar: CookieJar,
+        csrf: &str,
+    ) -> Result<Visit, Response> {
+        let v = Visit::current(s, shop, jar).await?;
+        match v.forged(csrf) {
+            Some(refusal) => Err(refusal),
+            None => Ok(v),
+        }
+    }
+
+    /// The 403 page unless the form's `csrf` belongs to the cookie the browser sent (a page
+    /// of another site can read neither).
+    fn forged(&self, given: &str) -> Option<Response> {
         let ok = self
             .sent
             .as_deref()

@@ -106,13 +106,10 @@ pub async fn pay_card(
     jar: CookieJar,
     Form(f): Form<CardForm>,
 ) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
+    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     let Some(base) = base_url(&s, &headers) else {
         return v.respond(super::error_page(
             Some(&v.front),
@@ -156,13 +153,10 @@ pub async fn pay_paidy(
     jar: CookieJar,
     Form(f): Form<PaidyForm>,
 ) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
+    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     let r = checkout::paidy_approved(&s.app, &v.buyer(), f.payment_id.trim()).await;
     settle(&s, &v, r).await
 }
@@ -239,13 +233,10 @@ pub async fn back(
     jar: CookieJar,
     Form(f): Form<BackForm>,
 ) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
+    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     match checkout::back(&s.app, &v.buyer()).await {
         Ok(()) if f.to == "delivery" => v.redirect("/checkout/delivery"),
         Ok(()) => v.redirect("/checkout/confirm"),

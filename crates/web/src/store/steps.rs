@@ -119,13 +119,10 @@ pub async fn set_customer(
     jar: CookieJar,
     Form(f): Form<CustomerForm>,
 ) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
+    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     match checkout::set_buyer(&s.app, &v.buyer(), f.input.clone()).await {
         Ok(()) => v.redirect("/checkout/delivery"),
         Err(AppError::Invalid(i)) => {
@@ -173,13 +170,10 @@ pub async fn login(
     jar: CookieJar,
     Form(f): Form<LoginForm>,
 ) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
+    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     let email = f.email.trim();
     let fail = |errors: BTreeMap<String, String>, message: String, status| {
         customer_page(&s, &v, None, errors, Some(message), email, status)
@@ -366,13 +360,10 @@ pub async fn choose(
     jar: CookieJar,
     Form(f): Form<ChoiceForm>,
 ) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
+    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     let mut konbini = BTreeMap::new();
     for (m, k) in [
         ("gmo_konbini", &f.konbini_gmo_konbini),
@@ -535,13 +526,10 @@ pub async fn confirm(
     jar: CookieJar,
     Form(f): Form<ConfirmForm>,
 ) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
+    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    if let Some(r) = v.refuse_forgery(&f.csrf) {
-        return r;
-    }
     match checkout::confirm(&s.app, &v.buyer(), &f.attempt).await {
         Ok(next) => match follow(&v, next) {
             Ok(r) => r,
