@@ -65,13 +65,18 @@ impl<'a> Buyer<'a> {
     }
 
     async fn wait(&self, css: &str) -> fantoccini::elements::Element {
-        match self
-            .c
-            .wait()
-            .at_most(Duration::from_secs(15))
-            .for_element(Locator::Css(css))
-            .await
-        {
+        // Polled by hand: while a page posts itself on (the issuers' pages do), a lookup can
+        // fail with a navigation error rather than "no such element", which would end
+        // fantoccini's own wait at once.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let found = loop {
+            match self.c.find(Locator::Css(css)).await {
+                Ok(e) => break Ok(e),
+                Err(e) if std::time::Instant::now() >= deadline => break Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        match found {
             Ok(e) => e,
             Err(_) => {
                 let url = self.url().await;
