@@ -6,52 +6,12 @@
 mod browser;
 mod support;
 
-use std::time::Duration;
-
-use browser::{browser, login, shot, text};
+use browser::{browser, fill, login, shot, submit, text};
 use fantoccini::{Client, Locator};
 use juchu_app::methods::{self, GatewayCredentials};
 use juchu_domain::payment::{AttemptControl, CaptureMode};
 use juchu_domain::payment_method::{Gateway, PaymentMethod};
-use serde_json::Value;
 use support::TestApp;
-
-/// Click what `css` finds and wait for the next page to load.
-async fn submit(c: &Client, css: &str) {
-    c.execute("window.__old_page = true; return null;", vec![])
-        .await
-        .unwrap();
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("no {css}"))
-        .click()
-        .await
-        .unwrap();
-    for _ in 0..600 {
-        let loaded = c
-            .execute(
-                "return window.__old_page === undefined && document.readyState === 'complete';",
-                vec![],
-            )
-            .await;
-        if matches!(loaded, Ok(Value::Bool(true))) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no new page after clicking {css}");
-}
-
-async fn fill(c: &Client, css: &str, value: &str) {
-    let e = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("no {css}"));
-    e.clear().await.unwrap();
-    if !value.is_empty() {
-        e.send_keys(value).await.unwrap();
-    }
-}
 
 async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))

@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use browser::{browser, login, shot, text};
+use browser::{browser, fill, login, shot, submit, text};
 use fantoccini::{Client, Locator};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -46,32 +46,6 @@ async fn open(c: &Client, t: &TestApp, number: i64) {
     .unwrap();
 }
 
-/// Click what `css` finds and wait for the next page (the POST's redirect) to load.
-async fn submit(c: &Client, css: &str) {
-    c.execute("window.__old_page = true; return null;", vec![])
-        .await
-        .unwrap();
-    c.find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("no {css}"))
-        .click()
-        .await
-        .unwrap();
-    for _ in 0..600 {
-        let loaded = c
-            .execute(
-                "return window.__old_page === undefined && document.readyState === 'complete';",
-                vec![],
-            )
-            .await;
-        if matches!(loaded, Ok(Value::Bool(true))) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no new page after clicking {css}");
-}
-
 /// The payment panel's buttons, in order.
 async fn buttons(c: &Client) -> Vec<String> {
     let mut out = vec![];
@@ -93,15 +67,6 @@ async fn class_of(c: &Client, css: &str) -> String {
         .await
         .unwrap()
         .unwrap_or_default()
-}
-
-async fn fill(c: &Client, css: &str, value: &str) {
-    let e = c
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|_| panic!("no {css}"));
-    e.clear().await.unwrap();
-    e.send_keys(value).await.unwrap();
 }
 
 /// The outcome box after an operation: its colour class and text.

@@ -115,3 +115,40 @@ pub async fn login(c: &Client, t: &TestApp, user: &str) {
         .unwrap();
     c.wait().for_element(Locator::Id("search")).await.unwrap();
 }
+
+/// Click what `css` finds and wait for the next page (a POST's redirect) to load.
+pub async fn submit(c: &Client, css: &str) {
+    c.execute("window.__old_page = true; return null;", vec![])
+        .await
+        .unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"))
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..600 {
+        let loaded = c
+            .execute(
+                "return window.__old_page === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no new page after clicking {css}");
+}
+
+pub async fn fill(c: &Client, css: &str, value: &str) {
+    let e = c
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|_| panic!("no {css}"));
+    e.clear().await.unwrap();
+    if !value.is_empty() {
+        e.send_keys(value).await.unwrap();
+    }
+}
