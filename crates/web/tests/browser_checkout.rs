@@ -217,6 +217,13 @@ impl<'a> Buyer<'a> {
         self.click("#place-order").await;
     }
 
+    /// Through the shop to 注文する with `method`: on the payment page.
+    async fn order_and_go_to_payment(&mut self, method: &str, konbini: Option<&str>) {
+        self.shop_to_confirmation(method, konbini).await;
+        self.place_order().await;
+        self.at("/checkout/payment").await;
+    }
+
     /// The card form: a card and a holder name; the token script runs on 支払う.
     async fn pay_card(&mut self, number: &str, holder: &str) {
         self.wait("#card-form").await;
@@ -428,9 +435,7 @@ async fn declined_card_then_another() {
     let t = TestApp::start(support::Backend::Sqlite).await;
     let (_d, c) = browser().await;
     let mut b = Buyer::new(&c, &t, "decline");
-    b.shop_to_confirmation("gmo_card", None).await;
-    b.place_order().await;
-    b.at("/checkout/payment").await;
+    b.order_and_go_to_payment("gmo_card", None).await;
     b.pay_card("4111111111118212", "HANAKO YAMADA").await;
     let m = b.text("#message").await;
     b.shot("declined").await;
@@ -459,9 +464,7 @@ async fn declined_card_then_another() {
 /// A Paygent card order paid with `card` / `holder`; `answer` is the button to press on the
 /// issuer's challenge page (None: no challenge expected).
 async fn paygent_3ds_run(b: &mut Buyer<'_>, card: &str, holder: &str, answer: Option<&str>) {
-    b.shop_to_confirmation("paygent_card", None).await;
-    b.place_order().await;
-    b.at("/checkout/payment").await;
+    b.order_and_go_to_payment("paygent_card", None).await;
     b.pay_card(card, holder).await;
     if let Some(button) = answer {
         b.wait(button).await;
@@ -564,9 +567,7 @@ async fn gmo_three_d_secure() {
     .await;
     let (_d, c) = browser().await;
     let mut b = Buyer::new(&c, &t, "gmo-3ds");
-    b.shop_to_confirmation("gmo_card", None).await;
-    b.place_order().await;
-    b.at("/checkout/payment").await;
+    b.order_and_go_to_payment("gmo_card", None).await;
     b.pay_card("4111111111113000", "HANAKO YAMADA").await;
     b.wait("#tds-ok").await;
     b.shot("challenge").await;
@@ -579,9 +580,7 @@ async fn gmo_three_d_secure() {
     // SameSite=Lax cookie. The return is found by the OrderID; the redirect that follows is
     // a GET, which brings the cookie to the completion page.
     let mut b = Buyer::new(&c, &t, "gmo-3ds-cross-site");
-    b.shop_to_confirmation("gmo_card", None).await;
-    b.place_order().await;
-    b.at("/checkout/payment").await;
+    b.order_and_go_to_payment("gmo_card", None).await;
     b.pay_card("4111111111113000", "HANAKO YAMADA").await;
     let access_id = b
         .wait("input[name=AccessID]")
@@ -634,9 +633,7 @@ async fn paidy_approved_and_rejected() {
     let t = TestApp::start(support::Backend::Sqlite).await;
     let (_d, c) = browser().await;
     let mut b = Buyer::new(&c, &t, "paidy-approve");
-    b.shop_to_confirmation("paidy", None).await;
-    b.place_order().await;
-    b.at("/checkout/payment").await;
+    b.order_and_go_to_payment("paidy", None).await;
     b.shot("payment").await;
     b.click("#paidy-pay").await;
     b.wait("#paidy-approve").await;
@@ -647,9 +644,7 @@ async fn paidy_approved_and_rejected() {
     assert_eq!(order(&t, n).await["status"], "new");
 
     let mut b = Buyer::new(&c, &t, "paidy-reject");
-    b.shop_to_confirmation("paidy", None).await;
-    b.place_order().await;
-    b.at("/checkout/payment").await;
+    b.order_and_go_to_payment("paidy", None).await;
     b.click("#paidy-pay").await;
     b.click("#paidy-reject").await;
     let m = b.text("#paidy-rejected").await;
