@@ -13,7 +13,7 @@ use juchu_domain::customer::PersonInput;
 use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::order::{ItemInput, Order, OrderInput};
 use juchu_domain::payment::CaptureMode;
-use juchu_domain::payment_method::{Gateway, PaymentMethod};
+use juchu_domain::payment_method::PaymentMethod;
 use juchu_domain::status::OrderStatus;
 use juchu_domain::{FieldError, Invalid};
 use juchu_gateway::PaymentSlip;
@@ -230,11 +230,10 @@ async fn lock(tx: &mut Tx, b: &Buyer) -> Result<Loaded, AppError> {
 }
 
 async fn save(tx: &mut Tx, l: &Loaded, now: Timestamp) -> Result<(), AppError> {
-    let json = |v: &dyn erased::Json| v.json();
     let w = checkouts::Write {
         state: &l.c.state,
-        cart: &json(&l.cart)?,
-        details: &json(&l.details)?,
+        cart: &to_json(&l.cart)?,
+        details: &to_json(&l.details)?,
         customer_id: l.c.customer_id,
         order_id: l.c.order_id,
         three_ds: &l.c.three_ds,
@@ -249,16 +248,8 @@ async fn save(tx: &mut Tx, l: &Loaded, now: Timestamp) -> Result<(), AppError> {
     Ok(())
 }
 
-mod erased {
-    use crate::AppError;
-    pub trait Json {
-        fn json(&self) -> Result<String, AppError>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> Result<String, AppError> {
-            serde_json::to_string(self).map_err(|e| AppError::Internal(format!("checkout: {e}")))
-        }
-    }
+fn to_json(v: &impl serde::Serialize) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(|e| AppError::Internal(format!("checkout: {e}")))
 }
 
 /// Change the cart or the buyer's choices. A buyer who goes back inside the shop while a
@@ -1151,11 +1142,10 @@ pub async fn pay_card(
         } => {
             let mut tx = app.store.begin().await?;
             let mut l = lock(&mut tx, b).await?;
-            l.c.three_ds = serde_json::to_string(&ThreeDs::Gmo {
+            l.c.three_ds = to_json(&ThreeDs::Gmo {
                 attempt: input.attempt.clone(),
                 op_id,
-            })
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+            })?;
             save(&mut tx, &l, app.now()).await?;
             tx.commit().await?;
             Ok(Next::Redirect(redirect_url))
@@ -1255,15 +1245,14 @@ async fn paygent_3ds_start(
         // A twin request got there first; its page stands (this authentication lapses).
         return Ok(Next::Html(acs_html));
     }
-    cur.c.three_ds = serde_json::to_string(&ThreeDs::Paygent {
+    cur.c.three_ds = to_json(&ThreeDs::Paygent {
         attempt: input.attempt.clone(),
         auth_id: started.auth_id.clone(),
         token: input.token.trim().to_owned(),
         masked: input.masked.clone(),
         installments: installments.to_owned(),
         acs_html: started.acs_html.clone(),
-    })
-    .map_err(|e| AppError::Internal(e.to_string()))?;
+    })?;
     save(&mut tx, &cur, app.now()).await?;
     tx.commit().await?;
     Ok(Next::Html(started.acs_html))
@@ -1622,11 +1611,7 @@ pub async fn remove_pending(
         return Ok(Removal::Completed);
     }
     if let Some(g) = order.draft.payment_method.gateway() {
-        let gw = match g {
-            Gateway::Paygent => app.gateways().paygent.clone(),
-            Gateway::Gmo => app.gateways().gmo.clone(),
-            Gateway::Paidy => app.gateways().paidy.clone(),
-        };
+        let gw = app.gateways().get(g).ok();
         let ops = pay::operations(&mut *app.store.read().await?, order.id, 100).await?;
         if let Some(gw) = gw {
             for op in ops.iter().filter(|o| o.action == "authorize") {

@@ -224,7 +224,7 @@ impl Gateways {
         self.get(g).is_ok()
     }
 
-    fn get(&self, g: Gateway) -> Result<Arc<dyn GatewayApi>, AppError> {
+    pub(crate) fn get(&self, g: Gateway) -> Result<Arc<dyn GatewayApi>, AppError> {
         let c = match g {
             Gateway::Paygent => &self.paygent,
             Gateway::Gmo => &self.gmo,
