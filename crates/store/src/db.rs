@@ -212,6 +212,10 @@ mod tests {
                 include_str!("../migrations/sqlite/0006_checkout.sql"),
                 include_str!("../migrations/postgres/0006_checkout.sql"),
             ),
+            (
+                include_str!("../migrations/sqlite/0007_admin_screens.sql"),
+                include_str!("../migrations/postgres/0007_admin_screens.sql"),
+            ),
         ];
         for (lite, pg) in pairs {
             let norm_lite = lite
