@@ -175,6 +175,8 @@ pub enum Refusal {
     CannotSetPending,
     #[error("{0}にある受注は編集できません（受注一覧へ戻してから編集してください）")]
     NotInOpenList(&'static str),
+    #[error("{0}にある受注では{1}はできません（受注一覧へ戻してから操作してください）")]
+    OnlyInOpenList(&'static str, &'static str),
     #[error("受注完了一覧にある受注は「キャンセル」以外の対応状況に変更できません")]
     CompletedOnlyCancel,
     #[error("受注キャンセル一覧にある受注の対応状況は変更できません（受注一覧へ戻してください）")]
@@ -200,6 +202,7 @@ impl Refusal {
             Refusal::PaymentInProgress => "payment_in_progress",
             Refusal::CannotSetPending => "cannot_set_pending",
             Refusal::NotInOpenList(_) => "not_in_open_list",
+            Refusal::OnlyInOpenList(..) => "only_in_open_list",
             Refusal::CompletedOnlyCancel => "completed_only_cancel",
             Refusal::CancelledListFrozen => "cancelled_list_frozen",
             Refusal::SameStatus(_) => "same_status",
@@ -279,6 +282,22 @@ impl Standing {
     pub fn can_delete(self) -> Result<(), Refusal> {
         self.live()
     }
+
+    /// Mails (注文確認 / 配送通知 / フリー) and 入金チェック: only in the open list — the
+    /// manuals take them away once an order is moved to 受注完了 or 受注キャンセル.
+    /// `action` names what was refused (「メール送信」, 「入金チェック」).
+    pub fn can_work(self, action: &'static str) -> Result<(), Refusal> {
+        self.live()?;
+        match self.list {
+            OrderList::Open => Ok(()),
+            l => Err(Refusal::OnlyInOpenList(l.label(), action)),
+        }
+    }
+
+    /// 帳票出力 stays in every list (the manuals: a moved order keeps slip printing).
+    pub fn can_print(self) -> Result<(), Refusal> {
+        self.live()
+    }
 }
 
 #[cfg(test)]
@@ -311,6 +330,27 @@ mod tests {
             Err(Refusal::CompletedOnlyCancel)
         );
         assert!(s.can_edit().is_err());
+    }
+
+    #[test]
+    fn moved_orders_keep_only_printing() {
+        for list in [OrderList::Completed, OrderList::Cancelled] {
+            let s = st(OrderStatus::Shipped, list);
+            assert!(s.can_print().is_ok());
+            let e = s.can_work("メール送信").unwrap_err();
+            assert_eq!(e.code(), "only_in_open_list");
+            assert!(e.to_string().contains("メール送信はできません"), "{e}");
+        }
+        assert!(
+            st(OrderStatus::New, OrderList::Open)
+                .can_work("入金チェック")
+                .is_ok()
+        );
+        assert!(
+            st(OrderStatus::PendingPayment, OrderList::Open)
+                .can_print()
+                .is_err()
+        );
     }
 
     #[test]
