@@ -4,7 +4,6 @@
 mod support;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
 use support::{TestApp, search_dataset as dataset};
 
 async fn ids(t: &TestApp, q: &str) -> Vec<i64> {
