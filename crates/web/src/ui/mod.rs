@@ -8,6 +8,7 @@ mod order_actions;
 mod order_form;
 mod pages;
 mod payments;
+mod users;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -55,6 +56,7 @@ impl Templates {
             "cancelled_stock.html",
             "notices.html",
             "settings.html",
+            "user.html",
             "payment_methods.html",
             "payment_method.html",
             "error.html"
@@ -193,6 +195,10 @@ pub fn routes() -> Router<AppState> {
         .route("/notices", get(pages::notices))
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))
+        .route(
+            "/settings/users/{login}",
+            get(users::edit).post(users::save),
+        )
         .route("/settings/payments", post(pages::payment_settings))
         .route("/settings/shop", post(pages::shop_mail))
         .route("/settings/payment-methods", get(methods::page))
