@@ -1,6 +1,7 @@
 //! The admin UI (管理画面): server-rendered Japanese pages. Reads use GET with the search
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
+mod mails;
 mod methods;
 mod pages;
 mod payments;
@@ -49,6 +50,12 @@ impl Templates {
             "settings.html",
             "payment_methods.html",
             "payment_method.html",
+            "mail_send.html",
+            "mails.html",
+            "mail.html",
+            "mail_templates.html",
+            "mail_template.html",
+            "order_mail_panel.html",
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
@@ -157,6 +164,17 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}", get(pages::order))
         .route("/orders/{number}/edit", post(pages::edit_order))
         .route("/orders/{number}/payment/{action}", post(payments::operate))
+        .route(
+            "/orders/{number}/mail",
+            get(mails::compose_page).post(mails::post_mail),
+        )
+        .route("/mails", get(mails::outbox))
+        .route("/mails/{id}", get(mails::mail))
+        .route("/settings/mail-templates", get(mails::templates_page))
+        .route(
+            "/settings/mail-templates/{kind}",
+            get(mails::template_page).post(mails::save_template),
+        )
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
         .route("/cancelled-stock", get(pages::cancelled_stock))

@@ -457,6 +457,7 @@ async fn order_page(
                 delivery_time => d.delivery_time.clone(),
                 history => hist, done => done,
                 edit => edit, edit_refusal => edit_refusal,
+                mail_refusal => o.standing().can_work("メール送信").err().map(|r| r.to_string()),
                 pay => payment,
             },
         ),
