@@ -29,7 +29,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use crate::{Actor, App, AppError};
 
 /// How many times a mail is tried before it stays failed.
-const MAX_ATTEMPTS: i64 = 5;
+pub const MAX_ATTEMPTS: i64 = 5;
 
 /// Where mails go.
 #[derive(Clone, Default)]

@@ -286,6 +286,7 @@ fn mail_row(m: &Listed) -> minijinja::Value {
         id => x.id, number => m.order_number, kind => kind_label(&x.kind), to => x.mail_to.clone(),
         bcc => x.bcc.clone(), subject => x.subject.clone(), body => x.body.clone(),
         status => status, css => css, error => x.last_error.clone(), attempts => x.attempts,
+        retry => x.status == "failed" && x.attempts < mail::MAX_ATTEMPTS,
         created_at => at(&x.created_at), sent_at => x.sent_at.as_deref().map(at),
         sent_by => x.sent_by.clone(),
     }
