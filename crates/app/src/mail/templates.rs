@@ -635,6 +635,19 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_variable() {
+        let doc = include_str!("../../../../docs/mail.md");
+        for (n, _) in VARIABLES {
+            let shown = if let Some(filter) = n.strip_prefix('|') {
+                format!("`{filter}` (filter)")
+            } else {
+                format!("`{{{{ {n} }}}}`")
+            };
+            assert!(doc.contains(&shown), "docs/mail.md does not list {shown}");
+        }
+    }
+
+    #[test]
     fn built_in_templates_render_for_both_samples() {
         for k in MailKind::ALL {
             let (s, b) = k.default_text();

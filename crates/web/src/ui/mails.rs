@@ -124,6 +124,13 @@ async fn mail_page(
             stores_tracking => kind == MailKind::Shipping && c.tracking_number != c.order_tracking_number,
         }
     });
+    // Errors on what the form does not show (an order field the 問合せ番号 edit checks).
+    let other_errors: Vec<String> = shown
+        .errors
+        .iter()
+        .filter(|(k, _)| !["to", "subject", "body", "tracking_number"].contains(&k.as_str()))
+        .map(|(_, v)| v.clone())
+        .collect();
     let status = if shown.refusal.is_some() || shown.stale {
         axum::http::StatusCode::CONFLICT
     } else if !shown.errors.is_empty() || shown.alert.is_some() {
@@ -140,7 +147,7 @@ async fn mail_page(
                 customer => d.customer.full_name(), to => d.email.clone(), bcc => shop_email,
                 status => d.status.label(), list => o.list.label(), ordered_at => format_jst_minute(o.ordered_at),
                 order_tracking => d.tracking_number.clone(),
-                f => form, errors => shown.errors, alert => shown.alert, stale => shown.stale,
+                f => form, errors => shown.errors, other_errors => other_errors, alert => shown.alert, stale => shown.stale,
                 refusal => shown.refusal, confirm => confirm,
             },
         ),
