@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod checkouts;
 pub mod customers;
 mod db;
+pub mod mail_templates;
 pub mod mails;
 pub mod methods;
 pub mod orders;

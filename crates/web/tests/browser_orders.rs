@@ -391,7 +391,9 @@ async fn an_order_from_entry_to_completion() {
     shot(&c, "orders-cancelled-stock").await;
 
     // 管理者の編集: a short password beside its field, then the operator is disabled.
-    c.goto(&format!("{}/admin/settings/users/operator", t.base)).await.unwrap();
+    c.goto(&format!("{}/admin/settings/users/operator", t.base))
+        .await
+        .unwrap();
     fill(&c, "#password", "short").await;
     submit(&c, "#edit-user button").await;
     assert!(text(&c, "[data-field=password]").await.contains("文字以上"));

@@ -2,6 +2,7 @@
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
 mod customer;
+mod mails;
 mod methods;
 mod order;
 mod order_actions;
@@ -59,6 +60,11 @@ impl Templates {
             "user.html",
             "payment_methods.html",
             "payment_method.html",
+            "mail_send.html",
+            "mails.html",
+            "mail.html",
+            "mail_templates.html",
+            "mail_template.html",
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
@@ -185,6 +191,17 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}/status", post(order_actions::set_status))
         .route("/orders/{number}/delete", post(order_actions::delete))
         .route("/orders/{number}/payment/{action}", post(payments::operate))
+        .route(
+            "/orders/{number}/mail",
+            get(mails::compose_page).post(mails::post_mail),
+        )
+        .route("/mails", get(mails::outbox))
+        .route("/mails/{id}", get(mails::mail))
+        .route("/settings/mail-templates", get(mails::templates_page))
+        .route(
+            "/settings/mail-templates/{kind}",
+            get(mails::template_page).post(mails::save_template),
+        )
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
         .route("/customers/{id}", get(customer::detail))
