@@ -317,7 +317,7 @@ impl SlipOptions {
 // The slip
 
 /// A name and address block.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Party {
     pub name: String,
     pub kana: String,
@@ -329,7 +329,7 @@ pub struct Party {
 }
 
 /// The issuer block: who issues the slip.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Issuer {
     /// 会社名, or the shop name
     pub name: String,
@@ -342,7 +342,7 @@ pub struct Issuer {
     pub invoice_number: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SlipItem {
     pub code: String,
     /// Product name with its 規格 (`Tシャツ（白 / M）`)
@@ -356,7 +356,7 @@ pub struct SlipItem {
 }
 
 /// One line of the totals (小計 … お支払い合計).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SumLine {
     pub label: String,
     pub amount: String,
@@ -365,7 +365,7 @@ pub struct SumLine {
 }
 
 /// 税率ごとの対象額と消費税額.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TaxLine {
     /// `10%対象` / `8%対象`
     pub label: String,
@@ -375,7 +375,7 @@ pub struct TaxLine {
 }
 
 /// A slip, ready to print: every amount written out.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Slip {
     pub kind: SlipKind,
     pub kind_code: &'static str,

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod catalog;
 pub mod customers;
+pub mod documents;
 pub mod methods;
 pub mod orders;
 pub mod payments;
@@ -39,6 +40,12 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}/payment/{action}", post(payments::operate))
         .route("/payments/sync", post(payments::sync))
         .route("/orders/{number}/mails", get(payments::mails))
+        .route("/orders/{number}/slips/{kind}", get(documents::slip))
+        .route("/slips/{kind}", get(documents::bulk))
+        .route(
+            "/shop/profile",
+            get(documents::profile).put(documents::set_profile),
+        )
         .route("/mails/deliver", post(payments::deliver_mails))
         .route(
             "/shop/mail",

@@ -1,6 +1,7 @@
 //! The admin UI (管理画面): server-rendered Japanese pages. Reads use GET with the search
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
+pub(crate) mod documents;
 mod methods;
 mod pages;
 mod payments;
@@ -49,6 +50,9 @@ impl Templates {
             "settings.html",
             "payment_methods.html",
             "payment_method.html",
+            "slips.html",
+            "slip.html",
+            "shop_profile.html",
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
@@ -157,6 +161,17 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}", get(pages::order))
         .route("/orders/{number}/edit", post(pages::edit_order))
         .route("/orders/{number}/payment/{action}", post(payments::operate))
+        .route("/orders/{number}/slips", get(documents::choose))
+        .route("/orders/{number}/slips/print", get(documents::print))
+        .route("/orders/{number}/slips/pdf", get(documents::pdf))
+        .route(
+            "/slips/pdf",
+            get(documents::bulk_get).post(documents::bulk_post),
+        )
+        .route(
+            "/settings/shop-profile",
+            get(documents::profile).post(documents::save_profile),
+        )
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
         .route("/cancelled-stock", get(pages::cancelled_stock))
