@@ -89,6 +89,9 @@ fn width(s: &str, size: f32) -> f32 {
         .sum()
 }
 
+/// Characters a line may not begin with (行頭禁則).
+const NO_LINE_START: &str = "、。，．・：；？！ー）］｝」』】〕〉》ゝゞ々ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ,.:;?!)]}%";
+
 /// Break `s` into lines no wider than `max`: at any character (Japanese has no spaces to
 /// break at), and at the line breaks the text has.
 fn wrap(s: &str, size: f32, max: f32) -> Vec<String> {
@@ -99,8 +102,18 @@ fn wrap(s: &str, size: f32, max: f32) -> Vec<String> {
         for c in para.chars().filter(|c| !c.is_control()) {
             let cw = width(c.encode_utf8(&mut [0; 4]), size);
             if w + cw > max && !line.is_empty() {
+                // 禁則: a mark that may not begin a line takes the character before it along.
+                let carried = if NO_LINE_START.contains(c) && line.chars().count() > 1 {
+                    line.pop()
+                } else {
+                    None
+                };
                 out.push(std::mem::take(&mut line));
                 w = 0.0;
+                if let Some(p) = carried {
+                    line.push(p);
+                    w = width(p.encode_utf8(&mut [0; 4]), size);
+                }
             }
             line.push(c);
             w += cw;
@@ -506,6 +519,7 @@ fn message(w: &mut Writer, s: &Slip) {
 }
 
 /// Title, number and dates, the addressee, the issuer: the top of a slip's first page.
+/// The left column holds who it is for (and the amount due), the right one who issues it.
 fn heading(w: &mut Writer, s: &Slip) {
     let title: String = s.title.chars().map(|c| format!("{c} ")).collect();
     w.text(
@@ -533,6 +547,7 @@ fn heading(w: &mut Writer, s: &Slip) {
         );
         right_y += LINE;
     }
+
     let left_w = 290.0;
     let mut left_y = TOP + 44.0;
     if s.kind == SlipKind::OrderSlip {
@@ -550,7 +565,26 @@ fn heading(w: &mut Writer, s: &Slip) {
         let h = w.para(LEFT, left_w, left_y, 14.0, &s.addressee, true);
         left_y += h + 2.0;
         w.hline(LEFT, LEFT + left_w, left_y, 0.9);
-        left_y += 10.0;
+        left_y += 12.0;
+        w.y = left_y;
+        if s.kind != SlipKind::Receipt {
+            w.text((LEFT, left_w), w.y + BODY, BODY, s.lead, Align::Left, false);
+            w.y += LINE + 2.0;
+        }
+        amount_box(w, s, left_w);
+        if s.kind == SlipKind::Receipt {
+            w.text(
+                (LEFT, left_w),
+                w.y + 10.0,
+                10.0,
+                &s.proviso,
+                Align::Left,
+                false,
+            );
+            w.text((LEFT, left_w), w.y + 26.0, BODY, s.lead, Align::Left, false);
+            w.y += 32.0;
+        }
+        left_y = w.y;
     }
 
     // The issuer (its registration number makes the invoice and receipt 適格請求書).
@@ -562,82 +596,46 @@ fn heading(w: &mut Writer, s: &Slip) {
     } else {
         let i = &s.issuer;
         right_y += w.para(ix, iw, right_y, 11.0, &i.name, true);
-        for l in [
-            i.shop_name.clone(),
-            format!("{} {}", i.postal, i.address).trim().to_owned(),
-            if i.tel.is_empty() {
-                String::new()
-            } else {
-                format!("TEL {}", i.tel)
-            },
-            if i.invoice_number.is_empty() {
-                String::new()
-            } else {
-                format!("登録番号 {}", i.invoice_number)
-            },
-        ] {
+        let tel = if i.tel.is_empty() {
+            String::new()
+        } else {
+            format!("TEL {}", i.tel)
+        };
+        let number = if i.invoice_number.is_empty() {
+            String::new()
+        } else {
+            format!("登録番号 {}", i.invoice_number)
+        };
+        for l in [&i.shop_name, &i.postal, &i.address, &tel, &number] {
             if !l.is_empty() {
-                right_y += w.para(ix, iw, right_y, BODY, &l, false);
+                right_y += w.para(ix, iw, right_y, BODY, l, false);
             }
         }
     }
     w.y = left_y.max(right_y) + 8.0;
 
-    match s.kind {
-        SlipKind::OrderSlip => order_facts(w, s),
-        kind => {
-            if kind != SlipKind::Receipt && !s.lead.is_empty() {
-                w.text(
-                    (LEFT, RIGHT - LEFT),
-                    w.y + BODY,
-                    BODY,
-                    s.lead,
-                    Align::Left,
-                    false,
-                );
-                w.y += LINE + 4.0;
-            }
-            amount_box(w, s);
-            if kind == SlipKind::Receipt {
-                w.text(
-                    (LEFT, 300.0),
-                    w.y + BODY + 2.0,
-                    BODY + 1.0,
-                    &s.proviso,
-                    Align::Left,
-                    false,
-                );
-                w.text(
-                    (LEFT, 300.0),
-                    w.y + BODY + 18.0,
-                    BODY,
-                    s.lead,
-                    Align::Left,
-                    false,
-                );
-                w.y += 30.0;
-            }
-            let mut facts = vec![("お支払方法", s.payment_method.clone())];
-            if kind == SlipKind::DeliveryNote && s.delivery != s.customer {
-                let d = &s.delivery;
-                facts.push((
-                    "お届け先",
-                    format!("{} {} {} 様", d.postal, d.address, d.name),
-                ));
-            }
-            for (k, v) in facts {
-                w.text((LEFT, 70.0), w.y + BODY, BODY, k, Align::Left, false);
-                let h = w.para(LEFT + 70.0, RIGHT - LEFT - 70.0, w.y, BODY, &v, false);
-                w.y += h.max(LINE);
-            }
-            w.y += 6.0;
-        }
+    if s.kind == SlipKind::OrderSlip {
+        order_facts(w, s);
+        return;
     }
+    let mut facts = vec![("お支払方法", s.payment_method.clone())];
+    if s.kind == SlipKind::DeliveryNote && s.delivery != s.customer {
+        let d = &s.delivery;
+        facts.push((
+            "お届け先",
+            format!("{} {} {} 様", d.postal, d.address, d.name),
+        ));
+    }
+    for (k, v) in facts {
+        w.text((LEFT, 70.0), w.y + BODY, BODY, k, Align::Left, false);
+        let h = w.para(LEFT + 70.0, RIGHT - LEFT - 70.0, w.y, BODY, &v, false);
+        w.y += h.max(LINE);
+    }
+    w.y += 6.0;
 }
 
-/// The amount due in large print, with its label.
-fn amount_box(w: &mut Writer, s: &Slip) {
-    let bw = 290.0;
+/// The amount due in large print, with its label, `bw` wide.
+fn amount_box(w: &mut Writer, s: &Slip, bw: f32) {
     let h = 30.0;
     w.op(Op::Shade {
         x: LEFT,
@@ -921,4 +919,31 @@ pub fn render(slips: &[Slip]) -> Result<Vec<u8>, AppError> {
         [] => "帳票".to_owned(),
     };
     draw(&layout(slips), title)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_lines_in_the_cell_and_marks_off_line_starts() {
+        let name =
+            "国産ひのきの木製まな板 特大サイズ 厚さ3cm 抗菌加工・食洗機対応モデル（ナチュラル）。";
+        for max in [60.0, 90.0, 120.0, 180.0, 240.0] {
+            let lines = wrap(name, BODY, max);
+            assert_eq!(lines.concat(), name, "nothing lost at {max}");
+            for l in &lines {
+                // A carried character may push a line past the width by at most one glyph.
+                assert!(width(l, BODY) <= max + BODY, "{l:?} at {max}");
+                let first = l.chars().next().unwrap();
+                assert!(
+                    !NO_LINE_START.contains(first),
+                    "{l:?} begins a line at {max}"
+                );
+            }
+        }
+        assert_eq!(wrap("一行目\n二行目", BODY, 500.0), ["一行目", "二行目"]);
+        // Digits are narrower than kana: the font's widths are used, not a guess.
+        assert!(width("1234", 10.0) < width("あいうえ", 10.0));
+    }
 }
