@@ -611,4 +611,23 @@ async fn slips_over_the_api(t: TestApp) {
     assert_eq!(pdf_pages(&r.bytes().await.unwrap()), 2);
 }
 
-both_backends!(profile_round_trip, slips_over_the_api);
+async fn openapi_lists_the_slips(t: TestApp) {
+    let (st, v) = support::send(t.client.get(format!("{}/api/openapi.json", t.base))).await;
+    assert_eq!(st, StatusCode::OK);
+    for p in [
+        "/api/v1/orders/{number}/slips/{kind}",
+        "/api/v1/slips/{kind}",
+        "/api/v1/shop/profile",
+    ] {
+        assert!(v["paths"][p].is_object(), "missing {p}");
+    }
+    for schema in ["Slip", "IssuerProfile", "ProfileInput"] {
+        assert!(v["components"]["schemas"][schema].is_object(), "{schema}");
+    }
+}
+
+both_backends!(
+    profile_round_trip,
+    slips_over_the_api,
+    openapi_lists_the_slips
+);
