@@ -266,6 +266,7 @@ pub struct SlipSettings {
 }
 
 pub const DEFAULT_PROVISO: &str = "お品代として";
+pub const MAX_MESSAGE_LINES: usize = 20;
 
 impl SlipOptions {
     /// `today` is the default 発行日. Every bad field is reported.
@@ -303,6 +304,14 @@ impl SlipOptions {
         let message = given(&self.message)
             .map(|s| plain(&mut e, "message", s, 500, true))
             .unwrap_or_default();
+        // Kept to what fits under the totals of a page.
+        if message.lines().count() > MAX_MESSAGE_LINES {
+            e.push(FieldError::new(
+                "message",
+                "too_many_lines",
+                format!("メッセージは{MAX_MESSAGE_LINES}行以内で入力してください"),
+            ));
+        }
         e.into_result(SlipSettings {
             kind,
             issued_on,
@@ -882,17 +891,28 @@ mod tests {
     }
 
     #[test]
+    fn long_memo_runs_over_pages_inside_the_margins() {
+        let mut o = order(0, 0);
+        o.draft.memo = "在庫確認のうえ発送。".repeat(400);
+        let s = build(&o, "ショップ", &profile(), &settings("order_slip")).unwrap();
+        let pages = pdf::page_count(std::slice::from_ref(&s));
+        assert!(pages >= 2, "{pages}");
+        assert!(pdf::inside_margins(std::slice::from_ref(&s)));
+    }
+
+    #[test]
     fn options_report_every_bad_field() {
         let e = SlipOptions {
             kind: Some("letter".into()),
             issued_on: Some("2024/02/30".into()),
             addressee: Some("x".repeat(101)),
+            message: Some("。\n".repeat(21)),
             ..Default::default()
         }
         .validate(jiff::civil::date(2024, 8, 20))
         .unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["kind", "issued_on", "addressee"]);
+        assert_eq!(fields, ["kind", "issued_on", "addressee", "message"]);
         let ok = SlipOptions {
             kind: Some("receipt".into()),
             issued_on: Some("２０２４／０８／１９".into()),
@@ -936,6 +956,7 @@ mod tests {
         assert!(one.starts_with(b"%PDF"));
         assert_eq!(pdf::page_count(std::slice::from_ref(&short)), 1);
         assert!(pdf::page_count(std::slice::from_ref(&long)) >= 3);
+        assert!(pdf::inside_margins(std::slice::from_ref(&long)));
         assert_eq!(
             pdf::page_count(&[short, long.clone()]),
             1 + pdf::page_count(&[long])

@@ -379,6 +379,38 @@ async fn slips_are_printed_from_the_order_and_recorded() {
             .any(|(_, d)| d == "帳票（領収書）を出力しました（PDF）")
     );
 
+    // The same as a form POST (checkboxes on a result list): it needs the session's token.
+    c.goto(&format!("{}/admin/orders", t.base)).await.unwrap();
+    let csrf = c
+        .find(Locator::Css("input[name=csrf]"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap();
+    let cookie = c.get_named_cookie("juchu_session").await.unwrap();
+    for (token, ok) in [(csrf.as_str(), true), ("forged", false)] {
+        let r = t
+            .client
+            .post(format!("{}/admin/slips/pdf", t.base))
+            .header("Cookie", format!("juchu_session={}", cookie.value()))
+            .form(&[
+                ("csrf", token),
+                ("kind", "delivery_note"),
+                ("number", &n.to_string()),
+                ("number", &second.to_string()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(bytes.starts_with(b"%PDF"), ok, "csrf {token}");
+        if ok {
+            assert_eq!(pdf_pages(&bytes), 2);
+        }
+    }
+
     // The order screen's 変更履歴 says so too.
     c.goto(&format!("{}/admin/orders/{n}", t.base))
         .await

@@ -716,44 +716,49 @@ fn order_facts(w: &mut Writer, s: &Slip) {
         ("ショップ用メモ", s.memo.as_str()),
     ];
     let kw = 80.0;
+    let vw = RIGHT - LEFT - kw - 2.0 * PAD;
+    let lh = LINE;
     for (k, v) in rows {
         let v = if v.is_empty() { "—" } else { v };
-        let lines = wrap(v, BODY, RIGHT - LEFT - kw - 2.0 * PAD).len() as f32;
-        let h = lines * BODY * 1.45 + 2.0 * PAD;
-        if h > w.room() {
-            w.new_page();
-            continued(w, s);
+        let mut lines = wrap(v, BODY, vw);
+        // A long 備考 or memo (up to 4,000 characters) runs over pages, a piece per page.
+        while !lines.is_empty() {
+            let fit = ((w.room() - 2.0 * PAD) / lh).floor().max(0.0) as usize;
+            if fit == 0 {
+                w.new_page();
+                continued(w, s);
+                continue;
+            }
+            let rest = lines.split_off(fit.min(lines.len()));
+            let h = lines.len() as f32 * lh + 2.0 * PAD;
+            let top = w.y;
+            w.op(Op::Shade {
+                x: LEFT,
+                y: top,
+                w: kw,
+                h,
+                gray: HEAD_GRAY,
+            });
+            w.text(
+                (LEFT + PAD, kw),
+                top + PAD + 8.5,
+                BODY,
+                k,
+                Align::Left,
+                false,
+            );
+            for (i, l) in lines.iter().enumerate() {
+                let y = top + PAD + 8.5 + i as f32 * lh;
+                w.text((LEFT + kw + PAD, vw), y, BODY, l, Align::Left, false);
+            }
+            w.hline(LEFT, RIGHT, top, GRID);
+            w.hline(LEFT, RIGHT, top + h, GRID);
+            w.vline(LEFT, top, top + h);
+            w.vline(LEFT + kw, top, top + h);
+            w.vline(RIGHT, top, top + h);
+            w.y += h;
+            lines = rest;
         }
-        let top = w.y;
-        w.op(Op::Shade {
-            x: LEFT,
-            y: top,
-            w: kw,
-            h,
-            gray: HEAD_GRAY,
-        });
-        w.text(
-            (LEFT + PAD, kw),
-            top + PAD + 8.5,
-            BODY,
-            k,
-            Align::Left,
-            false,
-        );
-        w.para(
-            LEFT + kw + PAD,
-            RIGHT - LEFT - kw - 2.0 * PAD,
-            top + PAD - 1.0,
-            BODY,
-            v,
-            false,
-        );
-        w.hline(LEFT, RIGHT, top, GRID);
-        w.hline(LEFT, RIGHT, top + h, GRID);
-        w.vline(LEFT, top, top + h);
-        w.vline(LEFT + kw, top, top + h);
-        w.vline(RIGHT, top, top + h);
-        w.y += h;
     }
     w.y += 10.0;
 }
@@ -802,6 +807,19 @@ fn layout(slips: &[Slip]) -> Vec<Vec<Op>> {
 #[cfg(test)]
 pub(super) fn page_count(slips: &[Slip]) -> usize {
     layout(slips).len()
+}
+
+/// Every line and every text baseline of `slips` lies within the page's content area
+/// (the footer below `BOTTOM` aside).
+#[cfg(test)]
+pub(super) fn inside_margins(slips: &[Slip]) -> bool {
+    layout(slips).iter().flatten().all(|op| match op {
+        Op::Text { y, text, .. } => *y <= BOTTOM || *y == FOOTER_Y || text.is_empty(),
+        Op::Line { y1, y2, .. } => {
+            (*y1 <= BOTTOM && *y2 <= BOTTOM) || (*y1 == FOOTER_Y - 12.0 && *y2 == *y1)
+        }
+        Op::Shade { y, h, .. } | Op::Frame { y, h, .. } => y + h <= BOTTOM,
+    })
 }
 
 fn black_fill() -> Fill {
