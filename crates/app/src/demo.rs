@@ -256,6 +256,15 @@ pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
         name: "デモデータ".into(),
         ..Actor::system(shop.id)
     };
+    // The slips' issuer (帳票出力), so the demo's 請求書 and 領収書 look like real ones.
+    let profile = crate::documents::ProfileInput {
+        company_name: "株式会社ジュチュウ商店".into(),
+        postal_code: "150-0001".into(),
+        address: "東京都渋谷区神宮前1-2-3 ジュチュウビル5F".into(),
+        tel: "03-1234-5678".into(),
+        invoice_number: "T1234567890123".into(),
+    };
+    crate::documents::set_profile(app, &actor, &profile).await?;
     let mut rng = fastrand::Rng::with_seed(20241123);
 
     let mut variants: Vec<(String, i64)> = Vec::new();

@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod checkout;
 pub mod customers;
 pub mod demo;
+pub mod documents;
 mod error;
 pub mod export;
 pub mod mail;

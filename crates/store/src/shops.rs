@@ -91,3 +91,41 @@ pub async fn set_email(tx: &mut Tx, id: i64, email: &str) -> Result<(), StoreErr
         .await?;
     Ok(())
 }
+
+/// What the slips (納品書, 請求書, 領収書) print as their issuer (migration 0007). Empty
+/// strings where the shop has not said.
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct IssuerRow {
+    pub company_name: String,
+    /// 7 digits, no hyphen
+    pub postal_code: String,
+    pub address: String,
+    /// digits only
+    pub tel: String,
+    /// 適格請求書発行事業者 登録番号: `T` + 13 digits
+    pub invoice_number: String,
+}
+
+pub async fn issuer(conn: &mut AnyConnection, id: i64) -> Result<IssuerRow, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT company_name, postal_code, address, tel, invoice_number FROM shops WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn set_issuer(tx: &mut Tx, id: i64, p: &IssuerRow) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE shops SET (company_name, postal_code, address, tel, invoice_number) = ($1, $2, $3, $4, $5) WHERE id = $6",
+    )
+    .bind(p.company_name.clone())
+    .bind(p.postal_code.clone())
+    .bind(p.address.clone())
+    .bind(p.tel.clone())
+    .bind(p.invoice_number.clone())
+    .bind(id)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}

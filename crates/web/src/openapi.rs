@@ -39,12 +39,14 @@ impl Modify for Bearer {
         api::methods::update_delivery, api::methods::delete_delivery,
         api::mails::template, api::mails::set_template, api::mails::reset_template, api::mails::compose,
         api::mails::send, api::mails::outbox, api::mails::get,
+        api::documents::slip, api::documents::bulk, api::documents::profile, api::documents::set_profile,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),
           (name = "payments", description = "決済操作（売上確定・取消・金額変更・払い戻し）"),
           (name = "settings", description = "支払方法設定・決済サービスの接続設定・配送方法"),
-          (name = "mails", description = "メール送信（注文確認・配送通知・フリー）・メールテンプレート・送信メール一覧"))
+          (name = "mails", description = "メール送信（注文確認・配送通知・フリー）・メールテンプレート・送信メール一覧"),
+          (name = "documents", description = "帳票出力（受注伝票・納品書・請求書・領収書）・帳票の発行元"))
 )]
 pub struct ApiDoc;
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod catalog;
 pub mod customers;
+pub mod documents;
 pub mod mails;
 pub mod methods;
 pub mod orders;
@@ -42,6 +43,12 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/orders/{number}/mails",
             get(payments::mails).post(mails::send),
+        )
+        .route("/orders/{number}/slips/{kind}", get(documents::slip))
+        .route("/slips/{kind}", get(documents::bulk))
+        .route(
+            "/shop/profile",
+            get(documents::profile).put(documents::set_profile),
         )
         .route("/mails/deliver", post(payments::deliver_mails))
         .route("/orders/{number}/mails/compose", get(mails::compose))

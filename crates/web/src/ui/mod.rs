@@ -2,6 +2,7 @@
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
 mod customer;
+pub(crate) mod documents;
 mod mails;
 mod methods;
 mod order;
@@ -65,6 +66,9 @@ impl Templates {
             "mail.html",
             "mail_templates.html",
             "mail_template.html",
+            "slips.html",
+            "slip.html",
+            "shop_profile.html",
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
@@ -201,6 +205,17 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/settings/mail-templates/{kind}",
             get(mails::template_page).post(mails::save_template),
+        )
+        .route("/orders/{number}/slips", get(documents::choose))
+        .route("/orders/{number}/slips/print", get(documents::print))
+        .route("/orders/{number}/slips/pdf", get(documents::pdf))
+        .route(
+            "/slips/pdf",
+            get(documents::bulk_get).post(documents::bulk_post),
+        )
+        .route(
+            "/settings/shop-profile",
+            get(documents::profile).post(documents::save_profile),
         )
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
