@@ -37,6 +37,7 @@ impl Modify for Bearer {
         api::methods::list, api::methods::get, api::methods::set, api::methods::credentials,
         api::methods::set_credentials, api::methods::deliveries, api::methods::create_delivery,
         api::methods::update_delivery, api::methods::delete_delivery,
+        api::csv::shipping_csv, api::csv::get_columns, api::csv::set_columns, api::csv::reset_columns,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),
