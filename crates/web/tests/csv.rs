@@ -110,6 +110,17 @@ async fn column_settings_round_trip(t: TestApp) {
     assert_eq!(v["is_default"], true);
     assert_eq!(codes(&v, "columns"), default);
 
+    // The API documents the routes.
+    let (_, doc) = support::send(t.client.get(format!("{}/api/openapi.json", t.base))).await;
+    for p in [
+        "/api/v1/orders/shipping-csv",
+        "/api/v1/shop/csv-columns/{kind}",
+    ] {
+        assert!(doc["paths"][p].is_object(), "missing {p}");
+    }
+    assert!(doc["paths"]["/api/v1/shop/csv-columns/{kind}"]["put"].is_object());
+    assert!(doc["components"]["schemas"]["ColumnSettings"].is_object());
+
     // The 送り状 layout is B2's: shown, not editable.
     let (st, v) = t.get("/api/v1/shop/csv-columns/shipping").await;
     assert_eq!(st, StatusCode::OK);
