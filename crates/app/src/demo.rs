@@ -407,10 +407,10 @@ pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
         }
         let last = path.last().copied();
         if last == Some(OrderStatus::Shipped) && days > 45 && rng.u8(0..3) > 0 {
-            crate::orders::move_to_list(app, &actor, number, OrderList::Completed).await?;
+            crate::orders::move_to_list(app, &actor, number, OrderList::Completed, None).await?;
         }
         if last == Some(OrderStatus::Cancelled) && rng.bool() {
-            crate::orders::move_to_list(app, &actor, number, OrderList::Cancelled).await?;
+            crate::orders::move_to_list(app, &actor, number, OrderList::Cancelled, None).await?;
         }
     }
     Ok(true)

@@ -458,7 +458,8 @@ pub async fn shipping_csv(
 }
 
 /// 送り状データ of one order (the order screen's ダウンロード), recorded in its history as
-/// 送り状データを出力しました, as the manuals record a slip printed.
+/// 送り状データを出力しました, as the manuals record a slip printed. Refused (409) for an
+/// order the order screen would not offer it for.
 pub async fn shipping_csv_for(app: &App, actor: &Actor, number: i64) -> Result<Bytes, AppError> {
     let from = shipping_sender(app, actor).await?;
     let now = app.now();
@@ -467,6 +468,9 @@ pub async fn shipping_csv_for(app: &App, actor: &Actor, number: i64) -> Result<B
         .await?
         .filter(|o| o.deleted_at.is_none())
         .ok_or(AppError::NotFound("受注"))?;
+    // As the order screen offers it: not once the order left 受注一覧 (the manuals keep only
+    // 帳票出力 there), nor for 決済処理中 orders.
+    o.standing().can_work("送り状データの出力")?;
     let body = csv_bytes(&[b2::row(&o, &from, juchu_domain::time::jst_date(now))])?;
     let e = HistoryEntry {
         at: now,

@@ -86,6 +86,15 @@ async fn commit_and_read(mut tx: Tx, actor: &Actor, number: i64) -> Result<Order
     Ok(order)
 }
 
+/// The operator's screen showed `expected` (None: the caller does not check); an order
+/// changed since is refused, never overwritten.
+fn check_version(o: &Order, expected: Option<i64>) -> Result<(), AppError> {
+    match expected {
+        Some(v) if v != o.version => Err(AppError::Stale { current: o.version }),
+        _ => Ok(()),
+    }
+}
+
 /// How an order enters the shop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intake {
@@ -384,6 +393,21 @@ pub async fn edit(
     patch.apply(&mut input);
     fill_items(tx.conn(), actor.shop_id, &mut input.items).await?;
     let draft = input.validate()?;
+    if draft.payment_method != old.draft.payment_method
+        && juchu_store::payments::by_order(tx.conn(), old.id)
+            .await?
+            .is_some()
+    {
+        return Err(Invalid::one(
+            "payment_method",
+            "payment_exists",
+            format!(
+                "決済（{}）があるため支払方法は変更できません。決済を取り消してから新しい受注を作成してください",
+                old.draft.payment_method.label()
+            ),
+        )
+        .into());
+    }
     if let Some(cid) = draft.customer_id
         && !draft.status.is_cancelled()
     {
@@ -430,11 +454,7 @@ pub async fn change_status(
     let o = orders::get_for_update(&mut tx, actor.shop_id, number)
         .await?
         .ok_or(AppError::NotFound("受注"))?;
-    if let Some(v) = expected_version
-        && v != o.version
-    {
-        return Err(AppError::Stale { current: o.version });
-    }
+    check_version(&o, expected_version)?;
     apply_status(&mut tx, actor, &o, to, now).await?;
     commit_and_read(tx, actor, number).await
 }
@@ -599,6 +619,7 @@ pub async fn move_to_list(
     actor: &Actor,
     number: i64,
     to: OrderList,
+    expected_version: Option<i64>,
 ) -> Result<Order, AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
@@ -606,6 +627,7 @@ pub async fn move_to_list(
         .await?
         .ok_or(AppError::NotFound("受注"))?;
     o.standing().can_move(to)?;
+    check_version(&o, expected_version)?;
     if !orders::set_list(&mut tx, o.id, o.version, to, now).await? {
         return Err(AppError::Stale {
             current: o.version + 1,
@@ -622,14 +644,66 @@ pub async fn move_to_list(
     commit_and_read(tx, actor, number).await
 }
 
+/// 入金チェック: a manual mark with no gateway effect (seed 004 §7-1: the ¥ turns to 済).
+/// Only in 受注一覧, like the mails.
+pub async fn set_payment_checked(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    checked: bool,
+    expected_version: Option<i64>,
+) -> Result<Order, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let o = orders::get_for_update(&mut tx, actor.shop_id, number)
+        .await?
+        .ok_or(AppError::NotFound("受注"))?;
+    o.standing().can_work("入金チェック")?;
+    check_version(&o, expected_version)?;
+    if o.payment_checked == checked {
+        return Err(AppError::conflict(
+            "same_payment_check",
+            if checked {
+                "すでに入金チェック済みです"
+            } else {
+                "入金チェックは付いていません"
+            },
+        ));
+    }
+    if !orders::set_payment_checked(&mut tx, o.id, o.version, checked, &actor.name, now).await? {
+        return Err(AppError::Stale {
+            current: o.version + 1,
+        });
+    }
+    let detail = if checked {
+        "入金チェックを「済」にしました"
+    } else {
+        "入金チェックを外しました"
+    };
+    orders::add_history(
+        &mut tx,
+        actor.shop_id,
+        o.id,
+        &entry(actor, now, "order.payment_checked", detail.to_owned()),
+    )
+    .await?;
+    commit_and_read(tx, actor, number).await
+}
+
 /// Logical delete: the order leaves every list but keeps its record and history.
-pub async fn delete(app: &App, actor: &Actor, number: i64) -> Result<(), AppError> {
+pub async fn delete(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    expected_version: Option<i64>,
+) -> Result<(), AppError> {
     let now = app.now();
     let mut tx = app.store.begin().await?;
     let o = orders::get_for_update(&mut tx, actor.shop_id, number)
         .await?
         .ok_or(AppError::NotFound("受注"))?;
     o.standing().can_delete()?;
+    check_version(&o, expected_version)?;
     if !orders::mark_deleted(&mut tx, o.id, o.version, now).await? {
         return Err(AppError::Stale {
             current: o.version + 1,

@@ -96,3 +96,38 @@ pub async fn return_order(
     tx.commit().await?;
     Ok(out)
 }
+
+/// One line's outcome when many are returned.
+#[derive(Debug)]
+pub struct LineResult {
+    pub id: i64,
+    pub result: Result<CancelledStock, AppError>,
+}
+
+/// Return the chosen lines, each on its own: a line that cannot go back (its product was
+/// removed, someone returned it meanwhile) is reported and the others still go.
+pub async fn return_many(
+    app: &App,
+    actor: &Actor,
+    ids: &[i64],
+) -> Result<Vec<LineResult>, AppError> {
+    if ids.is_empty() {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "ids",
+            "required",
+            "在庫へ戻す商品を選んでください",
+        )));
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let result = match return_one(app, actor, id).await {
+            Err(e @ (AppError::Store(_) | AppError::Internal(_))) => {
+                tracing::error!(id, error = %e, "returning a cancelled-order stock line failed");
+                Err(e)
+            }
+            r => r,
+        };
+        out.push(LineResult { id, result });
+    }
+    Ok(out)
+}

@@ -833,6 +833,10 @@ pub struct Order {
     pub points_granted: bool,
     /// 入金チェック: the operator's manual "payment checked" mark.
     pub payment_checked: bool,
+    /// When and by whom 入金チェック was set (None while it is off).
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub payment_checked_at: Option<Timestamp>,
+    pub payment_checked_by: String,
     #[serde(flatten)]
     pub draft: OrderDraft,
 }

@@ -57,7 +57,9 @@ pub struct SearchInput {
     pub amount_max: Option<String>,
     /// 外部決済注文番号 (exact)
     pub gateway_ref: Option<String>,
-    /// `open` (default), `completed`, `cancelled`
+    /// 会員ID: one member's orders (購入履歴)
+    pub customer_id: Option<String>,
+    /// `open` (default), `completed`, `cancelled`, `all`
     pub list: Option<String>,
     /// 表示順: `updated_desc` (default), `updated_asc`, `ordered_desc`, `ordered_asc`,
     /// `number_desc`, `number_asc`, `amount_desc`, `amount_asc`
@@ -146,6 +148,7 @@ pub struct OrderSearch {
     pub amount_min: Option<i64>,
     pub amount_max: Option<i64>,
     pub gateway_ref: Option<String>,
+    pub customer_id: Option<i64>,
     pub list: Option<OrderList>,
     pub sort: SortOrder,
     pub page: i64,
@@ -204,6 +207,7 @@ impl SearchInput {
             amount_min: int(&mut e, "amount_min", &self.amount_min, 0),
             amount_max: int(&mut e, "amount_max", &self.amount_max, 0),
             gateway_ref: present(&self.gateway_ref).map(normalize_ascii),
+            customer_id: int(&mut e, "customer_id", &self.customer_id, 1),
             page: int(&mut e, "page", &self.page, 1).unwrap_or(1),
             per_page: int(&mut e, "per_page", &self.per_page, 1).unwrap_or(DEFAULT_PER_PAGE),
             ..OrderSearch::default()

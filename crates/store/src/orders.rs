@@ -23,7 +23,7 @@ const ORDER_COLS: &str = "id, number, version, status, list, deleted_at, ordered
     delivery_company, delivery_postal_code, delivery_prefecture, delivery_address1, delivery_address2, delivery_tel, \
     delivery_date, delivery_time, subtotal, discount, shipping_fee, fee, total, points_used, payment_total, \
     points_earned, points_granted, tax10_amount, tax10, tax8_amount, tax8, payment_method, payment_checked, \
-    remarks, memo, shipped_on, tracking_number, gateway_ref, device, ip";
+    payment_checked_at, payment_checked_by, remarks, memo, shipped_on, tracking_number, gateway_ref, device, ip";
 
 #[derive(sqlx::FromRow)]
 struct OrderRow {
@@ -76,6 +76,8 @@ struct OrderRow {
     tax8: i64,
     payment_method: String,
     payment_checked: i64,
+    payment_checked_at: Option<String>,
+    payment_checked_by: String,
     remarks: String,
     memo: String,
     shipped_on: Option<String>,
@@ -153,6 +155,8 @@ impl OrderRow {
             updated_at: ts(&self.updated_at)?,
             points_granted: self.points_granted != 0,
             payment_checked: self.payment_checked != 0,
+            payment_checked_at: opt(self.payment_checked_at, ts)?,
+            payment_checked_by: self.payment_checked_by,
             draft: OrderDraft {
                 customer_id: self.customer_id,
                 customer: Person {
@@ -497,6 +501,36 @@ pub async fn set_list(
     Ok(n == 1)
 }
 
+/// 入金チェック on or off, with who and when (cleared when off).
+pub async fn set_payment_checked(
+    tx: &mut Tx,
+    order_id: i64,
+    version: i64,
+    checked: bool,
+    by: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let (at, by) = if checked {
+        (Some(to_db(now)), by.to_owned())
+    } else {
+        (None, String::new())
+    };
+    let n = sqlx::query(
+        "UPDATE orders SET payment_checked = $1, payment_checked_at = $2, payment_checked_by = $3, \
+         version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6",
+    )
+    .bind(checked as i64)
+    .bind(at)
+    .bind(by)
+    .bind(to_db(now))
+    .bind(order_id)
+    .bind(version)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
 pub async fn mark_deleted(
     tx: &mut Tx,
     order_id: i64,
@@ -630,6 +664,8 @@ pub struct OrderSummary {
     pub status: OrderStatus,
     pub list: OrderList,
     pub payment_checked: bool,
+    /// For actions from the list (削除): an order changed since is refused.
+    pub version: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -649,6 +685,7 @@ struct SummaryRow {
     status: String,
     list: String,
     payment_checked: i64,
+    version: i64,
 }
 
 fn where_clause(q: &mut Sql, shop_id: i64, s: &OrderSearch) {
@@ -659,6 +696,9 @@ fn where_clause(q: &mut Sql, shop_id: i64, s: &OrderSearch) {
     }
     if let Some(n) = s.number_from {
         q.push(" AND number >= ").bind(n);
+    }
+    if let Some(c) = s.customer_id {
+        q.push(" AND customer_id = ").bind(c);
     }
     if let Some(n) = s.number_to {
         q.push(" AND number <= ").bind(n);
@@ -765,7 +805,7 @@ pub async fn search(
 
     let mut q = Sql::new(
         "SELECT number, ordered_at, updated_at, customer_id, family_name, given_name, family_kana, given_kana, \
-         payment_method, gateway_ref, payment_total, shipped_on, status, list, payment_checked FROM orders",
+         payment_method, gateway_ref, payment_total, shipped_on, status, list, payment_checked, version FROM orders",
     );
     where_clause(&mut q, shop_id, s);
     q.push(order_by(s.sort));
@@ -796,6 +836,7 @@ pub async fn search(
                 status: status(&r.status)?,
                 list: list(&r.list)?,
                 payment_checked: r.payment_checked != 0,
+                version: r.version,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;

@@ -222,7 +222,7 @@ async fn columns_chosen_on_screen_shape_the_downloads() {
     submit(&c, "#search button[type=submit]").await;
     assert_eq!(text(&c, "#total").await, "2");
     full_shot(&c, "csv-orders-search").await;
-    let (ct, bytes) = fetch_link(&c, ".summary a.btn[href^='/admin/orders/csv']").await;
+    let (ct, bytes) = fetch_link(&c, "#csv-sjis").await;
     assert_eq!(ct, "text/csv; charset=Shift_JIS");
     let rows = sjis_records(&bytes);
     assert_eq!(
@@ -273,4 +273,20 @@ async fn columns_chosen_on_screen_shape_the_downloads() {
             .contains("送り状データを出力しました")
     );
     full_shot(&c, "csv-order").await;
+
+    // Once in 受注完了一覧 the order screen no longer offers it, and the address refuses it.
+    let (st, v) = t
+        .post("/api/v1/orders/3/move", json!({"list": "completed"}))
+        .await;
+    assert!(st.is_success(), "{v}");
+    c.goto(&format!("{}/admin/orders/3", t.base)).await.unwrap();
+    assert!(c.find(Locator::Css("a#shipping-csv")).await.is_err());
+    c.goto(&format!("{}/admin/orders/3/shipping-csv", t.base))
+        .await
+        .unwrap();
+    let refusal = text(&c, ".box").await;
+    assert!(
+        refusal.contains("受注完了一覧") && refusal.contains("送り状データの出力"),
+        "{refusal}"
+    );
 }

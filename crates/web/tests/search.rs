@@ -4,49 +4,7 @@
 mod support;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use support::TestApp;
-
-fn person(family: &str, given: &str, fk: &str, gk: &str, tel: &str) -> Value {
-    json!({"family_name": family, "given_name": given, "family_kana": fk, "given_kana": gk,
-           "postal_code": "1500001", "prefecture": "東京都", "address1": "渋谷区神宮前1-1", "tel": tel})
-}
-
-/// Five orders that differ in every searchable field.
-///  #1 山田 花子  female 1980-05-01  gmo_card     2024-08-01  remarks   ref GMO-1   1,080 + 600
-///  #2 佐藤 一郎  male   1992-11-30  paygent_card 2024-08-05            ref 900134… 2,990 + 600
-///  #3 髙橋 ゆき  female 2001-01-15  paidy        2024-08-10  remarks   ref pay_abc 2 × 2,990
-///  #4 山本 健    male   (none)      bank_transfer 2024-08-15                       1,080
-///  #5 鈴木 葵    (none) (none)      paygent_konbini 2024-08-18                     5 × 2,990 + 600
-async fn dataset(t: &TestApp) {
-    let orders = vec![
-        json!({"customer": person("山田", "花子", "ヤマダ", "ハナコ", "03-1111-2222"), "email": "Hanako.Yamada@Example.jp",
-               "birth_date": "1980/05/01", "sex": "female", "items": [{"product_code": "TEA-1", "quantity": 1}], "shipping_fee": 600,
-               "payment_method": "gmo_card", "ordered_at": "2024/08/01 10:00", "remarks": "ギフト包装希望", "gateway_ref": "GMO-1"}),
-        json!({"customer": person("佐藤", "一郎", "サトウ", "イチロウ", "090-3333-4444"), "email": "ichiro@example.com",
-               "birth_date": "1992-11-30", "sex": "male", "items": [{"product_code": "TS-M", "quantity": 1}], "shipping_fee": 600,
-               "payment_method": "paygent_card", "ordered_at": "2024-08-05T03:00:00Z", "gateway_ref": "90013408050000000001"}),
-        json!({"customer": person("髙橋", "ゆき", "タカハシ", "ユキ", "045-555-6666"), "email": "yuki@example.net",
-               "birth_date": "2001-01-15", "sex": "female", "items": [{"product_code": "TS-L", "quantity": 2}],
-               "payment_method": "paidy", "ordered_at": "2024/08/10 23:30", "remarks": "午前中希望", "gateway_ref": "pay_abc"}),
-        json!({"customer": person("山本", "健", "ヤマモト", "ケン", "06-7777-8888"), "email": "ken@example.org", "sex": "male",
-               "items": [{"product_code": "TEA-1", "quantity": 1}], "payment_method": "bank_transfer", "ordered_at": "2024/08/15 09:00"}),
-        json!({"customer": person("鈴木", "葵", "スズキ", "アオイ", "011-999-0000"), "email": "aoi@example.jp",
-               "items": [{"product_code": "TS-L", "quantity": 5}], "shipping_fee": 600, "payment_method": "paygent_konbini", "ordered_at": "2024/08/18 12:00"}),
-    ];
-    for (i, o) in orders.into_iter().enumerate() {
-        // Each order is created (and so updated) on its own day.
-        t.set_now(&format!("2024-08-{:02}T01:00:00Z", 1 + 4 * i));
-        t.import(o).await;
-    }
-    // #2 ships on 2024-08-20 (Japan date), #3 on 2024-08-21; #3's update is the latest.
-    t.set_now("2024-08-20T02:00:00Z");
-    t.post("/api/v1/orders/2/status", json!({"status": "shipped"}))
-        .await;
-    t.set_now("2024-08-21T02:00:00Z");
-    t.post("/api/v1/orders/3/status", json!({"status": "shipped"}))
-        .await;
-}
+use support::{TestApp, search_dataset as dataset};
 
 async fn ids(t: &TestApp, q: &str) -> Vec<i64> {
     let (st, v) = t.get(&format!("/api/v1/orders?{q}")).await;

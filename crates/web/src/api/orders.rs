@@ -87,7 +87,7 @@ pub async fn delete(
     ApiActor(a): ApiActor,
     Path(number): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    orders::delete(&s.app, &a, number).await?;
+    orders::delete(&s.app, &a, number, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -168,6 +168,9 @@ pub async fn change_status_many(
 pub struct ListMove {
     /// `open` (受注一覧), `completed` (受注完了一覧), `cancelled` (受注キャンセル一覧)
     pub list: String,
+    /// The version the caller saw; a changed order is refused (409) instead of moved.
+    #[serde(default)]
+    pub version: Option<i64>,
 }
 
 /// Move the order to 受注完了一覧 / 受注キャンセル一覧, or back to 受注一覧.
@@ -182,7 +185,7 @@ pub async fn move_to_list(
 ) -> Result<axum::Json<Order>, ApiError> {
     let to = OrderList::parse("list", m.list.trim())?;
     Ok(axum::Json(
-        orders::move_to_list(&s.app, &a, number, to).await?,
+        orders::move_to_list(&s.app, &a, number, to, m.version).await?,
     ))
 }
 

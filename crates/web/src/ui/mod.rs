@@ -2,7 +2,11 @@
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
 mod csv;
+mod customer;
 mod methods;
+mod order;
+mod order_actions;
+mod order_form;
 mod pages;
 mod payments;
 
@@ -42,9 +46,13 @@ impl Templates {
             "login.html",
             "orders.html",
             "order.html",
+            "order_work.html",
+            "order_form.html",
+            "order_status.html",
             "payment_panel.html",
             "products.html",
             "customers.html",
+            "customer.html",
             "cancelled_stock.html",
             "notices.html",
             "settings.html",
@@ -161,13 +169,34 @@ pub fn routes() -> Router<AppState> {
             "/orders/{number}/shipping-csv",
             get(csv::order_shipping_csv),
         )
-        .route("/orders/{number}", get(pages::order))
-        .route("/orders/{number}/edit", post(pages::edit_order))
+        .route(
+            "/orders/new",
+            get(order_form::new_page).post(order_form::new_post),
+        )
+        .route(
+            "/orders/status",
+            get(order_actions::status_page).post(order_actions::status_bulk),
+        )
+        .route("/orders/{number}", get(order::order))
+        .route(
+            "/orders/{number}/edit",
+            get(order_form::edit_page).post(order_form::edit_post),
+        )
+        .route(
+            "/orders/{number}/payment-check",
+            post(order_actions::payment_check),
+        )
+        .route("/orders/{number}/move", post(order_actions::move_list))
+        .route("/orders/{number}/status", post(order_actions::set_status))
+        .route("/orders/{number}/delete", post(order_actions::delete))
         .route("/orders/{number}/payment/{action}", post(payments::operate))
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
+        .route("/customers/{id}", get(customer::detail))
+        .route("/customers/{id}/points", post(customer::adjust_points))
         .route("/cancelled-stock", get(pages::cancelled_stock))
         .route("/cancelled-stock/{id}/return", post(pages::return_stock))
+        .route("/cancelled-stock/return", post(pages::return_stock_many))
         .route("/notices", get(pages::notices))
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))

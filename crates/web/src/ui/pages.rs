@@ -7,7 +7,6 @@ use axum_extra::extract::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use juchu_app::{AppError, access, customers, orders, stock};
 use juchu_domain::money::group;
-use juchu_domain::order::Order;
 use juchu_domain::payment_method::PaymentMethod;
 use juchu_domain::search::{SearchInput, SortOrder};
 use juchu_domain::status::{OrderList, OrderStatus};
@@ -20,7 +19,7 @@ use crate::AppState;
 use crate::extract::Query;
 
 /// 規格1 / 規格2 as one label, leaving out the empty ones.
-fn classes(class1: &str, class2: &str) -> String {
+pub(super) fn classes(class1: &str, class2: &str) -> String {
     [class1, class2]
         .into_iter()
         .filter(|c| !c.is_empty())
@@ -28,7 +27,7 @@ fn classes(class1: &str, class2: &str) -> String {
         .join(" / ")
 }
 
-fn yen(v: i64) -> String {
+pub(super) fn yen(v: i64) -> String {
     format!("{}円", group(v))
 }
 
@@ -196,6 +195,9 @@ struct OrderRow {
     shipped: String,
     status: &'static str,
     status_code: &'static str,
+    version: i64,
+    checked: bool,
+    can_delete: bool,
 }
 
 fn with_page(raw: &str, page: i64) -> String {
@@ -209,13 +211,26 @@ fn with_page(raw: &str, page: i64) -> String {
 }
 
 /// 受注管理: the search form and its results; the search lives in the URL.
+#[derive(Deserialize)]
+pub struct Flash {
+    done: Option<String>,
+    refused: Option<String>,
+}
+
 pub async fn orders(
     State(s): State<AppState>,
     sess: Session,
     RawQuery(raw): RawQuery,
     Query(q): Query<SearchInput>,
+    Query(flash): Query<Flash>,
 ) -> Response {
-    let raw = raw.unwrap_or_default();
+    // The search as the URL keeps it, without the last action's message.
+    let raw = raw
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.starts_with("done=") && !p.starts_with("refused="))
+        .collect::<Vec<_>>()
+        .join("&");
     let list = q.list.clone().unwrap_or_else(|| "open".to_owned());
     let (errors, rows, total, page, pages) = match orders::search(&s.app, &sess.actor, &q).await {
         Ok((_, p)) => {
@@ -236,6 +251,9 @@ pub async fn orders(
                         .unwrap_or_else(|| "未発送".to_owned()),
                     status: o.status.label(),
                     status_code: o.status.code(),
+                    version: o.version,
+                    checked: o.payment_checked,
+                    can_delete: o.status != OrderStatus::PendingPayment,
                 })
                 .collect();
             let pages = (p.total + p.per_page - 1) / p.per_page;
@@ -266,9 +284,11 @@ pub async fn orders(
         "cancelled" => "orders_cancelled",
         _ => "orders",
     };
-    let list_label = OrderList::from_code(&list)
-        .map(|l| l.label())
-        .unwrap_or("受注一覧");
+    let list_label = match OrderList::from_code(&list) {
+        Some(l) => l.label(),
+        None if list == "all" => "すべての一覧",
+        None => "受注一覧",
+    };
     s.ui.render(
         "orders.html",
         page_ctx(
@@ -279,305 +299,10 @@ pub async fn orders(
                 next => (page < pages).then(|| with_page(&raw, page + 1)),
                 statuses => statuses, methods => methods, sorts => sorts, lists => lists,
                 list => list, list_label => list_label, csv_query => csv_query,
+                back => format!("?{raw}"), done => flash.done, refused => flash.refused,
             },
         ),
     )
-}
-
-#[derive(Serialize)]
-struct ItemRow {
-    code: String,
-    name: String,
-    classes: String,
-    price: String,
-    quantity: i64,
-    rate: String,
-    line: String,
-}
-
-/// The order page's query: `edit=1` opens 受注編集, `done` is a saved change's message, and
-/// the rest is a payment operation's outcome (see `payments::operate`).
-#[derive(Deserialize, Default)]
-pub struct OrderQ {
-    edit: Option<String>,
-    done: Option<String>,
-    #[serde(flatten)]
-    result: super::payments::ResultQ,
-}
-
-/// 受注編集 (items, 送料, 手数料, 値引き) as the operator typed it, with what checking it said.
-#[derive(Serialize, Default)]
-struct EditState {
-    version: i64,
-    quantity: Vec<String>,
-    unit_price: Vec<String>,
-    shipping_fee: String,
-    fee: String,
-    discount: String,
-    /// field path (`items[0].quantity`, `discount` …) → message
-    errors: BTreeMap<String, String>,
-    /// Errors on fields the form does not show (使用ポイント …).
-    other_errors: Vec<String>,
-    /// 計算結果の確認: the totals the edit would store.
-    preview: Option<minijinja::Value>,
-    /// A refusal of the whole edit (stale version, order not editable).
-    alert: Option<String>,
-}
-
-impl EditState {
-    fn of(o: &Order) -> EditState {
-        let d = &o.draft;
-        EditState {
-            version: o.version,
-            quantity: d.items.iter().map(|i| i.quantity.to_string()).collect(),
-            unit_price: d
-                .items
-                .iter()
-                .map(|i| i.unit_price.get().to_string())
-                .collect(),
-            shipping_fee: d.totals.shipping_fee.get().to_string(),
-            fee: d.totals.fee.get().to_string(),
-            discount: d.totals.discount.get().to_string(),
-            ..EditState::default()
-        }
-    }
-
-    fn invalid(&mut self, i: juchu_domain::Invalid, n_items: usize) {
-        for e in i.0 {
-            let shown = matches!(
-                e.field.as_str(),
-                "discount" | "shipping_fee" | "fee" | "items"
-            ) || (0..n_items).any(|n| {
-                e.field == format!("items[{n}].quantity")
-                    || e.field == format!("items[{n}].unit_price")
-            });
-            if shown {
-                self.errors.entry(e.field).or_insert(e.message);
-            } else {
-                self.other_errors.push(e.message);
-            }
-        }
-    }
-}
-
-fn totals_ctx(t: &juchu_domain::order::Totals) -> minijinja::Value {
-    let tax: Vec<_> = t
-        .tax
-        .by_rate
-        .iter()
-        .map(|r| context! { label => r.rate.label(), amount => yen(r.amount.get()), tax => yen(r.tax.get()) })
-        .collect();
-    context! {
-        subtotal => yen(t.subtotal.get()), discount => yen(t.discount.get()),
-        shipping_fee => yen(t.shipping_fee.get()), fee => yen(t.fee.get()), total => yen(t.total.get()),
-        points_used => t.points_used, payment_total => yen(t.payment_total.get()),
-        payment_total_value => t.payment_total.get(), tax => tax,
-    }
-}
-
-/// 受注詳細 with the payment panel; `?edit=1` opens 受注編集.
-pub async fn order(
-    State(s): State<AppState>,
-    sess: Session,
-    Path(number): Path<i64>,
-    Query(q): Query<OrderQ>,
-) -> Response {
-    let o: Order = match orders::get(&s.app, &sess.actor, number).await {
-        Ok(o) => o,
-        Err(e) => return error_page(&s, &e),
-    };
-    let edit = (q.edit.as_deref() == Some("1")).then(|| EditState::of(&o));
-    order_page(&s, &sess, o, edit, q.done, &q.result).await
-}
-
-async fn order_page(
-    s: &AppState,
-    sess: &Session,
-    o: Order,
-    edit: Option<EditState>,
-    done: Option<String>,
-    result: &super::payments::ResultQ,
-) -> Response {
-    let number = o.number;
-    let history = match orders::history(&s.app, &sess.actor, number).await {
-        Ok(h) => h,
-        Err(e) => return error_page(s, &e),
-    };
-    let payment = match super::payments::panel(s, sess, &o, result).await {
-        Ok(p) => p,
-        Err(e) => return error_page(s, &e),
-    };
-    let d = &o.draft;
-    let t = &d.totals;
-    let items: Vec<ItemRow> = d
-        .items
-        .iter()
-        .map(|i| ItemRow {
-            code: i.product_code.clone(),
-            name: i.product_name.clone(),
-            classes: classes(&i.class1, &i.class2),
-            price: yen(i.unit_price.get()),
-            quantity: i.quantity,
-            rate: format!("{}%", i.tax_rate.percent()),
-            line: i.line_total().map(|y| yen(y.get())).unwrap_or_default(),
-        })
-        .collect();
-    let hist: Vec<_> = history
-        .iter()
-        .map(|h| context! { at => format_jst_minute(h.at), actor => h.actor.clone(), detail => h.detail.clone() })
-        .collect();
-    let person = |p: &juchu_domain::customer::Person| {
-        context! {
-            name => p.full_name(), kana => p.full_kana(), company => p.company.clone(),
-            postal => if p.postal_code.len() == 7 { format!("〒{}-{}", &p.postal_code[..3], &p.postal_code[3..]) } else { p.postal_code.clone() },
-            address => format!("{}{} {}", p.prefecture, p.address1, p.address2), tel => p.tel.clone(),
-        }
-    };
-    // The domain says whether the order may be edited, and why not.
-    let edit_refusal = o.standing().can_edit().err().map(|r| r.to_string());
-    let edit = if edit_refusal.is_some() { None } else { edit };
-    s.ui.render(
-        "order.html",
-        page_ctx(
-            base(sess, "orders"),
-            context! {
-                number => o.number, version => o.version, status => d.status.label(), status_code => d.status.code(), list => o.list.label(),
-                ordered_at => format_jst_minute(o.ordered_at), updated_at => format_jst_minute(o.updated_at),
-                customer => person(&d.customer), delivery => person(&d.delivery), email => d.email.clone(),
-                customer_id => d.customer_id,
-                birth_date => d.birth_date.map(|x| x.strftime("%Y/%m/%d").to_string()),
-                sex => d.sex.map(|x| x.label()),
-                payment => d.payment_method.label(), gateway_ref => d.gateway_ref.clone(),
-                items => items, t => totals_ctx(t),
-                points_earned => d.points_earned,
-                remarks => d.remarks.clone(), memo => d.memo.clone(),
-                shipped_on => d.shipped_on.map(|x| x.strftime("%Y/%m/%d").to_string()),
-                tracking_number => d.tracking_number.clone(),
-                delivery_date => d.delivery_date.map(|x| x.strftime("%Y/%m/%d").to_string()),
-                delivery_time => d.delivery_time.clone(),
-                history => hist, done => done,
-                edit => edit, edit_refusal => edit_refusal,
-                pay => payment,
-            },
-        ),
-    )
-}
-
-/// 受注編集's form: one quantity and one unit price per line, in the order's line order.
-#[derive(Deserialize)]
-pub struct EditForm {
-    csrf: String,
-    version: String,
-    #[serde(default)]
-    quantity: Vec<String>,
-    #[serde(default)]
-    unit_price: Vec<String>,
-    #[serde(default)]
-    shipping_fee: String,
-    #[serde(default)]
-    fee: String,
-    #[serde(default)]
-    discount: String,
-    /// `preview` (計算結果の確認) or `save` (保存)
-    #[serde(default)]
-    op: String,
-}
-
-/// 受注編集: 計算結果の確認 shows the totals the edit would store without storing it (the
-/// same patch-and-validate `orders::edit` runs); 保存 stores it with the version the
-/// operator started from.
-pub async fn edit_order(
-    State(s): State<AppState>,
-    sess: Session,
-    Path(number): Path<i64>,
-    Form(f): Form<EditForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
-    let o: Order = match orders::get(&s.app, &sess.actor, number).await {
-        Ok(o) => o,
-        Err(e) => return error_page(&s, &e),
-    };
-    let n = o.draft.items.len();
-    let mut st = EditState {
-        // A version that does not read as one is refused as stale, never saved over.
-        version: f.version.trim().parse().unwrap_or(0),
-        quantity: f.quantity.clone(),
-        unit_price: f.unit_price.clone(),
-        shipping_fee: f.shipping_fee.clone(),
-        fee: f.fee.clone(),
-        discount: f.discount.clone(),
-        ..EditState::default()
-    };
-    let none = super::payments::ResultQ::default();
-    if f.quantity.len() != n || f.unit_price.len() != n {
-        st = EditState::of(&o);
-        st.alert = Some(
-            "受注の商品がこの画面を開いた後に変わっています。最新の内容で入力し直してください"
-                .to_owned(),
-        );
-        return unprocessable(order_page(&s, &sess, o, Some(st), None, &none).await);
-    }
-    // What the operator typed, read as numbers; each bad one is reported beside its field.
-    let mut bad = juchu_domain::Invalid::default();
-    let mut num = |field: String, v: &str| {
-        bad.take(juchu_domain::input::parse_int(&field, v))
-            .unwrap_or_default()
-    };
-    let mut input = o.draft.to_input();
-    for (i, it) in input.items.iter_mut().enumerate() {
-        it.quantity = num(format!("items[{i}].quantity"), &f.quantity[i]);
-        it.unit_price = Some(num(format!("items[{i}].unit_price"), &f.unit_price[i]));
-    }
-    input.shipping_fee = num("shipping_fee".into(), &f.shipping_fee);
-    input.fee = num("fee".into(), &f.fee);
-    input.discount = num("discount".into(), &f.discount);
-    if !bad.is_empty() {
-        st.invalid(bad, n);
-        return unprocessable(order_page(&s, &sess, o, Some(st), None, &none).await);
-    }
-    if f.op != "save" {
-        match input.validate() {
-            Ok(draft) => st.preview = Some(totals_ctx(&draft.totals)),
-            Err(i) => st.invalid(i, n),
-        }
-        let failed = !st.errors.is_empty() || !st.other_errors.is_empty();
-        let page = order_page(&s, &sess, o, Some(st), None, &none).await;
-        return if failed { unprocessable(page) } else { page };
-    }
-    let patch = orders::OrderPatch {
-        version: st.version,
-        items: Some(input.items.clone()),
-        discount: Some(input.discount),
-        shipping_fee: Some(input.shipping_fee),
-        fee: Some(input.fee),
-        ..orders::OrderPatch::default()
-    };
-    match orders::edit(&s.app, &sess.actor, number, patch).await {
-        Ok(saved) => {
-            let msg = format!(
-                "受注内容を保存しました（お支払い合計: {}）",
-                yen(saved.draft.totals.payment_total.get())
-            );
-            Redirect::to(&format!(
-                "/admin/orders/{number}?done={}",
-                super::url_escape(&msg)
-            ))
-            .into_response()
-        }
-        Err(AppError::Invalid(i)) => {
-            st.invalid(i, n);
-            unprocessable(order_page(&s, &sess, o, Some(st), None, &none).await)
-        }
-        Err(e @ (AppError::Stale { .. } | AppError::Refused(_) | AppError::Conflict { .. })) => {
-            st.alert = Some(e.to_string());
-            let mut r = order_page(&s, &sess, o, Some(st), None, &none).await;
-            *r.status_mut() = crate::error::status_of(&e);
-            r
-        }
-        Err(e) => error_page(&s, &e),
-    }
 }
 
 pub(super) fn unprocessable(mut r: Response) -> Response {
@@ -670,8 +395,23 @@ pub async fn cancelled_stock(
     Query(p): Query<StockQ>,
 ) -> Response {
     let all = p.all.as_deref() == Some("1");
+    stock_page(&s, &sess, all, p.done, vec![]).await
+}
+
+async fn stock_page(
+    s: &AppState,
+    sess: &Session,
+    all: bool,
+    done: Option<String>,
+    results: Vec<minijinja::Value>,
+) -> Response {
     match stock::list(&s.app, &sess.actor, all).await {
         Ok(lines) => {
+            let open: Vec<i64> = lines
+                .iter()
+                .filter(|l| l.returned_at.is_none())
+                .map(|l| l.id)
+                .collect();
             let rows: Vec<_> = lines
                 .iter()
                 .map(|l| {
@@ -686,12 +426,12 @@ pub async fn cancelled_stock(
             s.ui.render(
                 "cancelled_stock.html",
                 page_ctx(
-                    base(&sess, "cancelled_stock"),
-                    context! { rows => rows, all => all, done => p.done },
+                    base(sess, "cancelled_stock"),
+                    context! { rows => rows, all => all, done => done, open => open, results => results },
                 ),
             )
         }
-        Err(e) => error_page(&s, &e),
+        Err(e) => error_page(s, &e),
     }
 }
 
@@ -715,6 +455,47 @@ pub async fn return_stock(
                 super::url_escape(&msg)
             ))
             .into_response()
+        }
+        Err(e) => error_page(&s, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ReturnManyForm {
+    csrf: String,
+    #[serde(default)]
+    id: Vec<String>,
+}
+
+/// 選択した商品を在庫へ戻す / すべて在庫へ戻す: each line on its own, every outcome listed.
+pub async fn return_stock_many(
+    State(s): State<AppState>,
+    sess: Session,
+    Form(f): Form<ReturnManyForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
+        return r;
+    }
+    let ids: Vec<i64> = f.id.iter().filter_map(|v| v.trim().parse().ok()).collect();
+    match stock::return_many(&s.app, &sess.actor, &ids).await {
+        Ok(results) => {
+            let n = results.iter().filter(|r| r.result.is_ok()).count();
+            let rows = results
+                .iter()
+                .map(|r| match &r.result {
+                    Ok(l) => context! { ok => true, message => format!("{} ×{}（注文番号 {}）を在庫へ戻しました", l.product_code, l.quantity, l.order_number) },
+                    Err(e) => context! { ok => false, message => crate::error::public_message(e) },
+                })
+                .collect();
+            let done = format!("{n}行を在庫へ戻しました");
+            stock_page(&s, &sess, false, Some(done), rows).await
+        }
+        Err(AppError::Invalid(i)) => {
+            let rows =
+                i.0.into_iter()
+                    .map(|e| context! { ok => false, message => e.message })
+                    .collect();
+            unprocessable(stock_page(&s, &sess, false, None, rows).await)
         }
         Err(e) => error_page(&s, &e),
     }
