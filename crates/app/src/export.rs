@@ -6,7 +6,6 @@
 pub mod b2;
 pub mod columns;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -120,12 +119,6 @@ fn header_bytes(enc: Encoding, headers: Vec<String>) -> Result<Bytes, AppError> 
 
 const CHUNK: usize = 200;
 
-/// A chunk of orders being written, with what the order model does not carry.
-struct Chunk {
-    orders: Vec<Order>,
-    checked_at: HashMap<i64, Timestamp>,
-}
-
 /// The header, then the rows of `ids` read `CHUNK` orders at a time: memory stays flat
 /// whatever the size of the export.
 fn stream_rows<F>(
@@ -133,11 +126,10 @@ fn stream_rows<F>(
     ids: Vec<i64>,
     enc: Encoding,
     head: Bytes,
-    with_checked_at: bool,
     rows: F,
 ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static
 where
-    F: Fn(&Chunk) -> Vec<Vec<String>> + Send + Sync + 'static,
+    F: Fn(&[Order]) -> Vec<Vec<String>> + Send + Sync + 'static,
 {
     let head = futures_util::stream::once(async move { Ok(head) });
     let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();
@@ -146,18 +138,9 @@ where
         move |(store, mut it, rows)| async move {
             let chunk = it.next()?;
             let res = async {
-                let mut conn = store.read().await?;
-                let orders = juchu_store::orders::get_many(&mut conn, &chunk).await?;
-                let checked_at = if with_checked_at {
-                    csv_settings::payment_checked_at(&mut conn, &chunk)
-                        .await?
-                        .into_iter()
-                        .collect()
-                } else {
-                    HashMap::new()
-                };
-                drop(conn);
-                let rows = rows(&Chunk { orders, checked_at });
+                let orders =
+                    juchu_store::orders::get_many(&mut *store.read().await?, &chunk).await?;
+                let rows = rows(&orders);
                 Ok::<Bytes, AppError>(encode(enc, csv_bytes(&rows)?))
             }
             .await;
@@ -214,22 +197,19 @@ pub async fn orders_csv(
     let ids = search_ids(app, actor, input).await?;
     let (cols, _) = chosen_columns(&mut *app.store.read().await?, actor.shop_id).await?;
     let head = header_bytes(enc, cols.iter().map(|c| c.header.to_owned()).collect())?;
-    let with_checked_at = cols.iter().any(|c| c.code == "payment_checked_at");
     Ok(stream_rows(
         app.store.clone(),
         ids,
         enc,
         head,
-        with_checked_at,
-        move |chunk| {
+        move |orders| {
             let mut out = Vec::new();
-            for o in &chunk.orders {
+            for o in orders {
                 for (i, item) in o.draft.items.iter().enumerate() {
                     let line = Line {
                         order: o,
                         item,
                         line_no: i + 1,
-                        checked_at: chunk.checked_at.get(&o.id).copied(),
                     };
                     out.push(cols.iter().map(|c| c.value(&line)).collect());
                 }
@@ -446,14 +426,7 @@ pub async fn shipping_csv(
         ids,
         Encoding::ShiftJis,
         b2_head()?,
-        false,
-        move |chunk| {
-            chunk
-                .orders
-                .iter()
-                .map(|o| b2::row(o, &from, today))
-                .collect()
-        },
+        move |orders| orders.iter().map(|o| b2::row(o, &from, today)).collect(),
     ))
 }
 

@@ -1,13 +1,12 @@
 //! CSV出力項目設定 (`csv_settings`, migration 0007): the columns a shop chose for a CSV
-//! download, as a comma list of column codes; no row = the built-in columns. Also the few
-//! values the CSV downloads need that the order and shop models do not carry.
+//! download, as a comma list of column codes; no row = the built-in columns. Also the shop
+//! as 送り状's ご依頼主.
 
 use jiff::Timestamp;
 use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
 
 use crate::db::corrupt;
-use crate::sql::Sql;
 use crate::{StoreError, Tx};
 
 /// A stored choice of columns.
@@ -97,27 +96,4 @@ pub async fn sender(conn: &mut AnyConnection, shop_id: i64) -> Result<Option<Sen
     .bind(shop_id)
     .fetch_optional(conn)
     .await?)
-}
-
-/// 入金チェック日時 of the orders that have one (the order model carries only the flag).
-pub async fn payment_checked_at(
-    conn: &mut AnyConnection,
-    ids: &[i64],
-) -> Result<Vec<(i64, Timestamp)>, StoreError> {
-    if ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut q = Sql::new(
-        "SELECT id, payment_checked_at FROM orders WHERE payment_checked_at IS NOT NULL AND id IN ",
-    );
-    q.bind_list(ids.iter().copied());
-    let (text, args) = q.parts();
-    let rows: Vec<(i64, String)> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
-    rows.into_iter()
-        .map(|(id, at)| {
-            from_db(&at)
-                .map(|t| (id, t))
-                .map_err(|e| corrupt(format!("instant {at}: {e}")))
-        })
-        .collect()
 }

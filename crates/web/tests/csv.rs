@@ -198,6 +198,10 @@ async fn two_orders(t: &TestApp) {
     b["payment_method"] = json!("bank_transfer");
     b["memo"] = json!("電話で確認済み");
     t.import(b).await;
+    // #2's 入金チェック, at 2024/08/19 10:00 Japan time, by テスト.
+    juchu_app::orders::set_payment_checked(&t.app, &t.actor(), 2, true, None)
+        .await
+        .unwrap();
 }
 
 async fn export_follows_the_chosen_columns(t: TestApp) {
@@ -209,6 +213,8 @@ async fn export_follows_the_chosen_columns(t: TestApp) {
         "line_no",
         "memo",
         "payment_checked",
+        "payment_checked_at",
+        "payment_checked_by",
     ];
     let (st, _) = put_columns(&t, &t.token, "orders", json!({"columns": chosen})).await;
     assert_eq!(st, StatusCode::OK);
@@ -228,16 +234,27 @@ async fn export_follows_the_chosen_columns(t: TestApp) {
             "商品名",
             "明細番号",
             "ショップ用メモ",
-            "入金チェック"
+            "入金チェック",
+            "入金チェック日時",
+            "入金チェック者"
         ]
     );
     assert_eq!(rows.len(), 4, "one row per order line: {rows:?}");
     // Per-order values repeat on each line; per-line values differ.
-    assert_eq!(rows[1], ["7660", "1", "Tシャツ", "1", "", ""]);
-    assert_eq!(rows[2], ["7660", "1", "緑茶", "2", "", ""]);
-    assert_eq!(rows[3][1], "2");
-    assert_eq!(rows[3][2], "緑茶");
-    assert_eq!(rows[3][4], "電話で確認済み");
+    assert_eq!(rows[1], ["7660", "1", "Tシャツ", "1", "", "", "", ""]);
+    assert_eq!(rows[2], ["7660", "1", "緑茶", "2", "", "", "", ""]);
+    assert_eq!(
+        rows[3][1..],
+        [
+            "2",
+            "緑茶",
+            "1",
+            "電話で確認済み",
+            "済",
+            "2024/08/19 10:00",
+            "テスト"
+        ]
+    );
 
     // UTF-8 says the same, after its BOM.
     let utf8 = download(

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use jiff::Timestamp;
 use juchu_domain::customer::Person;
 use juchu_domain::order::{Device, Item, Order};
 use juchu_domain::tax::TaxRate;
@@ -20,13 +19,12 @@ pub enum Per {
     Line,
 }
 
-/// What a row is made of: one line of one order, and what the order model does not carry.
+/// What a row is made of: one line of one order.
 pub struct Line<'a> {
     pub order: &'a Order,
     pub item: &'a Item,
     /// 1-based line number within the order.
     pub line_no: usize,
-    pub checked_at: Option<Timestamp>,
 }
 
 pub struct Column {
@@ -431,7 +429,18 @@ pub static CATALOGUE: &[Column] = &[
         "入金チェック日時",
         Order,
         PAYMENT,
-        |l| l.checked_at.map(format_jst_minute).unwrap_or_default()
+        |l| l
+            .order
+            .payment_checked_at
+            .map(format_jst_minute)
+            .unwrap_or_default()
+    ),
+    col!(
+        "payment_checked_by",
+        "入金チェック者",
+        Order,
+        PAYMENT,
+        |l| l.order.payment_checked_by.clone()
     ),
     col!("line_no", "明細番号", Line, ITEM, |l| l
         .line_no
