@@ -269,6 +269,82 @@ pub async fn list_users(app: &App, actor: &Actor) -> Result<Vec<User>, AppError>
     Ok(users::list(&mut *app.store.read().await?, actor.shop_id).await?)
 }
 
+/// An admin's change to a user of the shop: name, role, 利用停止, and a new password
+/// (empty: unchanged).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    pub name: String,
+    /// `admin` or `operator`
+    pub role: String,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub password: String,
+}
+
+/// Change a user of the actor's shop. Admins only; nobody disables or demotes themselves,
+/// so the shop always keeps the admin who is acting.
+pub async fn update_user(
+    app: &App,
+    actor: &Actor,
+    login: &str,
+    c: &UserChange,
+) -> Result<User, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let mut e = Invalid::default();
+    let name = c.name.trim();
+    if name.is_empty() || name.chars().count() > 50 {
+        e.push(FieldError::new(
+            "name",
+            "required",
+            "名前を50文字以内で入力してください",
+        ));
+    }
+    let role = Role::from_code(c.role.trim());
+    if role.is_none() {
+        e.push(FieldError::new(
+            "role",
+            "unknown_role",
+            "権限は admin または operator です",
+        ));
+    }
+    if !c.password.is_empty() && c.password.chars().count() < MIN_PASSWORD_LEN {
+        e.push(FieldError::new(
+            "password",
+            "too_short",
+            format!("パスワードは{MIN_PASSWORD_LEN}文字以上にしてください"),
+        ));
+    }
+    let mut tx = app.store.begin().await?;
+    let user = users::by_login(tx.conn(), login.trim())
+        .await?
+        .filter(|u| u.shop_id == actor.shop_id)
+        .ok_or(AppError::NotFound("ユーザー"))?;
+    if Some(user.id) == actor.user_id && (c.disabled || role != Some(Role::Admin)) {
+        e.push(FieldError::new(
+            "role",
+            "self",
+            "自分自身を利用停止にしたり、管理者でなくしたりはできません",
+        ));
+    }
+    let role = match role {
+        Some(r) if e.is_empty() => r,
+        _ => return Err(e.into()),
+    };
+    users::update(&mut tx, user.id, name, role, c.disabled).await?;
+    if !c.password.is_empty() {
+        users::set_password(&mut tx, user.id, &hash_password(&c.password)?).await?;
+    }
+    let updated = users::by_login(tx.conn(), login.trim())
+        .await?
+        .ok_or(AppError::NotFound("ユーザー"))?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
 pub async fn set_password(app: &App, login: &str, password: &str) -> Result<(), AppError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(Invalid::one(

@@ -952,7 +952,8 @@ pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppErr
         let order = orders::get(tx.conn(), b.shop_id, number)
             .await?
             .ok_or(AppError::NotFound("受注"))?;
-        thanks_mail(&mut tx, b.shop_id, &order, None, now).await?;
+        let status = order.draft.status;
+        crate::mail::thanks_in(&mut tx, b.shop_id, &who.name, &order, status, None, now).await?;
         l.c.state = "completed".into();
         save(&mut tx, &l, now).await?;
         tx.commit().await?;
@@ -1747,127 +1748,10 @@ pub(crate) async fn complete(
         is_admin: false,
     };
     crate::orders::write_status(tx, &who, order, to, now).await?;
-    thanks_mail(tx, shop_id, order, slip, now).await?;
+    // サンクスメール (for cards also the payment-completion notice), Bcc to the shop: the
+    // shop's 注文確認 template, the same text an operator re-sends from the order.
+    crate::mail::thanks_in(tx, shop_id, actor_name, order, to, slip, now).await?;
     checkouts::complete_order(tx, order.id, now).await?;
-    Ok(())
-}
-
-fn yen(n: i64) -> String {
-    format!("{}円", juchu_domain::money::group(n))
-}
-
-/// サンクスメール (for cards also the payment-completion notice), with a copy to the shop.
-async fn thanks_mail(
-    tx: &mut Tx,
-    shop_id: i64,
-    order: &Order,
-    slip: Option<&PaymentSlip>,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    let shop = shops::by_id(tx.conn(), shop_id)
-        .await?
-        .ok_or(AppError::NotFound("ショップ"))?;
-    let shop_email = shops::email(tx.conn(), shop_id).await?;
-    let m = order.draft.payment_method;
-    let settings = crate::methods::settings_in(tx.conn(), shop_id, m).await?;
-    let c = &order.draft.customer;
-    let t = &order.draft.totals;
-    let mut lines = vec![
-        format!("{} {} 様", c.family_name, c.given_name),
-        String::new(),
-        format!(
-            "このたびは{}をご利用いただき、ありがとうございます。",
-            shop.name
-        ),
-        "ご注文を承りました。内容をご確認ください。".to_owned(),
-    ];
-    if m.is_card() || m == PaymentMethod::Paidy {
-        lines.push(format!(
-            "{}のお支払い手続きが完了しました（お支払い合計 {}）。",
-            settings.display_name,
-            yen(t.payment_total.get())
-        ));
-    }
-    lines.push(String::new());
-    lines.push(format!("注文番号: {}", order.number));
-    lines.push(format!(
-        "ご注文日時: {}",
-        juchu_domain::time::format_jst_minute(order.ordered_at)
-    ));
-    lines.push(format!("お支払い方法: {}", settings.display_name));
-    lines.push(String::new());
-    lines.push("■ ご注文商品".to_owned());
-    for i in &order.draft.items {
-        let class = [i.class1.as_str(), i.class2.as_str()]
-            .into_iter()
-            .filter(|x| !x.is_empty())
-            .collect::<Vec<_>>()
-            .join(" / ");
-        lines.push(format!(
-            "{} {}{} × {} = {}",
-            i.product_code,
-            i.product_name,
-            if class.is_empty() {
-                String::new()
-            } else {
-                format!("（{class}）")
-            },
-            i.quantity,
-            yen(i.unit_price.get() * i.quantity)
-        ));
-    }
-    lines.push(String::new());
-    lines.push(format!("小計: {}", yen(t.subtotal.get())));
-    lines.push(format!("送料: {}", yen(t.shipping_fee.get())));
-    if t.fee.get() > 0 {
-        lines.push(format!("手数料: {}", yen(t.fee.get())));
-    }
-    if t.points_used > 0 {
-        lines.push(format!("ご利用ポイント: -{}pt", t.points_used));
-    }
-    lines.push(format!("お支払い合計: {}", yen(t.payment_total.get())));
-    if let Some(x) = slip {
-        lines.push(String::new());
-        lines.push("■ お支払いのご案内".to_owned());
-        lines.extend(x.fields.iter().map(|(k, v)| format!("{k}: {v}")));
-        if let Some(u) = &x.url {
-            lines.push(format!("お支払い画面: {u}"));
-        }
-        lines.push(format!(
-            "お支払い期限: {}",
-            juchu_domain::time::format_jst_minute(x.due)
-        ));
-        lines.push("お支払い期限を過ぎるとお支払いいただけなくなります。".into());
-    }
-    let d = &order.draft.delivery;
-    lines.push(String::new());
-    lines.push("■ お届け先".to_owned());
-    lines.push(format!("{} {} 様", d.family_name, d.given_name));
-    lines.push(format!(
-        "〒{} {}{}{}",
-        d.postal_code, d.prefecture, d.address1, d.address2
-    ));
-    if !settings.mail_note.is_empty() {
-        lines.push(String::new());
-        lines.push(settings.mail_note.clone());
-    }
-    juchu_store::mails::enqueue(
-        tx,
-        &juchu_store::mails::NewMail {
-            shop_id,
-            order_id: Some(order.id),
-            kind: "thanks",
-            to: &order.draft.email,
-            bcc: &shop_email,
-            subject: &format!(
-                "【{}】ご注文ありがとうございます（注文番号 {}）",
-                shop.name, order.number
-            ),
-            body: &lines.join("\n"),
-        },
-        now,
-    )
-    .await?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ pub mod checkouts;
 pub mod csv_settings;
 pub mod customers;
 mod db;
+pub mod mail_templates;
 pub mod mails;
 pub mod methods;
 pub mod orders;

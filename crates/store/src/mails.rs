@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use juchu_domain::time::to_db;
 use sqlx::AnyConnection;
 
+use crate::sql::Sql;
 use crate::{StoreError, Tx};
 
 pub struct NewMail<'a> {
@@ -16,12 +17,14 @@ pub struct NewMail<'a> {
     pub bcc: &'a str,
     pub subject: &'a str,
     pub body: &'a str,
+    /// Who queued it: the operator's name, or what the system was doing.
+    pub sent_by: &'a str,
 }
 
 pub async fn enqueue(tx: &mut Tx, m: &NewMail<'_>, now: Timestamp) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO mails (shop_id, order_id, kind, mail_to, bcc, subject, body, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) RETURNING id",
+        "INSERT INTO mails (shop_id, order_id, kind, mail_to, bcc, subject, body, status, created_at, sent_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) RETURNING id",
     )
     .bind(m.shop_id)
     .bind(m.order_id)
@@ -31,6 +34,7 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMail<'_>, now: Timestamp) -> Result<i64
     .bind(m.subject.to_owned())
     .bind(m.body.to_owned())
     .bind(to_db(now))
+    .bind(m.sent_by.to_owned())
     .fetch_one(tx.conn())
     .await?)
 }
@@ -51,10 +55,12 @@ pub struct Mail {
     pub last_error: String,
     pub created_at: String,
     pub sent_at: Option<String>,
+    /// Who queued it (an operator's name, or the system).
+    pub sent_by: String,
 }
 
 const COLS: &str = "id, shop_id, order_id, kind, mail_to, bcc, subject, body, status, attempts, last_error, \
-    created_at, sent_at";
+    created_at, sent_at, sent_by";
 
 const TAKEABLE: &str = "(status = 'queued' OR (status = 'failed' AND attempts < $1) \
     OR (status = 'sending' AND claimed_at < $2))";
@@ -123,5 +129,97 @@ pub async fn of_order(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<Mai
     ))
     .bind(order_id)
     .fetch_all(conn)
+    .await?)
+}
+
+/// A mail in the outbox list, with its order's number.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub mail: Mail,
+    /// 注文番号
+    pub order_number: Option<i64>,
+}
+
+/// What the outbox list is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub order_number: Option<i64>,
+    pub kind: Option<String>,
+    /// `queued` (with `sending`), `sent`, `failed`
+    pub status: Option<String>,
+}
+
+fn listed_cols() -> String {
+    COLS.split(", ")
+        .map(|c| format!("m.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn filter_clause(q: &mut Sql, shop_id: i64, f: &Filter) {
+    q.push(" FROM mails m LEFT JOIN orders o ON o.id = m.order_id WHERE m.shop_id = ")
+        .bind(shop_id);
+    if let Some(n) = f.order_number {
+        q.push(" AND o.number = ").bind(n);
+    }
+    if let Some(k) = &f.kind {
+        q.push(" AND m.kind = ").bind(k.clone());
+    }
+    match f.status.as_deref() {
+        None => {}
+        // A mail being handed over is still waiting, for the operator.
+        Some("queued") => {
+            q.push(" AND m.status IN ('queued', 'sending')");
+        }
+        Some(s) => {
+            q.push(" AND m.status = ").bind(s.to_owned());
+        }
+    }
+}
+
+/// The shop's outbox, newest first: (matches in all pages, this page).
+pub async fn search(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    f: &Filter,
+    page: i64,
+    per_page: i64,
+) -> Result<(i64, Vec<Listed>), StoreError> {
+    let mut q = Sql::new("SELECT COUNT(*)");
+    filter_clause(&mut q, shop_id, f);
+    let (text, args) = q.parts();
+    let total: i64 = sqlx::query_scalar_with(&text, args)
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut q = Sql::new(&format!(
+        "SELECT {}, o.number AS order_number",
+        listed_cols()
+    ));
+    filter_clause(&mut q, shop_id, f);
+    q.push(" ORDER BY m.id DESC LIMIT ")
+        .bind(per_page)
+        .push(" OFFSET ")
+        .bind((page - 1).max(0) * per_page);
+    let (text, args) = q.parts();
+    let rows = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
+    Ok((total, rows))
+}
+
+/// One of the shop's mails.
+pub async fn get(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    id: i64,
+) -> Result<Option<Listed>, StoreError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {}, o.number AS order_number FROM mails m LEFT JOIN orders o ON o.id = m.order_id \
+         WHERE m.shop_id = $1 AND m.id = $2",
+        listed_cols()
+    ))
+    .bind(shop_id)
+    .bind(id)
+    .fetch_optional(conn)
     .await?)
 }

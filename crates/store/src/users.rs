@@ -127,6 +127,25 @@ pub async fn set_password(tx: &mut Tx, user_id: i64, hash: &str) -> Result<(), S
     Ok(())
 }
 
+/// Name, role and whether the user may sign in; their sessions and API tokens stop working
+/// while disabled (every lookup filters on it).
+pub async fn update(
+    tx: &mut Tx,
+    user_id: i64,
+    name: &str,
+    role: Role,
+    disabled: bool,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE users SET name = $1, role = $2, disabled = $3 WHERE id = $4")
+        .bind(name.to_owned())
+        .bind(role.code())
+        .bind(disabled as i64)
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
 pub struct Session {
     pub user: User,
     pub csrf_token: String,

@@ -37,12 +37,15 @@ impl Modify for Bearer {
         api::methods::list, api::methods::get, api::methods::set, api::methods::credentials,
         api::methods::set_credentials, api::methods::deliveries, api::methods::create_delivery,
         api::methods::update_delivery, api::methods::delete_delivery,
+        api::mails::template, api::mails::set_template, api::mails::reset_template, api::mails::compose,
+        api::mails::send, api::mails::outbox, api::mails::get,
         api::csv::shipping_csv, api::csv::get_columns, api::csv::set_columns, api::csv::reset_columns,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),
           (name = "payments", description = "決済操作（売上確定・取消・金額変更・払い戻し）"),
-          (name = "settings", description = "支払方法設定・決済サービスの接続設定・配送方法"))
+          (name = "settings", description = "支払方法設定・決済サービスの接続設定・配送方法"),
+          (name = "mails", description = "メール送信（注文確認・配送通知・フリー）・メールテンプレート・送信メール一覧"))
 )]
 pub struct ApiDoc;
 

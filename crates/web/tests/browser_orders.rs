@@ -389,6 +389,19 @@ async fn an_order_from_entry_to_completion() {
     assert!(text(&c, "#done").await.contains("1行を在庫へ戻しました"));
     assert!(text(&c, "#return-results").await.contains("TS-M ×2"));
     shot(&c, "orders-cancelled-stock").await;
+
+    // 管理者の編集: a short password beside its field, then the operator is disabled.
+    c.goto(&format!("{}/admin/settings/users/operator", t.base))
+        .await
+        .unwrap();
+    fill(&c, "#password", "short").await;
+    submit(&c, "#edit-user button").await;
+    assert!(text(&c, "[data-field=password]").await.contains("文字以上"));
+    check(&c, "#disabled").await;
+    submit(&c, "#edit-user button").await;
+    assert!(text(&c, ".flash").await.contains("利用停止"));
+    assert!(text(&c, "#users").await.contains("停止中"));
+    shot(&c, "orders-users").await;
     c.close().await.unwrap();
 }
 

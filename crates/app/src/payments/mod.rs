@@ -1559,9 +1559,11 @@ async fn settle(
                         now,
                     )
                     .await?;
-                    instructions_mail(&mut tx, op.shop_id, &order, x, status.amount, now).await?;
+                    instructions_mail(&mut tx, op.shop_id, actor, &order, x, status.amount, now)
+                        .await?;
                 } else {
-                    instructions_mail(&mut tx, op.shop_id, &order, x, status.amount, now).await?;
+                    instructions_mail(&mut tx, op.shop_id, actor, &order, x, status.amount, now)
+                        .await?;
                 }
                 format!(
                     "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
@@ -1776,6 +1778,7 @@ async fn settle(
 async fn instructions_mail(
     tx: &mut Tx,
     shop_id: i64,
+    actor: &str,
     order: &Order,
     slip: &juchu_gateway::PaymentSlip,
     amount: i64,
@@ -1818,6 +1821,7 @@ async fn instructions_mail(
                 shop.name, order.number
             ),
             body: &lines.join("\n"),
+            sent_by: actor,
         },
         now,
     )

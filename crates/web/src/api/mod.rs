@@ -5,6 +5,7 @@ pub mod access;
 pub mod catalog;
 pub mod csv;
 pub mod customers;
+pub mod mails;
 pub mod methods;
 pub mod orders;
 pub mod payments;
@@ -40,8 +41,20 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/orders/{number}/payment/{action}", post(payments::operate))
         .route("/payments/sync", post(payments::sync))
-        .route("/orders/{number}/mails", get(payments::mails))
+        .route(
+            "/orders/{number}/mails",
+            get(payments::mails).post(mails::send),
+        )
         .route("/mails/deliver", post(payments::deliver_mails))
+        .route("/orders/{number}/mails/compose", get(mails::compose))
+        .route("/mails", get(mails::outbox))
+        .route("/mails/{id}", get(mails::get))
+        .route(
+            "/shop/mail-templates/{kind}",
+            get(mails::template)
+                .put(mails::set_template)
+                .delete(mails::reset_template),
+        )
         .route(
             "/shop/mail",
             get(payments::shop_mail).put(payments::set_shop_mail),

@@ -3,12 +3,14 @@
 
 mod csv;
 mod customer;
+mod mails;
 mod methods;
 mod order;
 mod order_actions;
 mod order_form;
 mod pages;
 mod payments;
+mod users;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, OriginalUri};
@@ -56,8 +58,14 @@ impl Templates {
             "cancelled_stock.html",
             "notices.html",
             "settings.html",
+            "user.html",
             "payment_methods.html",
             "payment_method.html",
+            "mail_send.html",
+            "mails.html",
+            "mail.html",
+            "mail_templates.html",
+            "mail_template.html",
             "csv_settings.html",
             "error.html"
         );
@@ -190,6 +198,17 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{number}/status", post(order_actions::set_status))
         .route("/orders/{number}/delete", post(order_actions::delete))
         .route("/orders/{number}/payment/{action}", post(payments::operate))
+        .route(
+            "/orders/{number}/mail",
+            get(mails::compose_page).post(mails::post_mail),
+        )
+        .route("/mails", get(mails::outbox))
+        .route("/mails/{id}", get(mails::mail))
+        .route("/settings/mail-templates", get(mails::templates_page))
+        .route(
+            "/settings/mail-templates/{kind}",
+            get(mails::template_page).post(mails::save_template),
+        )
         .route("/products", get(pages::products))
         .route("/customers", get(pages::customers))
         .route("/customers/{id}", get(customer::detail))
@@ -200,6 +219,10 @@ pub fn routes() -> Router<AppState> {
         .route("/notices", get(pages::notices))
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))
+        .route(
+            "/settings/users/{login}",
+            get(users::edit).post(users::save),
+        )
         .route("/settings/payments", post(pages::payment_settings))
         .route("/settings/shop", post(pages::shop_mail))
         .route("/settings/csv", get(csv::page).post(csv::save))

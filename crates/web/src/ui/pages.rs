@@ -545,8 +545,12 @@ pub async fn notices(
     }
 }
 
-pub async fn settings(State(s): State<AppState>, sess: Session) -> Response {
-    settings_page(&s, &sess, BTreeMap::new(), None, None).await
+pub async fn settings(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(flash): Query<Flash>,
+) -> Response {
+    settings_page(&s, &sess, BTreeMap::new(), flash.done, None).await
 }
 
 async fn settings_page(

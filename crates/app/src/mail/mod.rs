@@ -2,12 +2,26 @@
 //! by [`deliver`] — as .eml files in a directory (the default, `./data/mail`), or through
 //! SMTP. Delivery is at least once: a sender that dies mid-send leaves the mail to be taken
 //! again after ten minutes. Each mail sent or failed is recorded in the order's history.
+//!
+//! What an operator sends from an order (注文確認 / 配送通知 / フリー, from the shop's
+//! templates) is in [`send`], the templates themselves in [`templates`]; the outbox list is
+//! [`outbox`].
+
+mod send;
+pub mod templates;
+
+pub(crate) use send::thanks_in;
+pub use send::{
+    Composed, Preview, SendInput, TemplateView, compose, preview_template, reset_template, review,
+    save_template, send, template, templates,
+};
+pub use templates::{MailKind, kind_label};
 
 use std::path::PathBuf;
 
 use jiff::SignedDuration;
 use juchu_domain::history::{HistoryEntry, Outcome};
-use juchu_store::mails::{self, Mail};
+use juchu_store::mails::{self, Filter, Listed, Mail};
 use juchu_store::orders;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -15,7 +29,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use crate::{Actor, App, AppError};
 
 /// How many times a mail is tried before it stays failed.
-const MAX_ATTEMPTS: i64 = 5;
+pub const MAX_ATTEMPTS: i64 = 5;
 
 /// Where mails go.
 #[derive(Clone, Default)]
@@ -168,4 +182,107 @@ pub async fn set_shop_email(app: &App, actor: &Actor, email: &str) -> Result<Str
 
 pub async fn shop_email(app: &App, actor: &Actor) -> Result<String, AppError> {
     Ok(juchu_store::shops::email(&mut *app.store.read().await?, actor.shop_id).await?)
+}
+
+/// 送信メール一覧's filter as typed (`?number=&kind=&status=&page=`).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutboxQuery {
+    /// 注文番号
+    #[serde(default)]
+    pub number: Option<String>,
+    /// `order`, `shipping`, `free`, `thanks`, `payment_instructions`
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// `queued` (送信待ち), `sent` (送信済み), `failed` (送信失敗)
+    #[serde(default)]
+    pub status: Option<String>,
+    /// 1-based
+    #[serde(default)]
+    pub page: Option<i64>,
+    /// default 50, at most 200
+    #[serde(default)]
+    pub per_page: Option<i64>,
+}
+
+/// One page of the outbox.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OutboxPage {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub mails: Vec<Listed>,
+}
+
+/// The outbox statuses an operator filters by: (code, label).
+pub const OUTBOX_STATUSES: [(&str, &str); 3] = [
+    ("queued", "送信待ち"),
+    ("sent", "送信済み"),
+    ("failed", "送信失敗"),
+];
+
+fn blank(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// 送信メール一覧: the shop's mails, newest first, narrowed by order, kind and status.
+pub async fn outbox(app: &App, actor: &Actor, q: &OutboxQuery) -> Result<OutboxPage, AppError> {
+    let mut e = juchu_domain::Invalid::default();
+    let order_number = blank(&q.number).and_then(|n| {
+        e.take(juchu_domain::input::parse_int("number", n).map_err(|_| {
+            juchu_domain::Invalid::one(
+                "number",
+                "invalid_number",
+                "注文番号は数字で入力してください",
+            )
+        }))
+    });
+    let kind = blank(&q.kind).map(str::to_owned);
+    if let Some(k) = &kind
+        && !templates::OUTBOX_KINDS.contains(&k.as_str())
+    {
+        e.push(juchu_domain::FieldError::new(
+            "kind",
+            "unknown_kind",
+            format!("メールの種類「{k}」はありません"),
+        ));
+    }
+    let status = blank(&q.status).map(str::to_owned);
+    if let Some(s) = &status
+        && !OUTBOX_STATUSES.iter().any(|(c, _)| c == s)
+    {
+        e.push(juchu_domain::FieldError::new(
+            "status",
+            "unknown_status",
+            format!("状態「{s}」はありません（queued, sent, failed）"),
+        ));
+    }
+    let f = e.into_result(Filter {
+        order_number,
+        kind,
+        status,
+    })?;
+    let page = q.page.unwrap_or(1).max(1);
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 200);
+    let (total, list) = mails::search(
+        &mut *app.store.read().await?,
+        actor.shop_id,
+        &f,
+        page,
+        per_page,
+    )
+    .await?;
+    Ok(OutboxPage {
+        total,
+        page,
+        per_page,
+        mails: list,
+    })
+}
+
+/// One of the shop's mails.
+pub async fn get(app: &App, actor: &Actor, id: i64) -> Result<Listed, AppError> {
+    mails::get(&mut *app.store.read().await?, actor.shop_id, id)
+        .await?
+        .ok_or(AppError::NotFound("メール"))
 }
