@@ -771,6 +771,8 @@ mod tests {
             updated_at: "2024-08-19T01:00:00Z".parse().unwrap(),
             points_granted: false,
             payment_checked: false,
+            payment_checked_at: None,
+            payment_checked_by: String::new(),
             draft: input.validate().unwrap(),
         }
     }

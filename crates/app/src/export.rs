@@ -1,16 +1,25 @@
-//! CSV download of a 受注管理 search: one row per order line, streamed in chunks so an export
-//! of any size uses little memory. Shift_JIS (CP932) for Excel, or UTF-8 with a BOM.
+//! CSV downloads of a 受注管理 search, streamed in chunks so an export of any size uses
+//! little memory: the 受注CSV (one row per order line, in the columns the shop chose in
+//! CSV出力項目設定; Shift_JIS (CP932) for Excel, or UTF-8 with a BOM) and the 送り状データ
+//! (one row per order in B2クラウド's layout, always Shift_JIS). See docs/csv.md.
+
+pub mod b2;
+pub mod columns;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use encoding_rs::{EncoderResult, SHIFT_JIS};
 use futures_util::Stream;
+use jiff::Timestamp;
 use juchu_domain::Invalid;
+use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::order::Order;
 use juchu_domain::search::SearchInput;
-use juchu_domain::tax::TaxRate;
-use juchu_domain::time::format_jst_minute;
+use juchu_store::{Store, csv_settings};
 
 use crate::{Actor, App, AppError};
+pub use columns::{Column, Line, Per};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
@@ -37,101 +46,6 @@ impl Encoding {
             Encoding::Utf8 => "UTF-8",
         }
     }
-}
-
-pub const COLUMNS: [&str; 32] = [
-    "注文番号",
-    "受注日時",
-    "対応状況",
-    "会員ID",
-    "顧客名",
-    "顧客名(カナ)",
-    "メールアドレス",
-    "TEL",
-    "郵便番号",
-    "住所",
-    "お届け先名",
-    "お届け先住所",
-    "支払方法",
-    "外部決済注文番号",
-    "商品コード",
-    "商品名",
-    "規格1",
-    "規格2",
-    "単価",
-    "数量",
-    "税率",
-    "小計",
-    "値引き",
-    "送料",
-    "手数料",
-    "合計",
-    "使用ポイント",
-    "お支払い合計",
-    "10%対象",
-    "8%対象",
-    "発送日",
-    "お問い合わせ番号",
-];
-
-fn rate_amount(o: &Order, r: TaxRate) -> String {
-    o.draft
-        .totals
-        .tax
-        .by_rate
-        .iter()
-        .find(|x| x.rate == r)
-        .map(|x| x.amount.get().to_string())
-        .unwrap_or_default()
-}
-
-fn rows_of(o: &Order) -> Vec<Vec<String>> {
-    let d = &o.draft;
-    let t = &d.totals;
-    let addr = |p: &juchu_domain::customer::Person| {
-        format!("{}{}{}", p.prefecture, p.address1, p.address2)
-    };
-    d.items
-        .iter()
-        .map(|it| {
-            vec![
-                o.number.to_string(),
-                format_jst_minute(o.ordered_at),
-                d.status.label().to_owned(),
-                d.customer_id.map(|c| c.to_string()).unwrap_or_default(),
-                d.customer.full_name(),
-                d.customer.full_kana(),
-                d.email.clone(),
-                d.customer.tel.clone(),
-                d.customer.postal_code.clone(),
-                addr(&d.customer),
-                d.delivery.full_name(),
-                addr(&d.delivery),
-                d.payment_method.label().to_owned(),
-                d.gateway_ref.clone(),
-                it.product_code.clone(),
-                it.product_name.clone(),
-                it.class1.clone(),
-                it.class2.clone(),
-                it.unit_price.get().to_string(),
-                it.quantity.to_string(),
-                format!("{}%", it.tax_rate.percent()),
-                t.subtotal.get().to_string(),
-                t.discount.get().to_string(),
-                t.shipping_fee.get().to_string(),
-                t.fee.get().to_string(),
-                t.total.get().to_string(),
-                t.points_used.to_string(),
-                t.payment_total.get().to_string(),
-                rate_amount(o, TaxRate::Standard10),
-                rate_amount(o, TaxRate::Reduced8),
-                d.shipped_on
-                    .map(|x| x.strftime("%Y/%m/%d").to_string())
-                    .unwrap_or_default(),
-                d.tracking_number.clone(),
-            ]
-        })
-        .collect()
 }
 
 fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
@@ -194,46 +108,355 @@ fn encode(enc: Encoding, utf8: Vec<u8>) -> Bytes {
     }
 }
 
+fn header_bytes(enc: Encoding, headers: Vec<String>) -> Result<Bytes, AppError> {
+    let mut out = Vec::new();
+    if enc == Encoding::Utf8 {
+        out.extend_from_slice("\u{FEFF}".as_bytes());
+    }
+    out.extend(csv_bytes(&[headers])?);
+    Ok(encode(enc, out))
+}
+
 const CHUNK: usize = 200;
 
-/// Validate the search and find every match now (so a bad search is an error, not a broken
-/// download); then stream the rows.
+/// The header, then the rows of `ids` read `CHUNK` orders at a time: memory stays flat
+/// whatever the size of the export.
+fn stream_rows<F>(
+    store: Store,
+    ids: Vec<i64>,
+    enc: Encoding,
+    head: Bytes,
+    rows: F,
+) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static
+where
+    F: Fn(&[Order]) -> Vec<Vec<String>> + Send + Sync + 'static,
+{
+    let head = futures_util::stream::once(async move { Ok(head) });
+    let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();
+    let body = futures_util::stream::unfold(
+        (store, chunks.into_iter(), Arc::new(rows)),
+        move |(store, mut it, rows)| async move {
+            let chunk = it.next()?;
+            let res = async {
+                let orders =
+                    juchu_store::orders::get_many(&mut *store.read().await?, &chunk).await?;
+                let rows = rows(&orders);
+                Ok::<Bytes, AppError>(encode(enc, csv_bytes(&rows)?))
+            }
+            .await;
+            Some((res, (store, it, rows)))
+        },
+    );
+    futures_util::StreamExt::chain(head, body)
+}
+
+async fn search_ids(app: &App, actor: &Actor, input: &SearchInput) -> Result<Vec<i64>, AppError> {
+    let search = input.validate()?;
+    Ok(
+        juchu_store::orders::search_ids(&mut *app.store.read().await?, actor.shop_id, &search)
+            .await?,
+    )
+}
+
+/// The shop's 受注CSV columns: its saved choice, or the built-in ones. A saved code the
+/// catalogue no longer has is skipped (logged), never an error at download time.
+async fn chosen_columns(
+    conn: &mut juchu_store::AnyConnection,
+    shop_id: i64,
+) -> Result<(Vec<&'static Column>, Option<csv_settings::Stored>), AppError> {
+    let stored = csv_settings::get(conn, shop_id, CsvKind::Orders.code()).await?;
+    let cols: Vec<&'static Column> = match &stored {
+        Some(s) => s
+            .columns
+            .iter()
+            .filter_map(|c| {
+                let col = columns::by_code(c);
+                if col.is_none() {
+                    tracing::warn!(shop_id, code = %c, "saved CSV column no longer exists");
+                }
+                col
+            })
+            .collect(),
+        None => vec![],
+    };
+    if cols.is_empty() {
+        Ok((columns::defaults(), stored))
+    } else {
+        Ok((cols, stored))
+    }
+}
+
+/// 受注CSV: validate the search and find every match now (so a bad search is an error, not a
+/// broken download); then stream one row per order line in the shop's chosen columns.
 pub async fn orders_csv(
     app: &App,
     actor: &Actor,
     input: &SearchInput,
     enc: Encoding,
 ) -> Result<impl Stream<Item = Result<Bytes, AppError>> + Send + 'static, AppError> {
-    let search = input.validate()?;
-    let ids =
-        juchu_store::orders::search_ids(&mut *app.store.read().await?, actor.shop_id, &search)
-            .await?;
-    let store = app.store.clone();
-    let mut header = Vec::new();
-    if enc == Encoding::Utf8 {
-        header.extend_from_slice("\u{FEFF}".as_bytes());
-    }
-    header.extend(csv_bytes(&[COLUMNS
-        .iter()
-        .map(|c| c.to_string())
-        .collect()])?);
-    let head = futures_util::stream::once(async move { Ok(encode(enc, header)) });
-    let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();
-    let body = futures_util::stream::unfold(
-        (store, chunks.into_iter()),
-        move |(store, mut it)| async move {
-            let chunk = it.next()?;
-            let res = async {
-                let orders =
-                    juchu_store::orders::get_many(&mut *store.read().await?, &chunk).await?;
-                let rows: Vec<Vec<String>> = orders.iter().flat_map(rows_of).collect();
-                Ok::<Bytes, AppError>(encode(enc, csv_bytes(&rows)?))
+    let ids = search_ids(app, actor, input).await?;
+    let (cols, _) = chosen_columns(&mut *app.store.read().await?, actor.shop_id).await?;
+    let head = header_bytes(enc, cols.iter().map(|c| c.header.to_owned()).collect())?;
+    Ok(stream_rows(
+        app.store.clone(),
+        ids,
+        enc,
+        head,
+        move |orders| {
+            let mut out = Vec::new();
+            for o in orders {
+                for (i, item) in o.draft.items.iter().enumerate() {
+                    let line = Line {
+                        order: o,
+                        item,
+                        line_no: i + 1,
+                    };
+                    out.push(cols.iter().map(|c| c.value(&line)).collect());
+                }
             }
-            .await;
-            Some((res, (store, it)))
+            out
         },
-    );
-    Ok(futures_util::StreamExt::chain(head, body))
+    ))
+}
+
+/// Which CSV a column setting is for (`csv_settings.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CsvKind {
+    /// 受注CSV (受注管理's CSVダウンロード): the shop chooses the columns.
+    Orders,
+    /// 送り状CSV: B2クラウド's fixed layout.
+    Shipping,
+}
+
+impl CsvKind {
+    pub const ALL: [CsvKind; 2] = [CsvKind::Orders, CsvKind::Shipping];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            CsvKind::Orders => "orders",
+            CsvKind::Shipping => "shipping",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CsvKind::Orders => "受注CSV",
+            CsvKind::Shipping => "送り状CSV（B2クラウド）",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<CsvKind> {
+        CsvKind::ALL.into_iter().find(|k| k.code() == s)
+    }
+}
+
+/// One column as the settings screen and the API show it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ColumnView {
+    /// Stable code (`number`, `customer_name` …); B2's columns are `b2_01` … `b2_95`.
+    pub code: String,
+    /// The CSV header (Japanese).
+    pub header: String,
+    /// `order`: the order's value, repeated on each of its lines; `line`: the line's own.
+    pub per: Per,
+    pub group: String,
+}
+
+impl ColumnView {
+    fn of(c: &Column) -> ColumnView {
+        ColumnView {
+            code: c.code.to_owned(),
+            header: c.header.to_owned(),
+            per: c.per,
+            group: c.group.to_owned(),
+        }
+    }
+}
+
+/// CSV出力項目設定 of one kind.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ColumnSettings {
+    /// `orders` or `shipping`
+    pub kind: String,
+    /// false for a fixed layout (送り状CSV follows B2クラウド).
+    pub editable: bool,
+    /// The columns written, in order.
+    pub columns: Vec<ColumnView>,
+    /// The catalogue's other columns (出力しない項目), in catalogue order.
+    pub available: Vec<ColumnView>,
+    /// true when nothing is saved: the built-in columns apply.
+    pub is_default: bool,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub updated_at: Option<Timestamp>,
+    pub updated_by: String,
+}
+
+fn shipping_settings() -> ColumnSettings {
+    ColumnSettings {
+        kind: CsvKind::Shipping.code().to_owned(),
+        editable: false,
+        columns: b2::HEADERS
+            .iter()
+            .enumerate()
+            .map(|(i, h)| ColumnView {
+                code: format!("b2_{:02}", i + 1),
+                header: (*h).to_owned(),
+                per: Per::Order,
+                group: "B2クラウド".to_owned(),
+            })
+            .collect(),
+        available: vec![],
+        is_default: true,
+        updated_at: None,
+        updated_by: String::new(),
+    }
+}
+
+fn orders_settings(
+    cols: &[&'static Column],
+    stored: Option<csv_settings::Stored>,
+) -> ColumnSettings {
+    ColumnSettings {
+        kind: CsvKind::Orders.code().to_owned(),
+        editable: true,
+        columns: cols.iter().map(|c| ColumnView::of(c)).collect(),
+        available: columns::CATALOGUE
+            .iter()
+            .filter(|c| !cols.contains(c))
+            .map(ColumnView::of)
+            .collect(),
+        is_default: stored.is_none(),
+        updated_at: stored.as_ref().map(|s| s.updated_at),
+        updated_by: stored.map(|s| s.updated_by).unwrap_or_default(),
+    }
+}
+
+fn fixed_layout() -> AppError {
+    AppError::conflict(
+        "fixed_layout",
+        "送り状CSVはB2クラウドの取込み形式で項目が決まっているため、変更できません",
+    )
+}
+
+/// Any signed-in operator (admin or not) may read and change the columns: they shape only
+/// their own downloads.
+pub async fn column_settings(
+    app: &App,
+    actor: &Actor,
+    kind: CsvKind,
+) -> Result<ColumnSettings, AppError> {
+    match kind {
+        CsvKind::Shipping => Ok(shipping_settings()),
+        CsvKind::Orders => {
+            let (cols, stored) =
+                chosen_columns(&mut *app.store.read().await?, actor.shop_id).await?;
+            Ok(orders_settings(&cols, stored))
+        }
+    }
+}
+
+/// Save the 受注CSV's columns (codes in output order). Unknown, empty or repeated codes are
+/// field errors and nothing is stored.
+pub async fn set_columns(
+    app: &App,
+    actor: &Actor,
+    kind: CsvKind,
+    codes: &[String],
+) -> Result<ColumnSettings, AppError> {
+    if kind == CsvKind::Shipping {
+        return Err(fixed_layout());
+    }
+    let cols = columns::parse(codes)?;
+    let codes: Vec<String> = cols.iter().map(|c| c.code.to_owned()).collect();
+    let mut tx = app.store.begin().await?;
+    csv_settings::set(
+        &mut tx,
+        actor.shop_id,
+        kind.code(),
+        &codes,
+        app.now(),
+        &actor.name,
+    )
+    .await?;
+    tx.commit().await?;
+    column_settings(app, actor, kind).await
+}
+
+/// 初期設定に戻す: the built-in columns from now on.
+pub async fn reset_columns(
+    app: &App,
+    actor: &Actor,
+    kind: CsvKind,
+) -> Result<ColumnSettings, AppError> {
+    if kind == CsvKind::Shipping {
+        return Err(fixed_layout());
+    }
+    let mut tx = app.store.begin().await?;
+    csv_settings::clear(&mut tx, actor.shop_id, kind.code()).await?;
+    tx.commit().await?;
+    column_settings(app, actor, kind).await
+}
+
+/// The shop as 送り状's ご依頼主 (shops: name, tel, postal code, address).
+pub async fn shipping_sender(app: &App, actor: &Actor) -> Result<csv_settings::Sender, AppError> {
+    csv_settings::sender(&mut *app.store.read().await?, actor.shop_id)
+        .await?
+        .ok_or(AppError::NotFound("ショップ"))
+}
+
+fn b2_head() -> Result<Bytes, AppError> {
+    header_bytes(
+        Encoding::ShiftJis,
+        b2::HEADERS.iter().map(|h| (*h).to_owned()).collect(),
+    )
+}
+
+/// 送り状データ of a search: B2クラウド's layout, one row per order, always Shift_JIS (B2
+/// takes nothing else). A bulk read: nothing is written to the orders' history.
+pub async fn shipping_csv(
+    app: &App,
+    actor: &Actor,
+    input: &SearchInput,
+) -> Result<impl Stream<Item = Result<Bytes, AppError>> + Send + 'static, AppError> {
+    let ids = search_ids(app, actor, input).await?;
+    let from = shipping_sender(app, actor).await?;
+    let today = juchu_domain::time::jst_date(app.now());
+    Ok(stream_rows(
+        app.store.clone(),
+        ids,
+        Encoding::ShiftJis,
+        b2_head()?,
+        move |orders| orders.iter().map(|o| b2::row(o, &from, today)).collect(),
+    ))
+}
+
+/// 送り状データ of one order (the order screen's ダウンロード), recorded in its history as
+/// 送り状データを出力しました, as the manuals record a slip printed. Refused (409) for an
+/// order the order screen would not offer it for.
+pub async fn shipping_csv_for(app: &App, actor: &Actor, number: i64) -> Result<Bytes, AppError> {
+    let from = shipping_sender(app, actor).await?;
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let o = juchu_store::orders::get(tx.conn(), actor.shop_id, number)
+        .await?
+        .filter(|o| o.deleted_at.is_none())
+        .ok_or(AppError::NotFound("受注"))?;
+    // As the order screen offers it: not once the order left 受注一覧 (the manuals keep only
+    // 帳票出力 there), nor for 決済処理中 orders.
+    o.standing().can_work("送り状データの出力")?;
+    let body = csv_bytes(&[b2::row(&o, &from, juchu_domain::time::jst_date(now))])?;
+    let e = HistoryEntry {
+        at: now,
+        actor: actor.name.clone(),
+        action: "order.shipping_label_exported".to_owned(),
+        detail: "送り状データを出力しました（B2クラウド形式）".to_owned(),
+        outcome: Outcome::Ok,
+    };
+    juchu_store::orders::add_history(&mut tx, actor.shop_id, o.id, &e).await?;
+    tx.commit().await?;
+    let mut out = b2_head()?.to_vec();
+    out.extend_from_slice(&encode(Encoding::ShiftJis, body));
+    Ok(Bytes::from(out))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@
 pub mod cancelled_stock;
 pub mod catalog;
 pub mod checkouts;
+pub mod csv_settings;
 pub mod customers;
 mod db;
 pub mod mail_templates;

@@ -40,6 +40,7 @@ impl Modify for Bearer {
         api::mails::template, api::mails::set_template, api::mails::reset_template, api::mails::compose,
         api::mails::send, api::mails::outbox, api::mails::get,
         api::documents::slip, api::documents::bulk, api::documents::profile, api::documents::set_profile,
+        api::csv::shipping_csv, api::csv::get_columns, api::csv::set_columns, api::csv::reset_columns,
     ),
     tags((name = "orders", description = "受注管理"), (name = "catalog", description = "商品管理・キャンセル受注在庫管理"),
           (name = "customers", description = "顧客管理"), (name = "access", description = "認証・管理者"),

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod catalog;
+pub mod csv;
 pub mod customers;
 pub mod documents;
 pub mod mails;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/users", get(access::list_users).post(access::add_user))
         .route("/orders", get(orders::search).post(orders::create))
         .route("/orders/csv", get(orders::csv))
+        .route("/orders/shipping-csv", get(csv::shipping_csv))
         .route("/orders/status", post(orders::change_status_many))
         .route(
             "/orders/{number}",
@@ -74,6 +76,12 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/shop/payment-settings",
             get(payments::settings).put(payments::set_settings),
+        )
+        .route(
+            "/shop/csv-columns/{kind}",
+            get(csv::get_columns)
+                .put(csv::set_columns)
+                .delete(csv::reset_columns),
         )
         .route("/shop/payment-methods", get(methods::list))
         .route(

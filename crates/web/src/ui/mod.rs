@@ -1,6 +1,7 @@
 //! The admin UI (管理画面): server-rendered Japanese pages. Reads use GET with the search
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
+mod csv;
 mod customer;
 pub(crate) mod documents;
 mod mails;
@@ -69,6 +70,7 @@ impl Templates {
             "slips.html",
             "slip.html",
             "shop_profile.html",
+            "csv_settings.html",
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
@@ -174,6 +176,11 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(pages::logout))
         .route("/orders", get(pages::orders))
         .route("/orders/csv", get(pages::orders_csv))
+        .route("/orders/shipping-csv", get(csv::shipping_csv))
+        .route(
+            "/orders/{number}/shipping-csv",
+            get(csv::order_shipping_csv),
+        )
         .route(
             "/orders/new",
             get(order_form::new_page).post(order_form::new_post),
@@ -233,6 +240,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/settings/payments", post(pages::payment_settings))
         .route("/settings/shop", post(pages::shop_mail))
+        .route("/settings/csv", get(csv::page).post(csv::save))
         .route("/settings/payment-methods", get(methods::page))
         .route(
             "/settings/payment-methods/{method}",
