@@ -7,31 +7,10 @@
 mod browser;
 mod support;
 
-use browser::{browser, login, shot, submit, text};
+use browser::{browser, full_shot, login, submit, text};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use support::TestApp;
-
-/// The whole page, however long, in one screenshot: the window grows by what the page needs
-/// beyond the viewport (the window is taller than its viewport).
-async fn full_shot(c: &Client, name: &str) {
-    let need = c
-        .execute(
-            "return document.documentElement.scrollHeight + (window.outerHeight - window.innerHeight);",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(800)
-        .clamp(800, 4000);
-    c.set_window_size(1280, need as u32).await.unwrap();
-    c.execute("window.scrollTo(0, 0); return null;", vec![])
-        .await
-        .unwrap();
-    shot(c, name).await;
-    c.set_window_size(1280, 800).await.unwrap();
-}
 
 /// Select exactly `values` in the multiple select `css` (Ctrl+click in a person's hands).
 async fn select(c: &Client, css: &str, values: &[&str]) {

@@ -10,29 +10,12 @@
 mod browser;
 mod support;
 
-use browser::{browser, fill, login, shot, submit, text};
+use browser::{browser, fill, full_shot, login, shot, submit, text};
 use fantoccini::wd::{PrintConfigurationBuilder, PrintSize};
 use fantoccini::{Client, Locator};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
-
-/// The whole page, however long, in one screenshot (the window grows for it).
-async fn full_shot(c: &Client, name: &str) {
-    let h = c
-        .execute("return document.documentElement.scrollHeight;", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(800)
-        .clamp(800, 6000);
-    c.set_window_size(1280, h as u32).await.unwrap();
-    c.execute("window.scrollTo(0, 0); return null;", vec![])
-        .await
-        .unwrap();
-    shot(c, name).await;
-    c.set_window_size(1280, 800).await.unwrap();
-}
 
 async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))

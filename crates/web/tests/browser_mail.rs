@@ -8,27 +8,10 @@
 mod browser;
 mod support;
 
-use browser::{browser, fill, login, shot, submit, text};
+use browser::{browser, fill, full_shot, login, submit, text};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use support::TestApp;
-
-/// The whole page, however long, in one screenshot (the window grows for it).
-async fn full_shot(c: &Client, name: &str) {
-    let h = c
-        .execute("return document.documentElement.scrollHeight;", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(800)
-        .clamp(800, 4000);
-    c.set_window_size(1280, h as u32).await.unwrap();
-    c.execute("window.scrollTo(0, 0); return null;", vec![])
-        .await
-        .unwrap();
-    shot(c, name).await;
-    c.set_window_size(1280, 800).await.unwrap();
-}
 
 async fn value(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))

@@ -6,7 +6,7 @@
 mod browser;
 mod support;
 
-use browser::{browser, fill, login, shot, submit, text};
+use browser::{browser, fill, full_shot, login, shot, submit, text};
 use fantoccini::{Client, Locator};
 use juchu_app::methods::{self, GatewayCredentials};
 use juchu_domain::payment::{AttemptControl, CaptureMode};
@@ -41,23 +41,6 @@ async fn value(c: &Client, css: &str) -> String {
         .await
         .unwrap()
         .unwrap_or_default()
-}
-
-/// The whole page, however long, in one screenshot (the window grows for it).
-async fn full_shot(c: &Client, name: &str) {
-    let h = c
-        .execute("return document.documentElement.scrollHeight;", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(800)
-        .clamp(800, 4000);
-    c.set_window_size(1280, h as u32).await.unwrap();
-    c.execute("window.scrollTo(0, 0); return null;", vec![])
-        .await
-        .unwrap();
-    shot(c, name).await;
-    c.set_window_size(1280, 800).await.unwrap();
 }
 
 async fn errors(c: &Client) -> Vec<String> {

@@ -8,10 +8,8 @@
 mod browser;
 mod support;
 
-use std::time::Duration;
-
-use browser::{browser, fill, login, shot, submit, text};
-use fantoccini::{Client, Locator, key::Key};
+use browser::{browser, fill, login, press_enter, shot, submit, text};
+use fantoccini::{Client, Locator};
 use serde_json::json;
 use support::{TestApp, order_json, search_dataset};
 
@@ -33,33 +31,6 @@ async fn rows(c: &Client, table: &str) -> Vec<i64> {
         );
     }
     out
-}
-
-/// Type into `css` and press Enter there; wait for the next page.
-async fn enter(c: &Client, css: &str, value: &str) {
-    fill(c, css, value).await;
-    c.execute("window.__old_page = true; return null;", vec![])
-        .await
-        .unwrap();
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .send_keys(&Key::Enter.to_string())
-        .await
-        .unwrap();
-    for _ in 0..400 {
-        let loaded = c
-            .execute(
-                "return window.__old_page === undefined && document.readyState === 'complete';",
-                vec![],
-            )
-            .await;
-        if matches!(loaded, Ok(serde_json::Value::Bool(true))) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("Enter in {css} loaded no page");
 }
 
 async fn check(c: &Client, css: &str) {
@@ -110,11 +81,11 @@ async fn search_by_every_field() {
     ];
     for (css, value, want) in cases {
         c.goto(&start).await.unwrap();
-        enter(&c, css, value).await;
+        press_enter(&c, css, value).await;
         assert_eq!(rows(&c, "#results").await, want, "{css} = {value}");
     }
     c.goto(&start).await.unwrap();
-    enter(&c, "#gateway_ref", "pay_abc").await;
+    press_enter(&c, "#gateway_ref", "pay_abc").await;
     assert_eq!(rows(&c, "#results").await, vec![3]);
     shot(&c, "orders-search-gateway-ref").await;
 
@@ -153,7 +124,7 @@ async fn search_by_every_field() {
     // A bad value is reported beside its field; the others keep what was typed.
     c.goto(&start).await.unwrap();
     fill(&c, "#name", "山").await;
-    enter(&c, "#birth_from", "2024/13/01").await;
+    press_enter(&c, "#birth_from", "2024/13/01").await;
     assert!(text(&c, "[data-field=birth_from]").await.contains("日付"));
     assert_eq!(
         c.find(Locator::Id("name"))
@@ -212,7 +183,7 @@ async fn an_order_from_entry_to_completion() {
         .await
         .unwrap();
     shot(&c, "orders-new-empty").await;
-    enter(&c, "#member_q", "サトウ").await;
+    press_enter(&c, "#member_q", "サトウ").await;
     let picks = c
         .find_all(Locator::Css("#members button[name=pick]"))
         .await
@@ -229,11 +200,11 @@ async fn an_order_from_entry_to_completion() {
             .unwrap(),
         Some(cid.to_string())
     );
-    enter(&c, "#add_code", "TEA-1").await;
+    press_enter(&c, "#add_code", "TEA-1").await;
     assert!(text(&c, "#note").await.contains("緑茶"));
-    enter(&c, "#add_code", "NOPE-9").await;
+    press_enter(&c, "#add_code", "NOPE-9").await;
     assert!(text(&c, "[data-field=add_code]").await.contains("NOPE-9"));
-    enter(&c, "#product_q", "Tシャツ").await;
+    press_enter(&c, "#product_q", "Tシャツ").await;
     shot(&c, "orders-new-product-search").await;
     submit(&c, "#products button[value=TS-M]").await;
     fill(&c, "#quantity_1", "２").await;

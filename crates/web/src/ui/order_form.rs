@@ -28,53 +28,6 @@ use super::pages::{base, csrf_refusal, page_ctx, unprocessable, yen};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 
-/// A person's fields as the form names them: `{prefix}_{field}`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-pub struct PersonFields {
-    family_name: String,
-    given_name: String,
-    family_kana: String,
-    given_kana: String,
-    company: String,
-    postal_code: String,
-    prefecture: String,
-    address1: String,
-    address2: String,
-    tel: String,
-}
-
-impl PersonFields {
-    fn of(p: &PersonInput) -> PersonFields {
-        PersonFields {
-            family_name: p.family_name.clone(),
-            given_name: p.given_name.clone(),
-            family_kana: p.family_kana.clone(),
-            given_kana: p.given_kana.clone(),
-            company: p.company.clone(),
-            postal_code: p.postal_code.clone(),
-            prefecture: p.prefecture.clone(),
-            address1: p.address1.clone(),
-            address2: p.address2.clone(),
-            tel: p.tel.clone(),
-        }
-    }
-
-    fn input(&self) -> PersonInput {
-        PersonInput {
-            family_name: self.family_name.clone(),
-            given_name: self.given_name.clone(),
-            family_kana: self.family_kana.clone(),
-            given_kana: self.given_kana.clone(),
-            company: self.company.clone(),
-            postal_code: self.postal_code.clone(),
-            prefecture: self.prefecture.clone(),
-            address1: self.address1.clone(),
-            address2: self.address2.clone(),
-            tel: self.tel.clone(),
-        }
-    }
-}
-
 /// Everything the form sends. Text as typed: numbers and dates are read (full-width digits,
 /// `2024/08/19` or `2024-08-19`) when the form is checked.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -199,8 +152,8 @@ pub struct OrderForm {
 }
 
 impl OrderForm {
-    fn customer(&self) -> PersonFields {
-        PersonFields {
+    fn customer(&self) -> PersonInput {
+        PersonInput {
             family_name: self.customer_family_name.clone(),
             given_name: self.customer_given_name.clone(),
             family_kana: self.customer_family_kana.clone(),
@@ -214,8 +167,8 @@ impl OrderForm {
         }
     }
 
-    fn delivery(&self) -> PersonFields {
-        PersonFields {
+    fn delivery(&self) -> PersonInput {
+        PersonInput {
             family_name: self.delivery_family_name.clone(),
             given_name: self.delivery_given_name.clone(),
             family_kana: self.delivery_family_kana.clone(),
@@ -229,7 +182,7 @@ impl OrderForm {
         }
     }
 
-    fn set_customer(&mut self, p: PersonFields) {
+    fn set_customer(&mut self, p: PersonInput) {
         self.customer_family_name = p.family_name;
         self.customer_given_name = p.given_name;
         self.customer_family_kana = p.family_kana;
@@ -242,7 +195,7 @@ impl OrderForm {
         self.customer_tel = p.tel;
     }
 
-    fn set_delivery(&mut self, p: PersonFields) {
+    fn set_delivery(&mut self, p: PersonInput) {
         self.delivery_family_name = p.family_name;
         self.delivery_given_name = p.given_name;
         self.delivery_family_kana = p.family_kana;
@@ -339,11 +292,11 @@ impl OrderForm {
             tracking_number: i.tracking_number.clone(),
             ..OrderForm::default()
         };
-        f.set_customer(PersonFields::of(&i.customer));
+        f.set_customer(i.customer.clone());
         if o.draft.delivery == o.draft.customer {
             f.delivery_same = Some("1".to_owned());
         } else {
-            f.set_delivery(PersonFields::of(&o.draft.delivery.to_input()));
+            f.set_delivery(o.draft.delivery.to_input());
         }
         for it in &i.items {
             f.push_line(it);
@@ -400,13 +353,13 @@ impl OrderForm {
             v => Some(num("customer_id".into(), v)),
         };
         let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-        let customer = self.customer().input();
+        let customer = self.customer();
         OrderInput {
             customer_id,
             delivery: if self.delivery_same.is_some() {
                 Some(customer.clone())
             } else {
-                Some(self.delivery().input())
+                Some(self.delivery())
             },
             customer,
             email: self.email.trim().to_owned(),
@@ -890,7 +843,7 @@ async fn load_member(s: &AppState, sess: &Session, f: &mut OrderForm, sh: &mut S
     match customers::get(&s.app, &sess.actor, id).await {
         Ok(c) => {
             f.customer_id = c.id.to_string();
-            f.set_customer(PersonFields::of(&c.draft.person.to_input()));
+            f.set_customer(c.draft.person.to_input());
             f.email = c.draft.email.clone();
             f.birth_date = c
                 .draft

@@ -118,15 +118,38 @@ pub async fn login(c: &Client, t: &TestApp, user: &str) {
 
 /// Click what `css` finds and wait for the next page (a POST's redirect) to load.
 pub async fn submit(c: &Client, css: &str) {
-    c.execute("window.__old_page = true; return null;", vec![])
-        .await
-        .unwrap();
+    mark_page(c).await;
     c.find(Locator::Css(css))
         .await
         .unwrap_or_else(|_| panic!("no {css}"))
         .click()
         .await
         .unwrap();
+    next_page(c, css).await;
+}
+
+/// Type `value` into `css` and press Enter there (a form's implicit submission); wait for
+/// the next page.
+pub async fn press_enter(c: &Client, css: &str, value: &str) {
+    fill(c, css, value).await;
+    mark_page(c).await;
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(&fantoccini::key::Key::Enter.to_string())
+        .await
+        .unwrap();
+    next_page(c, css).await;
+}
+
+async fn mark_page(c: &Client) {
+    c.execute("window.__old_page = true; return null;", vec![])
+        .await
+        .unwrap();
+}
+
+/// Wait until the page marked by `mark_page` has been replaced and the new one has loaded.
+async fn next_page(c: &Client, what: &str) {
     for _ in 0..600 {
         let loaded = c
             .execute(
@@ -139,7 +162,28 @@ pub async fn submit(c: &Client, css: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("no new page after clicking {css}");
+    panic!("no new page after {what}");
+}
+
+/// The whole page, however long, in one screenshot: the window grows for it (its chrome
+/// counted), then goes back to 1280×800.
+pub async fn full_shot(c: &Client, name: &str) {
+    let need = c
+        .execute(
+            "return document.documentElement.scrollHeight + (window.outerHeight - window.innerHeight);",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap_or(800)
+        .clamp(800, 6000);
+    c.set_window_size(1280, need as u32).await.unwrap();
+    c.execute("window.scrollTo(0, 0); return null;", vec![])
+        .await
+        .unwrap();
+    shot(c, name).await;
+    c.set_window_size(1280, 800).await.unwrap();
 }
 
 pub async fn fill(c: &Client, css: &str, value: &str) {
