@@ -8,7 +8,7 @@
 mod browser;
 mod support;
 
-use browser::{browser, fill, login, press_enter, shot, submit, text};
+use browser::{browser, fill, full_shot, login, press_enter, shot, submit, text};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use support::{TestApp, order_json, search_dataset};
@@ -152,7 +152,7 @@ async fn search_by_every_field() {
     c.goto(&format!("{}/admin/orders?sort=number_asc", t.base))
         .await
         .unwrap();
-    shot(&c, "orders-search").await;
+    full_shot(&c, "orders-search").await;
     c.find(Locator::LinkText("購入履歴"))
         .await
         .unwrap()
@@ -244,7 +244,7 @@ async fn an_order_from_entry_to_completion() {
         .unwrap()["stock"]
         .clone();
     assert_eq!(stock, 3, "a manual order takes stock");
-    shot(&c, "orders-detail").await;
+    full_shot(&c, "orders-detail").await;
 
     // 受注編集: another delivery address, a line removed, the memo; the history says what.
     submit(&c, "#edit-link").await;
@@ -266,7 +266,7 @@ async fn an_order_from_entry_to_completion() {
     );
     submit(&c, "#preview-button").await;
     assert_eq!(text(&c, "#preview-total").await, "6,580円");
-    shot(&c, "orders-edit-preview").await;
+    full_shot(&c, "orders-edit-preview").await;
     submit(&c, "#save-button").await;
     assert!(text(&c, "#done").await.contains("6,580円"));
     let hist = text(&c, "#history").await;
