@@ -397,11 +397,30 @@ pub async fn reset_columns(
     column_settings(app, actor, kind).await
 }
 
-/// The shop as 送り状's ご依頼主 (shops: name, tel, postal code, address).
-pub async fn shipping_sender(app: &App, actor: &Actor) -> Result<csv_settings::Sender, AppError> {
-    csv_settings::sender(&mut *app.store.read().await?, actor.shop_id)
+/// The shop as the sender (ご依頼主) of its parcels: its name and the issuer details the
+/// slips print (ショップ情報).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sender {
+    pub name: String,
+    pub company_name: String,
+    pub tel: String,
+    pub postal_code: String,
+    pub address: String,
+}
+
+pub async fn shipping_sender(app: &App, actor: &Actor) -> Result<Sender, AppError> {
+    let mut conn = app.store.read().await?;
+    let shop = juchu_store::shops::by_id(&mut conn, actor.shop_id)
         .await?
-        .ok_or(AppError::NotFound("ショップ"))
+        .ok_or(AppError::NotFound("ショップ"))?;
+    let i = juchu_store::shops::issuer(&mut conn, actor.shop_id).await?;
+    Ok(Sender {
+        name: shop.name,
+        company_name: i.company_name,
+        tel: i.tel,
+        postal_code: i.postal_code,
+        address: i.address,
+    })
 }
 
 fn b2_head() -> Result<Bytes, AppError> {

@@ -78,22 +78,3 @@ pub async fn clear(tx: &mut Tx, shop_id: i64, kind: &str) -> Result<(), StoreErr
         .await?;
     Ok(())
 }
-
-/// The shop as the sender (ご依頼主) of its parcels.
-#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct Sender {
-    pub name: String,
-    pub company_name: String,
-    pub tel: String,
-    pub postal_code: String,
-    pub address: String,
-}
-
-pub async fn sender(conn: &mut AnyConnection, shop_id: i64) -> Result<Option<Sender>, StoreError> {
-    Ok(sqlx::query_as(
-        "SELECT name, company_name, tel, postal_code, address FROM shops WHERE id = $1",
-    )
-    .bind(shop_id)
-    .fetch_optional(conn)
-    .await?)
-}

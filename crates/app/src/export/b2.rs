@@ -2,11 +2,11 @@
 //! 発行」(基本レイアウト, 95 columns). Field lengths are B2's: "全角16文字/半角32文字" is
 //! 32 bytes of Shift_JIS, so text is measured and cut in CP932 bytes. See docs/csv.md.
 
+use super::Sender;
 use jiff::civil::Date;
 use juchu_domain::customer::Person;
 use juchu_domain::order::Order;
 use juchu_domain::payment_method::PaymentMethod;
-use juchu_store::csv_settings::Sender;
 
 use super::to_sjis;
 
