@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use juchu_domain::customer::Person;
 use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::input::{normalize_ascii, parse_date};
-use juchu_domain::money::{Yen, group};
+use juchu_domain::money::group;
 use juchu_domain::order::Order;
 use juchu_domain::payment_method::Gateway;
 use juchu_domain::tax::TaxRate;
@@ -423,10 +423,6 @@ pub struct Slip {
 
 pub const REDUCED_NOTE: &str = "※印は軽減税率（8%）対象商品です。";
 
-fn yen(v: Yen) -> String {
-    format!("{}円", group(v.get()))
-}
-
 fn postal(p: &str) -> String {
     if p.len() == 7 && p.chars().all(|c| c.is_ascii_digit()) {
         format!("〒{}-{}", &p[..3], &p[3..])
@@ -495,40 +491,40 @@ pub fn build(
                     format!("{}%", i.tax_rate.percent())
                 },
                 reduced,
-                unit_price: yen(i.unit_price),
+                unit_price: i.unit_price.to_string(),
                 quantity: group(i.quantity),
-                amount: yen(amount),
+                amount: amount.to_string(),
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
 
     let mut sums = vec![SumLine {
         label: "小計".into(),
-        amount: yen(t.subtotal),
+        amount: t.subtotal.to_string(),
         grand: false,
     }];
     if t.discount.get() != 0 {
         sums.push(SumLine {
             label: "値引き".into(),
-            amount: format!("-{}", yen(t.discount)),
+            amount: format!("-{}", t.discount),
             grand: false,
         });
     }
     sums.push(SumLine {
         label: "送料".into(),
-        amount: yen(t.shipping_fee),
+        amount: t.shipping_fee.to_string(),
         grand: false,
     });
     if t.fee.get() != 0 {
         sums.push(SumLine {
             label: "手数料".into(),
-            amount: yen(t.fee),
+            amount: t.fee.to_string(),
             grand: false,
         });
     }
     sums.push(SumLine {
         label: "合計（税込）".into(),
-        amount: yen(t.total),
+        amount: t.total.to_string(),
         grand: t.points_used == 0,
     });
     if t.points_used != 0 {
@@ -539,7 +535,7 @@ pub fn build(
         });
         sums.push(SumLine {
             label: "お支払い合計".into(),
-            amount: yen(t.payment_total),
+            amount: t.payment_total.to_string(),
             grand: true,
         });
     }
@@ -549,8 +545,8 @@ pub fn build(
         .iter()
         .map(|r| TaxLine {
             label: r.rate.label().to_owned(),
-            amount: yen(r.amount),
-            tax: yen(r.tax),
+            amount: r.amount.to_string(),
+            tax: r.tax.to_string(),
         })
         .collect();
 
@@ -609,7 +605,7 @@ pub fn build(
             .unwrap_or_else(|| default_addressee(&d.customer)),
         lead,
         headline_label,
-        headline: yen(t.payment_total),
+        headline: t.payment_total.to_string(),
         proviso: if kind == SlipKind::Receipt {
             format!("但し {}", s.proviso)
         } else {

@@ -102,10 +102,15 @@ pub fn group(v: i64) -> String {
     out
 }
 
+/// `2990` → `2,990円`: an amount as screens, mails and slips show it.
+pub fn yen(v: i64) -> String {
+    format!("{}円", group(v))
+}
+
 impl fmt::Display for Yen {
     /// `2,990円`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}円", group(self.0))
+        f.write_str(&yen(self.0))
     }
 }
 

@@ -545,9 +545,7 @@ fn env() -> Environment<'static> {
     env.set_lstrip_blocks(true);
     // Plain-text mail: nothing is HTML-escaped.
     env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.add_filter("yen", |v: i64| {
-        format!("{}円", juchu_domain::money::group(v))
-    });
+    env.add_filter("yen", juchu_domain::money::yen);
     env
 }
 

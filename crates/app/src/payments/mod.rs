@@ -474,9 +474,7 @@ fn jst_minute(t: Timestamp) -> String {
     juchu_domain::time::format_jst_minute(t)
 }
 
-fn yen(n: i64) -> String {
-    format!("{}円", juchu_domain::money::group(n))
-}
+use juchu_domain::money::yen;
 
 fn parse_ref(json: &str) -> Result<PaymentRef, AppError> {
     serde_json::from_str(json)

@@ -83,9 +83,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         "store_error.html",
     );
     // `{{ 5980|yen }}` → 5,980円
-    env.add_filter("yen", |v: i64| {
-        format!("{}円", juchu_domain::money::group(v))
-    });
+    env.add_filter("yen", juchu_domain::money::yen);
     env
 });
 

@@ -14,7 +14,6 @@ use juchu_app::methods::{
     has_card_options, has_due_days, installment_label,
 };
 use juchu_domain::input::parse_int;
-use juchu_domain::money::group;
 use juchu_domain::payment::{AttemptControl, CaptureMode};
 use juchu_domain::payment_method::{Gateway, PaymentMethod};
 use juchu_domain::{FieldError, Invalid};
@@ -211,7 +210,7 @@ async fn list_page(s: &AppState, sess: &Session, shown: Shown) -> Response {
         .map(|d| {
             context! {
                 id => d.id, name => d.name.clone(), position => d.position,
-                fee => d.fee.map(|f| format!("{}円", group(f))).unwrap_or_else(|| "送料別途見積".to_owned()),
+                fee => d.fee.map(juchu_domain::money::yen).unwrap_or_else(|| "送料別途見積".to_owned()),
                 quote => d.fee.is_none(),
                 methods => d.payment_methods.iter().map(|m| m.label()).collect::<Vec<_>>(),
             }

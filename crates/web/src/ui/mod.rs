@@ -74,9 +74,7 @@ impl Templates {
             "error.html"
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
-        env.add_filter("yen", |v: i64| {
-            format!("{}円", juchu_domain::money::group(v))
-        });
+        env.add_filter("yen", juchu_domain::money::yen);
         Templates { env }
     }
 

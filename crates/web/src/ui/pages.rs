@@ -27,9 +27,7 @@ pub(super) fn classes(class1: &str, class2: &str) -> String {
         .join(" / ")
 }
 
-pub(super) fn yen(v: i64) -> String {
-    format!("{}円", group(v))
-}
+pub(super) use juchu_domain::money::yen;
 
 fn cookie(s: &AppState, name: &'static str, value: String) -> Cookie<'static> {
     let mut c = Cookie::new(name, value);
