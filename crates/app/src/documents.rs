@@ -20,6 +20,7 @@ use juchu_domain::{FieldError, Invalid};
 use juchu_store::shops::{self, IssuerRow};
 
 use crate::{Actor, App, AppError};
+use juchu_domain::customer::postal_label as postal;
 
 pub use pdf::render as render_pdf;
 
@@ -422,14 +423,6 @@ pub struct Slip {
 }
 
 pub const REDUCED_NOTE: &str = "※印は軽減税率（8%）対象商品です。";
-
-fn postal(p: &str) -> String {
-    if p.len() == 7 && p.chars().all(|c| c.is_ascii_digit()) {
-        format!("〒{}-{}", &p[..3], &p[3..])
-    } else {
-        p.to_owned()
-    }
-}
 
 fn party(p: &Person) -> Party {
     Party {

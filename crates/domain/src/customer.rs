@@ -86,6 +86,16 @@ pub const PREFECTURES: [&str; 47] = [
     "沖縄県",
 ];
 
+/// A stored postal code as people write it: `1500001` → `〒150-0001`; anything else (empty,
+/// or not 7 digits) as it is.
+pub fn postal_label(p: &str) -> String {
+    if p.len() == 7 && p.bytes().all(|b| b.is_ascii_digit()) {
+        format!("〒{}-{}", &p[..3], &p[3..])
+    } else {
+        p.to_owned()
+    }
+}
+
 /// Raw input for a person and address, as the API and forms send it.
 #[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

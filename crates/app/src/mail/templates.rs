@@ -6,6 +6,7 @@
 
 use std::io::Write;
 
+use juchu_domain::customer::postal_label as postal;
 use juchu_domain::order::Order;
 use juchu_domain::tax::TaxRate;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
@@ -317,16 +318,6 @@ pub struct Vars {
     pub remarks: String,
     pub operator_name: String,
     pub today: String,
-}
-
-fn postal(p: &str) -> String {
-    if p.len() == 7 && p.is_ascii() {
-        format!("〒{}-{}", &p[..3], &p[3..])
-    } else if p.is_empty() {
-        String::new()
-    } else {
-        format!("〒{p}")
-    }
 }
 
 fn classes(class1: &str, class2: &str) -> String {

@@ -158,10 +158,7 @@ async fn render(s: &AppState, sess: &Session, shown: Shown) -> Response {
                 updated => saved.updated_at.map(|t| format!("{} {}", format_jst_minute(t), saved.updated_by)),
                 sender => context! {
                     name => sender.name, tel => sender.tel, address => sender.address,
-                    postal_code => match sender.postal_code.as_str() {
-                        p if p.len() == 7 && p.bytes().all(|b| b.is_ascii_digit()) => format!("〒{}-{}", &p[..3], &p[3..]),
-                        p => p.to_owned(),
-                    },
+                    postal_code => juchu_domain::customer::postal_label(&sender.postal_code),
                 },
                 b2_count => export::b2::HEADERS.len(),
             },

@@ -92,7 +92,7 @@ async fn page(
             base(sess, "customers"),
             context! {
                 id => c.id, name => p.full_name(), kana => p.full_kana(), company => p.company.clone(),
-                postal => p.postal_code.clone(), address => format!("{}{} {}", p.prefecture, p.address1, p.address2),
+                postal => juchu_domain::customer::postal_label(&p.postal_code), address => format!("{}{} {}", p.prefecture, p.address1, p.address2),
                 tel => p.tel.clone(), email => c.draft.email.clone(),
                 birth_date => c.draft.birth_date.map(|d| d.strftime("%Y/%m/%d").to_string()),
                 sex => c.draft.sex.map(|x| x.label()),

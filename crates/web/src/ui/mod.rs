@@ -75,6 +75,10 @@ impl Templates {
         );
         // Amounts in yen with thousands separators: `{{ 5980|yen }}` → 5,980円.
         env.add_filter("yen", juchu_domain::money::yen);
+        // `{{ "1500001"|postal }}` → 〒150-0001
+        env.add_filter("postal", |p: String| {
+            juchu_domain::customer::postal_label(&p)
+        });
         Templates { env }
     }
 

@@ -115,7 +115,7 @@ pub async fn order(
     let person = |p: &juchu_domain::customer::Person| {
         context! {
             name => p.full_name(), kana => p.full_kana(), company => p.company.clone(),
-            postal => if p.postal_code.len() == 7 { format!("〒{}-{}", &p.postal_code[..3], &p.postal_code[3..]) } else { p.postal_code.clone() },
+            postal => juchu_domain::customer::postal_label(&p.postal_code),
             address => format!("{}{} {}", p.prefecture, p.address1, p.address2), tel => p.tel.clone(),
         }
     };
