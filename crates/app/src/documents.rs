@@ -559,7 +559,7 @@ pub fn build(
     };
     let delivery_when = match (d.delivery_date, d.delivery_time.trim()) {
         (None, "") => "指定なし".to_owned(),
-        (Some(day), time) => format!("{} {time}", day.strftime("%Y/%m/%d"))
+        (Some(day), time) => format!("{} {time}", juchu_domain::time::format_date(day))
             .trim()
             .to_owned(),
         (None, time) => time.to_owned(),

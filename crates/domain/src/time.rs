@@ -36,6 +36,11 @@ pub fn jst_day_end(d: Date) -> Timestamp {
 }
 
 /// `2024/08/19 14:10` as the manuals' lists show times.
+/// A date as the screens, mails and slips write it: `2024/08/19`.
+pub fn format_date(d: Date) -> String {
+    d.strftime("%Y/%m/%d").to_string()
+}
+
 pub fn format_jst_minute(t: Timestamp) -> String {
     jst_zoned(t).strftime("%Y/%m/%d %H:%M").to_string()
 }

@@ -55,8 +55,7 @@ impl PartialEq for Column {
 }
 
 fn date(d: Option<jiff::civil::Date>) -> String {
-    d.map(|x| x.strftime("%Y/%m/%d").to_string())
-        .unwrap_or_default()
+    d.map(juchu_domain::time::format_date).unwrap_or_default()
 }
 
 fn address(p: &Person) -> String {

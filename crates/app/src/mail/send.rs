@@ -270,9 +270,7 @@ pub(crate) async fn vars_in(
             payment_instructions: instructions,
             payment_mail_note: settings.mail_note,
             operator_name: operator.to_owned(),
-            today: juchu_domain::time::jst_date(now)
-                .strftime("%Y/%m/%d")
-                .to_string(),
+            today: juchu_domain::time::format_date(juchu_domain::time::jst_date(now)),
         },
     ))
 }

@@ -9,6 +9,7 @@ use std::io::Write;
 use juchu_domain::customer::postal_label as postal;
 use juchu_domain::order::Order;
 use juchu_domain::tax::TaxRate;
+use juchu_domain::time::format_date;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
@@ -328,10 +329,6 @@ fn classes(class1: &str, class2: &str) -> String {
         .join(" / ")
 }
 
-fn ymd(d: jiff::civil::Date) -> String {
-    d.strftime("%Y/%m/%d").to_string()
-}
-
 /// What the order-independent variables come from.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
@@ -407,9 +404,9 @@ impl Vars {
             delivery_postal: postal(&p.postal_code),
             delivery_address: format!("{}{}{}", p.prefecture, p.address1, p.address2),
             delivery_tel: p.tel.clone(),
-            delivery_date: d.delivery_date.map(ymd).unwrap_or_default(),
+            delivery_date: d.delivery_date.map(format_date).unwrap_or_default(),
             delivery_time: d.delivery_time.clone(),
-            shipped_on: d.shipped_on.map(ymd).unwrap_or_default(),
+            shipped_on: d.shipped_on.map(format_date).unwrap_or_default(),
             tracking_number: d.tracking_number.clone(),
             remarks: d.remarks.clone(),
             operator_name: x.operator_name,

@@ -94,7 +94,7 @@ async fn page(
                 id => c.id, name => p.full_name(), kana => p.full_kana(), company => p.company.clone(),
                 postal => juchu_domain::customer::postal_label(&p.postal_code), address => format!("{}{} {}", p.prefecture, p.address1, p.address2),
                 tel => p.tel.clone(), email => c.draft.email.clone(),
-                birth_date => c.draft.birth_date.map(|d| d.strftime("%Y/%m/%d").to_string()),
+                birth_date => c.draft.birth_date.map(juchu_domain::time::format_date),
                 sex => c.draft.sex.map(|x| x.label()),
                 points => group(c.points), ledger => ledger,
                 orders_total => total, history => history,

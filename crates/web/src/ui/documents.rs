@@ -81,7 +81,7 @@ async fn choose_page(
     };
     let d = &o.draft;
     let refusal = o.standing().can_print().err().map(|r| r.to_string());
-    let today = jst_date(s.app.now()).strftime("%Y/%m/%d").to_string();
+    let today = juchu_domain::time::format_date(jst_date(s.app.now()));
     let form = context! {
         kind => q.kind.clone().unwrap_or_else(|| SlipKind::DeliveryNote.code().to_owned()),
         issued_on => q.issued_on.clone().unwrap_or(today),

@@ -267,13 +267,13 @@ impl OrderForm {
             birth_date: o
                 .draft
                 .birth_date
-                .map(|d| d.strftime("%Y/%m/%d").to_string())
+                .map(juchu_domain::time::format_date)
                 .unwrap_or_default(),
             sex: i.sex.clone().unwrap_or_default(),
             delivery_date: o
                 .draft
                 .delivery_date
-                .map(|d| d.strftime("%Y/%m/%d").to_string())
+                .map(juchu_domain::time::format_date)
                 .unwrap_or_default(),
             delivery_time: i.delivery_time.clone().unwrap_or_default(),
             shipping_fee: i.shipping_fee.to_string(),
@@ -287,7 +287,7 @@ impl OrderForm {
             shipped_on: o
                 .draft
                 .shipped_on
-                .map(|d| d.strftime("%Y/%m/%d").to_string())
+                .map(juchu_domain::time::format_date)
                 .unwrap_or_default(),
             tracking_number: i.tracking_number.clone(),
             ..OrderForm::default()
@@ -848,7 +848,7 @@ async fn load_member(s: &AppState, sess: &Session, f: &mut OrderForm, sh: &mut S
             f.birth_date = c
                 .draft
                 .birth_date
-                .map(|d| d.strftime("%Y/%m/%d").to_string())
+                .map(juchu_domain::time::format_date)
                 .unwrap_or_default();
             f.sex = c.draft.sex.map(|x| x.code().to_owned()).unwrap_or_default();
             sh.note = Some(format!(

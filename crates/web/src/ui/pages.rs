@@ -245,7 +245,7 @@ pub async fn orders(
                     amount: yen(o.payment_total.get()),
                     shipped: o
                         .shipped_on
-                        .map(|d| d.strftime("%Y/%m/%d").to_string())
+                        .map(juchu_domain::time::format_date)
                         .unwrap_or_else(|| "未発送".to_owned()),
                     status: o.status.label(),
                     status_code: o.status.code(),
