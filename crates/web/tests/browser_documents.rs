@@ -10,7 +10,7 @@
 mod browser;
 mod support;
 
-use browser::{browser, fill, full_shot, login, shot, submit, text};
+use browser::{assert_no_overflow, browser, fill, full_shot, login, shot, submit, text};
 use fantoccini::wd::{PrintConfigurationBuilder, PrintSize};
 use fantoccini::{Client, Locator};
 use reqwest::{Method, StatusCode};
@@ -34,19 +34,6 @@ async fn field_errors(c: &Client) -> Vec<(String, String)> {
         out.push((f, e.text().await.unwrap()));
     }
     out
-}
-
-/// Nothing wider than the window (no horizontal scroll bar at 1280 px).
-async fn assert_no_overflow(c: &Client, what: &str) {
-    let v = c
-        .execute(
-            "return [document.documentElement.scrollWidth, window.innerWidth];",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let (sw, iw) = (v[0].as_i64().unwrap(), v[1].as_i64().unwrap());
-    assert!(sw <= iw, "{what}: page is {sw}px wide in a {iw}px window");
 }
 
 /// Pages of a PDF krilla wrote (page objects are written out uncompressed).

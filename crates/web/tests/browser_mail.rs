@@ -8,7 +8,7 @@
 mod browser;
 mod support;
 
-use browser::{browser, fill, full_shot, login, submit, text};
+use browser::{assert_no_overflow, browser, fill, full_shot, login, submit, text};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 use support::TestApp;
@@ -37,20 +37,6 @@ async fn field_error(c: &Client, field: &str) -> String {
     text(c, &format!(".err[data-field=\"{field}\"]")).await
 }
 
-/// No element is wider than the window (nothing overflows at 1280).
-async fn no_overflow(c: &Client, page: &str) {
-    let w = c
-        .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .unwrap()
-        .as_i64()
-        .unwrap_or(0);
-    assert!(w <= 0, "{page}: the page is {w}px wider than the window");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_edits_a_template_and_sends_a_shipping_notice() {
     let t = TestApp::start(support::Backend::Sqlite).await;
@@ -71,7 +57,7 @@ async fn operator_edits_a_template_and_sends_a_shipping_notice() {
     assert!(text(&c, "h1").await.contains("メールテンプレート設定"));
     assert!(text(&c, "nav a.on").await.contains("メールテンプレート"));
     assert!(text(&c, "#t-shipping").await.contains("標準"));
-    no_overflow(&c, "templates").await;
+    assert_no_overflow(&c, "templates").await;
     full_shot(&c, "mail-01-templates").await;
 
     // The 配送通知 template: variables listed, a preview of the newest order.
@@ -92,7 +78,7 @@ async fn operator_edits_a_template_and_sends_a_shipping_notice() {
             .contains(&format!("注文番号 {n} の内容"))
     );
     assert!(text(&c, "#preview-body").await.contains("山田 花子 様"));
-    no_overflow(&c, "template").await;
+    assert_no_overflow(&c, "template").await;
     full_shot(&c, "mail-02-template").await;
 
     // A misspelt variable on line 4: refused, the error beside the body, nothing saved.
@@ -150,7 +136,7 @@ async fn operator_edits_a_template_and_sends_a_shipping_notice() {
     submit(&c, "#confirm-button").await;
     let e = field_error(&c, "tracking_number").await;
     assert!(e.contains("問合せ番号を入力してください"), "{e}");
-    no_overflow(&c, "mail form").await;
+    assert_no_overflow(&c, "mail form").await;
     full_shot(&c, "mail-05-send-error").await;
 
     // Typed in full-width digits; the body made again with it.
@@ -275,7 +261,7 @@ async fn operator_edits_a_template_and_sends_a_shipping_notice() {
         second.contains("配送通知") && second.contains("送信済み"),
         "{second}"
     );
-    no_overflow(&c, "outbox").await;
+    assert_no_overflow(&c, "outbox").await;
     full_shot(&c, "mail-10-outbox").await;
     // Narrowed by kind in the URL; an order number that is not one is refused beside it.
     fill(&c, "#number", "abc").await;
@@ -305,7 +291,7 @@ async fn operator_edits_a_template_and_sends_a_shipping_notice() {
             .await
             .contains("shop@juchu-test.example")
     );
-    no_overflow(&c, "mail").await;
+    assert_no_overflow(&c, "mail").await;
     full_shot(&c, "mail-11-mail").await;
 
     // Once in 受注完了一覧 the order takes no mail: the reason instead of the form.

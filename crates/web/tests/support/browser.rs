@@ -196,3 +196,17 @@ pub async fn fill(c: &Client, css: &str, value: &str) {
         e.send_keys(value).await.unwrap();
     }
 }
+
+/// Nothing is wider than the window: no horizontal scroll bar at 1280 px.
+pub async fn assert_no_overflow(c: &Client, what: &str) {
+    let w = c
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_i64()
+        .unwrap_or(0);
+    assert!(w <= 0, "{what}: the page is {w}px wider than the window");
+}
