@@ -26,6 +26,13 @@ pub enum AppError {
     Forbidden,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The gateway was called but its outcome could not be recorded: something may have
+    /// happened there. The operation stays open and the recovery job settles it by asking
+    /// the gateway.
+    #[error(
+        "決済会社での処理は行われた可能性がありますが、結果を記録できませんでした。決済状況の確認で確定します。同じ操作を繰り返さないでください（決済処理番号 {operation_id}）"
+    )]
+    Unrecorded { operation_id: i64, cause: String },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -48,6 +55,7 @@ impl AppError {
             AppError::Conflict { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
+            AppError::Unrecorded { .. } => "outcome_not_recorded",
             AppError::Store(_) | AppError::Internal(_) => "internal",
         }
     }

@@ -245,12 +245,15 @@ pub trait Gateway: Send + Sync {
 
     /// Authorize again with the card of `p` (after a cancel, or for an amount above the
     /// original). GMO re-authorizes the same transaction; Paygent makes a new payment (020
-    /// with ref_trading_id) and leaves `p` as it is — the returned ref is the one to keep.
+    /// with ref_trading_id) under the shop's new reference `order_ref` — so an answer lost
+    /// on the way is found again by it (`find`) — and leaves `p` as it is: the returned ref
+    /// is the one to keep.
     async fn reauthorize(
         &self,
         p: &PaymentRef,
         amount: i64,
         capture: bool,
+        order_ref: &str,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
     /// Refund part (`Some`) or all (`None`) of a captured payment.
     async fn refund(

@@ -406,6 +406,7 @@ impl crate::Gateway for PaidyClient {
         _p: &crate::PaymentRef,
         _amount: i64,
         _capture: bool,
+        _order_ref: &str,
     ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
         Err(crate::api::unsupported("Paidy", "再オーソリ"))
     }

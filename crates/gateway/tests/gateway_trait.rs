@@ -72,7 +72,7 @@ async fn gmo_through_the_trait_picks_cancel_kinds_by_japan_date() {
     assert_eq!(g.cancel(&a, now).await.unwrap().gateway_status, "RETURN");
     assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "RETURNX");
     // Re-authorize, change the amount, capture, query.
-    let (again, st) = g.reauthorize(&a, 1200, false).await.unwrap();
+    let (again, st) = g.reauthorize(&a, 1200, false, "unused").await.unwrap();
     assert_eq!(again, a);
     assert_eq!((st.state, st.amount), (PaymentState::Authorized, 1200));
     let (same, st) = g.change_amount(&a, 900, false).await.unwrap();
@@ -240,10 +240,22 @@ async fn paygent_through_the_trait_hands_back_new_payment_ids() {
         Err(GatewayError::Unsupported(_))
     ));
     assert_eq!(g.query(&b).await.unwrap().amount, 2800);
-    // Growing the amount: authorize again with the same card, then cancel the old one.
-    let (c, st) = g.reauthorize(&b, 3500, false).await.unwrap();
+    // Growing the amount: authorize again with the same card under a reference of its own
+    // (as a trading_id: `-` is not allowed there), then cancel the old one. The new payment
+    // is found by its reference; the old one's is not shared.
+    let (c, st) = g.reauthorize(&b, 3500, false, "pt-2").await.unwrap();
     assert_ne!(c, b);
     assert_eq!((st.state, st.amount), (PaymentState::Authorized, 3500));
+    assert!(
+        matches!(&c, PaymentRef::Paygent { trading_id, .. } if trading_id == "pt_2"),
+        "{c:?}"
+    );
+    let (found, st) = g
+        .find("pt-2")
+        .await
+        .unwrap()
+        .expect("found by its reference");
+    assert_eq!((found, st.amount), (c.clone(), 3500));
     assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "32");
     // Capture, 補正売上 down, refund in full.
     let st = g.capture(&c, 3500).await.unwrap();

@@ -30,6 +30,23 @@ impl StoreError {
             _ => false,
         }
     }
+
+    /// The database gave up on this transaction for reasons of its own that a retry may not
+    /// meet: PostgreSQL's deadlock (40P01) or serialization failure (40001), SQLite busy or
+    /// locked, a pool that had no connection in time.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                let code = d.code();
+                matches!(
+                    code.as_deref(),
+                    Some("40P01" | "40001" | "5" | "6" | "261" | "517")
+                )
+            }
+            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            _ => false,
+        }
+    }
 }
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {

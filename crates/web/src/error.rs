@@ -48,7 +48,9 @@ pub fn status_of(e: &AppError) -> StatusCode {
         }
         AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
         AppError::Forbidden => StatusCode::FORBIDDEN,
-        AppError::Store(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Store(_) | AppError::Internal(_) | AppError::Unrecorded { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
     }
 }
 
@@ -59,6 +61,13 @@ pub fn public_message(e: &AppError) -> String {
             tracing::error!(error = %e, "request failed");
             "内部エラーが発生しました。処理は行われていません。時間をおいて再度お試しください"
                 .to_owned()
+        }
+        AppError::Unrecorded {
+            operation_id,
+            cause,
+        } => {
+            tracing::error!(operation = operation_id, error = %cause, "outcome not recorded");
+            e.to_string()
         }
         e => e.to_string(),
     }

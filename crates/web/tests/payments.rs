@@ -698,8 +698,12 @@ async fn bad_requests_are_refused_clearly(t: TestApp) {
     let n = t.order_paid_by("gmo_card").await;
     let (st, _) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
     assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, v) = op(&t, n, "capture", json!({})).await;
-    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    // An operation on an order without a payment: refused with the reason, not "not found".
+    for action in ["capture", "refresh"] {
+        let (st, v) = op(&t, n, action, json!({})).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{v}");
+        assert_eq!(v["error"]["code"], "no_payment", "{v}");
+    }
     let (st, v) = op(&t, n, "explode", json!({})).await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     let (st, v) = t
@@ -814,7 +818,254 @@ async fn two_recoveries_at_once_settle_once(t: TestApp) {
     assert_eq!(f["count"], 1, "{f}");
 }
 
+/// Paygent payments of order `n` at the sandbox (every trading_id juchu made for it is
+/// `{n}_{operation}`): (payment_id, status, amount).
+async fn paygent_payments_of(t: &TestApp, n: i64) -> Vec<(String, String, i64)> {
+    let prefix = format!("{n}_");
+    t.ledger().await["paygent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["trading_id"].as_str().unwrap().starts_with(&prefix))
+        .map(|x| {
+            (
+                x["payment_id"].as_str().unwrap().to_owned(),
+                x["status"].as_str().unwrap().to_owned(),
+                x["amount"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// `action` on order `n`, sent `times` times at once without a key (double clicks, a client
+/// retrying in parallel): exactly one runs; the others are refused (409, or 422 once the
+/// amount is already the new one) — never a 500. Returns the one result.
+async fn once_of_many(t: &TestApp, n: i64, action: &str, body: Value, times: usize) -> Value {
+    let results = futures_util::future::join_all((0..times).map(|_| {
+        support::send(
+            t.req(
+                Method::POST,
+                &format!("/api/v1/orders/{n}/payment/{action}"),
+            )
+            .json(&body),
+        )
+    }))
+    .await;
+    let mut won = vec![];
+    for (st, v) in results {
+        match st {
+            StatusCode::OK if v["status"] == "succeeded" => won.push(v),
+            StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY => {}
+            _ => panic!("{action} on {n}: {st} {v}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "{action} on {n}: one of {times} ran: {won:?}");
+    won.remove(0)
+}
+
+/// Every operation that changes an amount, on each gateway, sent ten times at once: one
+/// runs and the gateway's ledger agrees with juchu afterwards. On PostgreSQL a transaction
+/// that locked the payment before its order once deadlocked here and left a second Paygent
+/// authorization juchu did not know of (the buyer charged twice).
+async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
+    // Paygent up (取引更新): one new authorization of the new total, the old one cancelled.
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    set_total(&t, n, 1920).await; // 7,660 → 8,980
+    let r = once_of_many(&t, n, "update_transaction", json!({}), 10).await;
+    let live = r["payment_id"].as_str().unwrap().to_owned();
+    let at = paygent_payments_of(&t, n).await;
+    assert_eq!(at.len(), 2, "{at:?}");
+    assert!(at.contains(&(live.clone(), "20".into(), 8980)), "{at:?}");
+    assert_eq!(at.iter().filter(|p| p.1 == "32").count(), 1, "{at:?}");
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["payment_id"].as_str(), p["amount"].as_i64()),
+        (Some(live.as_str()), Some(8980))
+    );
+    assert!(p["open_operation"].is_null(), "{p}");
+    // Paygent up after capture (売上変更): the new payment captured, the old one's sale
+    // cancelled.
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    ok(&t, n, "capture", json!({})).await;
+    let r = once_of_many(&t, n, "change_capture", json!({"amount": 9000}), 10).await;
+    let live = r["payment_id"].as_str().unwrap().to_owned();
+    let at = paygent_payments_of(&t, n).await;
+    assert_eq!(at.len(), 2, "{at:?}");
+    assert!(at.contains(&(live, "40".into(), 9000)), "{at:?}");
+    assert_eq!(at.iter().filter(|p| p.1 == "60").count(), 1, "{at:?}");
+    assert_eq!(payment(&t, n).await["captured"], 9000);
+    // Paygent down (補正 028): one new payment.
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    let r = once_of_many(&t, n, "change_authorization", json!({"amount": 7000}), 10).await;
+    let at = paygent_payments_of(&t, n).await;
+    assert_eq!(at.len(), 2, "{at:?}");
+    assert!(
+        at.contains(&(
+            r["payment_id"].as_str().unwrap().to_owned(),
+            "20".into(),
+            7000
+        )),
+        "{at:?}"
+    );
+    // GMO: one ChangeTran before capture, one after.
+    let n = t.order_paid_by("gmo_card").await;
+    authorize(&t, n, false).await;
+    once_of_many(&t, n, "change_authorization", json!({"amount": 9100}), 10).await;
+    ok(&t, n, "capture", json!({})).await;
+    once_of_many(&t, n, "change_capture", json!({"amount": 8800}), 10).await;
+    let oid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ev = gmo_events(&t, &oid).await;
+    assert_eq!(
+        ev.iter().filter(|e| e.starts_with("ChangeTran")).count(),
+        2,
+        "{ev:?}"
+    );
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["state"].as_str(), p["amount"].as_i64()),
+        (Some("captured"), Some(8800))
+    );
+    // Paidy: one 更新, one partial refund.
+    let n = t.order_paid_by("paidy").await;
+    authorize(&t, n, false).await;
+    set_total(&t, n, 1200).await;
+    once_of_many(&t, n, "paidy_update", json!({}), 10).await;
+    ok(&t, n, "capture", json!({})).await;
+    // A partial refund is a new operation each time it is asked for: repeats of one request
+    // carry its key, and run once.
+    let results = futures_util::future::join_all((0..10).map(|_| {
+        support::send(
+            t.req(Method::POST, &format!("/api/v1/orders/{n}/payment/refund"))
+                .header("Idempotency-Key", "refund-1000")
+                .json(&json!({"amount": 1000})),
+        )
+    }))
+    .await;
+    let ids: std::collections::BTreeSet<i64> = results
+        .iter()
+        .map(|(st, v)| {
+            assert_eq!(
+                (*st, v["status"].as_str()),
+                (StatusCode::OK, Some("succeeded")),
+                "{v}"
+            );
+            v["operation_id"].as_i64().unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let pid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let l = t.ledger().await;
+    let sp = l["paidy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pid.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(sp["amount"], 8260, "{sp}");
+    assert_eq!(sp["refunds"].as_array().unwrap().len(), 1, "{sp}");
+    assert_eq!(payment(&t, n).await["refunded"], 1000);
+    // 決済状況を確認 pressed while an increase runs: no request deadlocks or fails.
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    set_total(&t, n, 1920).await;
+    let results = futures_util::future::join_all((0..12).map(|i| {
+        let action = if i % 2 == 0 {
+            "refresh"
+        } else {
+            "update_transaction"
+        };
+        support::send(t.req(
+            Method::POST,
+            &format!("/api/v1/orders/{n}/payment/{action}"),
+        ))
+    }))
+    .await;
+    for (st, v) in &results {
+        assert!(
+            [StatusCode::OK, StatusCode::ACCEPTED, StatusCode::CONFLICT].contains(st),
+            "{st} {v}"
+        );
+    }
+    // Whichever ran, juchu shows the one authorization Paygent holds.
+    let at = paygent_payments_of(&t, n).await;
+    let live: Vec<_> = at.iter().filter(|p| p.1 == "20").collect();
+    assert_eq!(live.len(), 1, "{at:?}");
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["payment_id"].as_str(), p["amount"].as_i64()),
+        (Some(live[0].0.as_str()), Some(live[0].2)),
+        "{results:?}"
+    );
+}
+
+/// A Paygent increase whose new authorization was made but whose answer was lost: the
+/// recovery job finds it under the operation's own reference, makes it the payment's and
+/// cancels the old one — nothing is authorized twice, nothing is sent again.
+async fn a_lost_paygent_increase_is_found_and_finished(t: TestApp) {
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    let old = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fault(&t, "paygent", "020", "drop_after", 0).await;
+    let (st, v) = op(&t, n, "change_authorization", json!({"amount": 9500})).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["status"], "unknown", "{v}");
+    let at = paygent_payments_of(&t, n).await;
+    assert_eq!(
+        at.iter().filter(|p| p.1 == "20").count(),
+        2,
+        "both held: {at:?}"
+    );
+    let done = recover(&t).await;
+    assert_eq!(done[0]["result"]["status"], "succeeded", "{done}");
+    let at = paygent_payments_of(&t, n).await;
+    assert_eq!(at.len(), 2, "no third authorization: {at:?}");
+    assert!(at.contains(&(old.clone(), "32".into(), 7660)), "{at:?}");
+    let new = at.iter().find(|p| p.0 != old).unwrap().clone();
+    assert_eq!((new.1.as_str(), new.2), ("20", 9500));
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["payment_id"].as_str(), p["amount"].as_i64()),
+        (Some(new.0.as_str()), Some(9500))
+    );
+    assert_eq!(p["previous"][0]["standing"], "cancelled", "{p}");
+    // The order still says 7,660円: the panel says so and offers 取引更新 back.
+    assert_eq!(
+        allowed(&p),
+        [
+            "cancel",
+            "change_authorization",
+            "update_transaction",
+            "refresh"
+        ]
+    );
+    // A declined increase (the card no longer authorizes) is found as not done.
+    let m = t.order_paid_by("paygent_card").await;
+    authorize(&t, m, false).await;
+    fault(&t, "paygent", "020", "drop_before", 0).await;
+    let (st, _) = op(&t, m, "change_authorization", json!({"amount": 9500})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let done = recover(&t).await;
+    assert_eq!(done[0]["result"]["status"], "failed", "{done}");
+    assert_eq!(paygent_payments_of(&t, m).await.len(), 1);
+    assert_eq!(payment(&t, m).await["amount"], 7660);
+}
+
 both_backends!(
+    amount_changes_run_once_under_parallel_repeats,
+    a_lost_paygent_increase_is_found_and_finished,
     two_recoveries_at_once_settle_once,
     the_panel_warns_when_payment_and_order_disagree,
     paygent_card_flow,

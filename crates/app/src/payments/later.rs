@@ -196,6 +196,34 @@ async fn apply_truth(
         ),
         is_admin: false,
     };
+    let message = later_outcome(&mut tx, &who, &order, &cur, &st, now).await?;
+    orders::add_history(
+        &mut tx,
+        p.shop_id,
+        p.order_id,
+        &history(&who.name, now, "notice", message.clone(), true),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some(Applied {
+        order_number: number,
+        state: st.state.code().to_owned(),
+        message,
+    }))
+}
+
+/// What a paid-later payment's new state means for its order: 入金済み when paid, キャンセル
+/// when a konbini / ATM slip lapsed unpaid, a note for the operator when a net-bank payment
+/// lapsed (it may still be paid) or money arrived for an order that moved on. The message
+/// for the order's history.
+pub(super) async fn later_outcome(
+    tx: &mut Tx,
+    who: &Actor,
+    order: &Order,
+    cur: &store::Payment,
+    st: &GatewayStatus,
+    now: Timestamp,
+) -> Result<String, AppError> {
     let method = order.draft.payment_method;
     let mut message = format!(
         "決済状況が「{}」になりました（{} / {}）",
@@ -214,21 +242,21 @@ async fn apply_truth(
                 order.draft.status,
                 OrderStatus::AwaitingPayment | OrderStatus::New
             ) {
-                crate::orders::apply_status(&mut tx, &who, &order, OrderStatus::Paid, now).await?;
-                store::set_attention(&mut tx, cur.id, "").await?;
+                crate::orders::apply_status(tx, who, order, OrderStatus::Paid, now).await?;
+                store::set_attention(tx, cur.id, "").await?;
             } else {
                 // Paid after all (a late net-bank payment) into an order that moved on.
                 let a = format!(
                     "対応状況が「{}」の受注に入金がありました。返金や受注の復活など、対応を決めてください",
                     order.draft.status.label()
                 );
-                store::set_attention(&mut tx, cur.id, &a).await?;
+                store::set_attention(tx, cur.id, &a).await?;
                 message = format!("{message}。{a}");
             }
         }
         PaymentState::Expired if method == PaymentMethod::PaygentNetbank => {
             let a = "支払期限を過ぎましたが、銀行ネット決済は期限後に入金されることがあります。入金を確認し、対応状況を決めてください";
-            store::set_attention(&mut tx, cur.id, a).await?;
+            store::set_attention(tx, cur.id, a).await?;
             message = format!("支払期限切れ（銀行ネット決済）: {a}");
         }
         PaymentState::Expired | PaymentState::Cancelled => {
@@ -243,25 +271,13 @@ async fn apply_truth(
                     .can_change_status(OrderStatus::Cancelled)
                     .is_ok()
             {
-                crate::orders::apply_status(&mut tx, &who, &order, OrderStatus::Cancelled, now)
+                crate::orders::apply_status(tx, who, order, OrderStatus::Cancelled, now)
                     .await?;
             }
         }
         _ => {}
     }
-    orders::add_history(
-        &mut tx,
-        p.shop_id,
-        p.order_id,
-        &history(&who.name, now, "notice", message.clone(), true),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(Some(Applied {
-        order_number: number,
-        state: st.state.code().to_owned(),
-        message,
-    }))
+    Ok(message)
 }
 
 /// A notification as heard, push or pull.

@@ -38,6 +38,7 @@ use crate::{Actor, App, AppError};
 
 mod later;
 mod recovery;
+mod two_step;
 mod view;
 
 pub(crate) use later::paidy_key;
@@ -880,6 +881,14 @@ pub(crate) async fn adopt_paidy(
     settle(app, &actor.name, op_id, verdict).await
 }
 
+/// An operation on an order that has no payment yet.
+fn no_payment() -> AppError {
+    AppError::conflict(
+        "no_payment",
+        "この受注には決済がありません（与信・支払番号の発行がまだです）",
+    )
+}
+
 /// A checkout's payment for an order that is no longer 決済処理中 (completed, or removed by
 /// the sweep meanwhile).
 fn checkout_closed() -> AppError {
@@ -983,6 +992,7 @@ async fn result_of(app: &App, op: &Operation, repeated: bool) -> Result<Operatio
 }
 
 /// What one operation came to.
+#[derive(Clone)]
 enum Verdict {
     /// A payment was created (authorize).
     Created {
@@ -1003,14 +1013,17 @@ enum Verdict {
         status: GatewayStatus,
         new_ref: Option<(PaymentRef, Replaced)>,
         message: String,
+        /// Earlier refs (`payment_refs` rows) cancelled at the gateway by this operation.
+        previous_cancelled: Vec<i64>,
     },
     /// Step one of a two-step change done (new authorization), step two (cancel the old one)
-    /// not: the operator must finish it.
+    /// not: the operator must finish it. `new_ref`: what the payment holds after step one.
     Partial {
         status: GatewayStatus,
-        new_ref: PaymentRef,
+        new_ref: Option<PaymentRef>,
         code: String,
         message: String,
+        previous_cancelled: Vec<i64>,
     },
     /// The gateway refused or never got it; nothing happened there. `status`: what it holds,
     /// when known.
@@ -1138,7 +1151,7 @@ pub async fn operate(
     key: Option<String>,
 ) -> Result<OperationResult, AppError> {
     if action == Action::Refresh {
-        return refresh(app, actor, number).await;
+        return refresh(app, actor, number, key).await;
     }
     let key = check_key(key)?;
     let request = serde_json::json!({
@@ -1152,7 +1165,7 @@ pub async fn operate(
     };
     let p = store::by_order_for_update(&mut tx, order.id)
         .await?
-        .ok_or(AppError::NotFound("決済"))?;
+        .ok_or_else(no_payment)?;
     if let Some(v) = input.expected_version
         && v != p.version
     {
@@ -1187,7 +1200,10 @@ pub async fn operate(
             let whole = amount == p.held.captured - p.held.refunded;
             done(gw.refund(&current, (!whole).then_some(amount)).await)
         }
-        Action::Reauthorize => match gw.reauthorize(&current, amount, false).await {
+        Action::Reauthorize => match gw
+            .reauthorize(&current, amount, false, &order_ref(number, op_id))
+            .await
+        {
             Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
             Err(e) => Verdict::from_error(e),
         },
@@ -1199,19 +1215,31 @@ pub async fn operate(
             let captured = p.held.state == PaymentState::Captured;
             let capture = captured || input.capture == Some(true);
             if p.gateway == Gateway::Paygent && amount > p.held.amount {
-                return grow_paygent(app, actor, op_id, &*gw, &current, amount, captured, now)
-                    .await;
+                return two_step::grow_paygent(
+                    app,
+                    &actor.name,
+                    number,
+                    op_id,
+                    &*gw,
+                    &current,
+                    amount,
+                    captured,
+                    now,
+                )
+                .await;
             }
             match gw.change_amount(&current, amount, capture).await {
                 Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
                 Err(e) => Verdict::from_error(e),
             }
         }
-        Action::CancelPrevious => cancel_previous(app, &*gw, &previous, now).await?,
-        // Answered by `refresh` before anything is journaled.
+        Action::CancelPrevious => two_step::cancel_previous(&*gw, &previous, now)
+            .await
+            .map_err(|e| unrecorded(op_id, e))?,
+        // `refresh` runs it, before this match.
         Action::Refresh => Verdict::Failed {
             code: String::new(),
-            message: "決済状況の確認は決済処理として記録しません".into(),
+            message: "決済状況の確認は別の手順で行います".into(),
             status: None,
         },
     };
@@ -1282,6 +1310,7 @@ fn done(r: Result<GatewayStatus, GatewayError>) -> Verdict {
             status,
             new_ref: None,
             message: String::new(),
+            previous_cancelled: vec![],
         },
         Err(e) => Verdict::from_error(e),
     }
@@ -1293,181 +1322,20 @@ fn changed(old: &PaymentRef, new: PaymentRef, st: GatewayStatus, how: Replaced) 
         status: st,
         new_ref,
         message: String::new(),
+        previous_cancelled: vec![],
     }
 }
 
-/// Paygent cannot raise an amount (028/029 only lower it): authorize the new amount with the
-/// same card (020 with ref_trading_id), keep the new payment, then cancel the old one. Step
-/// one is committed before step two, so a stop in between leaves the old payment marked
-/// "to cancel", shown to the operator with the button that finishes it.
-#[allow(clippy::too_many_arguments)]
-async fn grow_paygent(
-    app: &App,
-    actor: &Actor,
+/// The operation `op_id` with its order and payment locked — the order first, as in every
+/// transaction that writes a payment, so two of them never wait on each other (PostgreSQL
+/// locks row by row: a payment locked before its order deadlocks against an operation that
+/// holds the order and asks for the payment). The operation is read again under the lock:
+/// another process settling it (two recovery jobs, or the caller and the job) has either
+/// committed by now or waits.
+async fn lock_op(
+    tx: &mut Tx,
     op_id: i64,
-    gw: &dyn GatewayApi,
-    old: &PaymentRef,
-    amount: i64,
-    captured: bool,
-    now: Timestamp,
-) -> Result<OperationResult, AppError> {
-    let (new, st) = match gw.reauthorize(old, amount, captured).await {
-        Ok(x) => x,
-        Err(e) => return settle(app, &actor.name, op_id, Verdict::from_error(e)).await,
-    };
-    // Step one: the new payment is the one juchu holds; the old one waits to be cancelled.
-    let previous_id = step_one(app, &actor.name, op_id, old, &new, &st).await?;
-    let verdict = match gw.cancel(old, now).await {
-        Ok(_) => {
-            let mut tx = app.store.begin().await?;
-            store::set_previous_standing(&mut tx, previous_id, Replaced::Cancelled.code()).await?;
-            tx.commit().await?;
-            Verdict::Done {
-                status: st,
-                new_ref: None,
-                message: format!(
-                    "新しい決済ID {} で{}のオーソリを取り、元の決済ID {} を取り消しました",
-                    new.display_id(),
-                    yen(amount),
-                    old.display_id()
-                ),
-            }
-        }
-        Err(e) => Verdict::Partial {
-            status: st,
-            new_ref: new.clone(),
-            code: e.code().unwrap_or_default().to_owned(),
-            message: format!(
-                "新しい決済ID {} で{}のオーソリを取りましたが、元の決済ID {} の取消ができていません（{e}）。「旧取引を取消」で取り消してください",
-                new.display_id(),
-                yen(amount),
-                old.display_id()
-            ),
-        },
-    };
-    settle(app, &actor.name, op_id, verdict).await
-}
-
-/// Commit step one of a two-step change: the payment now holds `new`; `old` is kept as "to
-/// cancel" (the returned row). The operation stays open.
-async fn step_one(
-    app: &App,
-    actor: &str,
-    op_id: i64,
-    old: &PaymentRef,
-    new: &PaymentRef,
-    st: &GatewayStatus,
-) -> Result<i64, AppError> {
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let op = store::operation(tx.conn(), op_id)
-        .await?
-        .ok_or(AppError::NotFound("決済処理"))?;
-    let p = store::by_order_for_update(&mut tx, op.order_id)
-        .await?
-        .ok_or(AppError::NotFound("決済"))?;
-    let held = held_after(p.gateway, Some(&p.held), new, st, true, now)?;
-    let previous_id = store::add_previous(
-        &mut tx,
-        &NewPrevious {
-            payment_id: p.id,
-            ref_json: &p.held.ref_json,
-            display_id: old.display_id(),
-            amount: p.held.amount,
-            reason: "増額のため新しいオーソリを取得",
-            standing: Replaced::ToCancel.code(),
-        },
-        now,
-    )
-    .await?;
-    if !store::set_held(&mut tx, p.id, p.version, &held, now).await? {
-        return Err(AppError::Stale {
-            current: p.version + 1,
-        });
-    }
-    orders::set_gateway_ref(&mut tx, op.order_id, new.display_id()).await?;
-    // The operation stays open, now marked as past step one.
-    let still_open = store::finish_operation(
-        &mut tx,
-        op.id,
-        &Finish {
-            status: OpStatus::Pending,
-            result_code: "",
-            message: "",
-            new_display_id: new.display_id(),
-            payment_id: None,
-        },
-        now,
-    )
-    .await?;
-    if !still_open {
-        return Err(AppError::conflict(
-            "operation_settled_elsewhere",
-            format!(
-                "この処理は決済状況の確認で既に確定されています。新しい決済ID {} をペイジェントの管理画面で確認してください",
-                new.display_id()
-            ),
-        ));
-    }
-    orders::add_history(
-        &mut tx,
-        p.shop_id,
-        op.order_id,
-        &history(
-            actor,
-            now,
-            &op.action,
-            format!(
-                "{}: 新しい決済ID {} で{}のオーソリを取得しました（元の決済ID {} は取消待ち）",
-                action_label(&op.action),
-                new.display_id(),
-                yen(st.amount),
-                old.display_id()
-            ),
-            true,
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(previous_id)
-}
-
-/// 旧取引を取消: cancel every earlier authorization still waiting for it.
-async fn cancel_previous(
-    app: &App,
-    gw: &dyn GatewayApi,
-    previous: &[PreviousRef],
-    now: Timestamp,
-) -> Result<Verdict, AppError> {
-    let mut done_ids = Vec::new();
-    for r in previous.iter().filter(|r| r.standing == "to_cancel") {
-        match gw.cancel(&parse_ref(&r.ref_json)?, now).await {
-            Ok(_) => {
-                let mut tx = app.store.begin().await?;
-                store::set_previous_standing(&mut tx, r.id, Replaced::Cancelled.code()).await?;
-                tx.commit().await?;
-                done_ids.push(r.display_id.clone());
-            }
-            Err(e) => return Ok(Verdict::from_error(e)),
-        }
-    }
-    Ok(Verdict::Done {
-        status: GatewayStatus::new(PaymentState::Cancelled, "", 0),
-        new_ref: None,
-        message: format!("元の決済ID {} を取り消しました", done_ids.join("、")),
-    })
-}
-
-/// Commit an operation's outcome with the payment's new state, the order's history line,
-/// the fee and the automatic order status — all in one transaction.
-async fn settle(
-    app: &App,
-    actor: &str,
-    op_id: i64,
-    verdict: Verdict,
-) -> Result<OperationResult, AppError> {
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
+) -> Result<(Operation, Order, Option<store::Payment>), AppError> {
     let (shop_id, order_id) = store::operation(tx.conn(), op_id)
         .await?
         .map(|o| (o.shop_id, o.order_id))
@@ -1475,20 +1343,67 @@ async fn settle(
     let number = orders::number_of(tx.conn(), order_id)
         .await?
         .ok_or(AppError::NotFound("受注"))?;
-    let order = orders::get_for_update(&mut tx, shop_id, number)
+    let order = orders::get_for_update(tx, shop_id, number)
         .await?
         .ok_or(AppError::NotFound("受注"))?;
-    // Read under the order's lock: another process settling the same operation (two
-    // recovery jobs, or the caller and the job) has either committed by now or waits.
     let op = store::operation(tx.conn(), op_id)
         .await?
         .ok_or(AppError::NotFound("決済処理"))?;
+    let payment = store::by_order_for_update(tx, order_id).await?;
+    Ok((op, order, payment))
+}
+
+/// Any error once the gateway has been called: something may have happened there, so the
+/// answer never says "nothing was done"; the operation stays open for the recovery job.
+fn unrecorded(op_id: i64, e: AppError) -> AppError {
+    match e {
+        e @ AppError::Unrecorded { .. } => e,
+        e => AppError::Unrecorded {
+            operation_id: op_id,
+            cause: e.to_string(),
+        },
+    }
+}
+
+/// Commit an operation's outcome after its gateway call. A transaction the database gave up
+/// on (deadlock, busy) is tried again; any other failure leaves the operation open for the
+/// recovery job — which settles it from the gateway's answer — and says so.
+async fn settle(
+    app: &App,
+    actor: &str,
+    op_id: i64,
+    verdict: Verdict,
+) -> Result<OperationResult, AppError> {
+    let mut attempt = 0u64;
+    loop {
+        match settle_once(app, actor, op_id, verdict.clone()).await {
+            Ok(r) => return Ok(r),
+            Err(AppError::Store(e)) if e.is_transient() && attempt < 4 => {
+                attempt += 1;
+                tracing::warn!(operation = op_id, error = %e, attempt, "settling again");
+                tokio::time::sleep(Duration::from_millis(20 * attempt)).await;
+            }
+            Err(e) => return Err(unrecorded(op_id, e)),
+        }
+    }
+}
+
+/// Commit an operation's outcome with the payment's new state, the order's history line,
+/// the fee and the automatic order status — all in one transaction.
+async fn settle_once(
+    app: &App,
+    actor: &str,
+    op_id: i64,
+    verdict: Verdict,
+) -> Result<OperationResult, AppError> {
+    let now = app.now();
+    let mut tx = app.store.begin().await?;
+    let (op, order, payment) = lock_op(&mut tx, op_id).await?;
     if !op.status.is_open() {
         // Settled elsewhere meanwhile: that outcome stands.
         drop(tx);
         return result_of(app, &op, false).await;
     }
-    let payment = store::by_order_for_update(&mut tx, op.order_id).await?;
     let label = action_label(&op.action);
     let action = Action::from_code(&op.action);
     let (status, code, message, ok, payment_id) = match verdict {
@@ -1594,8 +1509,12 @@ async fn settle(
             status,
             new_ref,
             message,
+            previous_cancelled,
         } => {
             let p = payment.as_ref().ok_or(AppError::NotFound("決済"))?;
+            for id in previous_cancelled {
+                store::set_previous_standing(&mut tx, id, Replaced::Cancelled.code()).await?;
+            }
             let current = parse_ref(&p.held.ref_json)?;
             let now_ref = new_ref.as_ref().map(|(r, _)| r).unwrap_or(&current);
             if action == Some(Action::CancelPrevious) {
@@ -1625,6 +1544,23 @@ async fn settle(
                     });
                 }
             }
+            // A slip paid or lapsed, seen by 決済状況を確認: the order follows, as it does
+            // when the gateway's notification brings the news.
+            let message = if action == Some(Action::Refresh)
+                && p.kind == Kind::PaidLater
+                && status.state != p.held.state
+            {
+                let who = Actor {
+                    shop_id: op.shop_id,
+                    user_id: None,
+                    name: actor.to_owned(),
+                    is_admin: false,
+                };
+                let said = later::later_outcome(&mut tx, &who, &order, p, &status, now).await?;
+                format!("{message}。{said}")
+            } else {
+                message
+            };
             if p.gateway == Gateway::Paygent
                 && matches!(
                     action,
@@ -1677,10 +1613,14 @@ async fn settle(
             new_ref,
             code,
             message,
+            previous_cancelled,
         } => {
+            for id in previous_cancelled {
+                store::set_previous_standing(&mut tx, id, Replaced::Cancelled.code()).await?;
+            }
             // Step one already moved the payment to `new_ref`; refresh what it holds.
-            if let Some(p) = &payment {
-                let held = held_after(p.gateway, Some(&p.held), &new_ref, &status, false, now)?;
+            if let (Some(p), Some(r)) = (&payment, &new_ref) {
+                let held = held_after(p.gateway, Some(&p.held), r, &status, false, now)?;
                 store::set_held(&mut tx, p.id, p.version, &held, now).await?;
             }
             (

@@ -3,86 +3,91 @@
 
 use super::*;
 
-/// 決済状況を確認: ask the gateway, store what it holds, and settle an operation whose answer
-/// was lost.
-pub async fn refresh(app: &App, actor: &Actor, number: i64) -> Result<OperationResult, AppError> {
-    let (order, p, open) = {
+/// 決済状況を確認: settle an operation whose answer was lost, then ask the gateway where the
+/// payment stands and record it. Journaled like every operation (its own id, the key, the
+/// history line), so it never overwrites what a concurrent operation just wrote.
+pub async fn refresh(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    key: Option<String>,
+) -> Result<OperationResult, AppError> {
+    let open = {
         let mut conn = app.store.read().await?;
         let order = orders::get(&mut conn, actor.shop_id, number)
             .await?
             .ok_or(AppError::NotFound("受注"))?;
-        let open = store::open_operation(&mut conn, order.id).await?;
-        let p = store::by_order(&mut conn, order.id).await?;
-        (order, p, open)
+        store::open_operation(&mut conn, order.id).await?
     };
     if let Some(op) = open {
         if op.status == OpStatus::Pending
             && op.created_at > app.now() - SignedDuration::from_secs(REPEAT_WAIT.as_secs() as i64)
         {
+            // Its caller is still waiting for the gateway.
             return result_of(app, &op, false).await;
         }
         resolve(app, &op).await?;
     }
-    let p = match p {
-        Some(p) => p,
-        None => {
-            return Err(AppError::NotFound("決済"));
-        }
+    let key = check_key(key)?;
+    let request =
+        serde_json::json!({"order": number, "action": Action::Refresh.code()}).to_string();
+    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(first),
     };
-    let gw = app.gateways().get(p.gateway)?;
-    let st = gw
-        .query(&parse_ref(&p.held.ref_json)?)
-        .await
-        .map_err(|e| AppError::conflict("gateway_query_failed", e.to_string()))?;
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let cur = store::by_order_for_update(&mut tx, order.id)
+    let p = store::by_order_for_update(&mut tx, order.id)
         .await?
-        .ok_or(AppError::NotFound("決済"))?;
-    let r = parse_ref(&cur.held.ref_json)?;
-    let held = held_after(cur.gateway, Some(&cur.held), &r, &st, false, now)?;
-    let changed = held.state != cur.held.state || held.amount != cur.held.amount;
-    if held != cur.held {
-        store::set_held(&mut tx, cur.id, cur.version, &held, now).await?;
+        .ok_or_else(no_payment)?;
+    if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
+        return Err(AppError::conflict(
+            "payment_in_doubt",
+            format!(
+                "前の決済処理（{}）の結果を確認中です",
+                action_label(&op.action)
+            ),
+        ));
     }
-    let message = format!(
-        "決済状況: {}（{}）、金額 {}{}",
-        state_label(st.state),
-        st.gateway_status,
-        yen(st.amount),
-        if changed {
-            "。決済会社の状態に合わせて更新しました"
-        } else {
-            ""
-        }
-    );
-    orders::add_history(
-        &mut tx,
-        actor.shop_id,
-        order.id,
-        &history(
-            &actor.name,
-            now,
-            "refresh",
-            format!("決済状況を確認: {message}"),
-            true,
+    let gw = app.gateways().get(p.gateway)?;
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: Some(p.id),
+        order_id: order.id,
+        action: Action::Refresh.code(),
+        idempotency_key: &key,
+        request: &request,
+        amount: p.held.amount,
+        actor: &actor.name,
+    };
+    let op_id = match journal(app, tx, op, app.now()).await? {
+        Ok(id) => id,
+        Err(first) => return Ok(first),
+    };
+    let verdict = match gw.query(&parse_ref(&p.held.ref_json)?).await {
+        Ok(st) => observed(&p.held, st),
+        Err(e) => Verdict::from_error(e),
+    };
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+/// What the gateway holds, as the outcome of 決済状況を確認.
+fn observed(held: &store::Held, st: GatewayStatus) -> Verdict {
+    let changed = st.state != held.state || st.amount != held.amount;
+    Verdict::Done {
+        message: format!(
+            "決済状況: {}（{}）、金額 {}{}",
+            state_label(st.state),
+            st.gateway_status,
+            yen(st.amount),
+            if changed {
+                "。決済会社の状態に合わせて更新しました"
+            } else {
+                ""
+            }
         ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(OperationResult {
-        operation_id: 0,
-        action: Action::Refresh.code().into(),
-        label: Action::Refresh.label().into(),
-        status: OpStatus::Succeeded,
-        amount: st.amount,
-        result_code: String::new(),
-        message,
-        payment_id: held.display_id,
-        repeated: false,
-        at: jst_minute(now),
-        actor: actor.name.clone(),
-    })
+        status: st,
+        new_ref: None,
+        previous_cancelled: vec![],
+    }
 }
 
 /// One settled operation of a recovery run.
@@ -209,13 +214,10 @@ pub(crate) async fn resolve(
         let in_step_two = !op.new_display_id.is_empty() && !to_cancel.is_empty();
         if action == Action::CancelPrevious || in_step_two {
             let mut all = true;
+            let mut cancelled = Vec::new();
             for r in &to_cancel {
                 match gw.query(&parse_ref(&r.ref_json)?).await {
-                    Ok(st) if matches!(st.state, PaymentState::Cancelled) => {
-                        let mut tx = app.store.begin().await?;
-                        store::set_previous_standing(&mut tx, r.id, "cancelled").await?;
-                        tx.commit().await?;
-                    }
+                    Ok(st) if matches!(st.state, PaymentState::Cancelled) => cancelled.push(r.id),
                     Ok(_) => all = false,
                     Err(e) => cannot_ask!(e),
                 }
@@ -229,14 +231,50 @@ pub(crate) async fn resolve(
                     status: st,
                     new_ref: None,
                     message: "照会の結果、元の決済は取消済みでした".into(),
+                    previous_cancelled: cancelled,
                 }
             } else {
                 Verdict::Partial {
-                    new_ref: parse_ref(&p.held.ref_json)?,
+                    new_ref: Some(parse_ref(&p.held.ref_json)?),
                     status: st,
                     code: String::new(),
                     message: "照会の結果、元の決済は取り消されていません。「旧取引を取消」で取り消してください".into(),
+                    previous_cancelled: cancelled,
                 }
+            }
+        } else if p.gateway == Gateway::Paygent
+            && is_amount_change(action)
+            && op.amount > p.held.amount
+        {
+            // A Paygent increase whose step one never committed: its new authorization, if
+            // Paygent made one, is under the operation's own reference.
+            let current = parse_ref(&p.held.ref_json)?;
+            match gw.find(&order_ref(number, op.id)).await {
+                Ok(Some((new, st)))
+                    if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) =>
+                {
+                    return two_step::take_increase(
+                        app,
+                        WHO,
+                        op.id,
+                        &*gw,
+                        &current,
+                        new,
+                        st,
+                        app.now(),
+                    )
+                    .await
+                    .map(Some);
+                }
+                Ok(_) => Verdict::Failed {
+                    code: String::new(),
+                    message: format!(
+                        "照会の結果、{}の新しいオーソリは決済会社で取られていませんでした。必要ならもう一度操作してください",
+                        action.label()
+                    ),
+                    status: None,
+                },
+                Err(e) => cannot_ask!(e),
             }
         } else {
             let current = parse_ref(&p.held.ref_json)?;
@@ -266,7 +304,8 @@ pub(crate) async fn resolve(
                                 WHO,
                                 op.id,
                                 Verdict::Partial {
-                                    new_ref: current.clone(),
+                                    new_ref: Some(current.clone()),
+                                    previous_cancelled: vec![],
                                     status: st,
                                     code: String::new(),
                                     message: format!(
@@ -284,7 +323,13 @@ pub(crate) async fn resolve(
                         st.amount == op.amount
                     }
                 }
-                Action::Refresh | Action::CancelPrevious => false,
+                // Asking again is all a lost 決済状況を確認 needs.
+                Action::Refresh => {
+                    return settle(app, WHO, op.id, observed(&p.held, st))
+                        .await
+                        .map(Some);
+                }
+                Action::CancelPrevious => false,
             };
             if took {
                 Verdict::Done {
@@ -296,6 +341,7 @@ pub(crate) async fn resolve(
                     ),
                     status: st,
                     new_ref: None,
+                    previous_cancelled: vec![],
                 }
             } else {
                 Verdict::Failed {
@@ -335,6 +381,13 @@ pub(crate) async fn authorized_at_gateway(
     };
     Ok(found
         .filter(|(_, st)| matches!(st.state, PaymentState::Authorized | PaymentState::Captured)))
+}
+
+fn is_amount_change(a: Action) -> bool {
+    matches!(
+        a,
+        Action::ChangeAuthorization | Action::ChangeCapture | Action::UpdateTransaction
+    )
 }
 
 fn not_done() -> Verdict {

@@ -184,7 +184,9 @@ impl Gateway for GmoClient {
         p: &PaymentRef,
         amount: i64,
         capture: bool,
+        _order_ref: &str,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
+        // GMO authorizes the same OrderID again: SearchTrade by it finds the outcome.
         let (_, keys, _) = keys_of(p)?;
         let job = if capture { JobCd::Capture } else { JobCd::Auth };
         self.alter_tran(&keys, job, Some(amount)).await?;

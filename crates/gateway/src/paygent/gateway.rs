@@ -11,6 +11,12 @@ use crate::api::{
     LaterMethod, LaterRequest, PaymentRef, PaymentSlip, PaymentState, StoredCard, unsupported,
 };
 
+/// The shop's reference as a Paygent trading_id: letters, digits and `_` only (spec §1.1:
+/// no other symbol), so juchu's `{order}-{operation}` travels as `{order}_{operation}`.
+pub fn trading_id_of(order_ref: &str) -> String {
+    order_ref.replace('-', "_")
+}
+
 fn ids_of(p: &PaymentRef) -> Result<(&str, &str), GatewayError> {
     match p {
         PaymentRef::Paygent {
@@ -103,6 +109,30 @@ fn parse_due(s: &str) -> Option<Timestamp> {
 }
 
 impl PaygentClient {
+    /// 094 by the shop's trading_id: the one payment under it, if any.
+    async fn by_trading_id(
+        &self,
+        trading_id: &str,
+    ) -> Result<Option<(PaymentRef, GatewayStatus)>, GatewayError> {
+        match self.telegram("094", "", trading_id, &[]).await {
+            Ok(a) => {
+                let st = status(
+                    a.get("payment_type"),
+                    a.get("payment_status"),
+                    amount_of(&a, "payment_amount")?,
+                );
+                let payment = PaymentRef::Paygent {
+                    payment_id: a.get("payment_id").to_owned(),
+                    trading_id: trading_id.to_owned(),
+                };
+                Ok(Some((payment, st)))
+            }
+            // 13001: no payment with this trading_id.
+            Err(GatewayError::Refused { code, .. }) if code == "13001" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// 094 in common words.
     async fn held(&self, payment_id: &str) -> Result<(String, GatewayStatus), GatewayError> {
         let a = self.query(payment_id).await?;
@@ -130,10 +160,11 @@ impl Gateway for PaygentClient {
             ));
         }
         let card = card_of(&r.card)?;
+        let trading_id = trading_id_of(&r.order_ref);
         let a = match &r.three_ds_auth_id {
             Some(id) => {
                 self.authorize_3ds(
-                    &r.order_ref,
+                    &trading_id,
                     r.amount,
                     class_of(r.installments),
                     &card,
@@ -145,7 +176,7 @@ impl Gateway for PaygentClient {
             None => {
                 PaygentClient::authorize(
                     self,
-                    &r.order_ref,
+                    &trading_id,
                     r.amount,
                     class_of(r.installments),
                     &card,
@@ -157,7 +188,7 @@ impl Gateway for PaygentClient {
         Ok(AuthorizeOutcome::Done {
             payment: PaymentRef::Paygent {
                 payment_id: a.get("payment_id").to_owned(),
-                trading_id: r.order_ref.clone(),
+                trading_id,
             },
             status: status("02", if r.capture { "40" } else { "20" }, r.amount),
         })
@@ -238,21 +269,25 @@ impl Gateway for PaygentClient {
         p: &PaymentRef,
         amount: i64,
         capture: bool,
+        order_ref: &str,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
-        let (_, trading_id) = ids_of(p)?;
+        // The card of the earlier payment (ref_trading_id), under a trading_id of its own:
+        // sharing the old one would make the new payment unfindable (094 → 13002).
+        let (_, earlier) = ids_of(p)?;
+        let trading_id = trading_id_of(order_ref);
         let a = PaygentClient::authorize(
             self,
-            trading_id,
+            &trading_id,
             amount,
             PaymentClass::Lump,
-            &Card::RefTradingId(trading_id.to_owned()),
+            &Card::RefTradingId(earlier.to_owned()),
             capture,
         )
         .await?;
         Ok((
             PaymentRef::Paygent {
                 payment_id: a.get("payment_id").to_owned(),
-                trading_id: trading_id.to_owned(),
+                trading_id,
             },
             status("02", if capture { "40" } else { "20" }, amount),
         ))
@@ -290,23 +325,7 @@ impl Gateway for PaygentClient {
         &self,
         order_ref: &str,
     ) -> Result<Option<(PaymentRef, GatewayStatus)>, GatewayError> {
-        match self.telegram("094", "", order_ref, &[]).await {
-            Ok(a) => {
-                let st = status(
-                    a.get("payment_type"),
-                    a.get("payment_status"),
-                    amount_of(&a, "payment_amount")?,
-                );
-                let payment = PaymentRef::Paygent {
-                    payment_id: a.get("payment_id").to_owned(),
-                    trading_id: order_ref.to_owned(),
-                };
-                Ok(Some((payment, st)))
-            }
-            // 13001: no payment with this trading_id.
-            Err(GatewayError::Refused { code, .. }) if code == "13001" => Ok(None),
-            Err(e) => Err(e),
-        }
+        self.by_trading_id(&trading_id_of(order_ref)).await
     }
 
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError> {
@@ -314,7 +333,7 @@ impl Gateway for PaygentClient {
         if id.is_empty() {
             // A net-bank request has no payment_id until the buyer reaches the bank: ask by
             // the shop's trading_id.
-            return match Gateway::find(self, trading_id).await? {
+            return match self.by_trading_id(trading_id).await? {
                 Some((_, st)) => Ok(st),
                 None => Err(crate::paygent::refusal("13001".into(), "not found".into())),
             };
@@ -326,6 +345,7 @@ impl Gateway for PaygentClient {
         &self,
         r: &LaterRequest,
     ) -> Result<(PaymentRef, PaymentSlip), GatewayError> {
+        let trading_id = trading_id_of(&r.order_ref);
         let (family, given) = r
             .customer_name
             .split_once([' ', '　'])
@@ -339,7 +359,7 @@ impl Gateway for PaygentClient {
                         tel: r.tel.replace('-', ""),
                     };
                     let a = self
-                        .request_konbini(&r.order_ref, r.amount, store, &payer, r.due_days)
+                        .request_konbini(&trading_id, r.amount, store, &payer, r.due_days)
                         .await?;
                     (
                         a,
@@ -351,7 +371,7 @@ impl Gateway for PaygentClient {
                 LaterMethod::PayEasy => {
                     let a = self
                         .request_atm(
-                            &r.order_ref,
+                            &trading_id,
                             r.amount,
                             "ご注文代金",
                             "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ",
@@ -372,7 +392,7 @@ impl Gateway for PaygentClient {
                 LaterMethod::NetBank => {
                     let a = self
                         .request_bank(
-                            &r.order_ref,
+                            &trading_id,
                             r.amount,
                             "ご注文代金",
                             "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ",
@@ -398,7 +418,7 @@ impl Gateway for PaygentClient {
         Ok((
             PaymentRef::Paygent {
                 payment_id: a.get("payment_id").to_owned(),
-                trading_id: r.order_ref.clone(),
+                trading_id,
             },
             slip,
         ))
