@@ -156,6 +156,19 @@ pub struct Facts {
     pub previous_to_cancel: bool,
 }
 
+/// The state an operator acts on: an authorization past its capture deadline is 期限切れ
+/// whatever the gateway last said (GMO keeps showing `AUTH`; Paidy `authorized`).
+pub fn effective_state(
+    state: PaymentState,
+    capture_deadline: Option<jiff::Timestamp>,
+    now: jiff::Timestamp,
+) -> PaymentState {
+    match (state, capture_deadline) {
+        (PaymentState::Authorized, Some(t)) if t <= now => PaymentState::Expired,
+        _ => state,
+    }
+}
+
 /// Why an action is not allowed, for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -229,6 +242,12 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
                 no("Paidyはクローズ（売上前）または払い戻し（売上後）を使います")
             }
             (_, S::Authorized | S::Captured) => Ok(()),
+            // GMO keeps a lapsed AUTH until it is cancelled (返品); cancelling releases it and
+            // opens 再オーソリ.
+            (Gateway::Gmo, S::Expired) => Ok(()),
+            (Gateway::Paygent, S::Expired) => no(
+                "オーソリの有効期限が切れ、ペイジェントで取り消されています（取消は不要です。お客様に再度ご購入いただく必要があります）",
+            ),
             _ => no(&format!("決済状況が「{state_name}」のため取り消せません")),
         },
         ChangeAuthorization => {
@@ -310,7 +329,7 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
                 return no("対応状況を「キャンセル」にしてからクローズしてください");
             }
             match f.state {
-                S::Authorized | S::Captured => Ok(()),
+                S::Authorized | S::Captured | S::Expired => Ok(()),
                 _ => no(&format!(
                     "決済状況が「{state_name}」のためクローズできません"
                 )),
@@ -511,6 +530,30 @@ mod tests {
             PaymentState::from_code("captured"),
             Some(PaymentState::Captured)
         );
+    }
+
+    #[test]
+    fn a_lapsed_authorization_offers_only_what_can_still_be_done() {
+        let now: jiff::Timestamp = "2024-11-18T01:00:00Z".parse().unwrap();
+        let past = Some("2024-11-17T01:00:00Z".parse().unwrap());
+        let later = Some("2024-11-19T01:00:00Z".parse().unwrap());
+        use PaymentState as S;
+        assert_eq!(effective_state(S::Authorized, past, now), S::Expired);
+        assert_eq!(effective_state(S::Authorized, later, now), S::Authorized);
+        assert_eq!(effective_state(S::Captured, past, now), S::Captured);
+        assert_eq!(effective_state(S::Authorized, None, now), S::Authorized);
+        // GMO: cancel the lapsed AUTH, then re-authorize.
+        assert_eq!(allowed(&card(Gateway::Gmo, S::Expired)), vec![Cancel, Refresh]);
+        // Paygent cancelled it itself; the buyer must order again.
+        let f = card(Gateway::Paygent, S::Expired);
+        assert_eq!(allowed(&f), vec![Refresh]);
+        assert!(check(&f, Cancel).unwrap_err().0.contains("再度ご購入"));
+        // Paidy: close once the order is cancelled.
+        let f = Facts {
+            order_cancelled: true,
+            ..card(Gateway::Paidy, S::Expired)
+        };
+        assert_eq!(allowed(&f), vec![PaidyClose, Refresh]);
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub enum GatewayError {
         declined: bool,
         /// The same request may succeed later (busy, network at the card company).
         retryable: bool,
+        /// The authorization can no longer be captured: its period is over, whatever status
+        /// the gateway still shows for it (GMO keeps `AUTH`).
+        lapsed: bool,
     },
     /// The request may have been processed: resolve by querying, never by resending.
     #[error("処理結果が不明です（{reason}）。決済会社に状態を照会して確定します")]

@@ -172,6 +172,7 @@ impl PaidyClient {
                 code,
                 declined: false,
                 retryable: false,
+                lapsed: false,
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| GatewayError::Protocol(format!("payment: {e}")))
@@ -302,6 +303,7 @@ impl crate::Gateway for PaidyClient {
                 message: "Paidyの審査が通りませんでした。ほかのお支払い方法をお選びください".into(),
                 declined: true,
                 retryable: false,
+                lapsed: false,
             });
         }
         let payment = crate::PaymentRef::Paidy {
@@ -345,9 +347,32 @@ impl crate::Gateway for PaidyClient {
                 ),
                 declined: false,
                 retryable: false,
+                lapsed: false,
             });
         }
-        Ok(status_of(&PaidyClient::capture(self, id).await?))
+        match PaidyClient::capture(self, id).await {
+            Ok(p) => Ok(status_of(&p)),
+            // An open payment that cannot be captured is past its 売上確定有効期限: Paidy
+            // refuses it whatever our clock says.
+            Err(GatewayError::Refused {
+                code,
+                detail,
+                message,
+                declined,
+                retryable,
+                ..
+            }) if code == "payment.invalid_state" && cur.status == "authorized" => {
+                Err(GatewayError::Refused {
+                    code,
+                    detail,
+                    message,
+                    declined,
+                    retryable,
+                    lapsed: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn cancel(
@@ -424,6 +449,7 @@ impl crate::Gateway for PaidyClient {
             message: "売上確定していないため返金できません（クローズしてください）".into(),
             declined: false,
             retryable: false,
+            lapsed: false,
         })?;
         Ok(status_of(
             &PaidyClient::refund(self, id, &cap.id, amount).await?,

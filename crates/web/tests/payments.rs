@@ -592,32 +592,113 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     assert_eq!(payment(&t, r).await["state"], "captured");
 }
 
-/// An authorization past its limit: capture is refused with the gateway's reason and the
-/// payment shows 期限切れ.
+/// juchu's capture deadline for order `n`'s payment, moved far out: as if juchu counted the
+/// period longer than the gateway does, so only the gateway's refusal can tell it lapsed.
+async fn stretch_deadline(t: &TestApp, n: i64) {
+    let far = juchu_domain::time::to_db("2030-01-01T00:00:00Z".parse().unwrap());
+    sqlx::query(
+        "UPDATE payments SET auth_expires_at = $1 WHERE order_id = \
+         (SELECT id FROM orders WHERE shop_id = $2 AND number = $3)",
+    )
+    .bind(far)
+    .bind(t.shop_id)
+    .bind(n)
+    .execute(t.app.store.pool())
+    .await
+    .unwrap();
+}
+
+/// An authorization past its capture period (Paygent 60 days, GMO 90, Paidy's expires_at)
+/// is 期限切れ — by juchu's clock, or as soon as the gateway refuses a capture for it though
+/// juchu still counted it valid — and only what can still be done is offered.
 async fn expired_authorizations_are_refused(t: TestApp) {
-    let n = t.order_paid_by("paygent_card").await;
-    authorize(&t, n, false).await;
-    t.set_now("2024-10-20T01:00:00Z"); // 62 days later
-    let p = payment(&t, n).await;
-    assert_eq!(p["auth_expired"], true);
-    assert!(p["warnings"].to_string().contains("有効期限"), "{p}");
-    let (st, v) = op(&t, n, "capture", json!({})).await;
-    assert_eq!(st, StatusCode::OK);
-    assert_eq!(v["status"], "failed");
-    assert_eq!(v["result_code"], "2007", "{v}");
-    let p = payment(&t, n).await;
-    assert_eq!(p["state"], "expired", "{p}");
-    assert_eq!(p["gateway_status"], "33");
-    // GMO: over 90 days.
-    let g = t.order_paid_by("gmo_card").await;
-    authorize(&t, g, false).await;
-    t.set_now("2025-01-20T01:00:00Z");
-    let (_, v) = op(&t, g, "capture", json!({})).await;
+    let auths: Vec<(i64, &str)> = {
+        let mut v = vec![];
+        for m in ["paygent_card", "gmo_card", "paidy"] {
+            for _ in 0..2 {
+                let n = t.order_paid_by(m).await;
+                authorize(&t, n, false).await;
+                v.push((n, m));
+            }
+        }
+        v
+    };
+    // The second of each is judged by the gateway alone.
+    for (n, _) in auths.iter().skip(1).step_by(2) {
+        stretch_deadline(&t, *n).await;
+    }
+    let [(pg, _), (pg2, _), (g, _), (g2, _), (pd, _), (pd2, _)] = auths[..] else {
+        unreachable!()
+    };
+    // 91 days later: every period is over.
+    t.set_now("2024-11-18T01:00:00Z");
+
+    // By juchu's clock: 期限切れ, capture neither offered nor sent.
+    let p = payment(&t, pg).await;
     assert_eq!(
-        (v["status"].as_str(), v["result_code"].as_str()),
-        (Some("failed"), Some("E01420010")),
+        (p["state"].as_str(), p["auth_expired"].as_bool()),
+        (Some("expired"), Some(true)),
+        "{p}"
+    );
+    assert_eq!(allowed(&p), ["refresh"]);
+    assert!(p["warnings"].to_string().contains("再度ご購入"), "{p}");
+    let (st, v) = op(&t, pg, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("有効期限"),
         "{v}"
     );
+    let p = payment(&t, g).await;
+    assert_eq!(p["state"], "expired", "{p}");
+    // GMO keeps the lapsed AUTH: cancel it, then 再オーソリ takes a new one with the card.
+    assert_eq!(allowed(&p), ["cancel", "refresh"]);
+    assert!(p["warnings"].to_string().contains("再オーソリ"), "{p}");
+    let r = ok(&t, g, "cancel", json!({})).await;
+    assert!(r["message"].as_str().unwrap().contains("RETURN"), "{r}");
+    assert_eq!(allowed(&payment(&t, g).await), ["reauthorize", "refresh"]);
+    ok(&t, g, "reauthorize", json!({})).await;
+    let p = payment(&t, g).await;
+    assert_eq!(
+        (p["state"].as_str(), p["auth_expired"].as_bool()),
+        (Some("authorized"), Some(false))
+    );
+    ok(&t, g, "capture", json!({})).await;
+    let p = payment(&t, pd).await;
+    assert_eq!(
+        (p["state"].as_str(), allowed(&p)),
+        (Some("expired"), vec!["refresh".to_owned()])
+    );
+    t.post(
+        &format!("/api/v1/orders/{pd}/status"),
+        json!({"status": "cancelled"}),
+    )
+    .await;
+    assert_eq!(allowed(&payment(&t, pd).await), ["paidy_close", "refresh"]);
+
+    // By the gateway's refusal: the payment becomes 期限切れ and stays so, though GMO and
+    // Paidy still report it authorized.
+    for (n, code) in [
+        (pg2, "2007"),
+        (g2, "E01420010"),
+        (pd2, "payment.invalid_state"),
+    ] {
+        assert_eq!(payment(&t, n).await["state"], "authorized");
+        let (st, v) = op(&t, n, "capture", json!({})).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(
+            (v["status"].as_str(), v["result_code"].as_str()),
+            (Some("failed"), Some(code)),
+            "{v}"
+        );
+        let p = payment(&t, n).await;
+        assert_eq!(p["state"], "expired", "{p}");
+        assert!(!allowed(&p).contains(&"capture".to_owned()), "{p}");
+        ok(&t, n, "refresh", json!({})).await;
+        assert_eq!(payment(&t, n).await["state"], "expired", "{n}");
+    }
+    assert_eq!(payment(&t, pg2).await["gateway_status"], "33");
+    assert_eq!(payment(&t, g2).await["gateway_status"], "AUTH");
+    assert_eq!(allowed(&payment(&t, g2).await), ["cancel", "refresh"]);
 }
 
 /// Automatic order status after payment operations (a shop setting, off by default).

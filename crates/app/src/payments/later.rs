@@ -271,8 +271,7 @@ pub(super) async fn later_outcome(
                     .can_change_status(OrderStatus::Cancelled)
                     .is_ok()
             {
-                crate::orders::apply_status(tx, who, order, OrderStatus::Cancelled, now)
-                    .await?;
+                crate::orders::apply_status(tx, who, order, OrderStatus::Cancelled, now).await?;
             }
         }
         _ => {}

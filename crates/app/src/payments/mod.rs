@@ -500,6 +500,12 @@ fn held_after(
         _ if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) => Some(now),
         _ => None,
     };
+    // Once a capture was refused for its period, an authorization stays lapsed: GMO goes on
+    // showing `AUTH` for it. Only a new authorization makes the payment capturable again.
+    let state = match before {
+        Some(b) if !newly_authorized => still_lapsed(b.state, st.state),
+        _ => st.state,
+    };
     let auth_expires_at = st.expires_at.or_else(|| {
         authorized_at.and_then(|t| {
             t.checked_add(SignedDuration::from_hours(24 * auth_days(gateway)))
@@ -509,7 +515,7 @@ fn held_after(
     Ok(Held {
         ref_json: ref_json(r)?,
         display_id: r.display_id().to_owned(),
-        state: st.state,
+        state,
         gateway_status: st.gateway_status.clone(),
         amount: st.amount,
         captured: st.captured,
@@ -1091,11 +1097,18 @@ impl Verdict {
     }
 }
 
-fn facts(o: &Order, p: &store::Payment, in_doubt: bool, previous: &[PreviousRef]) -> Facts {
+/// What the rules need to know, as of `now` (an authorization past its deadline is expired).
+fn facts(
+    o: &Order,
+    p: &store::Payment,
+    in_doubt: bool,
+    previous: &[PreviousRef],
+    now: Timestamp,
+) -> Facts {
     Facts {
         gateway: p.gateway,
         kind: p.kind,
-        state: p.held.state,
+        state: payment::effective_state(p.held.state, p.held.auth_expires_at, now),
         mode: p.mode,
         amount: p.held.amount,
         refunded: p.held.refunded,
@@ -1173,7 +1186,7 @@ pub async fn operate(
     }
     let open = store::open_operation(tx.conn(), order.id).await?;
     let previous = store::previous(tx.conn(), p.id).await?;
-    payment::check(&facts(&order, &p, open.is_some(), &previous), action)
+    payment::check(&facts(&order, &p, open.is_some(), &previous, now), action)
         .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
     let amount = target_amount(action, &order, &p, &input)?;
     let gw = app.gateways().get(p.gateway)?;
@@ -1194,7 +1207,12 @@ pub async fn operate(
 
     let current = parse_ref(&p.held.ref_json)?;
     let verdict = match action {
-        Action::Capture => done(gw.capture(&current, amount).await),
+        Action::Capture => match gw.capture(&current, amount).await {
+            Err(e @ GatewayError::Refused { lapsed: true, .. }) => {
+                lapsed(e, gw.query(&current).await.ok(), &p.held)
+            }
+            r => done(r),
+        },
         Action::Cancel | Action::PaidyClose => done(gw.cancel(&current, now).await),
         Action::Refund => {
             let whole = amount == p.held.captured - p.held.refunded;
@@ -1301,6 +1319,40 @@ fn contents(o: &Order) -> OrderContents {
         lines,
         shipping: t.shipping_fee.get(),
         tax: t.tax.by_rate.iter().map(|r| r.tax.get()).sum(),
+    }
+}
+
+/// The state to keep when the gateway reports `now` for a payment juchu held as `before`: a
+/// lapsed authorization stays lapsed though the gateway still calls it authorized.
+fn still_lapsed(before: PaymentState, now: PaymentState) -> PaymentState {
+    match (before, now) {
+        (PaymentState::Expired, PaymentState::Authorized) => PaymentState::Expired,
+        _ => now,
+    }
+}
+
+/// A capture the gateway refused because the authorization's period is over: the payment
+/// is 期限切れ from now on, whatever status the gateway still shows for it (`now`: what it
+/// answered when asked just after).
+fn lapsed(e: GatewayError, now: Option<GatewayStatus>, held: &Held) -> Verdict {
+    let mut st = now.unwrap_or_else(|| GatewayStatus {
+        state: held.state,
+        gateway_status: held.gateway_status.clone(),
+        amount: held.amount,
+        captured: held.captured,
+        refunded: held.refunded,
+        expires_at: None,
+    });
+    if st.state == PaymentState::Authorized {
+        st.state = PaymentState::Expired;
+    }
+    match Verdict::from_error(e) {
+        Verdict::Failed { code, message, .. } => Verdict::Failed {
+            code,
+            message,
+            status: Some(st),
+        },
+        v => v,
     }
 }
 

@@ -71,7 +71,7 @@ pub async fn refresh(
 
 /// What the gateway holds, as the outcome of 決済状況を確認.
 fn observed(held: &store::Held, st: GatewayStatus) -> Verdict {
-    let changed = st.state != held.state || st.amount != held.amount;
+    let changed = still_lapsed(held.state, st.state) != held.state || st.amount != held.amount;
     Verdict::Done {
         message: format!(
             "決済状況: {}（{}）、金額 {}{}",

@@ -83,27 +83,38 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
     };
     let previous = store::previous(&mut conn, p.id).await?;
     let open = store::open_operation(&mut conn, order.id).await?;
-    let f = facts(&order, &p, open.is_some(), &previous);
     let now = app.now();
+    let f = facts(&order, &p, open.is_some(), &previous, now);
     let h = &p.held;
     let total = f.order_total;
-    let expired = h.state == PaymentState::Authorized && h.auth_expires_at.is_some_and(|t| t < now);
+    let expired = f.state == PaymentState::Expired;
     let mut warnings = Vec::new();
     if open.is_some() {
         warnings.push(
             "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません".to_owned(),
         );
     }
-    if p.kind != Kind::PaidLater && (expired || h.state == PaymentState::Expired) {
+    if p.kind != Kind::PaidLater && expired {
         warnings.push(format!(
-            "オーソリの有効期限{}が過ぎています。売上確定はできません（必要なら新しく与信を取ってください）",
+            "オーソリの有効期限{}が過ぎています。売上確定はできません。{}",
             h.auth_expires_at
                 .map(|t| format!("（{}）", jst_minute(t)))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            match p.gateway {
+                Gateway::Gmo => {
+                    "「キャンセル」で与信を取り消すと、「再オーソリ」で同じカードに与信を取り直せます（3Dセキュアの保護は受けられません）"
+                }
+                Gateway::Paygent => {
+                    "与信はペイジェントで取り消されています。お客様に再度ご購入いただく必要があります"
+                }
+                Gateway::Paidy => {
+                    "Paidyでは与信を取り直せません。お客様に再度ご購入いただくか、受注をキャンセルしてクローズしてください"
+                }
+            }
         ));
     }
     let live = h.captured - h.refunded;
-    match (p.gateway, h.state) {
+    match (p.gateway, f.state) {
         (Gateway::Paidy, PaymentState::Authorized) if total != h.amount => warnings.push(format!(
             "注文代金の総額（{}）とPaidyの決済金額（{}）が異なります。「更新」で合わせてから売上確定してください",
             yen(total),
@@ -133,7 +144,7 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
         _ => {}
     }
     // Seed 004 §7-3: what the payment's state means in the list the order sits in.
-    match (h.state, order.list) {
+    match (f.state, order.list) {
         (PaymentState::Authorized, OrderList::Completed) => warnings.push(
             "注意: 売上確定が済んでいません。取引が正常に終わっているなら「売上確定」を押してください（売上確定しないと精算されません）".to_owned(),
         ),
@@ -142,6 +153,9 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
         ),
         (PaymentState::Captured, OrderList::Cancelled) => warnings.push(
             "注意: 売上確定済みの決済の受注がキャンセル一覧にあります。このままでは購入者に請求されます。キャンセルなら決済も取り消し、決済会社の管理画面でも一致を確認してください".to_owned(),
+        ),
+        (PaymentState::Expired, OrderList::Completed) if p.kind != Kind::PaidLater => warnings.push(
+            "注意: オーソリの有効期限が切れたまま受注完了一覧にあります。売上確定されていないため精算されません".to_owned(),
         ),
         (PaymentState::Cancelled, OrderList::Completed) => warnings.push(
             "注意: 決済を取り消した受注が受注完了一覧にあります。メモ欄などにキャンセルの旨を記録してください".to_owned(),
@@ -178,12 +192,8 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
         .to_owned(),
         payment_id: h.display_id.clone(),
         trading_id: p.trading_id.clone(),
-        state: h.state.code().to_owned(),
-        state_label: if expired {
-            "期限切れ".to_owned()
-        } else {
-            state_label(h.state).to_owned()
-        },
+        state: f.state.code().to_owned(),
+        state_label: state_label(f.state).to_owned(),
         gateway_status: h.gateway_status.clone(),
         amount: h.amount,
         captured: h.captured,

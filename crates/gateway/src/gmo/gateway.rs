@@ -157,6 +157,7 @@ impl Gateway for GmoClient {
                 message: super::errors::message("E11010010"),
                 declined: false,
                 retryable: false,
+                lapsed: false,
             })?;
         let job = match kind {
             GmoCancel::Void => JobCd::Void,

@@ -223,6 +223,8 @@ impl GmoClient {
                 message,
                 declined,
                 retryable: errs.iter().all(|e| errors::retryable(&e.info)),
+                // E01420010: past the 90 days an AUTH can be captured in.
+                lapsed: errs.iter().any(|e| e.info == "E01420010"),
             });
         }
         if pairs.is_empty() {

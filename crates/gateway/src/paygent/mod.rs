@@ -179,6 +179,9 @@ pub(crate) fn refusal(code: String, detail: String) -> GatewayError {
         message: message(&code, &detail),
         declined: matches!(code.as_str(), "2001" | "31007"),
         retryable: retryable(&code),
+        // 2007 says "past a period" for an authorization (33) and a sale alike; 094 tells
+        // which (33 is 期限切れ).
+        lapsed: false,
         code,
         detail,
     }
