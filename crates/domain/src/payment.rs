@@ -2,7 +2,7 @@
 //! actions come from the domain"). The screen shows the buttons [`allowed`] lists; the API
 //! refuses anything else with [`check`]'s reason, in the manuals' words.
 
-use crate::payment_method::Gateway;
+use crate::payment_method::{Gateway, PaymentMethod};
 
 /// Where a payment stands, in words common to all gateways (each connector maps its own
 /// statuses to these).
@@ -138,6 +138,9 @@ pub enum Kind {
 /// What the rules need to know about a payment and its order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Facts {
+    /// How the buyer pays: what the gateway can do depends on it (a konbini slip, a Pay-easy
+    /// number …).
+    pub method: PaymentMethod,
     pub gateway: Gateway,
     pub kind: Kind,
     pub state: PaymentState,
@@ -197,9 +200,13 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
     }
     if f.kind == Kind::PaidLater {
         // The buyer pays at the store or bank; only GMO lets the shop cancel an unpaid slip.
-        return match (action, f.gateway, f.state) {
-            (Cancel, Gateway::Gmo, S::Pending) => Ok(()),
-            (Cancel, Gateway::Gmo, _) => no("支払い前のコンビニ決済だけ取り消せます"),
+        return match (action, f.method.cancels_unpaid(), f.state) {
+            (Cancel, true, S::Pending) => Ok(()),
+            (Cancel, true, _) => no("支払い前のコンビニ決済だけ取り消せます"),
+            (Cancel, false, _) => no(&format!(
+                "{}は決済会社で取り消せません（支払期限を過ぎると支払えなくなります）",
+                f.method.label()
+            )),
             _ => no("この支払方法では、決済状況の確認のみできます"),
         };
     }
@@ -404,6 +411,11 @@ mod tests {
 
     fn card(gateway: Gateway, state: PaymentState) -> Facts {
         Facts {
+            method: match gateway {
+                Gateway::Paygent => PaymentMethod::PaygentCard,
+                Gateway::Gmo => PaymentMethod::GmoCard,
+                Gateway::Paidy => PaymentMethod::Paidy,
+            },
             gateway,
             kind: if gateway == Gateway::Paidy {
                 Kind::Paidy
@@ -543,7 +555,10 @@ mod tests {
         assert_eq!(effective_state(S::Captured, past, now), S::Captured);
         assert_eq!(effective_state(S::Authorized, None, now), S::Authorized);
         // GMO: cancel the lapsed AUTH, then re-authorize.
-        assert_eq!(allowed(&card(Gateway::Gmo, S::Expired)), vec![Cancel, Refresh]);
+        assert_eq!(
+            allowed(&card(Gateway::Gmo, S::Expired)),
+            vec![Cancel, Refresh]
+        );
         // Paygent cancelled it itself; the buyer must order again.
         let f = card(Gateway::Paygent, S::Expired);
         assert_eq!(allowed(&f), vec![Refresh]);
@@ -570,16 +585,29 @@ mod tests {
 
     #[test]
     fn paid_later_methods_only_refresh_except_gmo_konbini_cancel() {
-        let f = Facts {
+        let later = |method: PaymentMethod| Facts {
             kind: Kind::PaidLater,
-            ..card(Gateway::Gmo, PaymentState::Pending)
+            method,
+            ..card(method.gateway().unwrap(), PaymentState::Pending)
         };
-        assert_eq!(allowed(&f), vec![Cancel, Refresh]);
-        let f = Facts {
-            kind: Kind::PaidLater,
-            ..card(Gateway::Paygent, PaymentState::Pending)
-        };
-        assert_eq!(allowed(&f), vec![Refresh]);
+        assert_eq!(
+            allowed(&later(PaymentMethod::GmoKonbini)),
+            vec![Cancel, Refresh]
+        );
+        for m in [
+            PaymentMethod::GmoPayeasy,
+            PaymentMethod::PaygentKonbini,
+            PaymentMethod::PaygentAtm,
+            PaymentMethod::PaygentNetbank,
+        ] {
+            assert_eq!(allowed(&later(m)), vec![Refresh], "{m:?}");
+            assert!(
+                check(&later(m), Cancel)
+                    .unwrap_err()
+                    .0
+                    .contains("取り消せません")
+            );
+        }
     }
 
     proptest::proptest! {
@@ -594,9 +622,18 @@ mod tests {
             let state = [PaymentState::Pending, PaymentState::Authorized, PaymentState::Captured,
                 PaymentState::Cancelled, PaymentState::Refunded, PaymentState::Paid,
                 PaymentState::Expired, PaymentState::Failed][s as usize];
+            let kind = [Kind::Card, Kind::Paidy, Kind::PaidLater][k as usize];
+            let method = match (gateway, kind) {
+                (Gateway::Paygent, Kind::PaidLater) => PaymentMethod::PaygentKonbini,
+                (Gateway::Gmo, Kind::PaidLater) => PaymentMethod::GmoKonbini,
+                (Gateway::Paygent, _) => PaymentMethod::PaygentCard,
+                (Gateway::Gmo, _) => PaymentMethod::GmoCard,
+                (Gateway::Paidy, _) => PaymentMethod::Paidy,
+            };
             let f = Facts {
+                method,
                 gateway,
-                kind: [Kind::Card, Kind::Paidy, Kind::PaidLater][k as usize],
+                kind,
                 state,
                 mode: if auth_only { CaptureMode::AuthOnly } else { CaptureMode::AuthAndCapture },
                 amount, refunded: 0, order_total: total, order_cancelled: cancelled, in_doubt: doubt,

@@ -118,6 +118,12 @@ impl PaymentMethod {
         matches!(self, PaymentMethod::PaygentCard | PaymentMethod::GmoCard)
     }
 
+    /// The gateway can withdraw an unpaid payment request: GMO's CvsCancel for a konbini slip.
+    /// Paygent has no telegram for it, nor GMO for Pay-easy; those lapse at their due date.
+    pub fn cancels_unpaid(self) -> bool {
+        self == PaymentMethod::GmoKonbini
+    }
+
     /// Paid later by the buyer at a store, ATM or bank: the order waits as 入金待ち.
     pub fn settles_later(self) -> bool {
         matches!(

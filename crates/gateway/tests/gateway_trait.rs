@@ -329,3 +329,58 @@ async fn paygent_through_the_trait_hands_back_new_payment_ids() {
     g.delete_card("cust_9", &sc.card_id).await.unwrap();
     assert!(g.cards("cust_9").await.unwrap().is_empty());
 }
+
+/// What juchu offers for an unpaid konbini / Pay-easy / ATM / net-bank request
+/// (`PaymentMethod::cancels_unpaid`) is what each connector can do: the ones juchu never
+/// offers to cancel answer `Unsupported`, the one it offers cancels.
+#[tokio::test]
+async fn cancelling_an_unpaid_request_is_offered_exactly_where_the_gateway_can() {
+    use juchu_domain::payment_method::PaymentMethod;
+    use juchu_gateway::{LaterMethod, LaterRequest};
+    let sb = support::Sandbox::start(juchu_sandbox::Config::default()).await;
+    let gmo = GmoClient::new(GmoConfig::sandbox(&format!("{}/gmo", sb.base))).unwrap();
+    let pg = PaygentClient::new(PaygentConfig::sandbox(&format!("{}/paygent", sb.base))).unwrap();
+    let now = jst("2024-08-19T10:00:00+09:00");
+    let cases: [(PaymentMethod, &dyn Gateway, LaterMethod); 5] = [
+        (
+            PaymentMethod::GmoKonbini,
+            &gmo,
+            LaterMethod::Konbini {
+                store: "00001".into(),
+            },
+        ),
+        (PaymentMethod::GmoPayeasy, &gmo, LaterMethod::PayEasy),
+        (
+            PaymentMethod::PaygentKonbini,
+            &pg,
+            LaterMethod::Konbini {
+                store: "00C001".into(),
+            },
+        ),
+        (PaymentMethod::PaygentAtm, &pg, LaterMethod::PayEasy),
+        (PaymentMethod::PaygentNetbank, &pg, LaterMethod::NetBank),
+    ];
+    for (i, (method, g, later)) in cases.into_iter().enumerate() {
+        let (p, _) = g
+            .request_payment(&LaterRequest {
+                order_ref: format!("cu-{i}"),
+                amount: 2200,
+                method: later,
+                customer_name: "佐藤 一郎".into(),
+                customer_kana: "サトウ イチロウ".into(),
+                tel: "0312345678".into(),
+                due_days: 5,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{method:?}: {e}"));
+        let r = g.cancel(&p, now).await;
+        if method.cancels_unpaid() {
+            assert_eq!(r.unwrap().state, PaymentState::Cancelled, "{method:?}");
+        } else {
+            assert!(
+                matches!(r, Err(GatewayError::Unsupported(_))),
+                "{method:?}: {r:?}"
+            );
+        }
+    }
+}

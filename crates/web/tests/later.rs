@@ -346,7 +346,55 @@ async fn a_payment_into_a_cancelled_order_is_flagged(t: TestApp) {
     assert_eq!(status(&t, n).await, "cancelled");
 }
 
+/// Only what the gateway can do is offered: a GMO Pay-easy number and Paygent's requests
+/// cannot be withdrawn (cancel neither shown nor accepted, with the reason); a GMO konbini
+/// slip can. 決済状況を確認 of a paid slip makes the order 入金済み, as the notice would.
+async fn only_what_the_gateway_can_do_is_offered(t: TestApp) {
+    for m in ["gmo_payeasy", "paygent_atm", "paygent_konbini"] {
+        let n = t.order_paid_by(m).await;
+        request(&t, n, json!({"store": "00C001"})).await;
+        let p = payment(&t, n).await;
+        assert_eq!(
+            p["allowed"],
+            json!([{"action": "refresh", "label": "決済状況を確認"}]),
+            "{m}: {p}"
+        );
+        let (st, v) = t
+            .post(&format!("/api/v1/orders/{n}/payment/cancel"), json!({}))
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT, "{m}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("取り消せません"),
+            "{v}"
+        );
+    }
+    // The push is off: only the button brings the news.
+    t.sandbox.notify_to("gmo", None);
+    let k = t.order_paid_by("gmo_konbini").await;
+    request(&t, k, json!({"store": "00001"})).await;
+    let p = payment(&t, k).await;
+    assert!(p["allowed"].to_string().contains("cancel"), "{p}");
+    let oid = p["payment_id"].as_str().unwrap().to_owned();
+    t.sandbox_control(&format!("/gmo/{oid}/pay"), json!({}))
+        .await;
+    let (st, v) = t
+        .post(&format!("/api/v1/orders/{k}/payment/refresh"), json!({}))
+        .await;
+    assert_eq!(
+        (st, v["status"].as_str()),
+        (StatusCode::OK, Some("succeeded")),
+        "{v}"
+    );
+    assert!(v["operation_id"].as_i64().unwrap() > 0, "{v}");
+    assert_eq!(status(&t, k).await, "paid");
+    assert_eq!(payment(&t, k).await["state"], "paid");
+}
+
 both_backends!(
+    only_what_the_gateway_can_do_is_offered,
     a_payment_into_a_cancelled_order_is_flagged,
     net_bank_paid_at_the_bank,
     konbini_paid_by_push_and_by_pull,

@@ -1106,6 +1106,7 @@ fn facts(
     now: Timestamp,
 ) -> Facts {
     Facts {
+        method: o.draft.payment_method,
         gateway: p.gateway,
         kind: p.kind,
         state: payment::effective_state(p.held.state, p.held.auth_expires_at, now),

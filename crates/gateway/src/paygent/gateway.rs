@@ -208,10 +208,15 @@ impl Gateway for PaygentClient {
 
     async fn cancel(&self, p: &PaymentRef, _now: Timestamp) -> Result<GatewayStatus, GatewayError> {
         let (id, _) = ids_of(p)?;
-        // 021 cancels an authorization, 023 a capture: ask which it is first.
+        // 021 cancels an authorization, 023 a capture: ask which it is first. A payment
+        // without an id yet is a net-bank request the buyer has not started.
+        let no = || unsupported("ペイジェント", "コンビニ・ATM・銀行決済の取消");
+        if id.is_empty() {
+            return Err(no());
+        }
         let (t, st) = self.held(id).await?;
         if t != "02" {
-            return Err(unsupported("ペイジェント", "コンビニ・ATM・銀行決済の取消"));
+            return Err(no());
         }
         match st.gateway_status.as_str() {
             "20" => {
