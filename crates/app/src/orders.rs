@@ -725,7 +725,34 @@ pub struct SearchPage {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
-    pub orders: Vec<OrderSummary>,
+    pub orders: Vec<ListedOrder>,
+}
+
+/// A row of the order list with its payment.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ListedOrder {
+    #[serde(flatten)]
+    pub order: OrderSummary,
+    /// The order's payment, when it has one.
+    pub payment: Option<crate::payments::PaymentBrief>,
+}
+
+/// An order with its payment at a glance.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderDetail {
+    #[serde(flatten)]
+    pub order: Order,
+    /// The order's payment, when it has one (the whole panel: `/orders/{number}/payment`).
+    pub payment: Option<crate::payments::PaymentBrief>,
+}
+
+/// One order with its payment.
+pub async fn detail(app: &App, actor: &Actor, number: i64) -> Result<OrderDetail, AppError> {
+    let order = get(app, actor, number).await?;
+    let payment = crate::payments::briefs(app, &[order.id])
+        .await?
+        .remove(&order.id);
+    Ok(OrderDetail { order, payment })
 }
 
 pub async fn search(
@@ -735,11 +762,19 @@ pub async fn search(
 ) -> Result<(OrderSearch, SearchPage), AppError> {
     let s = input.validate()?;
     let (total, list) = orders::search(&mut *app.store.read().await?, actor.shop_id, &s).await?;
+    let ids: Vec<i64> = list.iter().map(|o| o.id).collect();
+    let mut payments = crate::payments::briefs(app, &ids).await?;
     let page = SearchPage {
         total,
         page: s.page,
         per_page: s.per_page,
-        orders: list,
+        orders: list
+            .into_iter()
+            .map(|o| ListedOrder {
+                payment: payments.remove(&o.id),
+                order: o,
+            })
+            .collect(),
     };
     Ok((s, page))
 }

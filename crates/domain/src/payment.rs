@@ -38,7 +38,9 @@ pub enum CaptureMode {
 }
 
 /// The operations of the manuals' payment panels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// 売上確定 (Paygent 022, GMO 実売上, Paidy capture).
@@ -359,6 +361,15 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
             Ok(())
         }
         Refresh | CancelPrevious => Ok(()),
+    }
+}
+
+/// The largest amount one payment can carry at the gateway: Paygent's `payment_amount` and
+/// GMO's `Amount` take at most 7 digits; Paidy publishes no ceiling, so juchu's own.
+pub fn amount_limit(g: Gateway) -> i64 {
+    match g {
+        Gateway::Paygent | Gateway::Gmo => 9_999_999,
+        Gateway::Paidy => crate::money::MAX_YEN,
     }
 }
 

@@ -645,6 +645,9 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Order
 /// One row of the 受注管理 result list.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct OrderSummary {
+    /// The row's id, for joining what belongs to it (its payment).
+    #[serde(skip)]
+    pub id: i64,
     pub number: i64,
     #[schema(value_type = String, format = DateTime)]
     pub ordered_at: Timestamp,
@@ -670,6 +673,7 @@ pub struct OrderSummary {
 
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
+    id: i64,
     number: i64,
     ordered_at: String,
     updated_at: String,
@@ -804,7 +808,7 @@ pub async fn search(
         .await?;
 
     let mut q = Sql::new(
-        "SELECT number, ordered_at, updated_at, customer_id, family_name, given_name, family_kana, given_kana, \
+        "SELECT id, number, ordered_at, updated_at, customer_id, family_name, given_name, family_kana, given_kana, \
          payment_method, gateway_ref, payment_total, shipped_on, status, list, payment_checked, version FROM orders",
     );
     where_clause(&mut q, shop_id, s);
@@ -818,6 +822,7 @@ pub async fn search(
         .into_iter()
         .map(|r| {
             Ok(OrderSummary {
+                id: r.id,
                 number: r.number,
                 ordered_at: ts(&r.ordered_at)?,
                 updated_at: ts(&r.updated_at)?,

@@ -203,6 +203,23 @@ pub async fn by_order(
     r.map(Payment::try_from).transpose()
 }
 
+/// The payments of these orders (at most one each).
+pub async fn by_orders(
+    conn: &mut AnyConnection,
+    order_ids: &[i64],
+) -> Result<Vec<Payment>, StoreError> {
+    if order_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = crate::sql::Sql::new(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE order_id IN "
+    ));
+    q.bind_list(order_ids.iter().copied());
+    let (text, args) = q.parts();
+    let rows: Vec<PaymentRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
+    rows.into_iter().map(Payment::try_from).collect()
+}
+
 pub async fn by_order_for_update(
     tx: &mut Tx,
     order_id: i64,

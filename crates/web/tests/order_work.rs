@@ -140,7 +140,7 @@ async fn purchase_history_by_member(t: TestApp) {
     };
     let (_, p) = orders::search(&t.app, &t.actor(), &q).await.unwrap();
     assert_eq!(
-        p.orders.iter().map(|o| o.number).collect::<Vec<_>>(),
+        p.orders.iter().map(|o| o.order.number).collect::<Vec<_>>(),
         vec![mine]
     );
     let (st, e) = t.get("/api/v1/orders?customer_id=abc").await;

@@ -1144,7 +1144,208 @@ async fn a_lost_paygent_increase_is_found_and_finished(t: TestApp) {
     assert_eq!(payment(&t, m).await["amount"], 7660);
 }
 
+/// Each answer of the payment routes — the statuses a client meets, success and error — is
+/// one the OpenAPI document lists for that operation, with an error body that names its
+/// code; `{action}` is an enum of the operations; bad JSON gets one code everywhere; an
+/// amount past the gateway's ceiling names the ceiling; the order JSON and the order list
+/// carry the payment's state.
+async fn answers_are_what_the_openapi_document_says(t: TestApp) {
+    let (_, doc) = support::send(t.client.get(format!("{}/api/openapi.json", t.base))).await;
+    let seen = std::cell::RefCell::new(Vec::<(String, &str, u16)>::new());
+    let check = |method: &str, template: &'static str, st: StatusCode, v: &Value| {
+        let r = &doc["paths"][template][method]["responses"][st.as_u16().to_string()];
+        assert!(
+            r.is_object(),
+            "{method} {template} answered {st}, undocumented: {v}"
+        );
+        if !st.is_success() {
+            assert!(v["error"]["code"].is_string(), "{st}: {v}");
+        }
+        seen.borrow_mut()
+            .push((method.to_owned(), template, st.as_u16()));
+    };
+    const AUTH: &str = "/api/v1/orders/{number}/payment";
+    const OP: &str = "/api/v1/orders/{number}/payment/{action}";
+    let raw = |method: Method, path: String, body: &'static str| {
+        support::send(
+            t.req(method, &path)
+                .header("content-type", "application/json")
+                .body(body),
+        )
+    };
+    let n = t.order_paid_by("gmo_card").await;
+    // Before a payment.
+    let (st, v) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    check("get", AUTH, st, &v);
+    let (st, v) = op(&t, n, "capture", json!({})).await;
+    check("post", OP, st, &v);
+    assert_eq!(v["error"]["code"], "no_payment");
+    for path in [
+        format!("/api/v1/orders/{n}/payment"),
+        format!("/api/v1/orders/{n}/payment/capture"),
+    ] {
+        let template = if path.ends_with("payment") { AUTH } else { OP };
+        let (st, v) = raw(Method::POST, path.clone(), "{\"amount\": ").await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("malformed_json")),
+            "{path}"
+        );
+        check("post", template, st, &v);
+        let (st, v) = raw(
+            Method::POST,
+            path.clone(),
+            "{\"amount\": \"many\", \"capture\": \"yes\"}",
+        )
+        .await;
+        assert_eq!(
+            (st, v["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_json")),
+            "{path}: {v}"
+        );
+        check("post", template, st, &v);
+        let (st, v) =
+            support::send(t.client.post(format!("{}{path}", t.base)).json(&json!({}))).await;
+        check("post", template, st, &v);
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, v) = t
+        .post(
+            "/api/v1/orders/99999/payment",
+            json!({"test_card_number": CARD}),
+        )
+        .await;
+    check("post", AUTH, st, &v);
+    let (st, v) = op(&t, 99999, "capture", json!({})).await;
+    check("post", OP, st, &v);
+    let (st, v) = t
+        .post(&format!("/api/v1/orders/{n}/payment"), json!({}))
+        .await;
+    check("post", AUTH, st, &v);
+    // Authorized; then the answers of an operation.
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment"),
+            json!({"test_card_number": CARD, "test_card_expire": "3012"}),
+        )
+        .await;
+    check("post", AUTH, st, &v);
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment"),
+            json!({"test_card_number": CARD, "test_card_expire": "3012"}),
+        )
+        .await;
+    check("post", AUTH, st, &v);
+    assert_eq!(st, StatusCode::CONFLICT);
+    let (st, v) = op(
+        &t,
+        n,
+        "change_authorization",
+        json!({"amount": 1_000_000_000_000i64}),
+    )
+    .await;
+    check("post", OP, st, &v);
+    assert!(
+        v["error"]["fields"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("9,999,999円以下"),
+        "{v}"
+    );
+    let (st, v) = op(&t, n, "explode", json!({})).await;
+    check("post", OP, st, &v);
+    let (st, v) = op(&t, n, "refresh", json!({})).await;
+    check("post", OP, st, &v);
+    assert!(v["operation_id"].as_i64().unwrap() > 0, "{v}");
+    fault(&t, "gmo", "AlterTran", "drop_after", 0).await;
+    let (st, v) = op(&t, n, "capture", json!({})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    check("post", OP, st, &v);
+    let (st, v) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    check("get", AUTH, st, &v);
+    let m = t.order_paid_by("gmo_card").await;
+    fault(&t, "gmo", "ExecTran", "drop_after", 0).await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{m}/payment"),
+            json!({"test_card_number": CARD, "test_card_expire": "3012"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    check("post", AUTH, st, &v);
+    let codes: std::collections::BTreeSet<u16> = seen.borrow().iter().map(|x| x.2).collect();
+    assert_eq!(
+        codes.into_iter().collect::<Vec<_>>(),
+        [200, 202, 400, 401, 404, 409, 422]
+    );
+    // {action} is an enum of exactly the operations.
+    let schema = doc["paths"][OP]["post"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "action")
+        .unwrap()["schema"]
+        .clone();
+    let schema = match schema["$ref"].as_str() {
+        Some(r) => doc["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+        None => schema,
+    };
+    fn enum_values(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::Array(e)) = m.get("enum") {
+                    out.extend(e.iter().filter_map(|x| x.as_str().map(str::to_owned)));
+                }
+                m.values().for_each(|x| enum_values(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| enum_values(x, out)),
+            _ => {}
+        }
+    }
+    let mut listed = vec![];
+    enum_values(&schema, &mut listed);
+    let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+    assert!(
+        listed.contains(&"capture") && listed.contains(&"cancel_previous") && listed.len() == 11,
+        "{listed:?}"
+    );
+    // The order and the order list carry the payment at a glance.
+    recover(&t).await;
+    let (_, o) = t.get(&format!("/api/v1/orders/{n}")).await;
+    assert_eq!(
+        (o["number"].as_i64(), o["payment"]["state"].as_str()),
+        (Some(n), Some("captured")),
+        "{o}"
+    );
+    let (_, list) = t.get("/api/v1/orders?per_page=100").await;
+    let row = |k: i64| {
+        list["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["number"] == k)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(row(n)["payment"]["state"], "captured");
+    assert_eq!(row(n)["payment"]["state_label"], "売上確定");
+    // The lost authorization was found by the recovery above; an order not yet paid has
+    // `null`.
+    assert_eq!(row(m)["payment"]["state"], "authorized");
+    let k = t.order_paid_by("gmo_card").await;
+    let (_, list) = t.get("/api/v1/orders?per_page=100").await;
+    let none = list["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["number"] == k)
+        .unwrap();
+    assert!(none["payment"].is_null(), "{none}");
+}
+
 both_backends!(
+    answers_are_what_the_openapi_document_says,
     amount_changes_run_once_under_parallel_repeats,
     a_lost_paygent_increase_is_found_and_finished,
     two_recoveries_at_once_settle_once,

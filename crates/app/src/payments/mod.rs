@@ -48,8 +48,10 @@ pub use later::{
 };
 pub use recovery::{Recovered, recover, refresh};
 pub(crate) use recovery::{authorized_at_gateway, resolve};
+pub(crate) use view::briefs;
 pub use view::{
-    ActionView, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
+    ActionView, FeeMonth, PaymentBrief, PaymentView, PreviousView, fees, set_settings, settings,
+    view,
 };
 
 /// The connectors juchu talks to, one per gateway (absent: not configured).
@@ -626,6 +628,9 @@ pub(crate) async fn start_authorization(
             "お支払い合計が0円のため与信は不要です",
         ));
     }
+    if amount > payment::amount_limit(gateway) {
+        return Err(over_limit(gateway, amount));
+    }
     let gw = app.gateways().get(gateway)?;
     let op = NewOperation {
         shop_id: actor.shop_id,
@@ -887,6 +892,19 @@ pub(crate) async fn adopt_paidy(
     settle(app, &actor.name, op_id, verdict).await
 }
 
+/// An order total one payment at the gateway cannot carry.
+fn over_limit(g: Gateway, amount: i64) -> AppError {
+    AppError::conflict(
+        "amount_over_limit",
+        format!(
+            "お支払い合計 {} は{}で扱える上限（{}）を超えています",
+            yen(amount),
+            gateway_name(g),
+            yen(payment::amount_limit(g))
+        ),
+    )
+}
+
 /// An operation on an order that has no payment yet.
 fn no_payment() -> AppError {
     AppError::conflict(
@@ -1129,17 +1147,28 @@ fn target_amount(
 ) -> Result<i64, AppError> {
     let bad = |m: String| AppError::Invalid(juchu_domain::Invalid::one("amount", "invalid", m));
     let total = o.draft.totals.payment_total.get();
+    let limit = payment::amount_limit(p.gateway);
+    let within = |a: i64| {
+        if a > limit {
+            Err(over_limit(p.gateway, a))
+        } else {
+            Ok(a)
+        }
+    };
     match action {
         Action::Capture => Ok(p.held.amount),
         Action::Cancel | Action::PaidyClose | Action::CancelPrevious | Action::Refresh => {
             Ok(p.held.amount)
         }
-        Action::Reauthorize => Ok(total),
-        Action::UpdateTransaction | Action::PaidyUpdate => Ok(total),
+        Action::Reauthorize | Action::UpdateTransaction | Action::PaidyUpdate => within(total),
         Action::ChangeAuthorization | Action::ChangeCapture => {
             let a = input.amount.unwrap_or(total);
-            if a <= 0 || a > juchu_domain::money::MAX_YEN {
-                return Err(bad("金額は1円以上で指定してください".into()));
+            if a <= 0 || a > limit {
+                return Err(bad(format!(
+                    "金額は1円以上、{}以下で指定してください（{}の上限）",
+                    yen(limit),
+                    gateway_name(p.gateway)
+                )));
             }
             if a == p.held.amount {
                 return Err(bad(format!(

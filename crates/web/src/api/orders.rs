@@ -3,7 +3,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use juchu_app::export::{self, Encoding};
-use juchu_app::orders::{self, BulkResult, Intake, OrderPatch, SearchPage};
+use juchu_app::orders::{self, BulkResult, Intake, OrderDetail, OrderPatch, SearchPage};
 use juchu_domain::Invalid;
 use juchu_domain::history::HistoryEntry;
 use juchu_domain::order::{Order, OrderInput};
@@ -53,15 +53,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, axum::Json(o)))
 }
 
+/// The order, with its payment at a glance (`payment`: state, ids, amounts; null before
+/// one is made).
 #[utoipa::path(get, path = "/api/v1/orders/{number}", tag = "orders", security(("bearer" = [])),
     params(("number" = i64, Path, description = "注文番号")),
-    responses((status = 200, body = Order), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
     Path(number): Path<i64>,
-) -> Result<axum::Json<Order>, ApiError> {
-    Ok(axum::Json(orders::get(&s.app, &a, number).await?))
+) -> Result<axum::Json<OrderDetail>, ApiError> {
+    Ok(axum::Json(orders::detail(&s.app, &a, number).await?))
 }
 
 /// 受注編集: change any fields; totals are recalculated. `version` must be the order's

@@ -37,7 +37,9 @@ fn answer(r: OperationResult) -> (StatusCode, axum::Json<OperationResult>) {
 /// actions allowed now, earlier payment ids, recent operations and warnings.
 #[utoipa::path(get, path = "/api/v1/orders/{number}/payment", tag = "payments", security(("bearer" = [])),
     params(("number" = i64, Path, description = "注文番号")),
-    responses((status = 200, body = PaymentView), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PaymentView),
+        (status = 401, description = "No or unknown API token", body = ErrorBody),
+        (status = 404, description = "No such order, or no payment yet", body = ErrorBody)))]
 pub async fn get(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
@@ -54,8 +56,14 @@ pub async fn get(
 #[utoipa::path(post, path = "/api/v1/orders/{number}/payment", tag = "payments", security(("bearer" = [])),
     params(("number" = i64, Path, description = "注文番号"), ("Idempotency-Key" = Option<String>, Header)),
     request_body = AuthorizeInput,
-    responses((status = 200, body = OperationResult), (status = 202, body = OperationResult),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, description = "Settled: `succeeded`, or `failed` with the gateway's code", body = OperationResult),
+        (status = 202, description = "Outcome not known yet (確認中): the recovery job asks the gateway", body = OperationResult),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 401, description = "No or unknown API token", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Not allowed now (a payment exists, an operation is open, not an online method …), or `idempotency_key_reused`", body = ErrorBody),
+        (status = 422, description = "`invalid_json` or `invalid_input` with the fields", body = ErrorBody),
+        (status = 500, description = "`outcome_not_recorded`: the gateway was called but the outcome could not be stored; the recovery job settles it", body = ErrorBody)))]
 pub async fn authorize(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
@@ -74,11 +82,17 @@ pub async fn authorize(
 /// `refresh` (決済状況を確認), `cancel_previous` (旧取引を取消). Refused with 409 and the
 /// reason when the payment's state does not allow it.
 #[utoipa::path(post, path = "/api/v1/orders/{number}/payment/{action}", tag = "payments", security(("bearer" = [])),
-    params(("number" = i64, Path, description = "注文番号"), ("action" = String, Path),
+    params(("number" = i64, Path, description = "注文番号"), ("action" = inline(Action), Path, description = "The operation"),
         ("Idempotency-Key" = Option<String>, Header)),
-    request_body = OperateInput,
-    responses((status = 200, body = OperationResult), (status = 202, body = OperationResult),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    request_body(content = Option<OperateInput>, description = "Optional: most operations need no parameters"),
+    responses((status = 200, description = "Settled: `succeeded`, `failed` with the gateway's code, or `partial`", body = OperationResult),
+        (status = 202, description = "Outcome not known yet (確認中): the recovery job asks the gateway", body = OperationResult),
+        (status = 400, description = "`malformed_json`: the body is not JSON", body = ErrorBody),
+        (status = 401, description = "No or unknown API token", body = ErrorBody),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "Not allowed now, with the reason (`payment_action_not_allowed`, `no_payment`, `stale_version`, `idempotency_key_reused` …)", body = ErrorBody),
+        (status = 422, description = "`invalid_json`, or `invalid_input` (an amount out of range, an unknown action)", body = ErrorBody),
+        (status = 500, description = "`outcome_not_recorded`: the gateway was called but the outcome could not be stored; the recovery job settles it", body = ErrorBody)))]
 pub async fn operate(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
@@ -91,14 +105,7 @@ pub async fn operate(
     let input: OperateInput = if body.iter().all(u8::is_ascii_whitespace) {
         OperateInput::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            crate::error::body(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_json",
-                e.to_string(),
-                vec![],
-            )
-        })?
+        serde_json::from_slice(&body).map_err(|e| crate::extract::json_error(&e))?
     };
     let act = Action::from_code(&action).ok_or_else(|| {
         ApiError::from(juchu_domain::Invalid::one(

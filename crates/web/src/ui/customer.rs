@@ -78,6 +78,7 @@ async fn page(
         .collect();
     let history: Vec<_> = history
         .iter()
+        .map(|l| &l.order)
         .map(|o| {
             context! {
                 number => o.number, ordered_at => format_jst_minute(o.ordered_at),

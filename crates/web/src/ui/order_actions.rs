@@ -220,6 +220,7 @@ async fn status_screen(
             let rows: Vec<StatusRow> = p
                 .orders
                 .iter()
+                .map(|l| &l.order)
                 .map(|o| StatusRow {
                     number: o.number,
                     ordered_at: format_jst_minute(o.ordered_at),

@@ -235,6 +235,7 @@ pub async fn orders(
             let rows: Vec<OrderRow> = p
                 .orders
                 .iter()
+                .map(|l| &l.order)
                 .map(|o| OrderRow {
                     number: o.number,
                     ordered_at: format_jst_minute(o.ordered_at),
