@@ -255,7 +255,7 @@ pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
             // opens 再オーソリ.
             (Gateway::Gmo, S::Expired) => Ok(()),
             (Gateway::Paygent, S::Expired) => no(
-                "オーソリの有効期限が切れ、ペイジェントで取り消されています（取消は不要です。お客様に再度ご購入いただく必要があります）",
+                "オーソリの有効期限が切れています。ペイジェントでは期限切れの与信は残らないため取消は不要です（お客様に再度ご購入いただく必要があります）",
             ),
             _ => no(&format!("決済状況が「{state_name}」のため取り消せません")),
         },

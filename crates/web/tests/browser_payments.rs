@@ -398,8 +398,16 @@ async fn gmo_in_doubt(t: &TestApp, c: &Client) {
     assert_ok(c, "決済状況を確認").await;
     assert!(!has(c, "#pay-open").await);
     assert_eq!(state(c).await, "売上確定");
-    assert_eq!(text(c, "#pay-ops tbody td.op-action").await, "売上確定");
-    let op = text(c, "#pay-ops tbody tr").await;
+    // The button's own check is the newest line; the capture it settled is below it.
+    assert_eq!(
+        text(c, "#pay-ops tbody tr:nth-child(1) td.op-action").await,
+        "決済状況を確認"
+    );
+    assert_eq!(
+        text(c, "#pay-ops tbody tr:nth-child(2) td.op-action").await,
+        "売上確定"
+    );
+    let op = text(c, "#pay-ops tbody tr:nth-child(2)").await;
     assert!(op.contains("成功") && op.contains("照会の結果"), "{op}");
     shot(c, "payment-gmo-settled").await;
 }
@@ -484,16 +492,26 @@ async fn not_yet_paid(t: &TestApp, c: &Client) {
     assert!(buttons(c).await.is_empty());
 }
 
-/// Paygent 60 days on: 売上確定 is refused by Paygent with its code; the state is 期限切れ.
+/// Paygent 60 days on: 期限切れ by juchu's clock, only 決済状況を確認 left and the buyer must
+/// order again; where juchu counted longer, 売上確定 is refused by Paygent with its code and
+/// the state becomes 期限切れ.
 async fn paygent_expired(t: &TestApp, c: &Client) {
+    let m = t.order_paid_by("paygent_card").await;
+    authorize(t, m, card(false)).await;
     let n = t.order_paid_by("paygent_card").await;
     authorize(t, n, card(false)).await;
+    t.stretch_capture_deadline(n).await;
     t.set_now("2024-10-19T01:00:00Z");
     // The session has expired meanwhile too.
     login(c, t, "admin").await;
-    open(c, t, n).await;
+    open(c, t, m).await;
     assert_eq!(state(c).await, "期限切れ");
-    assert!(text(c, "#pay-warnings").await.contains("有効期限"));
+    let w = text(c, "#pay-warnings").await;
+    assert!(w.contains("有効期限") && w.contains("再度ご購入"), "{w}");
+    assert_eq!(buttons(c).await, ["決済状況を確認"]);
+    shot(c, "payment-paygent-lapsed").await;
+    open(c, t, n).await;
+    assert_eq!(state(c).await, "仮売上");
     submit(c, "#pay-capture").await;
     let (class, r) = result(c).await;
     assert!(class.contains("ng") && r.contains("失敗"), "{class} {r}");

@@ -592,22 +592,6 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     assert_eq!(payment(&t, r).await["state"], "captured");
 }
 
-/// juchu's capture deadline for order `n`'s payment, moved far out: as if juchu counted the
-/// period longer than the gateway does, so only the gateway's refusal can tell it lapsed.
-async fn stretch_deadline(t: &TestApp, n: i64) {
-    let far = juchu_domain::time::to_db("2030-01-01T00:00:00Z".parse().unwrap());
-    sqlx::query(
-        "UPDATE payments SET auth_expires_at = $1 WHERE order_id = \
-         (SELECT id FROM orders WHERE shop_id = $2 AND number = $3)",
-    )
-    .bind(far)
-    .bind(t.shop_id)
-    .bind(n)
-    .execute(t.app.store.pool())
-    .await
-    .unwrap();
-}
-
 /// An authorization past its capture period (Paygent 60 days, GMO 90, Paidy's expires_at)
 /// is 期限切れ — by juchu's clock, or as soon as the gateway refuses a capture for it though
 /// juchu still counted it valid — and only what can still be done is offered.
@@ -625,7 +609,7 @@ async fn expired_authorizations_are_refused(t: TestApp) {
     };
     // The second of each is judged by the gateway alone.
     for (n, _) in auths.iter().skip(1).step_by(2) {
-        stretch_deadline(&t, *n).await;
+        t.stretch_capture_deadline(*n).await;
     }
     let [(pg, _), (pg2, _), (g, _), (g2, _), (pd, _), (pd2, _)] = auths[..] else {
         unreachable!()

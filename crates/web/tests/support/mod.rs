@@ -327,6 +327,23 @@ impl TestApp {
         }
     }
 
+    /// juchu's capture deadline for order `n`'s payment, moved far out: as if juchu counted
+    /// the period longer than the gateway does, so only the gateway's refusal can tell it
+    /// lapsed.
+    pub async fn stretch_capture_deadline(&self, n: i64) {
+        let far = juchu_domain::time::to_db("2030-01-01T00:00:00Z".parse().expect("ts"));
+        sqlx::query(
+            "UPDATE payments SET auth_expires_at = $1 WHERE order_id = \
+             (SELECT id FROM orders WHERE shop_id = $2 AND number = $3)",
+        )
+        .bind(far)
+        .bind(self.shop_id)
+        .bind(n)
+        .execute(self.app.store.pool())
+        .await
+        .expect("stretch the deadline");
+    }
+
     /// Rows in the tables a failed request must not touch.
     pub async fn counts(&self) -> Vec<i64> {
         let mut out = vec![];
