@@ -21,7 +21,6 @@ pub struct Payment {
     pub kind: Kind,
     pub mode: CaptureMode,
     pub held: Held,
-    pub trading_id: String,
     pub three_ds: bool,
     pub installments: String,
     pub masked_card: String,
@@ -39,6 +38,9 @@ pub struct Payment {
 pub struct Held {
     pub ref_json: String,
     pub display_id: String,
+    /// The shop's reference of the payment held now (Paygent trading_id; the display id
+    /// for the others): how a gateway's notification names it.
+    pub trading_id: String,
     pub state: PaymentState,
     pub gateway_status: String,
     pub amount: i64,
@@ -121,6 +123,7 @@ impl TryFrom<PaymentRow> for Payment {
             held: Held {
                 ref_json: r.ref_json,
                 display_id: r.display_id,
+                trading_id: r.trading_id,
                 state: PaymentState::from_code(&r.state).ok_or_else(|| corrupt(&r.state))?,
                 gateway_status: r.gateway_status,
                 amount: r.amount,
@@ -129,7 +132,6 @@ impl TryFrom<PaymentRow> for Payment {
                 authorized_at: opt_ts(r.authorized_at)?,
                 auth_expires_at: opt_ts(r.auth_expires_at)?,
             },
-            trading_id: r.trading_id,
             three_ds: r.three_ds != 0,
             installments: r.installments,
             masked_card: r.masked_card,
@@ -149,7 +151,6 @@ pub struct NewPayment<'a> {
     pub kind: Kind,
     pub mode: CaptureMode,
     pub held: &'a Held,
-    pub trading_id: &'a str,
     pub three_ds: bool,
     pub installments: &'a str,
     pub masked_card: &'a str,
@@ -172,7 +173,7 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     .bind(p.mode.code())
     .bind(h.ref_json.clone())
     .bind(h.display_id.clone())
-    .bind(p.trading_id.to_owned())
+    .bind(h.trading_id.clone())
     .bind(h.state.code())
     .bind(h.gateway_status.clone())
     .bind(h.amount)
@@ -300,13 +301,14 @@ pub async fn set_held(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let n = sqlx::query(
-        "UPDATE payments SET (version, ref, display_id, state, gateway_status, amount, captured, refunded, \
-         authorized_at, auth_expires_at, updated_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         WHERE id = $12 AND version = $13",
+        "UPDATE payments SET (version, ref, display_id, trading_id, state, gateway_status, amount, captured, refunded, \
+         authorized_at, auth_expires_at, updated_at) = ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         WHERE id = $13 AND version = $14",
     )
     .bind(version + 1)
     .bind(h.ref_json.clone())
     .bind(h.display_id.clone())
+    .bind(h.trading_id.clone())
     .bind(h.state.code())
     .bind(h.gateway_status.clone())
     .bind(h.amount)
@@ -763,6 +765,8 @@ pub struct NewNotice<'a> {
     /// `applied`, `unchanged`, `refused`
     pub outcome: &'a str,
     pub reason: &'a str,
+    /// The order it is about, when juchu found its payment.
+    pub order_id: Option<i64>,
 }
 
 /// Keep a notification; `false` when it was received before (a replay or a resend).
@@ -773,7 +777,7 @@ pub async fn record_notice(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO gateway_notices (shop_id, gateway, notice_id, payment_ref, status, amount, via, outcome, reason, \
-         received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         received_at, order_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (shop_id, gateway, notice_id) DO NOTHING",
     )
     .bind(n.shop_id)
@@ -786,10 +790,31 @@ pub async fn record_notice(
     .bind(n.outcome.to_owned())
     .bind(n.reason.to_owned())
     .bind(to_db(now))
+    .bind(n.order_id)
     .execute(tx.conn())
     .await?
     .rows_affected();
     Ok(done == 1)
+}
+
+/// The gateway ids the notifications about an order named (accepted ones), newest first:
+/// where a payment made at the gateway's own screen shows up.
+pub async fn noticed_ids(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    gateway: Gateway,
+    order_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT payment_ref, MAX(id) FROM gateway_notices WHERE shop_id = $1 AND gateway = $2 \
+         AND order_id = $3 AND outcome <> 'refused' GROUP BY payment_ref ORDER BY MAX(id) DESC",
+    )
+    .bind(shop_id)
+    .bind(gateway_code(gateway))
+    .bind(order_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(r, _)| r).collect())
 }
 
 pub async fn notice_seen(

@@ -1328,7 +1328,232 @@ async fn answers_are_what_the_openapi_document_says(t: TestApp) {
     assert!(none["payment"].is_null(), "{none}");
 }
 
+/// Seed 004 §7-4 ①-2 / ②-2 / ④-1: an operator's change on a gateway's own screen — capture,
+/// cancel, an amount change, Paygent's 補正 (a new payment id) — is read back by 決済状況を
+/// 確認: juchu ends holding the gateway's truth, says what changed and what to do, and offers
+/// what fits it.
+async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
+    let refresh = |n: i64| {
+        let t = &t;
+        async move { ok(t, n, "refresh", json!({})).await }
+    };
+    // Paygent 補正 down on its console: a new payment id, the old one closed.
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    let old = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = support::send(
+        t.client
+            .post(format!("{}/_sandbox/paygent/{old}/admin", t.base))
+            .json(&json!({"action": "amount", "amount": 7000})),
+    )
+    .await
+    .1;
+    let new = r["payment_id"].as_str().unwrap().to_owned();
+    assert_ne!(new, old);
+    let v = refresh(n).await;
+    assert!(v["message"].as_str().unwrap().contains(&new), "{v}");
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (
+            p["payment_id"].as_str(),
+            p["state"].as_str(),
+            p["amount"].as_i64()
+        ),
+        (Some(new.as_str()), Some("authorized"), Some(7000)),
+        "{p}"
+    );
+    assert_eq!(p["previous"][0]["payment_id"], old.as_str());
+    assert_eq!(p["previous"][0]["standing"], "closed");
+    assert!(p["attention"].as_str().unwrap().contains("補正"), "{p}");
+    assert!(
+        p["warnings"]
+            .to_string()
+            .contains("受注の金額を決済金額に合わせる"),
+        "{p}"
+    );
+    // Capture waits until the amounts agree; 取引更新 puts the order's amount back.
+    assert!(!allowed(&p).contains(&"capture".to_owned()), "{p}");
+    ok(&t, n, "update_transaction", json!({})).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["amount"].as_i64(), p["attention"].as_str()),
+        (Some(7660), Some("")),
+        "{p}"
+    );
+    let live: Vec<_> = paygent_payments_of(&t, n)
+        .await
+        .into_iter()
+        .filter(|x| x.1 == "20")
+        .collect();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(live[0].0, p["payment_id"].as_str().unwrap());
+    // Paygent capture, then a 補正売上 on its console; then a cancel there.
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    let id = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.sandbox_control(
+        &format!("/paygent/{id}/admin"),
+        json!({"action": "capture"}),
+    )
+    .await;
+    refresh(n).await;
+    let p = payment(&t, n).await;
+    assert_eq!(p["state"], "captured");
+    assert!(
+        p["attention"]
+            .as_str()
+            .unwrap()
+            .contains("売上確定されました"),
+        "{p}"
+    );
+    assert_eq!(allowed(&p), ["cancel", "change_capture", "refresh"]);
+    let r = support::send(
+        t.client
+            .post(format!("{}/_sandbox/paygent/{id}/admin", t.base))
+            .json(&json!({"action": "amount", "amount": 6000})),
+    )
+    .await
+    .1;
+    let sold = r["payment_id"].as_str().unwrap().to_owned();
+    refresh(n).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (
+            p["payment_id"].as_str(),
+            p["state"].as_str(),
+            p["captured"].as_i64()
+        ),
+        (Some(sold.as_str()), Some("captured"), Some(6000)),
+        "{p}"
+    );
+    t.sandbox_control(
+        &format!("/paygent/{sold}/admin"),
+        json!({"action": "cancel"}),
+    )
+    .await;
+    refresh(n).await;
+    let p = payment(&t, n).await;
+    assert_eq!(
+        (p["payment_id"].as_str(), p["state"].as_str()),
+        (Some(sold.as_str()), Some("cancelled"))
+    );
+    assert!(
+        p["attention"]
+            .as_str()
+            .unwrap()
+            .contains("取り消されました"),
+        "{p}"
+    );
+    assert_eq!(allowed(&p), ["refresh"]);
+    // GMO: an amount change, a capture, a cancel on its screen.
+    let g = t.order_paid_by("gmo_card").await;
+    authorize(&t, g, false).await;
+    let oid = payment(&t, g).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.sandbox_control(
+        &format!("/gmo/{oid}/admin"),
+        json!({"action": "change_amount", "amount": 7000}),
+    )
+    .await;
+    refresh(g).await;
+    let p = payment(&t, g).await;
+    assert_eq!(
+        (p["state"].as_str(), p["amount"].as_i64()),
+        (Some("authorized"), Some(7000))
+    );
+    assert!(
+        p["attention"]
+            .as_str()
+            .unwrap()
+            .contains("7,660円 → 7,000円"),
+        "{p}"
+    );
+    t.sandbox_control(&format!("/gmo/{oid}/admin"), json!({"action": "capture"}))
+        .await;
+    refresh(g).await;
+    assert_eq!(payment(&t, g).await["state"], "captured");
+    t.sandbox_control(&format!("/gmo/{oid}/admin"), json!({"action": "cancel"}))
+        .await;
+    refresh(g).await;
+    let p = payment(&t, g).await;
+    assert_eq!(p["state"], "cancelled", "{p}");
+    assert_eq!(allowed(&p), ["reauthorize", "refresh"]);
+    // Paidy: captured, and another closed, on its dashboard.
+    let pd = t.order_paid_by("paidy").await;
+    authorize(&t, pd, false).await;
+    let pid = payment(&t, pd).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.sandbox_control(&format!("/paidy/{pid}/capture"), json!({}))
+        .await;
+    refresh(pd).await;
+    let p = payment(&t, pd).await;
+    assert_eq!(
+        (p["state"].as_str(), p["captured"].as_i64()),
+        (Some("captured"), Some(7660))
+    );
+    assert_eq!(allowed(&p), ["refund", "refresh"]);
+    let pc = t.order_paid_by("paidy").await;
+    authorize(&t, pc, false).await;
+    let pid = payment(&t, pc).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.sandbox_control(&format!("/paidy/{pid}/close"), json!({}))
+        .await;
+    refresh(pc).await;
+    let p = payment(&t, pc).await;
+    assert_eq!(p["state"], "cancelled");
+    assert!(
+        p["attention"]
+            .as_str()
+            .unwrap()
+            .contains("取り消されました"),
+        "{p}"
+    );
+    // Nothing changed: a second look adds no note.
+    let h = history(&t, pc).await;
+    refresh(pc).await;
+    assert_eq!(history(&t, pc).await.len(), h.len() + 1);
+}
+
+/// A Paygent 補正 whose answer was lost: the recovery job finds the new payment id from
+/// Paygent's notifications and settles it as done.
+async fn a_lost_amendment_is_found_from_paygents_notices(t: TestApp) {
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(&t, n, false).await;
+    let old = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    fault(&t, "paygent", "028", "drop_after", 0).await;
+    let (st, _) = op(&t, n, "change_authorization", json!({"amount": 7000})).await;
+    assert_eq!(st, StatusCode::ACCEPTED);
+    let done = recover(&t).await;
+    assert_eq!(done[0]["result"]["status"], "succeeded", "{done}");
+    let p = payment(&t, n).await;
+    assert_ne!(p["payment_id"], old.as_str());
+    let msg = done[0]["result"]["message"].as_str().unwrap();
+    assert!(msg.contains(p["payment_id"].as_str().unwrap()), "{msg}");
+    assert_eq!(
+        (p["state"].as_str(), p["amount"].as_i64()),
+        (Some("authorized"), Some(7000))
+    );
+    assert_eq!(p["previous"][0]["payment_id"], old.as_str());
+}
+
 both_backends!(
+    changes_made_on_the_gateways_screens_are_read_back,
+    a_lost_amendment_is_found_from_paygents_notices,
     answers_are_what_the_openapi_document_says,
     amount_changes_run_once_under_parallel_repeats,
     a_lost_paygent_increase_is_found_and_finished,

@@ -280,6 +280,7 @@ pub(super) async fn later_outcome(
 }
 
 /// A notification as heard, push or pull.
+#[derive(Clone, Copy)]
 struct Heard<'a> {
     shop_id: i64,
     gateway: Gateway,
@@ -295,6 +296,8 @@ struct Heard<'a> {
     amount: Option<i64>,
     /// `push` or `pull`
     via: &'a str,
+    /// The order it is about, once its payment is found.
+    order_id: Option<i64>,
 }
 
 impl Heard<'_> {
@@ -328,6 +331,7 @@ impl Heard<'_> {
                 via: self.via,
                 outcome,
                 reason: &reason,
+                order_id: self.order_id,
             },
             app.now(),
         )
@@ -361,6 +365,15 @@ impl Heard<'_> {
         let Some(p) = found else {
             return self.log(app, "refused", "該当する決済がありません").await;
         };
+        let h = Heard {
+            order_id: Some(p.order_id),
+            ..*self
+        };
+        h.about(app, &p).await
+    }
+
+    /// Take a notification about the payment `p`.
+    async fn about(&self, app: &App, p: &store::Payment) -> Result<(), AppError> {
         // Card and Paidy payments change through juchu's own operations (journaled,
         // recovered); a notification about them is kept but applies nothing.
         if p.kind != Kind::PaidLater {
@@ -382,7 +395,7 @@ impl Heard<'_> {
             );
             return self.log(app, "refused", &why).await;
         }
-        match apply_truth(app, &p, self.via).await? {
+        match apply_truth(app, p, self.via).await? {
             Some(a) => self.log(app, "applied", &a.message).await,
             None => self.log(app, "unchanged", "").await,
         }
@@ -419,6 +432,7 @@ pub async fn receive_paygent(
         status: field(fields, "payment_status"),
         amount: field(fields, "payment_amount").parse().ok(),
         via: "push",
+        order_id: None,
     };
     if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways().paygent_hash_key.expose()) {
         return h
@@ -450,6 +464,7 @@ pub async fn receive_gmo(
         status: field(fields, "Status"),
         amount: field(fields, "Amount").parse().ok(),
         via: "push",
+        order_id: None,
     };
     if field(fields, "ShopID") != app.gateways().gmo_shop_id {
         return h
@@ -483,6 +498,7 @@ pub async fn receive_paidy(
         status: &status,
         amount: None,
         via: "push",
+        order_id: None,
     };
     let number: Option<i64> = order_ref.parse().ok();
     let (Some(number), "authorize_success") = (number, status.as_str()) else {
@@ -582,38 +598,7 @@ pub async fn sync(app: &App) -> Result<SyncReport, AppError> {
     let mut report = SyncReport::default();
     let shops = juchu_store::shops::ids(&mut *app.store.read().await?).await?;
     for shop in shops {
-        if let Some(pg) = &app.gateways().paygent_client {
-            let last: u64 = store::cursor(&mut *app.store.read().await?, shop, "paygent")
-                .await?
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let batch = pg.sync_notices(last, &[], 500).await;
-            report.notices_read += batch.notices.len();
-            for n in &batch.notices {
-                let id = n.get("payment_notice_id");
-                let h = Heard {
-                    shop_id: shop,
-                    gateway: Gateway::Paygent,
-                    notice_id: id,
-                    payment_ref: n.get("payment_id"),
-                    trading_id: Some(n.get("trading_id")),
-                    status: n.get("payment_status"),
-                    amount: n.get("payment_amount").parse().ok(),
-                    via: "pull",
-                };
-                if let Err(e) = h.take(app).await {
-                    report.errors.push(format!("差分照会 {id}: {e}"));
-                }
-            }
-            if let Some(max) = batch.ids().max().filter(|m| *m > last) {
-                let mut tx = app.store.begin().await?;
-                store::set_cursor(&mut tx, shop, "paygent", &max.to_string(), app.now()).await?;
-                tx.commit().await?;
-            }
-            if let Some(e) = batch.error {
-                report.errors.push(format!("差分照会: {e}"));
-            }
-        }
+        pull_paygent(app, shop, &mut report).await?;
         for p in store::awaiting(&mut *app.store.read().await?, shop, 1000).await? {
             match apply_truth(app, &p, "pull").await {
                 Ok(Some(a)) => report.applied.push(a),
@@ -625,6 +610,50 @@ pub async fn sync(app: &App) -> Result<SyncReport, AppError> {
         }
     }
     Ok(report)
+}
+
+/// Read Paygent's 差分照会 for `shop` from where the last read stopped (repairing gaps), and
+/// take each notice as a push would be taken.
+pub(super) async fn pull_paygent(
+    app: &App,
+    shop: i64,
+    report: &mut SyncReport,
+) -> Result<(), AppError> {
+    let Some(pg) = &app.gateways().paygent_client else {
+        return Ok(());
+    };
+    let last: u64 = store::cursor(&mut *app.store.read().await?, shop, "paygent")
+        .await?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let batch = pg.sync_notices(last, &[], 500).await;
+    report.notices_read += batch.notices.len();
+    for n in &batch.notices {
+        let id = n.get("payment_notice_id");
+        let h = Heard {
+            shop_id: shop,
+            gateway: Gateway::Paygent,
+            notice_id: id,
+            payment_ref: n.get("payment_id"),
+            trading_id: Some(n.get("trading_id")),
+            status: n.get("payment_status"),
+            amount: n.get("payment_amount").parse().ok(),
+            via: "pull",
+            order_id: None,
+        };
+        if let Err(e) = h.take(app).await {
+            report.errors.push(format!("差分照会 {id}: {e}"));
+        }
+    }
+    if let Some(max) = batch.ids().max().filter(|m| *m > last) {
+        let mut tx = app.store.begin().await?;
+        store::set_cursor(&mut tx, shop, "paygent", &max.to_string(), app.now()).await?;
+        tx.commit().await?;
+    }
+    if let Some(e) = batch.error {
+        report.errors.push(format!("差分照会: {e}"));
+    }
+    Ok(())
 }
 
 /// Notifications received, newest first (only the refused ones when `refused_only`).

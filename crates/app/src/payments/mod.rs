@@ -36,6 +36,7 @@ use juchu_store::{Tx, orders};
 
 use crate::{Actor, App, AppError};
 
+mod chain;
 mod later;
 mod recovery;
 mod two_step;
@@ -517,6 +518,10 @@ fn held_after(
     Ok(Held {
         ref_json: ref_json(r)?,
         display_id: r.display_id().to_owned(),
+        trading_id: match r {
+            PaymentRef::Paygent { trading_id, .. } => trading_id.clone(),
+            other => other.display_id().to_owned(),
+        },
         state,
         gateway_status: st.gateway_status.clone(),
         amount: st.amount,
@@ -1505,10 +1510,6 @@ async fn settle_once(
                     .map_err(|e| AppError::Internal(format!("payment slip: {e}")))?,
                 None => String::new(),
             };
-            let trading_id = match &r {
-                PaymentRef::Paygent { trading_id, .. } => trading_id.clone(),
-                other => other.display_id().to_owned(),
-            };
             let id = store::insert(
                 &mut tx,
                 &NewPayment {
@@ -1518,7 +1519,6 @@ async fn settle_once(
                     kind,
                     mode,
                     held: &held,
-                    trading_id: &trading_id,
                     three_ds,
                     installments: &installments,
                     masked_card: &masked,
@@ -1612,7 +1612,11 @@ async fn settle_once(
                             ref_json: &p.held.ref_json,
                             display_id: &p.held.display_id,
                             amount: p.held.amount,
-                            reason: label,
+                            reason: if action == Some(Action::Refresh) {
+                                "決済会社の管理画面で補正"
+                            } else {
+                                label
+                            },
                             standing: how.code(),
                         },
                         now,
@@ -1624,6 +1628,20 @@ async fn settle_once(
                     return Err(AppError::Stale {
                         current: p.version + 1,
                     });
+                }
+                // What the gateway changed by itself stays on the payment for the operator
+                // until juchu's next operation on it.
+                if p.kind != Kind::PaidLater {
+                    if action == Some(Action::Refresh) {
+                        let new_id = new_ref.as_ref().map(|(r, _)| r.display_id());
+                        if let Some(n) =
+                            chain::change_note(p.gateway, &p.held, &status, new_id, now)
+                        {
+                            store::set_attention(&mut tx, p.id, &n).await?;
+                        }
+                    } else if !p.attention.is_empty() {
+                        store::set_attention(&mut tx, p.id, "").await?;
+                    }
                 }
             }
             // A slip paid or lapsed, seen by 決済状況を確認: the order follows, as it does

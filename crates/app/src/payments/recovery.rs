@@ -63,14 +63,32 @@ pub async fn refresh(
         Err(first) => return Ok(first),
     };
     let verdict = match gw.query(&parse_ref(&p.held.ref_json)?).await {
-        Ok(st) => observed(&p.held, st),
+        // Cancelled at the gateway though juchu held it live: an operator's 補正 on
+        // Paygent's screen leaves a new payment in its place.
+        Ok(st)
+            if st.state == PaymentState::Cancelled
+                && matches!(
+                    p.held.state,
+                    PaymentState::Authorized | PaymentState::Captured
+                ) =>
+        {
+            match chain::successor(app, &*gw, &p)
+                .await
+                .map_err(|e| unrecorded(op_id, e))?
+            {
+                Some((r, now_held)) => observed(&p.held, now_held, Some(r)),
+                None => observed(&p.held, st, None),
+            }
+        }
+        Ok(st) => observed(&p.held, st, None),
         Err(e) => Verdict::from_error(e),
     };
     settle(app, &actor.name, op_id, verdict).await
 }
 
-/// What the gateway holds, as the outcome of 決済状況を確認.
-fn observed(held: &store::Held, st: GatewayStatus) -> Verdict {
+/// What the gateway holds (under `new_ref` when it replaced the payment), as the outcome of
+/// 決済状況を確認.
+fn observed(held: &store::Held, st: GatewayStatus, new_ref: Option<PaymentRef>) -> Verdict {
     let changed = still_lapsed(held.state, st.state) != held.state || st.amount != held.amount;
     Verdict::Done {
         message: format!(
@@ -78,14 +96,17 @@ fn observed(held: &store::Held, st: GatewayStatus) -> Verdict {
             state_label(st.state),
             st.gateway_status,
             yen(st.amount),
-            if changed {
-                "。決済会社の状態に合わせて更新しました"
-            } else {
-                ""
+            match &new_ref {
+                Some(r) => format!(
+                    "。決済会社の管理画面で補正された新しい決済ID {} に切り替えました",
+                    r.display_id()
+                ),
+                None if changed => "。決済会社の状態に合わせて更新しました".to_owned(),
+                None => String::new(),
             }
         ),
         status: st,
-        new_ref: None,
+        new_ref: new_ref.map(|r| (r, Replaced::Closed)),
         previous_cancelled: vec![],
     }
 }
@@ -297,7 +318,31 @@ pub(crate) async fn resolve(
                 | Action::PaidyUpdate => {
                     if p.gateway == Gateway::Paygent {
                         // 補正 closes the old payment and opens one whose id only the lost
-                        // answer carried: the operator must look it up.
+                        // answer carried: Paygent's notifications name it; failing that,
+                        // the operator must look it up.
+                        if st.state == PaymentState::Cancelled
+                            && let Some((r, now_held)) = chain::successor(app, &*gw, p).await?
+                            && now_held.amount == op.amount
+                        {
+                            return settle(
+                                app,
+                                WHO,
+                                op.id,
+                                Verdict::Done {
+                                    message: format!(
+                                        "照会の結果、{}は決済会社で完了していました（新しい決済ID {}、{}）",
+                                        action.label(),
+                                        r.display_id(),
+                                        yen(now_held.amount)
+                                    ),
+                                    status: now_held,
+                                    new_ref: Some((r, Replaced::Closed)),
+                                    previous_cancelled: vec![],
+                                },
+                            )
+                            .await
+                            .map(Some);
+                        }
                         if st.state == PaymentState::Cancelled {
                             return settle(
                                 app,
@@ -311,7 +356,7 @@ pub(crate) async fn resolve(
                                     message: format!(
                                         "照会の結果、元の決済ID {} は補正で取り消されています。新しい決済IDはペイジェントの管理画面（取引ID {}）で確認してください",
                                         current.display_id(),
-                                        p.trading_id
+                                        p.held.trading_id
                                     ),
                                 },
                             )
@@ -325,7 +370,7 @@ pub(crate) async fn resolve(
                 }
                 // Asking again is all a lost 決済状況を確認 needs.
                 Action::Refresh => {
-                    return settle(app, WHO, op.id, observed(&p.held, st))
+                    return settle(app, WHO, op.id, observed(&p.held, st, None))
                         .await
                         .map(Some);
                 }

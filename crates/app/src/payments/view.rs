@@ -244,7 +244,7 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
         }
         .to_owned(),
         payment_id: h.display_id.clone(),
-        trading_id: p.trading_id.clone(),
+        trading_id: h.trading_id.clone(),
         state: f.state.code().to_owned(),
         state_label: state_label(f.state).to_owned(),
         gateway_status: h.gateway_status.clone(),
