@@ -104,6 +104,7 @@ async fn operator_runs_payments_from_the_order_screen() {
     gmo(&t, &c).await;
     gmo_capture_mode(&t, &c).await;
     gmo_in_doubt(&t, &c).await;
+    paygent_console_amendment(&t, &c).await;
     paidy(&t, &c).await;
     not_yet_paid(&t, &c).await;
     payment_settings(&t, &c).await;
@@ -369,6 +370,31 @@ async fn gmo_capture_mode(t: &TestApp, c: &Client) {
     );
     assert_eq!(state(c).await, "取消");
     shot(c, "payment-gmo-stale").await;
+}
+
+/// A 補正 made on Paygent's own screen: 決済状況を確認 follows it to the new payment id and
+/// says what happened and what to do; capture waits until the amounts agree.
+async fn paygent_console_amendment(t: &TestApp, c: &Client) {
+    let n = t.order_paid_by("paygent_card").await;
+    authorize(t, n, card(false)).await;
+    let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    let old = p["payment_id"].as_str().unwrap().to_owned();
+    t.sandbox_control(
+        &format!("/paygent/{old}/admin"),
+        json!({"action": "amount", "amount": 7000}),
+    )
+    .await;
+    open(c, t, n).await;
+    submit(c, "#pay-refresh").await;
+    assert_ok(c, "決済状況を確認").await;
+    let w = text(c, "#pay-warnings").await;
+    assert!(
+        w.contains("ペイジェントの管理画面で補正され") && w.contains("7,660円 → 7,000円"),
+        "{w}"
+    );
+    assert!(!buttons(c).await.contains(&"売上確定".to_owned()));
+    assert!(buttons(c).await.contains(&"取引更新".to_owned()));
+    shot(c, "payment-paygent-console-amendment").await;
 }
 
 /// A lost answer: the panel shows 確認中 and only 決済状況を確認, which settles it.

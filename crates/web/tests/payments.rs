@@ -1368,10 +1368,12 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
     assert_eq!(p["previous"][0]["payment_id"], old.as_str());
     assert_eq!(p["previous"][0]["standing"], "closed");
     assert!(p["attention"].as_str().unwrap().contains("補正"), "{p}");
+    assert!(p["warnings"][0].as_str().unwrap().contains("補正"), "{p}");
     assert!(
-        p["warnings"]
-            .to_string()
-            .contains("受注の金額を決済金額に合わせる"),
+        p["warnings"][1]
+            .as_str()
+            .unwrap()
+            .contains("受注金額を決済金額に合わせる"),
         "{p}"
     );
     // Capture waits until the amounts agree; 取引更新 puts the order's amount back.

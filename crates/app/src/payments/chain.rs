@@ -70,7 +70,7 @@ pub(super) fn change_note(
     let state = still_lapsed(before.state, st.state);
     if let Some(id) = new_id {
         return Some(format!(
-            "{name}の管理画面で補正され、決済IDが {} から {id} に変わりました（{} → {}）{at}。受注の金額を決済金額に合わせる（受注編集）か、決済会社で金額を戻してください",
+            "{name}の管理画面で補正され、決済IDが {} から {id} に変わりました（{} → {}）{at}",
             before.display_id,
             yen(before.amount),
             yen(st.amount)
@@ -92,7 +92,7 @@ pub(super) fn change_note(
             yen(st.refunded)
         ),
         _ if st.amount != before.amount => format!(
-            "{name}の管理画面で金額が変更されました（{} → {}）{at}。受注の金額を決済金額に合わせる（受注編集）か、決済会社で金額を戻してください",
+            "{name}の管理画面で金額が変更されました（{} → {}）{at}",
             yen(before.amount),
             yen(st.amount)
         ),

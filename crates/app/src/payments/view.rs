@@ -166,6 +166,11 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             }
         ));
     }
+    // A change made at the gateway comes first: it explains the warnings below it.
+    let changed_at_gateway = p.kind != Kind::PaidLater && !p.attention.is_empty();
+    if changed_at_gateway {
+        warnings.push(p.attention.clone());
+    }
     let live = h.captured - h.refunded;
     match (p.gateway, f.state) {
         (Gateway::Paidy, PaymentState::Authorized) if total != h.amount => warnings.push(format!(
@@ -187,6 +192,8 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
                 yen(h.amount),
                 if p.mode == CaptureMode::AuthAndCapture {
                     "即時売上の受注はキャンセルのみできます"
+                } else if changed_at_gateway && h.state == PaymentState::Authorized {
+                    "受注編集で受注金額を決済金額に合わせるか、「取引更新」で決済金額を受注に合わせてください"
                 } else if h.state == PaymentState::Authorized {
                     "「取引更新」または「オーソリ変更」で合わせてください"
                 } else {
@@ -225,7 +232,7 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             "元の決済の取消が済んでいません。「旧取引を取消」で取り消してください（二重の与信が残っています）".to_owned(),
         );
     }
-    if !p.attention.is_empty() {
+    if !p.attention.is_empty() && !changed_at_gateway {
         warnings.push(p.attention.clone());
     }
     let slip: Option<juchu_gateway::PaymentSlip> = serde_json::from_str(&p.slip).ok();
