@@ -78,6 +78,9 @@ pub struct GatewayStatus {
     /// Until when an authorization can be captured, when the gateway says (Paidy); juchu
     /// counts the others' limits itself.
     pub expires_at: Option<Timestamp>,
+    /// The shop's reference the gateway keeps with the payment, when its answer carries one
+    /// (Paidy's `order.order_ref`): whose payment it says this is.
+    pub reference: Option<String>,
 }
 
 impl GatewayStatus {
@@ -95,6 +98,7 @@ impl GatewayStatus {
             },
             refunded: 0,
             expires_at: None,
+            reference: None,
         }
     }
 }

@@ -255,6 +255,7 @@ pub fn status_of(p: &Payment) -> crate::GatewayStatus {
         captured,
         refunded,
         expires_at: p.expires_at.parse().ok(),
+        reference: p.order.order_ref.clone(),
     }
 }
 

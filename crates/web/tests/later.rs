@@ -393,7 +393,81 @@ async fn only_what_the_gateway_can_do_is_offered(t: TestApp) {
     assert_eq!(payment(&t, k).await["state"], "paid");
 }
 
+/// A forged notification neither acts nor shadows the genuine one. A Paidy webhook naming a
+/// live payment juchu holds closes nothing, whatever order_ref it claims; one naming a payment
+/// Paidy does not know is refused and answered 200 (Paidy would resend an error forever). A
+/// GMO 結果通知 sent before the genuine one, with the id the genuine one will carry, is kept
+/// unconfirmed — GMO says otherwise — and the genuine push still settles the order at once.
+async fn forged_notifications_neither_act_nor_shadow(t: TestApp) {
+    let n = t.order_paid_by("paidy").await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment"),
+            json!({"token": "tok_test"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let pay = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let webhook = |body: Value| {
+        support::send(
+            t.client
+                .post(format!("{}/notify/test/paidy", t.base))
+                .json(&body),
+        )
+    };
+    for order_ref in ["99999".to_owned(), n.to_string(), String::new()] {
+        for status in ["authorize_success", "close_success"] {
+            let (st, _) =
+                webhook(json!({"payment_id": pay, "status": status, "order_ref": order_ref})).await;
+            assert_eq!(st, StatusCode::OK);
+        }
+    }
+    assert_eq!(payment(&t, n).await["state"], "authorized");
+    let l = t.ledger().await;
+    let at_paidy = l["paidy"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == pay.as_str())
+        .unwrap();
+    assert_eq!(at_paidy["status"], "authorized", "{at_paidy}");
+    let (st, _) = webhook(json!({"payment_id": "pay_nosuchpayment", "status": "authorize_success", "order_ref": n.to_string()})).await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, refused) = t.get("/api/v1/payments/notices?refused=true").await;
+    assert!(
+        refused.to_string().contains("Paidyにこの決済はありません"),
+        "{refused}"
+    );
+
+    let k = t.order_paid_by("gmo_konbini").await;
+    request(&t, k, json!({"store": "00001"})).await;
+    let oid = payment(&t, k).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The clock is frozen: the genuine notice's TranDate is now, in Japan time.
+    let forged = [
+        ("ShopID", "tshop00000001"),
+        ("OrderID", oid.as_str()),
+        ("Status", "PAYSUCCESS"),
+        ("TranDate", "20240819100000"),
+        ("Amount", "7660"),
+    ];
+    let (st, body) = post_form(&t, "/notify/test/gmo", &forged).await;
+    assert_eq!((st, body.as_str()), (StatusCode::OK, "0"));
+    assert_eq!(status(&t, k).await, "awaiting_payment");
+    let (_, all) = t.get("/api/v1/payments/notices").await;
+    assert!(all.to_string().contains("既読にしていません"), "{all}");
+    t.sandbox_control(&format!("/gmo/{oid}/pay"), json!({}))
+        .await;
+    wait_status(&t, k, "paid").await;
+}
+
 both_backends!(
+    forged_notifications_neither_act_nor_shadow,
     only_what_the_gateway_can_do_is_offered,
     a_payment_into_a_cancelled_order_is_flagged,
     net_bank_paid_at_the_bank,

@@ -153,23 +153,40 @@ async fn apply_truth(
     p: &store::Payment,
     via: &str,
 ) -> Result<Option<Applied>, AppError> {
+    match ask(app, p).await? {
+        Some(st) => apply(app, p, &st, via).await,
+        None => Ok(None),
+    }
+}
+
+/// What the gateway says of the paid-later payment `p`; `None` when there is nothing to say
+/// yet (a net-bank request the buyer has not started, before its due date).
+async fn ask(app: &App, p: &store::Payment) -> Result<Option<GatewayStatus>, AppError> {
     let gw = app.gateways().get(p.gateway)?;
-    let now = app.now();
-    let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
-        Ok(st) => st,
+    match gw.query(&parse_ref(&p.held.ref_json)?).await {
+        Ok(st) => Ok(Some(st)),
         // A Paygent net-bank payment exists only once the buyer picks a bank; none by the
         // due date means the buyer never started paying.
         Err(GatewayError::Refused { code, .. })
             if code == "13001" && p.gateway == Gateway::Paygent =>
         {
-            if p.due_at.is_some_and(|d| d < now) {
-                GatewayStatus::new(PaymentState::Expired, "未申込", p.held.amount)
-            } else {
-                return Ok(None);
-            }
+            Ok(p.due_at
+                .filter(|d| *d < app.now())
+                .map(|_| GatewayStatus::new(PaymentState::Expired, "未申込", p.held.amount)))
         }
-        Err(e) => return Err(AppError::conflict("gateway_query_failed", e.to_string())),
-    };
+        Err(e) => Err(AppError::conflict("gateway_query_failed", e.to_string())),
+    }
+}
+
+/// Apply what the gateway said (`st`) to the payment and its order.
+async fn apply(
+    app: &App,
+    p: &store::Payment,
+    st: &GatewayStatus,
+    via: &str,
+) -> Result<Option<Applied>, AppError> {
+    let now = app.now();
+    let st = st.clone();
     let mut tx = app.store.begin().await?;
     let number = orders::number_of(tx.conn(), p.order_id)
         .await?
@@ -298,22 +315,46 @@ struct Heard<'a> {
     via: &'a str,
     /// The order it is about, once its payment is found.
     order_id: Option<i64>,
+    /// Its sender proved itself: Paygent's `hc` made with the shop's key, or an answer of
+    /// Paygent's own 差分照会. A GMO 結果通知 or a Paidy webhook proves nothing by itself.
+    authentic: bool,
 }
 
 impl Heard<'_> {
-    /// Keep it once, as `outcome` with `reason`; a refused one under an id of its own, so a
-    /// forged copy never shadows the genuine notification with the same id.
-    async fn log(&self, app: &App, outcome: &str, reason: &str) -> Result<(), AppError> {
+    /// Keep it, as `outcome` with `reason`. Only a notification that proved itself (its
+    /// sender is authentic, or the gateway's answer `confirmed` what it said) is kept under
+    /// its own id, which marks it seen: a refused, forged or unconfirmed one is kept under an
+    /// id of its own, so it never shadows the genuine notification with the same id. What is
+    /// kept of it is bounded: anyone can post to the notification URLs.
+    async fn log(
+        &self,
+        app: &App,
+        outcome: &str,
+        reason: &str,
+        confirmed: bool,
+    ) -> Result<(), AppError> {
         let refused = outcome == "refused";
         if refused {
-            tracing::warn!(gateway = ?self.gateway, notice = self.notice_id, payment = self.payment_ref, reason, "notification refused");
+            tracing::warn!(gateway = ?self.gateway, notice = %clip(self.notice_id, 100), payment = %clip(self.payment_ref, 100), reason, "notification refused");
         }
         let own_id;
-        let (notice_id, reason) = if refused {
-            own_id = format!("refused-{}", new_key()?);
+        let (notice_id, reason) = if refused || !(self.authentic || confirmed) {
+            own_id = format!(
+                "{}-{}",
+                if refused { "refused" } else { "unconfirmed" },
+                new_key()?
+            );
             (
                 own_id.as_str(),
-                format!("{reason}（通知ID: {}）", self.notice_id),
+                format!(
+                    "{reason}{}（通知ID: {}）",
+                    if refused {
+                        ""
+                    } else {
+                        "。決済会社の回答と一致しない通知のため、既読にしていません"
+                    },
+                    clip(self.notice_id, 100)
+                ),
             )
         } else {
             (self.notice_id, reason.to_owned())
@@ -324,13 +365,13 @@ impl Heard<'_> {
             &NewNotice {
                 shop_id: self.shop_id,
                 gateway: store::gateway_code(self.gateway),
-                notice_id,
-                payment_ref: self.payment_ref,
-                status: self.status,
+                notice_id: &clip(notice_id, 200),
+                payment_ref: &clip(self.payment_ref, 100),
+                status: &clip(self.status, 40),
                 amount: self.amount,
                 via: self.via,
                 outcome,
-                reason: &reason,
+                reason: &clip(&reason, 500),
                 order_id: self.order_id,
             },
             app.now(),
@@ -363,7 +404,9 @@ impl Heard<'_> {
         }
         drop(conn);
         let Some(p) = found else {
-            return self.log(app, "refused", "該当する決済がありません").await;
+            return self
+                .log(app, "refused", "該当する決済がありません", false)
+                .await;
         };
         let h = Heard {
             order_id: Some(p.order_id),
@@ -382,6 +425,7 @@ impl Heard<'_> {
                     app,
                     "unchanged",
                     "カード・Paidyの決済は決済操作と決済状況の確認で更新します",
+                    false,
                 )
                 .await;
         }
@@ -393,13 +437,24 @@ impl Heard<'_> {
                 yen(p.held.amount),
                 yen(a)
             );
-            return self.log(app, "refused", &why).await;
+            return self.log(app, "refused", &why, false).await;
         }
-        match apply_truth(app, p, self.via).await? {
-            Some(a) => self.log(app, "applied", &a.message).await,
-            None => self.log(app, "unchanged", "").await,
+        let Some(st) = ask(app, p).await? else {
+            return self.log(app, "unchanged", "", false).await;
+        };
+        // What the notification said is what the gateway says.
+        let confirmed =
+            st.gateway_status == self.status && self.amount.is_none_or(|a| a == st.amount);
+        match apply(app, p, &st, self.via).await? {
+            Some(a) => self.log(app, "applied", &a.message, confirmed).await,
+            None => self.log(app, "unchanged", "", confirmed).await,
         }
     }
+}
+
+/// At most `n` characters of `s`.
+fn clip(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }
 
 fn field<'a>(fields: &'a [(String, String)], k: &str) -> &'a str {
@@ -433,10 +488,11 @@ pub async fn receive_paygent(
         amount: field(fields, "payment_amount").parse().ok(),
         via: "push",
         order_id: None,
+        authentic: true,
     };
     if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways().paygent_hash_key.expose()) {
         return h
-            .log(app, "refused", "ハッシュ値（hc）が一致しません")
+            .log(app, "refused", "ハッシュ値（hc）が一致しません", false)
             .await;
     }
     h.take(app).await
@@ -465,28 +521,38 @@ pub async fn receive_gmo(
         amount: field(fields, "Amount").parse().ok(),
         via: "push",
         order_id: None,
+        authentic: false,
     };
     if field(fields, "ShopID") != app.gateways().gmo_shop_id {
         return h
-            .log(app, "refused", "ShopIDがこのショップのものではありません")
+            .log(
+                app,
+                "refused",
+                "ShopIDがこのショップのものではありません",
+                false,
+            )
             .await;
     }
     h.take(app).await
 }
 
-/// Paidy webhook for the shop `shop_code` (JSON: payment_id, status, order_ref …). Only a
-/// storefront's `authorize_success` acts — its order_ref is the plain order number — and
-/// Paidy is asked before anything changes: for a 決済処理中 order whose buyer never came back
-/// from Paidy Checkout, the payment is taken exactly as the browser's return would
-/// (`adopt_paidy`, same key); for an order that no longer waits for it, the payment is
-/// closed at Paidy, so nothing stays authorized without an order. Every webhook is logged.
+/// Paidy webhook for the shop `shop_code` (JSON: payment_id, status, order_ref …). Nothing
+/// in the body is believed: it only names a payment, and Paidy is asked about it with the
+/// shop's secret key. A payment juchu holds changes only through its own operations (the
+/// webhook is logged). One it does not hold is judged by what Paidy says — its status and its
+/// own `order_ref`, never the webhook's: authorized for a 決済処理中 order waiting for Paidy
+/// (the buyer never came back from Paidy Checkout), it is taken exactly as the browser's return
+/// would be (`adopt_paidy`, same key); authorized for one of the shop's orders that no longer
+/// waits for it, it is closed at Paidy, so nothing stays authorized without an order. A
+/// payment Paidy does not know, or whose order is not the shop's, is refused and logged —
+/// answered 200, so Paidy does not resend it forever.
 pub async fn receive_paidy(
     app: &App,
     shop_code: &str,
     body: &serde_json::Value,
 ) -> Result<(), AppError> {
     let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-    let (pay, status, order_ref) = (text("payment_id"), text("status"), text("order_ref"));
+    let (pay, status) = (text("payment_id"), text("status"));
     let id = format!("{pay}:{status}");
     let shop = shop_id(app, shop_code).await?;
     let h = Heard {
@@ -499,29 +565,75 @@ pub async fn receive_paidy(
         amount: None,
         via: "push",
         order_id: None,
+        authentic: false,
     };
-    let number: Option<i64> = order_ref.parse().ok();
-    let (Some(number), "authorize_success") = (number, status.as_str()) else {
-        return h.take(app).await;
-    };
+    if !pay.starts_with("pay_") || pay.len() > 64 || status.len() > 64 {
+        return h
+            .log(app, "refused", "Paidyの決済IDではありません", false)
+            .await;
+    }
     let mut conn = app.store.read().await?;
     if store::notice_seen(&mut conn, shop, "paidy", &id).await? {
         return Ok(());
     }
-    if store::by_gateway_id(&mut conn, shop, Gateway::Paidy, GatewayId::Display(&pay))
-        .await?
-        .is_some()
-    {
-        drop(conn);
-        return h.log(app, "unchanged", "受注に登録済みの決済です").await;
-    }
-    let order = orders::get(&mut conn, shop, number).await?;
+    let held =
+        store::by_gateway_id(&mut conn, shop, Gateway::Paidy, GatewayId::Display(&pay)).await?;
     drop(conn);
-    let waiting = order.as_ref().is_some_and(|o| {
-        o.draft.status == OrderStatus::PendingPayment
-            && o.deleted_at.is_none()
-            && o.draft.payment_method == PaymentMethod::Paidy
-    });
+    if let Some(p) = held {
+        let h = Heard {
+            order_id: Some(p.order_id),
+            ..h
+        };
+        return h.about(app, &p).await;
+    }
+    let gw = app.gateways().get(Gateway::Paidy)?;
+    let r = PaymentRef::Paidy {
+        payment_id: pay.clone(),
+    };
+    let st = match gw.query(&r).await {
+        Ok(st) => st,
+        // Paidy does not know it: a forgery or another merchant's payment.
+        Err(GatewayError::Refused { .. }) => {
+            return h
+                .log(app, "refused", "Paidyにこの決済はありません", false)
+                .await;
+        }
+        // Paidy cannot be asked now: hear it again later.
+        Err(e) => return Err(AppError::conflict("gateway_error", e.to_string())),
+    };
+    if st.state != PaymentState::Authorized {
+        return h
+            .log(
+                app,
+                "unchanged",
+                &format!("Paidyの決済は{}です", st.gateway_status),
+                false,
+            )
+            .await;
+    }
+    // Whose payment Paidy says it is: a storefront's checkout sends the plain order number.
+    let number: Option<i64> = st.reference.as_deref().and_then(|r| r.parse().ok());
+    let order = match number {
+        Some(n) => orders::get(&mut *app.store.read().await?, shop, n).await?,
+        None => None,
+    };
+    let Some(order) = order else {
+        return h
+            .log(
+                app,
+                "refused",
+                "Paidyの決済の注文番号（order_ref）がこのショップの受注ではありません",
+                false,
+            )
+            .await;
+    };
+    let h = Heard {
+        order_id: Some(order.id),
+        ..h
+    };
+    let waiting = order.draft.status == OrderStatus::PendingPayment
+        && order.deleted_at.is_none()
+        && order.draft.payment_method == PaymentMethod::Paidy;
     if waiting {
         let who = Actor {
             shop_id: shop,
@@ -529,13 +641,12 @@ pub async fn receive_paidy(
             name: "Paidy（通知）".into(),
             is_admin: false,
         };
-        let r = super::adopt_paidy(app, &who, number, &pay, paidy_key(&pay)).await?;
-        return h.log(app, "applied", &r.message).await;
+        let r = super::adopt_paidy(app, &who, order.number, &pay, paidy_key(&pay)).await?;
+        return h.log(app, "applied", &r.message, true).await;
     }
-    if let Some(o) = &order
-        && store::open_operation(&mut *app.store.read().await?, o.id)
-            .await?
-            .is_some()
+    if store::open_operation(&mut *app.store.read().await?, order.id)
+        .await?
+        .is_some()
     {
         // The order's payment step is still running: hear it again later.
         return Err(AppError::conflict(
@@ -543,35 +654,20 @@ pub async fn receive_paidy(
             "受注の決済処理が進行中です",
         ));
     }
-    let gw = app.gateways().get(Gateway::Paidy)?;
-    let r = PaymentRef::Paidy {
-        payment_id: pay.clone(),
-    };
-    match gw.query(&r).await {
-        Ok(st) if st.state == PaymentState::Authorized => {
-            gw.cancel(&r, app.now())
-                .await
-                .map_err(|e| AppError::conflict("gateway_error", e.to_string()))?;
-            h.log(
-                app,
-                "applied",
-                &format!(
-                    "注文番号 {number} はお支払いを待っていないため、Paidyの決済 {pay}（{}）をクローズしました",
-                    yen(st.amount)
-                ),
-            )
-            .await
-        }
-        Ok(st) => {
-            h.log(
-                app,
-                "unchanged",
-                &format!("Paidyの決済は{}です", st.gateway_status),
-            )
-            .await
-        }
-        Err(e) => Err(AppError::conflict("gateway_error", e.to_string())),
-    }
+    gw.cancel(&r, app.now())
+        .await
+        .map_err(|e| AppError::conflict("gateway_error", e.to_string()))?;
+    h.log(
+        app,
+        "applied",
+        &format!(
+            "注文番号 {} はお支払いを待っていないため、Paidyの決済 {pay}（{}）をクローズしました",
+            order.number,
+            yen(st.amount)
+        ),
+        true,
+    )
+    .await
 }
 
 /// The key of taking a Paidy Checkout payment: the same whether the buyer's browser or
@@ -640,6 +736,7 @@ pub(super) async fn pull_paygent(
             amount: n.get("payment_amount").parse().ok(),
             via: "pull",
             order_id: None,
+            authentic: true,
         };
         if let Err(e) = h.take(app).await {
             report.errors.push(format!("差分照会 {id}: {e}"));

@@ -1377,6 +1377,7 @@ fn lapsed(e: GatewayError, now: Option<GatewayStatus>, held: &Held) -> Verdict {
         captured: held.captured,
         refunded: held.refunded,
         expires_at: None,
+        reference: None,
     });
     if st.state == PaymentState::Authorized {
         st.state = PaymentState::Expired;
