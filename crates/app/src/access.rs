@@ -15,6 +15,32 @@ use crate::{Actor, App, AppError};
 pub const SESSION_HOURS: i64 = 12;
 pub const MIN_PASSWORD_LEN: usize = 8;
 
+/// Sign-in throttling: failures count for this long …
+pub const FAILURE_WINDOW_MINUTES: i64 = 15;
+/// … and this many for one login, or this many from one address, stop sign-ins for it until
+/// the oldest of them is older than the window.
+pub const FAILURES_PER_LOGIN: usize = 5;
+pub const FAILURES_PER_ADDRESS: usize = 20;
+
+/// Longest life an API token may be given (days).
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
+/// At most this many argon2 computations at once (each takes ~19 MiB and tens of
+/// milliseconds of a core), on the blocking pool: a flood of wrong passwords cannot starve the
+/// async workers that serve everyone else.
+static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// Run a password hash or check off the async workers, a bounded number at a time.
+async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    let _turn = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing: {e}")))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+}
+
 pub fn random_token() -> Result<String, AppError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("random: {e}")))?;
@@ -49,18 +75,79 @@ pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Verified against a dummy hash when the login is unknown, so a wrong login takes as long
-/// as a wrong password.
-async fn check_login(app: &App, login: &str, password: &str) -> Result<User, AppError> {
+/// A sign-in from `address`: refused without a look at the password while the login or the
+/// address is throttled; every failure kept. Verified against a dummy hash when the login is
+/// unknown, so a wrong login takes as long as a wrong password.
+async fn check_login(
+    app: &App,
+    login: &str,
+    password: &str,
+    address: &str,
+) -> Result<User, AppError> {
+    let now = app.now();
+    let login = login.trim();
+    let login = &login.chars().take(100).collect::<String>();
+    throttled(app, login, address, now).await?;
     let user = users::by_login(&mut *app.store.read().await?, login).await?;
-    match user {
-        Some(u) if !u.disabled && verify_password(password, &u.password_hash) => Ok(u),
-        Some(_) => Err(AppError::Unauthenticated),
-        None => {
-            let _ = verify_password(password, DUMMY_HASH);
+    let hash = match &user {
+        Some(u) if !u.disabled => u.password_hash.clone(),
+        _ => DUMMY_HASH.to_owned(),
+    };
+    let password = password.to_owned();
+    let matches = hashing(move || verify_password(&password, &hash)).await?;
+    let mut tx = app.store.begin().await?;
+    let out = match user {
+        Some(u) if !u.disabled && matches => {
+            users::clear_login_failures(&mut tx, login).await?;
+            Ok(u)
+        }
+        _ => {
+            users::record_login_failure(&mut tx, login, address, now).await?;
             Err(AppError::Unauthenticated)
         }
+    };
+    tx.commit().await?;
+    out
+}
+
+/// Refused while `login` or `address` has failed too often lately, saying for how long.
+async fn throttled(app: &App, login: &str, address: &str, now: Timestamp) -> Result<(), AppError> {
+    let window = SignedDuration::from_mins(FAILURE_WINDOW_MINUTES);
+    let (by_login, by_address) = users::login_failures(
+        &mut *app.store.read().await?,
+        login,
+        address,
+        now - window,
+        FAILURES_PER_ADDRESS as i64,
+    )
+    .await?;
+    // Newest first: the oldest failure that still counts frees it once it leaves the window.
+    let until = |failures: &[Timestamp], max: usize| {
+        failures
+            .get(max - 1)
+            .map(|t| *t + window)
+            .filter(|t| *t > now)
+    };
+    let wait = |t: Timestamp| t.duration_since(now).as_secs().max(1) as u64;
+    if let Some(t) = until(&by_login, FAILURES_PER_LOGIN) {
+        return Err(AppError::TooManyAttempts {
+            retry_after_secs: wait(t),
+            message: format!(
+                "このログインIDはログインの失敗が続いたため、一時的にロックされています。{}分後にもう一度お試しください",
+                wait(t).div_ceil(60)
+            ),
+        });
     }
+    if let Some(t) = until(&by_address, FAILURES_PER_ADDRESS) {
+        return Err(AppError::TooManyAttempts {
+            retry_after_secs: wait(t),
+            message: format!(
+                "この接続元からのログインの失敗が続いたため、一時的にログインできません。{}分後にもう一度お試しください",
+                wait(t).div_ceil(60)
+            ),
+        });
+    }
+    Ok(())
 }
 
 pub(crate) const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$eM0ysqSHS+6PzD3GnYCw1ZxLDnQcXIu0Q4zUrq0cD8s";
@@ -71,8 +158,15 @@ pub struct NewSession {
     pub expires_at: Timestamp,
 }
 
-pub async fn login(app: &App, login: &str, password: &str) -> Result<NewSession, AppError> {
-    let user = check_login(app, login, password).await?;
+/// Sign in from `address` (the client's IP address, for throttling and the record of
+/// failures).
+pub async fn login(
+    app: &App,
+    login: &str,
+    password: &str,
+    address: &str,
+) -> Result<NewSession, AppError> {
+    let user = check_login(app, login, password, address).await?;
     let token = random_token()?;
     let csrf_token = random_token()?;
     let now = app.now();
@@ -120,41 +214,117 @@ pub async fn session(app: &App, token: &str) -> Result<(Actor, String), AppError
     Ok((actor_of(&s.user, s.user.name.clone()), s.csrf_token))
 }
 
-/// The user behind an API bearer token.
+/// The user behind an API bearer token (live: neither revoked nor expired).
 pub async fn api_actor(app: &App, token: &str) -> Result<Actor, AppError> {
-    let (u, token_name) = users::by_token(&mut *app.store.read().await?, &token_hash(token))
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let (u, token_name) =
+        users::by_token(&mut *app.store.read().await?, &token_hash(token), app.now())
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
     let name = format!("{}（API: {token_name}）", u.name);
     Ok(actor_of(&u, name))
 }
 
-/// Issue an API token for a user who proves their password. The token is shown once.
+/// Issue an API token for a user who proves their password, from `address` (throttled like
+/// a sign-in). The token is shown once; it lives until revoked, or `expires_in_days`.
 pub async fn issue_token(
     app: &App,
     login: &str,
     password: &str,
     name: &str,
+    expires_in_days: Option<u32>,
+    address: &str,
 ) -> Result<String, AppError> {
-    let user = check_login(app, login, password).await?;
-    create_token_for(app, user.id, name).await
+    let expires = token_expiry(app, expires_in_days)?;
+    let user = check_login(app, login, password, address).await?;
+    create_token_for(app, user.id, name, expires).await
 }
 
-pub async fn create_token_for(app: &App, user_id: i64, name: &str) -> Result<String, AppError> {
+/// When a token given `days` to live expires.
+pub fn token_expiry(app: &App, days: Option<u32>) -> Result<Option<Timestamp>, AppError> {
+    match days {
+        None => Ok(None),
+        Some(d) if (1..=MAX_TOKEN_DAYS).contains(&d) => app
+            .now()
+            .checked_add(SignedDuration::from_hours(24 * i64::from(d)))
+            .map(Some)
+            .map_err(|e| AppError::Internal(e.to_string())),
+        Some(_) => Err(Invalid::one(
+            "expires_in_days",
+            "out_of_range",
+            format!("有効期間は1〜{MAX_TOKEN_DAYS}日で指定してください"),
+        )
+        .into()),
+    }
+}
+
+pub async fn create_token_for(
+    app: &App,
+    user_id: i64,
+    name: &str,
+    expires_at: Option<Timestamp>,
+) -> Result<String, AppError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(Invalid::one(
             "name",
             "required",
-            "トークン名を100文字以内で入力してください",
+            "トークン名を100文字以内で入力してください（改行などの制御文字は使えません）",
         )
         .into());
     }
     let token = format!("juchu_{}", random_token()?);
     let mut tx = app.store.begin().await?;
-    users::create_token(&mut tx, user_id, name, &token_hash(&token), app.now()).await?;
+    users::create_token(
+        &mut tx,
+        user_id,
+        name,
+        &token_hash(&token),
+        app.now(),
+        expires_at,
+    )
+    .await?;
     tx.commit().await?;
     Ok(token)
+}
+
+/// The API tokens the actor may see: an admin, every user's of the shop; an operator, their
+/// own. Never the tokens themselves.
+pub async fn tokens(app: &App, actor: &Actor) -> Result<Vec<users::TokenInfo>, AppError> {
+    let whose = if actor.is_admin { None } else { actor.user_id };
+    if !actor.is_admin && whose.is_none() {
+        return Err(AppError::Forbidden);
+    }
+    Ok(users::tokens(&mut *app.store.read().await?, actor.shop_id, whose).await?)
+}
+
+/// The API tokens of one user of the shop (admins, for 管理者の編集).
+pub async fn tokens_of(
+    app: &App,
+    actor: &Actor,
+    login: &str,
+) -> Result<Vec<users::TokenInfo>, AppError> {
+    if !actor.is_admin {
+        return Err(AppError::Forbidden);
+    }
+    let mut conn = app.store.read().await?;
+    let user = users::by_login(&mut conn, login.trim())
+        .await?
+        .filter(|u| u.shop_id == actor.shop_id)
+        .ok_or(AppError::NotFound("ユーザー"))?;
+    Ok(users::tokens(&mut conn, actor.shop_id, Some(user.id)).await?)
+}
+
+/// Revoke an API token at once: an admin any of the shop's, an operator their own.
+pub async fn revoke_token(app: &App, actor: &Actor, id: i64) -> Result<(), AppError> {
+    let whose = if actor.is_admin { None } else { actor.user_id };
+    if !actor.is_admin && whose.is_none() {
+        return Err(AppError::Forbidden);
+    }
+    let mut tx = app.store.begin().await?;
+    if !users::revoke_token(&mut tx, actor.shop_id, whose, id, app.now()).await? {
+        return Err(AppError::NotFound("有効なAPIトークン"));
+    }
+    Ok(tx.commit().await?)
 }
 
 #[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -236,7 +406,8 @@ pub async fn add_user_to_shop(app: &App, shop_id: i64, u: &NewUser) -> Result<i6
         Some(r) if e.is_empty() => r,
         _ => return Err(e.into()),
     };
-    let hash = hash_password(&u.password)?;
+    let password = u.password.clone();
+    let hash = hashing(move || hash_password(&password)).await??;
     let mut tx = app.store.begin().await?;
     let id = match users::create(
         &mut tx,
@@ -336,7 +507,12 @@ pub async fn update_user(
     };
     users::update(&mut tx, user.id, name, role, c.disabled).await?;
     if !c.password.is_empty() {
-        users::set_password(&mut tx, user.id, &hash_password(&c.password)?).await?;
+        let password = c.password.clone();
+        let hash = hashing(move || hash_password(&password)).await??;
+        users::set_password(&mut tx, user.id, &hash).await?;
+        // A new password ends every way in that the old one opened: the user's sessions
+        // (the admin's own too, when it is theirs) and API tokens.
+        users::end_access(&mut tx, user.id, None, app.now()).await?;
     }
     let updated = users::by_login(tx.conn(), login.trim())
         .await?
@@ -354,12 +530,14 @@ pub async fn set_password(app: &App, login: &str, password: &str) -> Result<(), 
         )
         .into());
     }
-    let hash = hash_password(password)?;
+    let owned = password.to_owned();
+    let hash = hashing(move || hash_password(&owned)).await??;
     let mut tx = app.store.begin().await?;
     let user = users::by_login(tx.conn(), login)
         .await?
         .ok_or(AppError::NotFound("ユーザー"))?;
     users::set_password(&mut tx, user.id, &hash).await?;
+    users::end_access(&mut tx, user.id, None, app.now()).await?;
     Ok(tx.commit().await?)
 }
 

@@ -24,6 +24,12 @@ pub enum AppError {
     Unauthenticated,
     #[error("この操作の権限がありません")]
     Forbidden,
+    /// Too many failed attempts lately: try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyAttempts {
+        retry_after_secs: u64,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The gateway was called but its outcome could not be recorded: something may have
@@ -55,6 +61,7 @@ impl AppError {
             AppError::Conflict { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::Forbidden => "forbidden",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
             AppError::Unrecorded { .. } => "outcome_not_recorded",
             AppError::Store(_) | AppError::Internal(_) => "internal",
         }

@@ -314,7 +314,7 @@ async fn main() -> anyhow::Result<()> {
             let user = juchu_store::users::by_login(&mut *app.store.read().await?, &login)
                 .await?
                 .with_context(|| format!("no user {login}"))?;
-            let token = juchu_app::access::create_token_for(&app, user.id, &name)
+            let token = juchu_app::access::create_token_for(&app, user.id, &name, None)
                 .await
                 .map_err(app_err)?;
             println!("{token}");
@@ -437,10 +437,14 @@ async fn serve(
         app.clone(),
         std::time::Duration::from_secs(pay.pending_timeout_mins.max(1) * 60),
     ));
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving")?;
+    // With the peer's address: sign-ins are throttled per address.
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
     app.store.close().await;
     Ok(())
 }

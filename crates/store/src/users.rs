@@ -1,9 +1,10 @@
 //! Admin users, their login sessions (UI) and API tokens. Secrets are stored only as hashes.
 
 use jiff::Timestamp;
-use juchu_domain::time::to_db;
+use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
 
+use crate::db::corrupt;
 use crate::{StoreError, Tx};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -220,22 +221,185 @@ pub async fn create_token(
     name: &str,
     token_hash: &str,
     now: Timestamp,
+    expires_at: Option<Timestamp>,
 ) -> Result<i64, StoreError> {
     Ok(sqlx::query_scalar(
-        "INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
     .bind(user_id)
     .bind(name.to_owned())
     .bind(token_hash.to_owned())
     .bind(to_db(now))
+    .bind(expires_at.map(to_db))
     .fetch_one(tx.conn())
     .await?)
+}
+
+/// An API token as its owner and the shop's admins see it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    /// The owner's login.
+    pub login: String,
+    pub name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The API tokens of a shop's users (of one user when `user_id` is given), newest first.
+pub async fn tokens(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    user_id: Option<i64>,
+) -> Result<Vec<TokenInfo>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        login: String,
+        name: String,
+        created_at: String,
+        expires_at: Option<String>,
+        revoked_at: Option<String>,
+    }
+    // Every user's, or one user's.
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT t.id, u.login, t.name, t.created_at, t.expires_at, t.revoked_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE u.shop_id = $1 AND ($2 = 0 OR u.id = $3) ORDER BY t.id DESC",
+    )
+    .bind(shop_id)
+    .bind(i64::from(user_id.is_some()))
+    .bind(user_id.unwrap_or(-1))
+    .fetch_all(conn)
+    .await?;
+    let ts = |s: &str| from_db(s).map_err(|e| corrupt(format!("instant {s}: {e}")));
+    rows.into_iter()
+        .map(|r| {
+            Ok(TokenInfo {
+                id: r.id,
+                login: r.login,
+                name: r.name,
+                created_at: ts(&r.created_at)?,
+                expires_at: r.expires_at.as_deref().map(ts).transpose()?,
+                revoked_at: r.revoked_at.as_deref().map(ts).transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// Revoke the token `id` of the shop (of the user `user_id` when given); `false` when there
+/// is no such live token.
+pub async fn revoke_token(
+    tx: &mut Tx,
+    shop_id: i64,
+    user_id: Option<i64>,
+    id: i64,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let n = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
+         AND user_id IN (SELECT id FROM users WHERE shop_id = $3 AND ($4 = 0 OR id = $5))",
+    )
+    .bind(to_db(now))
+    .bind(id)
+    .bind(shop_id)
+    .bind(i64::from(user_id.is_some()))
+    .bind(user_id.unwrap_or(-1))
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+/// End a user's sessions (but `keep`, the session of the one acting) and revoke their API
+/// tokens: what a new password does. The number of each ended.
+pub async fn end_access(
+    tx: &mut Tx,
+    user_id: i64,
+    keep: Option<&str>,
+    now: Timestamp,
+) -> Result<(u64, u64), StoreError> {
+    let sessions = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user_id)
+        .bind(keep.unwrap_or("").to_owned())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+    let tokens = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(to_db(now))
+    .bind(user_id)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok((sessions, tokens))
+}
+
+/// Keep a failed sign-in.
+pub async fn record_login_failure(
+    tx: &mut Tx,
+    login: &str,
+    address: &str,
+    at: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO login_failures (login, address, at) VALUES ($1, $2, $3)")
+        .bind(login.to_owned())
+        .bind(address.to_owned())
+        .bind(to_db(at))
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// When the failures since `since` of `login` and of `address` were, newest first (at most
+/// `limit` each).
+pub async fn login_failures(
+    conn: &mut AnyConnection,
+    login: &str,
+    address: &str,
+    since: Timestamp,
+    limit: i64,
+) -> Result<(Vec<Timestamp>, Vec<Timestamp>), StoreError> {
+    let mut out = vec![];
+    for (col, v) in [("login", login), ("address", address)] {
+        let rows: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT at FROM login_failures WHERE {col} = $1 AND at > $2 ORDER BY at DESC LIMIT $3"
+        ))
+        .bind(v.to_owned())
+        .bind(to_db(since))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+        out.push(
+            rows.iter()
+                .map(|s| from_db(s).map_err(|e| corrupt(format!("instant {s}: {e}"))))
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    let address = out.pop().unwrap_or_default();
+    let login = out.pop().unwrap_or_default();
+    Ok((login, address))
+}
+
+/// A sign-in went through: the login's failures no longer count.
+pub async fn clear_login_failures(tx: &mut Tx, login: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM login_failures WHERE login = $1")
+        .bind(login.to_owned())
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 /// The user behind a live API token, and the token's name.
 pub async fn by_token(
     conn: &mut AnyConnection,
     token_hash: &str,
+    now: Timestamp,
 ) -> Result<Option<(User, String)>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Rec {
@@ -245,9 +409,11 @@ pub async fn by_token(
     }
     let r: Option<Rec> = sqlx::query_as(&format!(
         "SELECT {USER_COLS}, t.name AS token_name FROM api_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0"
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0 \
+         AND (t.expires_at IS NULL OR t.expires_at > $2)"
     ))
     .bind(token_hash.to_owned())
+    .bind(to_db(now))
     .fetch_optional(conn)
     .await?;
     r.map(|r| Ok((User::try_from(r.user)?, r.token_name)))

@@ -44,7 +44,7 @@ fn stats(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
 /// More orders like the demo's: copies of them as guest orders, taken in as imports (no
 /// stock or points moved), so every search has many more rows to look through.
 async fn grow(app: &App, orders: usize) {
-    let session = juchu_app::access::login(app, demo::ADMIN_LOGIN, demo::DEMO_PASSWORD)
+    let session = juchu_app::access::login(app, demo::ADMIN_LOGIN, demo::DEMO_PASSWORD, "bench")
         .await
         .expect("login");
     let (actor, _) = juchu_app::access::session(app, &session.token)
@@ -86,7 +86,7 @@ async fn run(orders: usize) {
         grow(&app, orders).await;
     }
     eprintln!("seeded {orders} orders in {:.1?}", seeded.elapsed());
-    let session = juchu_app::access::login(&app, demo::ADMIN_LOGIN, demo::DEMO_PASSWORD)
+    let session = juchu_app::access::login(&app, demo::ADMIN_LOGIN, demo::DEMO_PASSWORD, "bench")
         .await
         .expect("login");
     let router = juchu_web::router(

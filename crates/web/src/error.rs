@@ -48,6 +48,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         }
         AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
         AppError::Forbidden => StatusCode::FORBIDDEN,
+        AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Store(_) | AppError::Internal(_) | AppError::Unrecorded { .. } => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
@@ -98,12 +99,21 @@ impl IntoResponse for ApiError {
                 current_version: None,
             },
         };
+        let mut retry_after = None;
         match e {
             AppError::Invalid(i) => b.error.fields = i.0,
             AppError::Stale { current } => b.error.current_version = Some(current),
+            AppError::TooManyAttempts {
+                retry_after_secs, ..
+            } => retry_after = Some(retry_after_secs),
             _ => {}
         }
         let mut r = (status, Json(b)).into_response();
+        if let Some(secs) = retry_after
+            && let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

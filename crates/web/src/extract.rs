@@ -57,6 +57,25 @@ pub fn json_error(e: &serde_json::Error) -> Response {
     body(status, code, e.to_string(), vec![])
 }
 
+/// The client's IP address, as the connection shows it (`serve` runs with connect info;
+/// `unknown` without it). Proxies' headers are not believed: behind a load balancer every
+/// client shares its address, and throttling per address then throttles the balancer.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".to_owned()),
+        ))
+    }
+}
+
 /// Query string with repeatable keys (`status=new&status=paid`).
 pub struct Query<T>(pub T);
 

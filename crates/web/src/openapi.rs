@@ -21,7 +21,7 @@ impl Modify for Bearer {
     info(title = "juchu API", description = "受注・決済管理 API. Amounts are integer yen; instants are UTC (RFC 3339); business dates are Japan dates."),
     modifiers(&Bearer),
     paths(
-        api::access::issue_token, api::access::me, api::access::list_users, api::access::add_user,
+        api::access::issue_token, api::access::tokens, api::access::revoke_token, api::access::me, api::access::list_users, api::access::add_user,
         api::orders::search, api::orders::create, api::orders::get, api::orders::edit, api::orders::delete,
         api::orders::change_status, api::orders::change_status_many, api::orders::move_to_list,
         api::orders::history, api::orders::csv,

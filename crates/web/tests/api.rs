@@ -537,9 +537,10 @@ async fn shops_are_isolated(t: TestApp) {
     )
     .await
     .unwrap();
-    let tok = juchu_app::access::issue_token(&t.app, "other-admin", "other-password", "t")
-        .await
-        .unwrap();
+    let tok =
+        juchu_app::access::issue_token(&t.app, "other-admin", "other-password", "t", None, "test")
+            .await
+            .unwrap();
     let (st, v) = send(
         t.client
             .get(format!("{}/api/v1/orders?list=all", t.base))

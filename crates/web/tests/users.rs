@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use support::{OPERATOR, TestApp};
 
 async fn admins_manage_users(t: TestApp) {
-    let s = access::login(&t.app, support::ADMIN, support::PASSWORD)
+    let s = access::login(&t.app, support::ADMIN, support::PASSWORD, "test")
         .await
         .unwrap();
     let (admin, _) = access::session(&t.app, &s.token).await.unwrap();
@@ -75,7 +75,7 @@ async fn admins_manage_users(t: TestApp) {
         .await
         .unwrap();
     assert!(
-        access::login(&t.app, OPERATOR, "new-password-123")
+        access::login(&t.app, OPERATOR, "new-password-123", "test")
             .await
             .is_ok()
     );
@@ -93,4 +93,195 @@ async fn admins_manage_users(t: TestApp) {
     assert!(matches!(e, AppError::NotFound(_)));
 }
 
-both_backends!(admins_manage_users);
+async fn token_request(
+    t: &TestApp,
+    login: &str,
+    password: &str,
+) -> (StatusCode, serde_json::Value, Option<String>) {
+    let r = t
+        .client
+        .post(format!("{}/api/v1/auth/token", t.base))
+        .json(&serde_json::json!({"login": login, "password": password, "name": "t"}))
+        .send()
+        .await
+        .unwrap();
+    let st = r.status();
+    let retry = r
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (st, r.json().await.unwrap_or_default(), retry)
+}
+
+/// Wrong passwords are throttled per login (5 in 15 minutes) and per address (20), with the
+/// wait said plainly and in `Retry-After`; the lock holds even for the right password, lifts
+/// when the failures age out, and every failure is kept.
+async fn sign_ins_are_throttled(t: TestApp) {
+    for _ in 0..access::FAILURES_PER_LOGIN {
+        let (st, _, _) = token_request(&t, OPERATOR, "wrong-password").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, v, retry) = token_request(&t, OPERATOR, support::PASSWORD).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "too_many_attempts");
+    let m = v["error"]["message"].as_str().unwrap();
+    assert!(m.contains("ロック") && m.contains("15分後"), "{m}");
+    assert_eq!(retry.as_deref(), Some("900"));
+    // Another login from the same place still signs in.
+    let (st, _, _) = token_request(&t, support::ADMIN, support::PASSWORD).await;
+    assert_eq!(st, StatusCode::CREATED);
+    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_failures")
+        .fetch_one(t.app.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(failures, access::FAILURES_PER_LOGIN as i64);
+    // 15 minutes on, the failures no longer count.
+    t.set_now("2024-08-19T01:16:00Z");
+    let (st, _, _) = token_request(&t, OPERATOR, support::PASSWORD).await;
+    assert_eq!(st, StatusCode::CREATED);
+    // One address trying many logins.
+    for i in 0..access::FAILURES_PER_ADDRESS {
+        let (st, _, _) = token_request(&t, &format!("guess{i}"), "wrong-password").await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+    let (st, v, _) = token_request(&t, support::ADMIN, support::PASSWORD).await;
+    assert_eq!(st, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("接続元"),
+        "{v}"
+    );
+}
+
+/// A new password ends the user's sessions and API tokens; tokens are listed (never the
+/// token itself) and revoked at once; a token may expire.
+async fn sessions_and_tokens_end_when_they_should(t: TestApp) {
+    let bearer = |token: &str| {
+        t.client
+            .get(format!("{}/api/v1/me", t.base))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    let s = access::login(&t.app, OPERATOR, support::PASSWORD, "test")
+        .await
+        .unwrap();
+    assert!(access::session(&t.app, &s.token).await.is_ok());
+    assert_eq!(
+        bearer(&t.operator_token).await.unwrap().status(),
+        StatusCode::OK
+    );
+    // Tokens: the admin sees every user's, the operator their own.
+    let (st, all) = t.get("/api/v1/auth/tokens").await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(all.as_array().unwrap().len() >= 2, "{all}");
+    assert!(
+        !all.to_string().contains("juchu_"),
+        "never the token itself: {all}"
+    );
+    let (_, own) = support::send(
+        t.client
+            .get(format!("{}/api/v1/auth/tokens", t.base))
+            .bearer_auth(&t.operator_token),
+    )
+    .await;
+    assert!(
+        own.as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["login"] == OPERATOR),
+        "{own}"
+    );
+    // A token with a life of one day.
+    let (st, v) = t
+        .post(
+            "/api/v1/auth/token",
+            serde_json::json!({"login": OPERATOR, "password": support::PASSWORD, "name": "1日", "expires_in_days": 1}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{v}");
+    let short = v["token"].as_str().unwrap().to_owned();
+    let (st, _) = t
+        .post(
+            "/api/v1/auth/token",
+            serde_json::json!({"login": OPERATOR, "password": support::PASSWORD, "name": "x", "expires_in_days": 0}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bearer(&short).await.unwrap().status(), StatusCode::OK);
+    // Revoked by an admin: refused at once; twice is 404.
+    let (_, all) = t.get("/api/v1/auth/tokens").await;
+    let id = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "1日")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let (st, _) = support::send(t.req(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/auth/tokens/{id}"),
+    ))
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(
+        bearer(&short).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (st, _) = support::send(t.req(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/auth/tokens/{id}"),
+    ))
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    // Expired after its day.
+    let (_, v) = t
+        .post(
+            "/api/v1/auth/token",
+            serde_json::json!({"login": OPERATOR, "password": support::PASSWORD, "name": "1日b", "expires_in_days": 1}),
+        )
+        .await;
+    let day = v["token"].as_str().unwrap().to_owned();
+    t.set_now("2024-08-20T02:00:00Z");
+    assert_eq!(
+        bearer(&day).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // An admin sets a new password: the operator's session and tokens end.
+    let s = access::login(&t.app, OPERATOR, support::PASSWORD, "test")
+        .await
+        .unwrap();
+    let (admin, _) = {
+        let a = access::login(&t.app, support::ADMIN, support::PASSWORD, "test")
+            .await
+            .unwrap();
+        access::session(&t.app, &a.token).await.unwrap()
+    };
+    let change = UserChange {
+        name: "受注 花子".into(),
+        role: "operator".into(),
+        disabled: false,
+        password: "another-password-1".into(),
+    };
+    access::update_user(&t.app, &admin, OPERATOR, &change)
+        .await
+        .unwrap();
+    assert!(matches!(
+        access::session(&t.app, &s.token).await,
+        Err(AppError::Unauthenticated)
+    ));
+    assert_eq!(
+        bearer(&t.operator_token).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        access::login(&t.app, OPERATOR, "another-password-1", "test")
+            .await
+            .is_ok()
+    );
+}
+
+both_backends!(
+    admins_manage_users,
+    sign_ins_are_throttled,
+    sessions_and_tokens_end_when_they_should
+);

@@ -19,6 +19,11 @@ use crate::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/token", post(access::issue_token))
+        .route("/auth/tokens", get(access::tokens))
+        .route(
+            "/auth/tokens/{id}",
+            axum::routing::delete(access::revoke_token),
+        )
         .route("/me", get(access::me))
         .route("/users", get(access::list_users).post(access::add_user))
         .route("/orders", get(orders::search).post(orders::create))

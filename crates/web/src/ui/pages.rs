@@ -96,6 +96,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(s): State<AppState>,
+    crate::extract::ClientAddr(from): crate::extract::ClientAddr,
     jar: CookieJar,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -109,7 +110,7 @@ pub async fn login(
             &f.login,
         );
     }
-    match access::login(&s.app, f.login.trim(), &f.password).await {
+    match access::login(&s.app, f.login.trim(), &f.password, &from).await {
         Ok(sess) => {
             let jar = jar
                 .remove(cookie(&s, LOGIN_CSRF_COOKIE, String::new()))
@@ -123,6 +124,11 @@ pub async fn login(
             Some("ログインIDまたはパスワードが正しくありません"),
             &f.login,
         ),
+        Err(e @ AppError::TooManyAttempts { .. }) => {
+            let mut r = login_page(&s, jar, f.next.as_deref(), Some(&e.to_string()), &f.login);
+            *r.status_mut() = axum::http::StatusCode::TOO_MANY_REQUESTS;
+            r
+        }
         Err(e) => error_page(&s, &e),
     }
 }

@@ -210,7 +210,11 @@ impl TestApp {
         )
         .merge(sandbox.router());
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
