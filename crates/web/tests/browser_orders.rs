@@ -368,6 +368,23 @@ async fn an_order_from_entry_to_completion() {
     fill(&c, "#password", "short").await;
     submit(&c, "#edit-user button").await;
     assert!(text(&c, "[data-field=password]").await.contains("文字以上"));
+    // The operator's API token, revoked here: it stops working at once.
+    assert!(text(&c, "#tokens tbody").await.contains("有効"));
+    c.execute("window.confirm = () => true; return null;", vec![])
+        .await
+        .unwrap();
+    submit(&c, "#tokens button").await;
+    assert!(text(&c, "#done").await.contains("無効にしました"));
+    assert!(text(&c, "#tokens tbody").await.contains("無効（"));
+    assert!(c.find(Locator::Css("#tokens button")).await.is_err());
+    shot(&c, "orders-user-tokens").await;
+    let (st, _) = support::send(
+        t.client
+            .get(format!("{}/api/v1/me", t.base))
+            .bearer_auth(&t.operator_token),
+    )
+    .await;
+    assert_eq!(st, reqwest::StatusCode::UNAUTHORIZED);
     check(&c, "#disabled").await;
     submit(&c, "#edit-user button").await;
     assert!(text(&c, ".flash").await.contains("利用停止"));

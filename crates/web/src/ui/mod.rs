@@ -240,6 +240,10 @@ pub fn routes() -> Router<AppState> {
             "/settings/users/{login}",
             get(users::edit).post(users::save),
         )
+        .route(
+            "/settings/users/{login}/tokens/{id}/revoke",
+            post(users::revoke_token),
+        )
         .route("/settings/payments", post(pages::payment_settings))
         .route("/settings/shop", post(pages::shop_mail))
         .route("/settings/csv", get(csv::page).post(csv::save))

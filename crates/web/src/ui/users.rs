@@ -1,4 +1,5 @@
-//! 管理者の編集 (admins only): a user's name, role, 利用停止 and a new password.
+//! 管理者の編集 (admins only): a user's name, role, 利用停止 and a new password, and the
+//! user's API tokens (each revoked at once with 無効にする).
 
 use std::collections::BTreeMap;
 
@@ -10,30 +11,60 @@ use juchu_app::access::{self, UserChange};
 use minijinja::context;
 use serde::Deserialize;
 
+use juchu_domain::time::format_jst_minute;
+
 use super::pages::{base, csrf_refusal, page_ctx, unprocessable};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 
-fn page(
+async fn page(
     s: &AppState,
     sess: &Session,
     login: &str,
     c: &UserChange,
     errors: BTreeMap<String, String>,
+    done: Option<&str>,
 ) -> Response {
+    let tokens = match access::tokens_of(&s.app, &sess.actor, login).await {
+        Ok(t) => t,
+        Err(e) => return error_page(s, &e),
+    };
+    let now = s.app.now();
+    let tokens: Vec<_> = tokens
+        .iter()
+        .map(|t| {
+            let live = t.revoked_at.is_none() && t.expires_at.is_none_or(|e| e > now);
+            context! {
+                id => t.id, name => t.name.clone(),
+                created => format_jst_minute(t.created_at),
+                expires => t.expires_at.map(format_jst_minute).unwrap_or_else(|| "なし".to_owned()),
+                state => match (t.revoked_at, live) {
+                    (Some(r), _) => format!("無効（{}）", format_jst_minute(r)),
+                    (None, false) => "期限切れ".to_owned(),
+                    (None, true) => "有効".to_owned(),
+                },
+                live => live,
+            }
+        })
+        .collect();
     s.ui.render(
         "user.html",
         page_ctx(
             base(sess, "settings"),
             context! {
                 login => login, name => c.name.clone(), role => c.role.clone(), disabled => c.disabled,
-                errors => errors,
+                errors => errors, tokens => tokens, done => done,
             },
         ),
     )
 }
 
-pub async fn edit(State(s): State<AppState>, sess: Session, Path(login): Path<String>) -> Response {
+pub async fn edit(
+    State(s): State<AppState>,
+    sess: Session,
+    Path(login): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<Done>,
+) -> Response {
     let users = match access::list_users(&s.app, &sess.actor).await {
         Ok(u) => u,
         Err(e) => return error_page(&s, &e),
@@ -46,9 +77,51 @@ pub async fn edit(State(s): State<AppState>, sess: Session, Path(login): Path<St
                 disabled: u.disabled,
                 password: String::new(),
             };
-            page(&s, &sess, &login, &c, BTreeMap::new())
+            page(&s, &sess, &login, &c, BTreeMap::new(), q.done.as_deref()).await
         }
         None => error_page(&s, &AppError::NotFound("ユーザー")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+}
+
+/// 無効にする: one API token of the user, at once.
+pub async fn revoke_token(
+    State(s): State<AppState>,
+    sess: Session,
+    Path((login, id)): Path<(String, i64)>,
+    Form(f): Form<RevokeForm>,
+) -> Response {
+    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
+        return r;
+    }
+    // Only a token of this user: the page it was pressed on.
+    let owned = match access::tokens_of(&s.app, &sess.actor, &login).await {
+        Ok(t) => t.into_iter().find(|t| t.id == id),
+        Err(e) => return error_page(&s, &e),
+    };
+    let Some(t) = owned else {
+        return error_page(&s, &AppError::NotFound("APIトークン"));
+    };
+    match access::revoke_token(&s.app, &sess.actor, id).await {
+        Ok(()) => {
+            let msg = format!("APIトークン「{}」を無効にしました", t.name);
+            Redirect::to(&format!(
+                "/admin/settings/users/{}?done={}",
+                url_escape(&login),
+                url_escape(&msg)
+            ))
+            .into_response()
+        }
+        Err(e) => error_page(&s, &e),
     }
 }
 
@@ -98,7 +171,7 @@ pub async fn save(
                 password: String::new(),
                 ..c
             };
-            unprocessable(page(&s, &sess, &login, &shown, errors))
+            unprocessable(page(&s, &sess, &login, &shown, errors, None).await)
         }
         Err(e) => error_page(&s, &e),
     }
