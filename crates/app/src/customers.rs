@@ -41,13 +41,14 @@ pub async fn search(
     page: i64,
     per_page: i64,
 ) -> Result<(i64, Vec<Customer>), AppError> {
+    juchu_domain::search::check_search_text("q", q).map_err(|f| juchu_domain::Invalid(vec![f]))?;
     let (page, per_page) = (page.max(1), per_page.clamp(1, 1000));
     Ok(customers::search(
         &mut *app.store.read().await?,
         actor.shop_id,
         q,
         per_page,
-        (page - 1) * per_page,
+        juchu_domain::search::page_offset(page, per_page),
     )
     .await?)
 }

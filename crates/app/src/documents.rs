@@ -74,7 +74,7 @@ fn plain(e: &mut Invalid, field: &str, s: &str, max: usize, multiline: bool) -> 
         e.push(FieldError::new(
             field,
             "control_character",
-            "使用できない文字が含まれています",
+            "制御文字（NULなど）は入力できません",
         ));
     }
     v

@@ -181,7 +181,7 @@ pub(crate) fn text(errs: &mut Invalid, field: &str, s: &str, required: bool, max
         errs.push(FieldError::new(
             field,
             "control_character",
-            "使用できない文字が含まれています",
+            "制御文字（NULなど）は入力できません",
         ));
     }
     v

@@ -171,9 +171,41 @@ fn range_check<T: PartialOrd>(e: &mut Invalid, field: &str, from: &Option<T>, to
     }
 }
 
+/// The longest search word any list takes: a name, kana, e-mail, phone or id is far
+/// shorter, and a pattern of tens of kilobytes is refused by SQLite's LIKE.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// A search word within [`MAX_SEARCH_CHARS`], or the field's error.
+pub fn check_search_text(field: &str, v: &str) -> Result<(), FieldError> {
+    if v.chars().count() > MAX_SEARCH_CHARS {
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("検索語は{MAX_SEARCH_CHARS}文字以内で入力してください"),
+        ));
+    }
+    Ok(())
+}
+
 impl SearchInput {
     pub fn validate(&self) -> Result<OrderSearch, Invalid> {
         let mut e = Invalid::default();
+        for (f, v) in [
+            ("name", &self.name),
+            ("kana", &self.kana),
+            ("email", &self.email),
+            ("tel", &self.tel),
+            ("gateway_ref", &self.gateway_ref),
+        ] {
+            if let Some(v) = v
+                && let Err(x) = check_search_text(f, v)
+            {
+                e.push(x);
+            }
+        }
+        if !e.is_empty() {
+            return Err(e);
+        }
         let int = |e: &mut Invalid, f: &str, v: &Option<String>, min: i64| -> Option<i64> {
             let s = present(v)?;
             let n = e.take(parse_int(f, s))?;
@@ -208,7 +240,9 @@ impl SearchInput {
             amount_max: int(&mut e, "amount_max", &self.amount_max, 0),
             gateway_ref: present(&self.gateway_ref).map(normalize_ascii),
             customer_id: int(&mut e, "customer_id", &self.customer_id, 1),
-            page: int(&mut e, "page", &self.page, 1).unwrap_or(1),
+            page: int(&mut e, "page", &self.page, 1)
+                .unwrap_or(1)
+                .min(MAX_PAGE),
             per_page: int(&mut e, "per_page", &self.per_page, 1).unwrap_or(DEFAULT_PER_PAGE),
             ..OrderSearch::default()
         };
@@ -303,6 +337,16 @@ impl SearchInput {
         range_check(&mut e, "amount_max", &s.amount_min, &s.amount_max);
         e.into_result(s)
     }
+}
+
+/// The last page any list goes to: a page number from a URL is held to it, so the offset it
+/// makes stays far inside what both databases take (PostgreSQL refuses a negative OFFSET;
+/// a product that wraps would).
+pub const MAX_PAGE: i64 = 1_000_000;
+
+/// Rows to skip for `page` (1-based) of `per_page` rows, whatever numbers came in.
+pub fn page_offset(page: i64, per_page: i64) -> i64 {
+    (page.clamp(1, MAX_PAGE) - 1).saturating_mul(per_page.max(0))
 }
 
 #[cfg(test)]

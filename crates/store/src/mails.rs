@@ -201,7 +201,7 @@ pub async fn search(
     q.push(" ORDER BY m.id DESC LIMIT ")
         .bind(per_page)
         .push(" OFFSET ")
-        .bind((page - 1).max(0) * per_page);
+        .bind(juchu_domain::search::page_offset(page, per_page));
     let (text, args) = q.parts();
     let rows = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
     Ok((total, rows))

@@ -815,7 +815,7 @@ pub async fn search(
     q.push(order_by(s.sort));
     q.push(" LIMIT ").bind(s.per_page);
     q.push(" OFFSET ")
-        .bind((s.page - 1).saturating_mul(s.per_page));
+        .bind(juchu_domain::search::page_offset(s.page, s.per_page));
     let (text, args) = q.parts();
     let rows: Vec<SummaryRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
     let list_ = rows

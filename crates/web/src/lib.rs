@@ -4,6 +4,7 @@
 mod api;
 mod error;
 mod extract;
+mod guard;
 mod metrics;
 mod notify;
 mod openapi;
@@ -58,9 +59,27 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         .route("/notify/{shop}/paygent", axum::routing::post(notify::paygent))
         .route("/notify/{shop}/gmo", axum::routing::post(notify::gmo))
         .route("/notify/{shop}/paidy", axum::routing::post(notify::paidy))
-        .nest("/api/v1", api::routes())
-        .nest("/admin", ui::routes())
-        .nest("/store/{shop}", store::routes())
+        .nest(
+            "/api/v1",
+            api::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                guard::api,
+            )),
+        )
+        .nest(
+            "/admin",
+            ui::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                guard::pages,
+            )),
+        )
+        .nest(
+            "/store/{shop}",
+            store::routes().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                guard::pages,
+            )),
+        )
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -163,11 +163,24 @@ pub struct Swept {
 
 /// Remove 決済処理中 orders older than `timeout` (the buyer left): the job `serve` runs.
 /// Several processes may run it at once: each order is removed once.
+/// The longest a 決済処理中 order may be left before the sweep (a year).
+pub const MAX_PENDING_MINUTES: u64 = 525_600;
+
 pub async fn sweep(app: &App, timeout: std::time::Duration) -> Result<Vec<Swept>, AppError> {
-    let before =
-        app.now() - SignedDuration::try_from(timeout).unwrap_or(SignedDuration::from_hours(1));
-    let found = checkouts::abandoned_orders(&mut *app.store.read().await?, before, 500).await?;
     let minutes = timeout.as_secs() / 60;
+    if !(1..=MAX_PENDING_MINUTES).contains(&minutes) {
+        return Err(AppError::Invalid(juchu_domain::Invalid::one(
+            "older_than_minutes",
+            "out_of_range",
+            format!("経過時間は1〜{MAX_PENDING_MINUTES}分で指定してください"),
+        )));
+    }
+    // In range, so neither the duration nor the instant can overflow.
+    let before = SignedDuration::try_from(timeout)
+        .ok()
+        .and_then(|d| app.now().checked_sub(d).ok())
+        .ok_or_else(|| AppError::Internal(format!("sweep timeout {timeout:?}")))?;
+    let found = checkouts::abandoned_orders(&mut *app.store.read().await?, before, 500).await?;
     let mut out = Vec::new();
     for (shop_id, number) in found {
         let reason = format!("お支払いが完了しないまま{minutes}分が過ぎたため");

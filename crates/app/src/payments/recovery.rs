@@ -123,7 +123,11 @@ pub struct Recovered {
 /// settled by asking the gateway; nothing is sent again. Several processes may run this at
 /// once: an operation is settled by whoever commits first.
 pub async fn recover(app: &App, grace: Duration) -> Result<Vec<Recovered>, AppError> {
-    let before = app.now() - SignedDuration::try_from(grace).unwrap_or(SignedDuration::ZERO);
+    // A grace too long to count back from now leaves no pending operation to take.
+    let before = SignedDuration::try_from(grace)
+        .ok()
+        .and_then(|g| app.now().checked_sub(g).ok())
+        .unwrap_or(Timestamp::MIN);
     let ops = store::to_recover(&mut *app.store.read().await?, before, 500).await?;
     let mut out = Vec::new();
     for op in ops {

@@ -140,7 +140,9 @@ pub async fn recover(
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SweepParams {
-    /// Remove 決済処理中 orders older than this (default 60, as `serve --pending-timeout-mins`).
+    /// Remove 決済処理中 orders older than this (1–525600, default 60, as `serve
+    /// --pending-timeout-mins`).
+    #[param(minimum = 1, maximum = 525600)]
     pub older_than_minutes: Option<u64>,
 }
 
@@ -158,9 +160,10 @@ pub async fn sweep_pending(
     if !a.is_admin {
         return Err(juchu_app::AppError::Forbidden.into());
     }
-    let mins = q.older_than_minutes.unwrap_or(60);
+    // Out-of-range minutes are refused by the sweep; saturating keeps them out of range.
+    let secs = q.older_than_minutes.unwrap_or(60).saturating_mul(60);
     Ok(axum::Json(
-        juchu_app::checkout::sweep(&s.app, std::time::Duration::from_secs(mins * 60)).await?,
+        juchu_app::checkout::sweep(&s.app, std::time::Duration::from_secs(secs)).await?,
     ))
 }
 
