@@ -48,12 +48,35 @@ impl Encoding {
     }
 }
 
+/// A cell a spreadsheet would run as a formula — it starts with `=`, `+`, `-` or `@`, or a
+/// tab or carriage return that may hide one — gets a leading `'`, as OWASP advises for CSV
+/// injection: Excel then shows the text (a name like `=HYPERLINK(…)`) instead of running it.
+/// A number keeps its sign: `-500` stays a number.
+pub fn neutralize(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell
+        .chars()
+        .next()
+        .is_some_and(|c| matches!(c, '=' | '+' | '-' | '@' | '\t' | '\r'));
+    if !risky || is_number(cell) {
+        return std::borrow::Cow::Borrowed(cell);
+    }
+    std::borrow::Cow::Owned(format!("'{cell}"))
+}
+
+/// `-500`, `+81901234`, `-0.5`: a signed number, which no spreadsheet runs.
+fn is_number(s: &str) -> bool {
+    let t = s.strip_prefix(['+', '-']).unwrap_or(s);
+    !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.chars().filter(|c| *c == '.').count() <= 1
+}
+
 fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     for r in rows {
-        w.write_record(r)
+        w.write_record(r.iter().map(|c| neutralize(c).into_owned()))
             .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
     }
     w.into_inner()
@@ -481,6 +504,25 @@ pub async fn shipping_csv_for(app: &App, actor: &Actor, number: i64) -> Result<B
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_get_a_quote_numbers_keep_their_sign() {
+        for (cell, out) in [
+            ("=1+1", "'=1+1"),
+            ("+cmd", "'+cmd"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("-500", "-500"),
+            ("+819012345678", "+819012345678"),
+            ("-0.5", "-0.5"),
+            ("山田", "山田"),
+            ("", ""),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(neutralize(cell), out, "{cell:?}");
+        }
+    }
 
     #[test]
     fn sjis_of_japanese_and_unmappable() {

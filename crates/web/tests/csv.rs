@@ -418,7 +418,50 @@ async fn shipping_csv_rows_for_cod_and_card(t: TestApp) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// CSV injection (OWASP): a name, company or remark a spreadsheet would run as a formula is
+/// written with a leading `'`, in the order CSV (Shift_JIS and UTF-8) and the B2 CSV; numbers
+/// keep their sign.
+async fn formulas_are_written_as_text(t: TestApp) {
+    set_shop_sender(&t).await;
+    let mut o = support::order_json();
+    o["customer"]["family_name"] = json!("=cmd|' /C calc'!A0");
+    o["customer"]["company"] = json!("@SUM(1+1)");
+    o["remarks"] = json!("=HYPERLINK(\"http://example.invalid\",\"詳細\")");
+    o["discount"] = json!(100);
+    t.import(o).await;
+    put_columns(
+        &t,
+        &t.token,
+        "orders",
+        json!({"columns": ["customer_family_name", "company", "remarks", "discount", "payment_total"]}),
+    )
+    .await;
+    let sjis = sjis_records(&download(&t, "/api/v1/orders/csv", "Shift_JIS").await);
+    let utf8 = download(&t, "/api/v1/orders/csv?encoding=utf8", "UTF-8").await;
+    let utf8 = records(
+        String::from_utf8(utf8)
+            .unwrap()
+            .strip_prefix('\u{FEFF}')
+            .unwrap(),
+    );
+    for rows in [&sjis, &utf8] {
+        assert_eq!(rows[1][0], "'=cmd|' /C calc'!A0");
+        assert_eq!(rows[1][1], "'@SUM(1+1)");
+        assert!(rows[1][2].starts_with("'=HYPERLINK("), "{rows:?}");
+        assert_eq!(rows[1][3], "100");
+    }
+    let b2 = sjis_records(&download(&t, "/api/v1/orders/shipping-csv", "Shift_JIS").await);
+    let row = &b2[1];
+    assert!(
+        row.iter()
+            .all(|c| !c.starts_with('=') && !c.starts_with('@')),
+        "{row:?}"
+    );
+    assert!(row.iter().any(|c| c.starts_with("'=cmd")), "{row:?}");
+}
+
 both_backends!(
+    formulas_are_written_as_text,
     column_settings_round_trip,
     bad_settings_refused_and_nothing_stored,
     export_follows_the_chosen_columns,

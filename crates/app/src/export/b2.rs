@@ -168,8 +168,9 @@ fn split_at_width(s: &str, max: usize) -> (String, String) {
     (head.to_owned(), s[end..].to_owned())
 }
 
+/// Text within `max` bytes, made safe for a spreadsheet first so the `'` it may gain counts.
 fn fit(s: &str, max: usize) -> String {
-    split_at_width(s.trim(), max).0
+    split_at_width(&super::neutralize(s.trim()), max).0
 }
 
 /// Lay an address over B2's fields: the street line, the building line, and what still does
@@ -177,11 +178,11 @@ fn fit(s: &str, max: usize) -> String {
 /// dropped unless all of them are full.
 fn spread(line: &str, building: &str, limits: &[usize]) -> Vec<String> {
     let mut out = Vec::with_capacity(limits.len());
-    let (l, rest) = split_at_width(line.trim(), limits[0]);
+    let (l, rest) = split_at_width(&super::neutralize(line.trim()), limits[0]);
     out.push(l);
     let mut pending = format!("{rest}{}", building.trim());
     for &max in &limits[1..] {
-        let (part, rest) = split_at_width(pending.trim(), max);
+        let (part, rest) = split_at_width(&super::neutralize(pending.trim()), max);
         out.push(part);
         pending = rest;
     }
