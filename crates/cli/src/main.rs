@@ -43,10 +43,15 @@ enum Cmd {
         /// Mark cookies Secure (set this when serving behind HTTPS).
         #[arg(long, env = "JUCHU_SECURE_COOKIES")]
         secure_cookies: bool,
-        /// Do not serve the gateway sandboxes (/gmo, /_sandbox …) on the same port; set this
-        /// when the connectors point at real gateways.
+        /// Do not serve the gateway sandboxes (/gmo, /paygent, /paidy) on the same port; set
+        /// this when the connectors point at real gateways.
         #[arg(long, env = "JUCHU_NO_SANDBOX")]
         no_sandbox: bool,
+        /// Also serve the sandboxes' control API (/_sandbox: the virtual clock, faults, a
+        /// buyer paying at the konbini) on this port, to callers on this machine only. Off by
+        /// default: it can mark an order paid.
+        #[arg(long, env = "JUCHU_SANDBOX_CONTROL", conflicts_with = "no_sandbox")]
+        sandbox_control: bool,
         #[command(flatten)]
         payments: PaymentArgs,
     },
@@ -244,8 +249,18 @@ async fn main() -> anyhow::Result<()> {
             no_demo,
             secure_cookies,
             no_sandbox,
+            sandbox_control,
             payments,
-        } => serve(db, &listen, no_demo, secure_cookies, no_sandbox, payments).await,
+        } => {
+            let sandbox = if no_sandbox {
+                Bundled::None
+            } else if sandbox_control {
+                Bundled::WithControl
+            } else {
+                Bundled::Gateways
+            };
+            serve(db, &listen, no_demo, secure_cookies, sandbox, payments).await
+        }
         Cmd::Sandbox { listen } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -255,8 +270,7 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "juchu sandbox is serving on http://{addr}  (GMO-PG: /gmo, control: /_sandbox)"
             );
-            axum::serve(listener, sb.router())
-                .with_graceful_shutdown(shutdown())
+            juchu_web::serve(listener, sb.router(), shutdown())
                 .await
                 .context("serving")?;
             Ok(())
@@ -323,14 +337,25 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Which of the bundled gateway sandboxes answer on juchu's own port.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bundled {
+    None,
+    /// The gateways only (the default).
+    Gateways,
+    /// The gateways and the control API (`--sandbox-control`, loopback only).
+    WithControl,
+}
+
 async fn serve(
     db: Db,
     listen: &str,
     no_demo: bool,
     secure_cookies: bool,
-    no_sandbox: bool,
+    sandbox: Bundled,
     pay: PaymentArgs,
 ) -> anyhow::Result<()> {
+    let no_sandbox = sandbox == Bundled::None;
     let app = open_with_key(&db).await?;
     let fresh_demo = !no_demo
         && juchu_app::demo::seed_if_empty(&app)
@@ -397,13 +422,25 @@ async fn serve(
                 )),
             );
         }
-        router = router.merge(sb.router());
+        router = router.merge(match sandbox {
+            Bundled::WithControl => sb.router(),
+            _ => sb.gateways(),
+        });
     }
     // Tests read this line to find the port.
     println!(
         "juchu is serving on http://{addr}/admin  (database: {})",
         redact(&db.database_url)
     );
+    match sandbox {
+        Bundled::WithControl => println!(
+            "sandbox control API: http://{addr}/_sandbox  (on: --sandbox-control; this machine only)"
+        ),
+        Bundled::Gateways => println!(
+            "gateway sandboxes: http://{addr}/gmo /paygent /paidy  (control API off; --sandbox-control turns it on)"
+        ),
+        Bundled::None => {}
+    }
     if !no_demo {
         println!(
             "demo login: {} / {}  (operator: {} / {})",
@@ -437,14 +474,9 @@ async fn serve(
         app.clone(),
         std::time::Duration::from_secs(pay.pending_timeout_mins.max(1) * 60),
     ));
-    // With the peer's address: sign-ins are throttled per address.
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown())
-    .await
-    .context("serving")?;
+    juchu_web::serve(listener, router, shutdown())
+        .await
+        .context("serving")?;
     app.store.close().await;
     Ok(())
 }

@@ -37,6 +37,24 @@ pub fn routes() -> Router<Sandbox> {
         .route("/paidy/{id}/close", post(paidy_close))
 }
 
+/// The control API moves money in the simulation (a konbini order paid, a clock a year on):
+/// only a caller on this machine may use it. A server that does not say who is calling (no
+/// connect info) is the caller's own test harness.
+pub async fn loopback_only(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    match peer {
+        Some(ip) if !ip.is_loopback() => (
+            StatusCode::FORBIDDEN,
+            "the sandbox control API answers only on this machine (loopback)",
+        )
+            .into_response(),
+        _ => next.run(req).await,
+    }
+}
+
 fn bad(msg: impl Into<String>) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,

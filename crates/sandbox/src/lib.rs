@@ -131,7 +131,20 @@ impl Sandbox {
     }
 
     /// All the sandbox's routes: `/gmo/...`, `/_sandbox/...`.
+    /// The gateways and the control API (`/_sandbox`: the clock, faults, the buyer paying …),
+    /// which answers only callers on this machine.
     pub fn router(&self) -> Router {
+        self.gateways().merge(
+            Router::new()
+                .nest("/_sandbox", control::routes())
+                .layer(axum::middleware::from_fn(control::loopback_only))
+                .with_state(self.clone()),
+        )
+    }
+
+    /// The gateways alone: what connectors talk to. A shop's port serves these by default;
+    /// the control API, which can mark an order paid, only when asked.
+    pub fn gateways(&self) -> Router {
         // Deadlines pass on their own: a ticker expires unpaid requests and notifies the
         // shop. Without a runtime (no server) there is nothing to tick for.
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -148,7 +161,6 @@ impl Sandbox {
             .nest("/gmo", gmo::routes())
             .nest("/paidy", paidy::routes())
             .nest("/paygent", paygent::routes())
-            .nest("/_sandbox", control::routes())
             .with_state(self.clone())
     }
 }

@@ -8,6 +8,7 @@ mod guard;
 mod metrics;
 mod notify;
 mod openapi;
+mod serve;
 mod store;
 mod ui;
 
@@ -22,9 +23,41 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use serve::{HEADER_READ_TIMEOUT, serve};
 
 /// Largest request body accepted (an order with 500 lines fits many times over).
 pub const MAX_BODY: usize = 2 * 1024 * 1024;
+
+/// How long a request body may take to arrive.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Headers every answer carries: no page of juchu is framed by another site (clickjacking),
+/// no answer is read as another type than it says, and none is kept by a browser or proxy
+/// cache (they carry buyers' names and addresses). A handler that chose its own
+/// Cache-Control (a download) keeps it.
+async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = r.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -82,6 +115,11 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        // A declared body over the limit is refused before any of it is read; one that
+        // trickles in is given up on.
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
+        .layer(axum::middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(
             TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -712,7 +712,82 @@ async fn input_that_once_reached_a_500_is_refused(t: TestApp) {
     }
 }
 
+/// Every answer says: not in a frame, not another type, not cached; a declared body over the
+/// limit is refused before it is sent; a client that never finishes its headers is dropped;
+/// the sandbox control API refuses callers from other machines.
+async fn answers_are_hardened(t: TestApp) {
+    for path in ["/admin/login", "/api/v1/orders", "/healthz"] {
+        let r = t.req(Method::GET, path).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert!(
+            h["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+    }
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = t.base.trim_start_matches("http://").to_owned();
+    // 10 GB declared, nothing sent: 413 at once.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"POST /api/v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 512];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answered at once")
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Half a request line, then silence: the connection is closed after the header timeout.
+    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost:")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let n = tokio::time::timeout(
+        juchu_web::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5),
+        s.read(&mut buf),
+    )
+    .await
+    .expect("closed by the server")
+    .unwrap_or(0);
+    assert!(
+        started.elapsed() >= juchu_web::HEADER_READ_TIMEOUT - std::time::Duration::from_secs(1)
+    );
+    let _ = n;
+    // The control API answers loopback only.
+    let app = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default()).router();
+    let req = |ip: [u8; 4]| {
+        let mut r = axum_request("/_sandbox/clock");
+        r.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                ip, 5555,
+            ))));
+        r
+    };
+    use tower::ServiceExt;
+    let r = app.clone().oneshot(req([192, 0, 2, 7])).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app.oneshot(req([127, 0, 0, 1])).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+fn axum_request(path: &str) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::get(path)
+        .body(axum::body::Body::empty())
+        .unwrap()
+}
+
 both_backends!(
+    answers_are_hardened,
     input_that_once_reached_a_500_is_refused,
     create_and_totals,
     manual_order_refused_when_stock_short,

@@ -210,11 +210,7 @@ impl TestApp {
         )
         .merge(sandbox.router());
         tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await;
+            let _ = juchu_web::serve(listener, router, std::future::pending()).await;
         });
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
