@@ -5,17 +5,7 @@
 use crate::money::{Overflow, Yen};
 
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 #[serde(try_from = "i64", into = "i64")]
 pub enum TaxRate {
@@ -24,6 +14,19 @@ pub enum TaxRate {
     /// 10% 標準税率
     Standard10,
 }
+
+/// On the wire the rate is its percent, 8 or 10 (as `serde` writes it), not the variant's name.
+impl utoipa::PartialSchema for TaxRate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .enum_values(Some([8, 10]))
+            .description(Some("税率（%）: 8 軽減税率、10 標準税率"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TaxRate {}
 
 impl TaxRate {
     pub const ALL: [TaxRate; 2] = [TaxRate::Standard10, TaxRate::Reduced8];

@@ -76,6 +76,30 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// Path parameters; one that does not parse (`/orders/abc`, a number past i64) gets 400
+/// `invalid_path` in the API's error format instead of axum's plain text.
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(r) => Err(body(
+                StatusCode::BAD_REQUEST,
+                "invalid_path",
+                r.body_text(),
+                vec![],
+            )),
+        }
+    }
+}
+
 /// Query string with repeatable keys (`status=new&status=paid`).
 pub struct Query<T>(pub T);
 

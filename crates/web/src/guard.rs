@@ -17,6 +17,32 @@ use serde_json::Value;
 
 use crate::AppState;
 
+/// A body declared larger than [`crate::MAX_BODY`] is refused before any of it is read, so
+/// a client announcing gigabytes it never sends holds no connection.
+pub async fn declared_size(req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > crate::MAX_BODY as u64) {
+        return too_large();
+    }
+    next.run(req).await
+}
+
+fn too_large() -> Response {
+    crate::error::body(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "リクエストが大きすぎます（{}MBまで）",
+            crate::MAX_BODY / 1024 / 1024
+        ),
+        vec![],
+    )
+}
+
 fn is_refused(c: char) -> bool {
     c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
@@ -96,17 +122,7 @@ async fn refuse(s: &AppState, api: bool, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     let bytes = match to_bytes(body, crate::MAX_BODY).await {
         Ok(b) => b,
-        Err(_) => {
-            return crate::error::body(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!(
-                    "リクエストが大きすぎます（{}MBまで）",
-                    crate::MAX_BODY / 1024 / 1024
-                ),
-                vec![],
-            );
-        }
+        Err(_) => return too_large(),
     };
     let found = if json {
         // Not JSON at all: the handler's extractor says so in its own words.

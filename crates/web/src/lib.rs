@@ -117,7 +117,7 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         // A declared body over the limit is refused before any of it is read; one that
         // trickles in is given up on.
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(guard::declared_size))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(BODY_READ_TIMEOUT))
         .layer(axum::middleware::map_response(security_headers))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))

@@ -16,10 +16,72 @@ impl Modify for Bearer {
     }
 }
 
+/// The answers every operation can give that its own annotation does not list, added from
+/// what it takes (the extractors' refusals, `crate::extract`): a token (401), a body (400
+/// malformed, 415 not JSON, 422 wrong shape or fields), query parameters (400, 422), path
+/// parameters (400 unparsable, 404 not found). A test checks the document against answers.
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |what: &str| {
+            ResponseBuilder::new()
+                .description(what)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let params = op.parameters.as_deref().unwrap_or(&[]);
+                let has = |p: ParameterIn| params.iter().any(|x| x.parameter_in == p);
+                let mut add: Vec<(&str, &str)> = vec![];
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add.push(("401", "`unauthenticated`: no or unknown API token"));
+                }
+                if op.request_body.is_some() {
+                    add.push(("400", "`malformed_json`: the body is not JSON"));
+                    add.push(("415", "`unsupported_media_type`: the body is not `application/json`"));
+                    add.push(("422", "`invalid_json` (a field of the wrong type) or `invalid_input` (the fields, each with its reason)"));
+                }
+                if has(ParameterIn::Query) {
+                    add.push(("400", "`invalid_query`: a query parameter that does not parse"));
+                    add.push(("422", "`invalid_input`: the fields, each with its reason"));
+                }
+                if has(ParameterIn::Path) {
+                    add.push(("400", "`invalid_path`: a path parameter that does not parse"));
+                    add.push(("404", "`not_found`: no such record"));
+                }
+                for (code, what) in add {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(what).into());
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "juchu API", description = "受注・決済管理 API. Amounts are integer yen; instants are UTC (RFC 3339); business dates are Japan dates."),
-    modifiers(&Bearer),
+    modifiers(&Bearer, &CommonErrors),
     paths(
         api::access::issue_token, api::access::tokens, api::access::revoke_token, api::access::me, api::access::list_users, api::access::add_user,
         api::orders::search, api::orders::create, api::orders::get, api::orders::edit, api::orders::delete,

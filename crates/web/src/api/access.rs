@@ -67,7 +67,7 @@ pub async fn tokens(
 pub async fn revoke_token(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
-    axum::extract::Path(id): axum::extract::Path<i64>,
+    crate::extract::Path(id): crate::extract::Path<i64>,
 ) -> Result<StatusCode, ApiError> {
     access::revoke_token(&s.app, &a, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::catalog::{self, VariantPatch};
 use juchu_app::stock;
@@ -9,7 +9,7 @@ use juchu_store::catalog::{Product, Variant};
 use super::{ListParams, Page};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json, Query};
+use crate::extract::{ApiActor, Json, Path, Query};
 
 /// 商品管理: products with their variants, newest first.
 #[utoipa::path(get, path = "/api/v1/products", tag = "catalog", security(("bearer" = [])), params(ListParams),

@@ -2,7 +2,7 @@
 //! Column settings are open to every operator, admin or not (docs/csv.md).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
@@ -13,7 +13,7 @@ use juchu_domain::search::SearchInput;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json, Query};
+use crate::extract::{ApiActor, Json, Path, Query};
 
 fn kind_of(code: &str) -> Result<CsvKind, ApiError> {
     CsvKind::from_code(code).ok_or(ApiError(AppError::NotFound("CSVの種類")))

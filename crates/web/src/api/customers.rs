@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::customers::{self, PointAdjustment};
 use juchu_domain::customer::CustomerInput;
@@ -7,7 +7,7 @@ use juchu_store::customers::{Customer, LedgerEntry};
 use super::{ListParams, Page};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json, Query};
+use crate::extract::{ApiActor, Json, Path, Query};
 
 /// 顧客管理: members whose name, kana, email or tel contains `q`.
 #[utoipa::path(get, path = "/api/v1/customers", tag = "customers", security(("bearer" = [])), params(ListParams),

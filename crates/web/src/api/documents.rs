@@ -2,13 +2,13 @@
 //! preview, recorded nowhere), several orders in one PDF, and the shop's issuer profile
 //! (read by every operator, changed by admins).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use juchu_app::documents::{self, IssuerProfile, ProfileInput, Slip, SlipOptions};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json, Query};
+use crate::extract::{ApiActor, Json, Path, Query};
 use crate::ui::documents::{pdf_filename, pdf_of, pdf_response};
 
 /// `?format=pdf|json` and the slip's wording.

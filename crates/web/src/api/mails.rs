@@ -5,7 +5,7 @@
 //! sample orders is refused (422, the field's message names the line). Changing templates is
 //! for admins.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::AppError;
 use juchu_app::mail::{self, Composed, MailKind, OutboxPage, OutboxQuery, SendInput, TemplateView};
@@ -13,7 +13,7 @@ use juchu_store::mails::Listed;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json, Query};
+use crate::extract::{ApiActor, Json, Path, Query};
 
 fn kind_of(code: &str) -> Result<MailKind, ApiError> {
     MailKind::from_code(code).ok_or(ApiError(AppError::NotFound("メールの種類")))

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::AppError;
 use juchu_app::methods::{
@@ -15,7 +15,7 @@ use juchu_domain::payment_method::{Gateway, PaymentMethod};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json};
+use crate::extract::{ApiActor, Json, Path};
 
 fn method_of(code: &str) -> Result<PaymentMethod, ApiError> {
     PaymentMethod::from_code(code).ok_or(ApiError(AppError::NotFound("支払方法")))

@@ -4,7 +4,7 @@
 //! `status` (`succeeded`, `failed` with the gateway's `result_code`, `partial`), or 202 while
 //! it is `pending` / `unknown` (確認中: the recovery job asks the gateway).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use juchu_app::payments::{
     self, AuthorizeInput, FeeMonth, LaterInput, OperateInput, OperationResult, PaymentView,
@@ -16,7 +16,7 @@ use juchu_store::payments::{OpStatus, Settings};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiActor, Json, Query};
+use crate::extract::{ApiActor, Json, Path, Query};
 
 fn idempotency_key(h: &HeaderMap) -> Option<String> {
     h.get("idempotency-key")
@@ -276,7 +276,8 @@ pub async fn mails(
 
 /// Send what the mail outbox holds now (`serve` does every few seconds). Admin only.
 #[utoipa::path(post, path = "/api/v1/mails/deliver", tag = "orders", security(("bearer" = [])),
-    responses((status = 200, body = usize), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "How many mails were sent", body = usize, content_type = "application/json"),
+        (status = 403, body = ErrorBody)))]
 pub async fn deliver_mails(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
