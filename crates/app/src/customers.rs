@@ -78,7 +78,7 @@ pub async fn adjust_points(
 ) -> Result<Customer, AppError> {
     let reason = a.reason.trim();
     let mut e = Invalid::default();
-    if a.delta == 0 || a.delta.abs() > 10_000_000 {
+    if a.delta == 0 || !(-10_000_000..=10_000_000).contains(&a.delta) {
         e.push(juchu_domain::FieldError::new(
             "delta",
             "out_of_range",

@@ -56,15 +56,24 @@ impl Modify for CommonErrors {
                 }
                 if op.request_body.is_some() {
                     add.push(("400", "`malformed_json`: the body is not JSON"));
-                    add.push(("415", "`unsupported_media_type`: the body is not `application/json`"));
+                    add.push((
+                        "415",
+                        "`unsupported_media_type`: the body is not `application/json`",
+                    ));
                     add.push(("422", "`invalid_json` (a field of the wrong type) or `invalid_input` (the fields, each with its reason)"));
                 }
                 if has(ParameterIn::Query) {
-                    add.push(("400", "`invalid_query`: a query parameter that does not parse"));
+                    add.push((
+                        "400",
+                        "`invalid_query`: a query parameter that does not parse",
+                    ));
                     add.push(("422", "`invalid_input`: the fields, each with its reason"));
                 }
                 if has(ParameterIn::Path) {
-                    add.push(("400", "`invalid_path`: a path parameter that does not parse"));
+                    add.push((
+                        "400",
+                        "`invalid_path`: a path parameter that does not parse",
+                    ));
                     add.push(("404", "`not_found`: no such record"));
                 }
                 for (code, what) in add {
@@ -78,10 +87,30 @@ impl Modify for CommonErrors {
     }
 }
 
+/// A schema that others take in with `allOf` (serde's `flatten`: a member's CustomerInput is
+/// a PersonInput and more) cannot also forbid other properties, or no object satisfies both:
+/// the document leaves that to the server, which still refuses unknown fields.
+struct FlattenedInputs;
+
+impl Modify for FlattenedInputs {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::Schema;
+        let Some(c) = doc.components.as_mut() else {
+            return;
+        };
+        for name in ["PersonInput"] {
+            if let Some(RefOr::T(Schema::Object(o))) = c.schemas.get_mut(name) {
+                o.additional_properties = None;
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "juchu API", description = "受注・決済管理 API. Amounts are integer yen; instants are UTC (RFC 3339); business dates are Japan dates."),
-    modifiers(&Bearer, &CommonErrors),
+    modifiers(&Bearer, &CommonErrors, &FlattenedInputs),
     paths(
         api::access::issue_token, api::access::tokens, api::access::revoke_token, api::access::me, api::access::list_users, api::access::add_user,
         api::orders::search, api::orders::create, api::orders::get, api::orders::edit, api::orders::delete,

@@ -700,6 +700,15 @@ async fn input_that_once_reached_a_500_is_refused(t: TestApp) {
     let mut o = order_json();
     o["remarks"] = json!("一行目\n二行目");
     t.import(o).await;
+    // A point adjustment of i64::MIN once panicked (its absolute value overflows).
+    let (st, v) = t
+        .post(
+            "/api/v1/customers/1/points",
+            json!({"delta": i64::MIN, "reason": "x"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["fields"][0]["field"], "delta");
     // Pages past the end: an empty page, never an error.
     for path in [
         "/api/v1/products",

@@ -155,7 +155,7 @@ pub struct SweepParams {
 pub async fn sweep_pending(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
-    axum::extract::Query(q): axum::extract::Query<SweepParams>,
+    Query(q): Query<SweepParams>,
 ) -> Result<axum::Json<Vec<juchu_app::checkout::Swept>>, ApiError> {
     if !a.is_admin {
         return Err(juchu_app::AppError::Forbidden.into());
