@@ -259,9 +259,20 @@ pub fn status_of(p: &Payment) -> crate::GatewayStatus {
     }
 }
 
+/// A Paidy payment id as it can go into a URL path: `pay_` and letters or digits.
+pub fn is_payment_id(id: &str) -> bool {
+    id.len() <= 64
+        && id
+            .strip_prefix("pay_")
+            .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 fn paidy_id(p: &crate::PaymentRef) -> Result<&str, GatewayError> {
     match p {
-        crate::PaymentRef::Paidy { payment_id } => Ok(payment_id),
+        crate::PaymentRef::Paidy { payment_id } if is_payment_id(payment_id) => Ok(payment_id),
+        crate::PaymentRef::Paidy { payment_id } => Err(GatewayError::Config(format!(
+            "not a Paidy payment id: {payment_id:?}"
+        ))),
         other => Err(GatewayError::Config(format!(
             "not a Paidy payment: {other:?}"
         ))),

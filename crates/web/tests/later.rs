@@ -466,7 +466,58 @@ async fn forged_notifications_neither_act_nor_shadow(t: TestApp) {
     wait_status(&t, k, "paid").await;
 }
 
+/// Fuzzing the notification URLs, which anyone can post to: whatever arrives (bytes, forms,
+/// JSON, NUL bytes on PostgreSQL), juchu answers without a server error and changes no
+/// order. `PROPTEST_CASES` sets how many per URL (default 48).
+async fn any_notification_body_is_taken_calmly(t: TestApp) {
+    use proptest::prelude::*;
+    use proptest::strategy::ValueTree;
+    let n = t.order_paid_by("gmo_konbini").await;
+    request(&t, n, json!({"store": "00001"})).await;
+    let before = (t.counts().await, status(&t, n).await);
+    let bodies = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..300),
+        "([a-zA-Z_]{1,20}=[^&]{0,30}&?){0,12}".prop_map(String::into_bytes),
+        "(payment_notice_id=[0-9]{0,5}&)?(payment_id=[0-9%]{0,12}&)?(trading_id=[0-9_%]{0,8}&)?(payment_type=0[1-5]&)?(payment_status=[0-9]{2}&)?(payment_amount=[-0-9]{0,9}&)?(hc=[a-f0-9]{0,64})?"
+            .prop_map(String::into_bytes),
+        "(ShopID=tshop00000001&)?(OrderID=[0-9-]{0,8}(%00)?&)?(Status=[A-Z]{0,12}&)?(TranDate=[0-9%]{0,14}&)?(Amount=[-0-9]{0,9})?"
+            .prop_map(String::into_bytes),
+        "\\{(\"payment_id\": ?\"(pay_)?[a-z0-9%]{0,12}\",? ?)?(\"status\": ?\"[a-z_]{0,20}\",? ?)?(\"order_ref\": ?\"[0-9]{0,4}\")?\\}"
+            .prop_map(String::into_bytes),
+    ];
+    let cases: usize = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(48);
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    for _ in 0..cases {
+        let body = bodies.new_tree(&mut runner).unwrap().current();
+        for (gw, kind) in [
+            ("paygent", "application/x-www-form-urlencoded"),
+            ("gmo", "application/x-www-form-urlencoded"),
+            ("paidy", "application/json"),
+        ] {
+            let r = t
+                .client
+                .post(format!("{}/notify/test/{gw}", t.base))
+                .header("content-type", kind)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                !r.status().is_server_error(),
+                "{gw}: {} for {:?}",
+                r.status(),
+                String::from_utf8_lossy(&body)
+            );
+        }
+    }
+    assert_eq!((t.counts().await, status(&t, n).await), before);
+}
+
 both_backends!(
+    any_notification_body_is_taken_calmly,
     forged_notifications_neither_act_nor_shadow,
     only_what_the_gateway_can_do_is_offered,
     a_payment_into_a_cancelled_order_is_flagged,

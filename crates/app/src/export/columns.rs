@@ -629,4 +629,30 @@ mod tests {
             ["email", "number"]
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+        ))]
+
+        /// Whatever an admin (or a client of the API) sends as the column list, the parser
+        /// answers without a panic, and what it accepts is known columns without repeats.
+        #[test]
+        fn settings_parser_takes_anything(codes in proptest::collection::vec(
+            proptest::prop_oneof![
+                "[a-z_0-9]{0,20}",
+                proptest::sample::select(CATALOGUE.iter().map(|c| c.code.to_owned()).collect::<Vec<_>>()),
+                ".{0,30}",
+            ],
+            0..40,
+        )) {
+            if let Ok(cols) = parse(&codes) {
+                let mut seen = std::collections::HashSet::new();
+                for c in cols {
+                    proptest::prop_assert!(by_code(c.code).is_some());
+                    proptest::prop_assert!(seen.insert(c.code));
+                }
+            }
+        }
+    }
 }

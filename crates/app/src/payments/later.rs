@@ -383,6 +383,15 @@ impl Heard<'_> {
 
     /// Take it (once per notice id): find the payment, ask the gateway, apply.
     async fn take(&self, app: &App) -> Result<(), AppError> {
+        let unreadable = |s: &str| s.len() > 100 || s.chars().any(char::is_control);
+        if unreadable(self.notice_id)
+            || unreadable(self.payment_ref)
+            || self.trading_id.is_some_and(unreadable)
+        {
+            return self
+                .log(app, "refused", "通知のIDが正しくありません", false)
+                .await;
+        }
         let g = store::gateway_code(self.gateway);
         let mut conn = app.store.read().await?;
         if store::notice_seen(&mut conn, self.shop_id, g, self.notice_id).await? {
@@ -452,9 +461,10 @@ impl Heard<'_> {
     }
 }
 
-/// At most `n` characters of `s`.
+/// At most `n` characters of `s`, without control characters (PostgreSQL refuses NUL in
+/// text, and a log line has no use for the others).
 fn clip(s: &str, n: usize) -> String {
-    s.chars().take(n).collect()
+    s.chars().filter(|c| !c.is_control()).take(n).collect()
 }
 
 fn field<'a>(fields: &'a [(String, String)], k: &str) -> &'a str {
@@ -567,7 +577,7 @@ pub async fn receive_paidy(
         order_id: None,
         authentic: false,
     };
-    if !pay.starts_with("pay_") || pay.len() > 64 || status.len() > 64 {
+    if !juchu_gateway::paidy::is_payment_id(&pay) || status.len() > 64 {
         return h
             .log(app, "refused", "Paidyの決済IDではありません", false)
             .await;

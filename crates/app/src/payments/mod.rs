@@ -795,7 +795,7 @@ pub(crate) async fn adopt_paidy(
     key: String,
 ) -> Result<OperationResult, AppError> {
     let payment_id = payment_id.trim();
-    if !payment_id.starts_with("pay_") || payment_id.len() > 64 {
+    if !juchu_gateway::paidy::is_payment_id(payment_id) {
         return Err(AppError::Invalid(juchu_domain::Invalid::one(
             "payment_id",
             "invalid",
