@@ -15,6 +15,7 @@ pub mod orders;
 pub mod payments;
 pub mod secrets;
 pub mod stock;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -64,6 +65,8 @@ pub struct App {
     /// one (fine for tests); a server must pass its persistent key with `with_secret_key`
     /// (`juchu serve`: `JUCHU_SECRET_KEY` or `secret.key`), or it cannot read them back.
     pub secrets: Arc<SecretKey>,
+    /// Refused notifications kept per source and minute (`payments::later`).
+    pub(crate) refused_notices: Arc<throttle::PerMinute>,
 }
 
 impl App {
@@ -75,6 +78,7 @@ impl App {
             endpoints: None,
             mailer: Arc::default(),
             secrets: Arc::new(SecretKey::random()),
+            refused_notices: Arc::default(),
         }
     }
 
@@ -87,6 +91,7 @@ impl App {
             endpoints: None,
             mailer: Arc::default(),
             secrets: Arc::new(SecretKey::random()),
+            refused_notices: Arc::default(),
         }
     }
 

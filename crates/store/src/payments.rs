@@ -855,14 +855,16 @@ pub async fn notices(
     shop_id: i64,
     refused_only: bool,
     limit: i64,
+    offset: i64,
 ) -> Result<Vec<Notice>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, gateway, notice_id, payment_ref, status, amount, via, outcome, reason, received_at \
-         FROM gateway_notices WHERE shop_id = $1 AND ($2 = 0 OR outcome = 'refused') ORDER BY id DESC LIMIT $3",
+         FROM gateway_notices WHERE shop_id = $1 AND ($2 = 0 OR outcome = 'refused') ORDER BY id DESC LIMIT $3 OFFSET $4",
     )
     .bind(shop_id)
     .bind(i64::from(refused_only))
     .bind(limit)
+    .bind(offset)
     .fetch_all(conn)
     .await?)
 }

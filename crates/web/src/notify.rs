@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use juchu_wire::form::{self, Charset};
 
 use crate::AppState;
+use crate::extract::ClientAddr;
 
 fn answer(r: Result<(), juchu_app::AppError>, ok: &'static str) -> (StatusCode, &'static str) {
     match r {
@@ -27,24 +28,26 @@ fn answer(r: Result<(), juchu_app::AppError>, ok: &'static str) -> (StatusCode, 
 
 pub async fn paygent(
     State(s): State<AppState>,
+    ClientAddr(from): ClientAddr,
     Path(shop): Path<String>,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
     let fields = form::decode(&body, Charset::ShiftJis);
     answer(
-        juchu_app::payments::receive_paygent(&s.app, &shop, &fields).await,
+        juchu_app::payments::receive_paygent(&s.app, &shop, &fields, &from).await,
         "result=0\r\n",
     )
 }
 
 pub async fn gmo(
     State(s): State<AppState>,
+    ClientAddr(from): ClientAddr,
     Path(shop): Path<String>,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
     let fields = form::decode(&body, Charset::ShiftJis);
     answer(
-        juchu_app::payments::receive_gmo(&s.app, &shop, &fields).await,
+        juchu_app::payments::receive_gmo(&s.app, &shop, &fields, &from).await,
         "0",
     )
 }
@@ -52,6 +55,7 @@ pub async fn gmo(
 /// Paidy webhooks (JSON); any 2xx tells Paidy it arrived.
 pub async fn paidy(
     State(s): State<AppState>,
+    ClientAddr(from): ClientAddr,
     Path(shop): Path<String>,
     body: Bytes,
 ) -> (StatusCode, &'static str) {
@@ -60,7 +64,7 @@ pub async fn paidy(
         return (StatusCode::BAD_REQUEST, "not json");
     };
     answer(
-        juchu_app::payments::receive_paidy(&s.app, &shop, &v).await,
+        juchu_app::payments::receive_paidy(&s.app, &shop, &v, &from).await,
         "ok",
     )
 }

@@ -516,7 +516,41 @@ async fn any_notification_body_is_taken_calmly(t: TestApp) {
     assert_eq!((t.counts().await, status(&t, n).await), before);
 }
 
+/// Anyone can post to the notification URLs: what is kept of a refused notification is
+/// bounded, at most 30 a minute from one source are kept, and the list comes a page at a
+/// time.
+async fn refused_notifications_cannot_fill_the_database(t: TestApp) {
+    let big = "9".repeat(1_000_000);
+    for i in 0..40 {
+        let body = format!("ShopID=tshop99999999&OrderID={big}{i}&Status=PAYSUCCESS");
+        let r = t
+            .client
+            .post(format!("{}/notify/test/gmo", t.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let (kept, longest): (i64, i64) = sqlx::query_as(
+        "SELECT COUNT(*), COALESCE(MAX(LENGTH(notice_id) + LENGTH(payment_ref) + LENGTH(reason)), 0) FROM gateway_notices",
+    )
+    .fetch_one(t.app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(kept, 30, "at most 30 a minute from one source");
+    assert!(longest < 1000, "bounded: {longest}");
+    let (st, page) = t
+        .get("/api/v1/payments/notices?refused=true&per_page=10&page=2")
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(page.as_array().unwrap().len(), 10);
+    assert!(page.to_string().len() < 20_000);
+}
+
 both_backends!(
+    refused_notifications_cannot_fill_the_database,
     any_notification_body_is_taken_calmly,
     forged_notifications_neither_act_nor_shadow,
     only_what_the_gateway_can_do_is_offered,

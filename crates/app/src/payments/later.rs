@@ -318,7 +318,13 @@ struct Heard<'a> {
     /// Its sender proved itself: Paygent's `hc` made with the shop's key, or an answer of
     /// Paygent's own 差分照会. A GMO 結果通知 or a Paidy webhook proves nothing by itself.
     authentic: bool,
+    /// Who sent it (an IP address; `pull` for 差分照会).
+    source: &'a str,
 }
+
+/// Refused notifications kept per source and minute; past that they are only counted in the
+/// log, so a flood of forgeries cannot fill the database.
+const REFUSED_PER_MINUTE: u32 = 30;
 
 impl Heard<'_> {
     /// Keep it, as `outcome` with `reason`. Only a notification that proved itself (its
@@ -335,6 +341,13 @@ impl Heard<'_> {
     ) -> Result<(), AppError> {
         let refused = outcome == "refused";
         if refused {
+            if !app.refused_notices.allow(self.source, REFUSED_PER_MINUTE) {
+                tracing::warn!(
+                    source = self.source,
+                    "refused notification not kept: too many from this source"
+                );
+                return Ok(());
+            }
             tracing::warn!(gateway = ?self.gateway, notice = %clip(self.notice_id, 100), payment = %clip(self.payment_ref, 100), reason, "notification refused");
         }
         let own_id;
@@ -487,6 +500,7 @@ pub async fn receive_paygent(
     app: &App,
     shop_code: &str,
     fields: &[(String, String)],
+    source: &str,
 ) -> Result<(), AppError> {
     let h = Heard {
         shop_id: shop_id(app, shop_code).await?,
@@ -499,6 +513,7 @@ pub async fn receive_paygent(
         via: "push",
         order_id: None,
         authentic: true,
+        source,
     };
     if !juchu_gateway::paygent::notice_hash_ok(fields, app.gateways().paygent_hash_key.expose()) {
         return h
@@ -514,6 +529,7 @@ pub async fn receive_gmo(
     app: &App,
     shop_code: &str,
     fields: &[(String, String)],
+    source: &str,
 ) -> Result<(), AppError> {
     let id = format!(
         "{}:{}:{}",
@@ -532,6 +548,7 @@ pub async fn receive_gmo(
         via: "push",
         order_id: None,
         authentic: false,
+        source,
     };
     if field(fields, "ShopID") != app.gateways().gmo_shop_id {
         return h
@@ -560,6 +577,7 @@ pub async fn receive_paidy(
     app: &App,
     shop_code: &str,
     body: &serde_json::Value,
+    source: &str,
 ) -> Result<(), AppError> {
     let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
     let (pay, status) = (text("payment_id"), text("status"));
@@ -576,6 +594,7 @@ pub async fn receive_paidy(
         via: "push",
         order_id: None,
         authentic: false,
+        source,
     };
     if !juchu_gateway::paidy::is_payment_id(&pay) || status.len() > 64 {
         return h
@@ -747,6 +766,7 @@ pub(super) async fn pull_paygent(
             via: "pull",
             order_id: None,
             authentic: true,
+            source: "pull",
         };
         if let Err(e) = h.take(app).await {
             report.errors.push(format!("差分照会 {id}: {e}"));
@@ -763,17 +783,22 @@ pub(super) async fn pull_paygent(
     Ok(())
 }
 
-/// Notifications received, newest first (only the refused ones when `refused_only`).
+/// Notifications received, newest first (only the refused ones when `refused_only`), a page
+/// (1-based) of `per_page` (at most 500) at a time.
 pub async fn notices(
     app: &App,
     actor: &Actor,
     refused_only: bool,
+    page: i64,
+    per_page: i64,
 ) -> Result<Vec<Notice>, AppError> {
+    let per_page = per_page.clamp(1, 500);
     Ok(store::notices(
         &mut *app.store.read().await?,
         actor.shop_id,
         refused_only,
-        200,
+        per_page,
+        juchu_domain::search::page_offset(page, per_page),
     )
     .await?)
 }

@@ -245,6 +245,12 @@ pub struct NoticeParams {
     /// Only the refused ones (forged, unknown order, wrong amount).
     #[serde(default)]
     pub refused: Option<bool>,
+    /// 1-based page (default 1).
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Notices per page (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub per_page: Option<i64>,
 }
 
 /// Notifications received from the gateways, newest first.
@@ -256,7 +262,14 @@ pub async fn notices(
     Query(p): Query<NoticeParams>,
 ) -> Result<axum::Json<Vec<Notice>>, ApiError> {
     Ok(axum::Json(
-        payments::notices(&s.app, &a, p.refused.unwrap_or(false)).await?,
+        payments::notices(
+            &s.app,
+            &a,
+            p.refused.unwrap_or(false),
+            p.page.unwrap_or(1),
+            p.per_page.unwrap_or(100),
+        )
+        .await?,
     ))
 }
 

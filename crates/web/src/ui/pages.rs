@@ -518,7 +518,7 @@ pub async fn notices(
     Query(q): Query<NoticesQ>,
 ) -> Response {
     let refused = q.refused.as_deref() == Some("1");
-    match juchu_app::payments::notices(&s.app, &sess.actor, refused).await {
+    match juchu_app::payments::notices(&s.app, &sess.actor, refused, 1, 200).await {
         Ok(list) => {
             let rows: Vec<_> = list
                 .iter()
