@@ -128,24 +128,21 @@ async fn throttled(app: &App, login: &str, address: &str, now: Timestamp) -> Res
             .map(|t| *t + window)
             .filter(|t| *t > now)
     };
-    let wait = |t: Timestamp| t.duration_since(now).as_secs().max(1) as u64;
-    if let Some(t) = until(&by_login, FAILURES_PER_LOGIN) {
-        return Err(AppError::TooManyAttempts {
-            retry_after_secs: wait(t),
+    let locked = |t: Timestamp, who: &str| {
+        let secs = t.duration_since(now).as_secs().max(1) as u64;
+        AppError::TooManyAttempts {
+            retry_after_secs: secs,
             message: format!(
-                "このログインIDはログインの失敗が続いたため、一時的にロックされています。{}分後にもう一度お試しください",
-                wait(t).div_ceil(60)
+                "{who}ログインの失敗が続いたため、一時的にロックされています。{}分後にもう一度お試しください",
+                secs.div_ceil(60)
             ),
-        });
+        }
+    };
+    if let Some(t) = until(&by_login, FAILURES_PER_LOGIN) {
+        return Err(locked(t, "このログインIDは"));
     }
     if let Some(t) = until(&by_address, FAILURES_PER_ADDRESS) {
-        return Err(AppError::TooManyAttempts {
-            retry_after_secs: wait(t),
-            message: format!(
-                "この接続元からのログインの失敗が続いたため、一時的にログインできません。{}分後にもう一度お試しください",
-                wait(t).div_ceil(60)
-            ),
-        });
+        return Err(locked(t, "この接続元からの"));
     }
     Ok(())
 }

@@ -364,26 +364,17 @@ impl crate::Gateway for PaidyClient {
         }
         match PaidyClient::capture(self, id).await {
             Ok(p) => Ok(status_of(&p)),
-            // An open payment that cannot be captured is past its 売上確定有効期限: Paidy
-            // refuses it whatever our clock says.
-            Err(GatewayError::Refused {
-                code,
-                detail,
-                message,
-                declined,
-                retryable,
-                ..
-            }) if code == "payment.invalid_state" && cur.status == "authorized" => {
-                Err(GatewayError::Refused {
-                    code,
-                    detail,
-                    message,
-                    declined,
-                    retryable,
-                    lapsed: true,
-                })
+            Err(mut e) => {
+                // An open payment that cannot be captured is past its 売上確定有効期限:
+                // Paidy refuses it whatever our clock says.
+                if let GatewayError::Refused { code, lapsed, .. } = &mut e
+                    && code == "payment.invalid_state"
+                    && cur.status == "authorized"
+                {
+                    *lapsed = true;
+                }
+                Err(e)
             }
-            Err(e) => Err(e),
         }
     }
 

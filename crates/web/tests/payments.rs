@@ -42,6 +42,14 @@ async fn payment(t: &TestApp, n: i64) -> Value {
     v
 }
 
+/// The order's payment id at the gateway now.
+async fn payment_id(t: &TestApp, n: i64) -> String {
+    payment(t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn allowed(p: &Value) -> Vec<String> {
     p["allowed"]
         .as_array()
@@ -322,10 +330,7 @@ async fn paidy_flow(t: TestApp) {
     assert!(p["warnings"][0].as_str().unwrap().contains("更新"), "{p}");
     ok(&t, n, "paidy_update", json!({})).await;
     // 更新 sends the order's contents too: its lines and shipping add up to the amount.
-    let pid = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = payment_id(&t, n).await;
     let l = t.ledger().await;
     let sp = l["paidy"]
         .as_array()
@@ -500,10 +505,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     fault(&t, "paygent", "021", "hold_after", 4000).await;
     let (st, v) = op(&t, pg, "cancel", json!({})).await;
     assert_eq!(st, StatusCode::ACCEPTED, "{v}");
-    let pid = payment(&t, pg).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = payment_id(&t, pg).await;
 
     // Paidy: dropped before it reached Paidy.
     let pd = t.order_paid_by("paidy").await;
@@ -536,10 +538,7 @@ async fn lost_answers_are_settled_by_asking_the_gateway(t: TestApp) {
     assert_eq!(payment(&t, pg).await["state"], "cancelled");
     assert_eq!(payment(&t, pd).await["state"], "authorized");
     // Nothing was sent twice.
-    let oid = payment(&t, g).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let oid = payment_id(&t, g).await;
     let ev = gmo_events(&t, &oid).await;
     assert_eq!(
         ev.iter().filter(|e| e.starts_with("AlterTran")).count(),
@@ -730,10 +729,7 @@ async fn auto_status_after_capture_and_cancel(t: TestApp) {
 async fn a_two_step_change_stopped_half_way_is_shown_and_finished(t: TestApp) {
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    let old = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = payment_id(&t, n).await;
     fault(&t, "paygent", "021", "server_error", 0).await;
     let (st, v) = op(&t, n, "change_authorization", json!({"amount": 9000})).await;
     assert_eq!(st, StatusCode::OK, "{v}");
@@ -981,10 +977,7 @@ async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
     once_of_many(&t, n, "change_authorization", json!({"amount": 9100}), 10).await;
     ok(&t, n, "capture", json!({})).await;
     once_of_many(&t, n, "change_capture", json!({"amount": 8800}), 10).await;
-    let oid = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let oid = payment_id(&t, n).await;
     let ev = gmo_events(&t, &oid).await;
     assert_eq!(
         ev.iter().filter(|e| e.starts_with("ChangeTran")).count(),
@@ -1024,10 +1017,7 @@ async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
         })
         .collect();
     assert_eq!(ids.len(), 1);
-    let pid = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = payment_id(&t, n).await;
     let l = t.ledger().await;
     let sp = l["paidy"]
         .as_array()
@@ -1079,10 +1069,7 @@ async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
 async fn a_lost_paygent_increase_is_found_and_finished(t: TestApp) {
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    let old = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = payment_id(&t, n).await;
     fault(&t, "paygent", "020", "drop_after", 0).await;
     let (st, v) = op(&t, n, "change_authorization", json!({"amount": 9500})).await;
     assert_eq!(st, StatusCode::ACCEPTED, "{v}");
@@ -1340,10 +1327,7 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
     // Paygent 補正 down on its console: a new payment id, the old one closed.
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    let old = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = payment_id(&t, n).await;
     let r = support::send(
         t.client
             .post(format!("{}/_sandbox/paygent/{old}/admin", t.base))
@@ -1395,10 +1379,7 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
     // Paygent capture, then a 補正売上 on its console; then a cancel there.
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    let id = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = payment_id(&t, n).await;
     t.sandbox_control(
         &format!("/paygent/{id}/admin"),
         json!({"action": "capture"}),
@@ -1456,10 +1437,7 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
     // GMO: an amount change, a capture, a cancel on its screen.
     let g = t.order_paid_by("gmo_card").await;
     authorize(&t, g, false).await;
-    let oid = payment(&t, g).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let oid = payment_id(&t, g).await;
     t.sandbox_control(
         &format!("/gmo/{oid}/admin"),
         json!({"action": "change_amount", "amount": 7000}),
@@ -1491,10 +1469,7 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
     // Paidy: captured, and another closed, on its dashboard.
     let pd = t.order_paid_by("paidy").await;
     authorize(&t, pd, false).await;
-    let pid = payment(&t, pd).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = payment_id(&t, pd).await;
     t.sandbox_control(&format!("/paidy/{pid}/capture"), json!({}))
         .await;
     refresh(pd).await;
@@ -1506,10 +1481,7 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
     assert_eq!(allowed(&p), ["refund", "refresh"]);
     let pc = t.order_paid_by("paidy").await;
     authorize(&t, pc, false).await;
-    let pid = payment(&t, pc).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pid = payment_id(&t, pc).await;
     t.sandbox_control(&format!("/paidy/{pid}/close"), json!({}))
         .await;
     refresh(pc).await;
@@ -1533,10 +1505,7 @@ async fn changes_made_on_the_gateways_screens_are_read_back(t: TestApp) {
 async fn a_lost_amendment_is_found_from_paygents_notices(t: TestApp) {
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    let old = payment(&t, n).await["payment_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = payment_id(&t, n).await;
     fault(&t, "paygent", "028", "drop_after", 0).await;
     let (st, _) = op(&t, n, "change_authorization", json!({"amount": 7000})).await;
     assert_eq!(st, StatusCode::ACCEPTED);

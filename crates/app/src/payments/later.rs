@@ -82,11 +82,8 @@ pub async fn request_later(
             "この受注には支払番号が発行済みです",
         ));
     }
-    if store::open_operation(tx.conn(), order.id).await?.is_some() {
-        return Err(AppError::conflict(
-            "payment_in_doubt",
-            "前の決済処理の結果を確認中です",
-        ));
+    if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
+        return Err(in_doubt(&op));
     }
     let due_days = input.due_days.unwrap_or(7);
     if !(1..=60).contains(&due_days) {

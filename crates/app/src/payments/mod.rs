@@ -604,13 +604,7 @@ pub(crate) async fn start_authorization(
         ));
     }
     if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
-        return Err(AppError::conflict(
-            "payment_in_doubt",
-            format!(
-                "前の決済処理（{}）の結果を確認中です",
-                action_label(&op.action)
-            ),
-        ));
+        return Err(in_doubt(&op));
     }
     let card = match (&input.token, &input.test_card_number) {
         (Some(t), None) if !t.trim().is_empty() => CardRef::Token(t.trim().to_owned()),
@@ -895,6 +889,17 @@ pub(crate) async fn adopt_paidy(
         Err(e) => Verdict::from_error(e),
     };
     settle(app, &actor.name, op_id, verdict).await
+}
+
+/// Refused while an earlier operation on the order is still open.
+fn in_doubt(op: &Operation) -> AppError {
+    AppError::conflict(
+        "payment_in_doubt",
+        format!(
+            "前の決済処理（{}）の結果を確認中です",
+            action_label(&op.action)
+        ),
+    )
 }
 
 /// An order total one payment at the gateway cannot carry.

@@ -39,13 +39,7 @@ pub async fn refresh(
         .await?
         .ok_or_else(no_payment)?;
     if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
-        return Err(AppError::conflict(
-            "payment_in_doubt",
-            format!(
-                "前の決済処理（{}）の結果を確認中です",
-                action_label(&op.action)
-            ),
-        ));
+        return Err(in_doubt(&op));
     }
     let gw = app.gateways().get(p.gateway)?;
     let op = NewOperation {
