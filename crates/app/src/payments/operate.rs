@@ -1,0 +1,246 @@
+//! The operations on an existing payment (売上確定, キャンセル, オーソリ変更, 売上変更, 取引更新,
+//! 再オーソリ, Paidy 更新 / クローズ / 払い戻し, 旧取引を取消), each on the journal.
+
+use super::*;
+
+/// Parameters of an operation on an existing payment.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct OperateInput {
+    /// New amount for オーソリ変更 / 売上変更 (default: the order's お支払い合計); refund amount
+    /// for 払い戻し (default: everything left).
+    #[serde(default)]
+    pub amount: Option<i64>,
+    /// GMO 金額変更: end as 即時売上 (`true`) or 仮売上 (`false`, the default before capture).
+    #[serde(default)]
+    pub capture: Option<bool>,
+    /// The payment's version the operator saw; a stale one is refused.
+    #[serde(default)]
+    pub expected_version: Option<i64>,
+}
+
+/// An order total one payment at the gateway cannot carry.
+pub(super) fn over_limit(g: Gateway, amount: i64) -> AppError {
+    AppError::conflict(
+        "amount_over_limit",
+        format!(
+            "お支払い合計 {} は{}で扱える上限（{}）を超えています",
+            yen(amount),
+            gateway_name(g),
+            yen(payment::amount_limit(g))
+        ),
+    )
+}
+
+/// The amount an operation works with, checked before anything is journaled.
+pub(super) fn target_amount(
+    action: Action,
+    o: &Order,
+    p: &store::Payment,
+    input: &OperateInput,
+) -> Result<i64, AppError> {
+    let bad = |m: String| AppError::Invalid(juchu_domain::Invalid::one("amount", "invalid", m));
+    let total = o.draft.totals.payment_total.get();
+    let limit = payment::amount_limit(p.gateway);
+    let within = |a: i64| {
+        if a > limit {
+            Err(over_limit(p.gateway, a))
+        } else {
+            Ok(a)
+        }
+    };
+    match action {
+        Action::Capture => Ok(p.held.amount),
+        Action::Cancel | Action::PaidyClose | Action::CancelPrevious | Action::Refresh => {
+            Ok(p.held.amount)
+        }
+        Action::Reauthorize | Action::UpdateTransaction | Action::PaidyUpdate => within(total),
+        Action::ChangeAuthorization | Action::ChangeCapture => {
+            let a = input.amount.unwrap_or(total);
+            if a <= 0 || a > limit {
+                return Err(bad(format!(
+                    "金額は1円以上、{}以下で指定してください（{}の上限）",
+                    yen(limit),
+                    gateway_name(p.gateway)
+                )));
+            }
+            if a == p.held.amount {
+                return Err(bad(format!(
+                    "決済金額は既に{}です。変更後の金額を指定してください",
+                    yen(a)
+                )));
+            }
+            Ok(a)
+        }
+        Action::Refund => {
+            refund_amount(p.held.captured, p.held.refunded, input.amount).map_err(|e| bad(e.0))
+        }
+    }
+}
+
+/// Run `action` on the order's payment, exactly once.
+pub async fn operate(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    action: Action,
+    input: OperateInput,
+    key: Option<String>,
+) -> Result<OperationResult, AppError> {
+    if action == Action::Refresh {
+        return refresh(app, actor, number, key).await;
+    }
+    let key = check_key(key)?;
+    let request = serde_json::json!({
+        "order": number, "action": action.code(), "amount": input.amount, "capture": input.capture,
+    })
+    .to_string();
+    let now = app.now();
+    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(first),
+    };
+    let p = store::by_order_for_update(&mut tx, order.id)
+        .await?
+        .ok_or_else(no_payment)?;
+    if let Some(v) = input.expected_version
+        && v != p.version
+    {
+        return Err(AppError::Stale { current: p.version });
+    }
+    let open = store::open_operation(tx.conn(), order.id).await?;
+    let previous = store::previous(tx.conn(), p.id).await?;
+    payment::check(&facts(&order, &p, open.is_some(), &previous, now), action)
+        .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
+    let amount = target_amount(action, &order, &p, &input)?;
+    let gw = app.gateways().get(p.gateway)?;
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: Some(p.id),
+        order_id: order.id,
+        action: action.code(),
+        idempotency_key: &key,
+        request: &request,
+        amount,
+        actor: &actor.name,
+    };
+    let op_id = match journal(app, tx, op, now).await? {
+        Ok(id) => id,
+        Err(first) => return Ok(first),
+    };
+
+    let current = parse_ref(&p.held.ref_json)?;
+    let verdict = match action {
+        Action::Capture => match gw.capture(&current, amount).await {
+            Err(e @ GatewayError::Refused { lapsed: true, .. }) => {
+                lapsed(e, gw.query(&current).await.ok(), &p.held)
+            }
+            r => done(r),
+        },
+        Action::Cancel | Action::PaidyClose => done(gw.cancel(&current, now).await),
+        Action::Refund => {
+            let whole = amount == p.held.captured - p.held.refunded;
+            done(gw.refund(&current, (!whole).then_some(amount)).await)
+        }
+        Action::Reauthorize => match gw
+            .reauthorize(&current, amount, false, &order_ref(number, op_id))
+            .await
+        {
+            Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
+            Err(e) => Verdict::from_error(e),
+        },
+        Action::PaidyUpdate => match gw.update_order(&current, amount, &contents(&order)).await {
+            Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
+            Err(e) => Verdict::from_error(e),
+        },
+        Action::ChangeAuthorization | Action::ChangeCapture | Action::UpdateTransaction => {
+            let captured = p.held.state == PaymentState::Captured;
+            let capture = captured || input.capture == Some(true);
+            if p.gateway == Gateway::Paygent && amount > p.held.amount {
+                return two_step::grow_paygent(
+                    app,
+                    &actor.name,
+                    number,
+                    op_id,
+                    &*gw,
+                    &current,
+                    amount,
+                    captured,
+                    now,
+                )
+                .await;
+            }
+            match gw.change_amount(&current, amount, capture).await {
+                Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
+                Err(e) => Verdict::from_error(e),
+            }
+        }
+        Action::CancelPrevious => two_step::cancel_previous(&*gw, &previous, now)
+            .await
+            .map_err(|e| unrecorded(op_id, e))?,
+        // `refresh` runs it, before this match.
+        Action::Refresh => Verdict::Failed {
+            code: String::new(),
+            message: "決済状況の確認は別の手順で行います".into(),
+            status: None,
+        },
+    };
+    // A refusal may mean the payment moved on at the gateway (an authorization that lapsed):
+    // record what it holds now, so the screen shows why.
+    let verdict = match verdict {
+        Verdict::Failed {
+            code,
+            message,
+            status: None,
+        } if !code.is_empty() => Verdict::Failed {
+            status: gw.query(&current).await.ok(),
+            code,
+            message,
+        },
+        v => v,
+    };
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+/// The order's lines as a gateway keeps them: products, then what changes the amount
+/// (fee, discount, points) as lines of their own, so lines + shipping = お支払い合計.
+pub(super) fn contents(o: &Order) -> OrderContents {
+    let t = &o.draft.totals;
+    let mut lines: Vec<OrderLine> = o
+        .draft
+        .items
+        .iter()
+        .map(|i| OrderLine {
+            code: i.product_code.clone(),
+            title: [
+                i.product_name.as_str(),
+                i.class1.as_str(),
+                i.class2.as_str(),
+            ]
+            .into_iter()
+            .filter(|x| !x.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+            unit_price: i.unit_price.get(),
+            quantity: i.quantity,
+        })
+        .collect();
+    for (code, title, amount) in [
+        ("fee", "手数料", t.fee.get()),
+        ("discount", "値引き", -t.discount.get()),
+        ("points", "ポイント利用", -t.points_used),
+    ] {
+        if amount != 0 {
+            lines.push(OrderLine {
+                code: code.into(),
+                title: title.into(),
+                unit_price: amount,
+                quantity: 1,
+            });
+        }
+    }
+    OrderContents {
+        lines,
+        shipping: t.shipping_fee.get(),
+        tax: t.tax.by_rate.iter().map(|r| r.tax.get()).sum(),
+    }
+}
