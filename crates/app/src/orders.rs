@@ -778,3 +778,33 @@ pub async fn search(
     };
     Ok((s, page))
 }
+
+/// A checkout's order completed with its payment, in the transaction that records the
+/// payment (`payments::settle`): the order leaves 決済処理中 (to 新規受付, or 入金待ち when the
+/// buyer pays later) and its thanks mail is written.
+pub(crate) async fn complete_checkout(
+    tx: &mut Tx,
+    shop_id: i64,
+    actor_name: &str,
+    order: &Order,
+    slip: Option<&juchu_gateway::PaymentSlip>,
+    now: jiff::Timestamp,
+) -> Result<(), AppError> {
+    let to = if slip.is_some() {
+        OrderStatus::AwaitingPayment
+    } else {
+        OrderStatus::New
+    };
+    let who = Actor {
+        shop_id,
+        user_id: None,
+        name: actor_name.to_owned(),
+        is_admin: false,
+    };
+    write_status(tx, &who, order, to, now).await?;
+    // サンクスメール (for cards also the payment-completion notice), Bcc to the shop: the
+    // shop's 注文確認 template, the same text an operator re-sends from the order.
+    crate::mail::thanks_in(tx, shop_id, actor_name, order, to, slip, now).await?;
+    juchu_store::checkouts::complete_order(tx, order.id, now).await?;
+    Ok(())
+}

@@ -879,35 +879,6 @@ fn default_status(m: PaymentMethod) -> OrderStatus {
     }
 }
 
-/// Called by `payments::settle` in the transaction that records the checkout's payment:
-/// the order leaves 決済処理中 and its thanks mail is written.
-pub(crate) async fn complete(
-    tx: &mut Tx,
-    shop_id: i64,
-    actor_name: &str,
-    order: &Order,
-    slip: Option<&PaymentSlip>,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    let to = if slip.is_some() {
-        OrderStatus::AwaitingPayment
-    } else {
-        OrderStatus::New
-    };
-    let who = Actor {
-        shop_id,
-        user_id: None,
-        name: actor_name.to_owned(),
-        is_admin: false,
-    };
-    crate::orders::write_status(tx, &who, order, to, now).await?;
-    // サンクスメール (for cards also the payment-completion notice), Bcc to the shop: the
-    // shop's 注文確認 template, the same text an operator re-sends from the order.
-    crate::mail::thanks_in(tx, shop_id, actor_name, order, to, slip, now).await?;
-    checkouts::complete_order(tx, order.id, now).await?;
-    Ok(())
-}
-
 /// ご注文完了.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Completion {

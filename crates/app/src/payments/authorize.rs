@@ -220,7 +220,7 @@ pub(crate) async fn start_authorization(
         CaptureMode::AuthOnly
     };
     let verdict = match gw.authorize(&req).await {
-        Ok(AuthorizeOutcome::Done { payment, status }) => Verdict::Created {
+        Ok(AuthorizeOutcome::Done { payment, status }) => Verdict::Created(Created {
             payment,
             status,
             mode,
@@ -229,7 +229,7 @@ pub(crate) async fn start_authorization(
             masked,
             slip: None,
             three_ds,
-        },
+        }),
         Ok(AuthorizeOutcome::ThreeDs {
             payment,
             redirect_url,
@@ -295,7 +295,7 @@ pub(crate) async fn finish_three_ds(
     let request: serde_json::Value = serde_json::from_str(&op.request).unwrap_or_default();
     let verdict = match gw.complete_3ds(&r).await {
         Ok(st) if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) => {
-            Verdict::Created {
+            Verdict::Created(Created {
                 payment: r,
                 status: st,
                 mode: capture_mode_of(&request),
@@ -306,7 +306,7 @@ pub(crate) async fn finish_three_ds(
                 masked: request["masked"].as_str().unwrap_or_default().to_owned(),
                 slip: None,
                 three_ds: true,
-            }
+            })
         }
         Ok(st) => Verdict::Failed {
             code: String::new(),
@@ -403,16 +403,18 @@ pub(crate) async fn adopt_paidy(
             ),
             status: None,
         },
-        Ok(st) if st.state == PaymentState::Authorized && st.amount == amount => Verdict::Created {
-            payment: r,
-            status: st,
-            mode: CaptureMode::AuthOnly,
-            kind: Kind::Paidy,
-            installments: String::new(),
-            masked: String::new(),
-            slip: None,
-            three_ds: false,
-        },
+        Ok(st) if st.state == PaymentState::Authorized && st.amount == amount => {
+            Verdict::Created(Created {
+                payment: r,
+                status: st,
+                mode: CaptureMode::AuthOnly,
+                kind: Kind::Paidy,
+                installments: String::new(),
+                masked: String::new(),
+                slip: None,
+                three_ds: false,
+            })
+        }
         Ok(st) => {
             let closed = st.state == PaymentState::Authorized && gw.cancel(&r, now).await.is_ok();
             Verdict::Failed {

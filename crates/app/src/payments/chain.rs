@@ -22,7 +22,7 @@ pub(super) async fn successor(
     }
     // What Paygent has said since the last read: the push may not have come yet.
     let mut report = SyncReport::default();
-    later::pull_paygent(app, p.shop_id, &mut report).await?;
+    pull_paygent(app, p.shop_id, &mut report).await?;
     for e in &report.errors {
         tracing::warn!(error = %e, "差分照会 while looking for a successor");
     }

@@ -41,9 +41,11 @@ mod chain;
 mod connectors;
 mod journal;
 mod later;
+mod notices;
 mod operate;
 mod recovery;
 mod settle;
+mod sync;
 mod two_step;
 mod view;
 
@@ -53,16 +55,17 @@ pub(crate) use authorize::{adopt_paidy, finish_three_ds, start_authorization};
 pub use connectors::{Endpoints, Front, Gateways, ShopCredentials, reconnect};
 pub use journal::OperationResult;
 use journal::*;
-pub(crate) use later::paidy_key;
-pub use later::{
-    LaterInput, SyncReport, notices, receive_gmo, receive_paidy, receive_paygent, request_later,
-    sync,
-};
+use later::*;
+pub use later::{LaterInput, request_later};
+pub(crate) use notices::paidy_key;
+use notices::*;
+pub use notices::{notices, receive_gmo, receive_paidy, receive_paygent};
 use operate::*;
 pub use operate::{OperateInput, operate};
 pub use recovery::{Recovered, recover, refresh};
 pub(crate) use recovery::{authorized_at_gateway, resolve};
 use settle::*;
+pub use sync::{SyncReport, sync};
 pub(crate) use view::briefs;
 pub use view::{
     ActionView, FeeMonth, PaymentBrief, PaymentView, PreviousView, fees, set_settings, settings,

@@ -198,7 +198,7 @@ pub(crate) async fn resolve(
             Ok(Some((r, st))) => {
                 let request: serde_json::Value =
                     serde_json::from_str(&op.request).unwrap_or_default();
-                Verdict::Created {
+                Verdict::Created(Created {
                     payment: r,
                     status: st,
                     mode: capture_mode_of(&request),
@@ -213,7 +213,7 @@ pub(crate) async fn resolve(
                         .to_owned(),
                     slip: None,
                     three_ds: request["three_ds"].as_bool().unwrap_or(false),
-                }
+                })
             }
             Ok(None) => not_done(),
             Err(e) => cannot_ask!(e),

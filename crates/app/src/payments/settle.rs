@@ -4,22 +4,26 @@
 
 use super::*;
 
+/// A payment the gateway made, with what juchu keeps of it.
+#[derive(Clone)]
+pub(super) struct Created {
+    pub payment: PaymentRef,
+    pub status: GatewayStatus,
+    pub mode: CaptureMode,
+    pub kind: Kind,
+    pub installments: String,
+    pub masked: String,
+    /// Paid later: what the buyer needs to pay.
+    pub slip: Option<juchu_gateway::PaymentSlip>,
+    /// Authorized after a passed 3-D Secure authentication.
+    pub three_ds: bool,
+}
+
 /// What one operation came to.
 #[derive(Clone)]
 pub(super) enum Verdict {
-    /// A payment was created (authorize).
-    Created {
-        payment: PaymentRef,
-        status: GatewayStatus,
-        mode: CaptureMode,
-        kind: Kind,
-        installments: String,
-        masked: String,
-        /// Paid later: what the buyer needs to pay.
-        slip: Option<juchu_gateway::PaymentSlip>,
-        /// Authorized after a passed 3-D Secure authentication.
-        three_ds: bool,
-    },
+    /// A payment was created (authorize, a payment number).
+    Created(Created),
     /// The operation took effect; `status` is what the gateway holds for `now_ref` (the
     /// payment's ref after it). `replaced` is the ref it had before, when it changed.
     Done {
@@ -180,6 +184,38 @@ pub(super) async fn settle(
     }
 }
 
+/// What settling a verdict came to: the operation's outcome, its history line's words, and
+/// the payment it concerns.
+struct Settlement {
+    status: OpStatus,
+    code: String,
+    message: String,
+    payment_id: Option<i64>,
+}
+
+impl Settlement {
+    fn new(status: OpStatus, code: String, message: String, payment_id: Option<i64>) -> Self {
+        Settlement {
+            status,
+            code,
+            message,
+            payment_id,
+        }
+    }
+}
+
+/// What every settlement step reads: the operation, its order and payment as locked, who
+/// settles it and when.
+struct Cx<'a> {
+    actor: &'a str,
+    op: &'a Operation,
+    order: &'a Order,
+    payment: Option<&'a store::Payment>,
+    action: Option<Action>,
+    label: &'static str,
+    now: Timestamp,
+}
+
 /// Commit an operation's outcome with the payment's new state, the order's history line,
 /// the fee and the automatic order status — all in one transaction.
 pub(super) async fn settle_once(
@@ -196,223 +232,24 @@ pub(super) async fn settle_once(
         drop(tx);
         return result_of(app, &op, false).await;
     }
-    let label = action_label(&op.action);
-    let action = Action::from_code(&op.action);
-    let (status, code, message, ok, payment_id) = match verdict {
-        Verdict::Created {
-            payment: r,
-            status,
-            mode,
-            kind,
-            installments,
-            masked,
-            slip,
-            three_ds,
-        } => {
-            let held = held_after(order_gateway(&order)?, None, &r, &status, true, now)?;
-            let slip_json = match &slip {
-                Some(x) => serde_json::to_string(x)
-                    .map_err(|e| AppError::Internal(format!("payment slip: {e}")))?,
-                None => String::new(),
-            };
-            let id = store::insert(
-                &mut tx,
-                &NewPayment {
-                    shop_id: op.shop_id,
-                    order_id: op.order_id,
-                    gateway: order_gateway(&order)?,
-                    kind,
-                    mode,
-                    held: &held,
-                    three_ds,
-                    installments: &installments,
-                    masked_card: &masked,
-                    slip: &slip_json,
-                    due_at: slip.as_ref().map(|x| x.due),
-                },
-                now,
-            )
-            .await?;
-            orders::set_gateway_ref(&mut tx, op.order_id, r.display_id()).await?;
-            if order.draft.status == OrderStatus::PendingPayment {
-                // The checkout's payment: the order is complete with it, thanks mail and all,
-                // in this same transaction.
-                crate::checkout::complete(&mut tx, op.shop_id, actor, &order, slip.as_ref(), now)
-                    .await?;
-            }
-            let m = if let Some(x) = &slip {
-                // The buyer pays later: the order waits for it.
-                if order.draft.status == OrderStatus::PendingPayment {
-                    // The thanks mail carries the payment number.
-                } else if order.draft.status == OrderStatus::New {
-                    let who = Actor {
-                        shop_id: op.shop_id,
-                        user_id: None,
-                        name: actor.to_owned(),
-                        is_admin: false,
-                    };
-                    crate::orders::apply_status(
-                        &mut tx,
-                        &who,
-                        &order,
-                        OrderStatus::AwaitingPayment,
-                        now,
-                    )
-                    .await?;
-                    instructions_mail(&mut tx, op.shop_id, actor, &order, x, status.amount, now)
-                        .await?;
-                } else {
-                    instructions_mail(&mut tx, op.shop_id, actor, &order, x, status.amount, now)
-                        .await?;
-                }
-                format!(
-                    "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
-                    gateway_name(order_gateway(&order)?),
-                    yen(status.amount),
-                    x.fields
-                        .iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .chain(x.url.iter().map(|u| format!("支払画面: {u}")))
-                        .collect::<Vec<_>>()
-                        .join("、"),
-                    jst_minute(x.due)
-                )
-            } else {
-                format!(
-                    "{}で{}を{}しました（決済ID {}）",
-                    gateway_name(order_gateway(&order)?),
-                    yen(status.amount),
-                    if mode == CaptureMode::AuthAndCapture {
-                        "即時売上"
-                    } else {
-                        "仮売上"
-                    },
-                    r.display_id()
-                )
-            };
-            (OpStatus::Succeeded, String::new(), m, true, Some(id))
-        }
+    let cx = Cx {
+        actor,
+        op: &op,
+        order: &order,
+        payment: payment.as_ref(),
+        action: Action::from_code(&op.action),
+        label: action_label(&op.action),
+        now,
+    };
+    let paid = cx.payment.map(|p| p.id);
+    let s = match verdict {
+        Verdict::Created(c) => created(&mut tx, &cx, c).await?,
         Verdict::Done {
             status,
             new_ref,
             message,
             previous_cancelled,
-        } => {
-            let p = payment.as_ref().ok_or(AppError::NotFound("決済"))?;
-            for id in previous_cancelled {
-                store::set_previous_standing(&mut tx, id, Replaced::Cancelled.code()).await?;
-            }
-            let current = parse_ref(&p.held.ref_json)?;
-            let now_ref = new_ref.as_ref().map(|(r, _)| r).unwrap_or(&current);
-            if action == Some(Action::CancelPrevious) {
-                // The payment itself is untouched.
-            } else {
-                let newly = matches!(action, Some(Action::Reauthorize)) || new_ref.is_some();
-                let held = held_after(p.gateway, Some(&p.held), now_ref, &status, newly, now)?;
-                if let Some((_, how)) = &new_ref {
-                    store::add_previous(
-                        &mut tx,
-                        &NewPrevious {
-                            payment_id: p.id,
-                            ref_json: &p.held.ref_json,
-                            display_id: &p.held.display_id,
-                            amount: p.held.amount,
-                            reason: if action == Some(Action::Refresh) {
-                                "決済会社の管理画面で補正"
-                            } else {
-                                label
-                            },
-                            standing: how.code(),
-                        },
-                        now,
-                    )
-                    .await?;
-                    orders::set_gateway_ref(&mut tx, op.order_id, now_ref.display_id()).await?;
-                }
-                if !store::set_held(&mut tx, p.id, p.version, &held, now).await? {
-                    return Err(AppError::Stale {
-                        current: p.version + 1,
-                    });
-                }
-                // What the gateway changed by itself stays on the payment for the operator
-                // until juchu's next operation on it.
-                if p.kind != Kind::PaidLater {
-                    if action == Some(Action::Refresh) {
-                        let new_id = new_ref.as_ref().map(|(r, _)| r.display_id());
-                        if let Some(n) =
-                            chain::change_note(p.gateway, &p.held, &status, new_id, now)
-                        {
-                            store::set_attention(&mut tx, p.id, &n).await?;
-                        }
-                    } else if !p.attention.is_empty() {
-                        store::set_attention(&mut tx, p.id, "").await?;
-                    }
-                }
-            }
-            // A slip paid or lapsed, seen by 決済状況を確認: the order follows, as it does
-            // when the gateway's notification brings the news.
-            let message = if action == Some(Action::Refresh)
-                && p.kind == Kind::PaidLater
-                && status.state != p.held.state
-            {
-                let who = Actor {
-                    shop_id: op.shop_id,
-                    user_id: None,
-                    name: actor.to_owned(),
-                    is_admin: false,
-                };
-                let said = later::later_outcome(&mut tx, &who, &order, p, &status, now).await?;
-                format!("{message}。{said}")
-            } else {
-                message
-            };
-            if p.gateway == Gateway::Paygent
-                && matches!(
-                    action,
-                    Some(Action::Capture | Action::Cancel | Action::CancelPrevious)
-                )
-            {
-                let s = store::settings(tx.conn(), op.shop_id).await?;
-                store::add_fee(
-                    &mut tx,
-                    &NewFee {
-                        shop_id: op.shop_id,
-                        operation_id: op.id,
-                        order_id: op.order_id,
-                        gateway: p.gateway,
-                        action: &op.action,
-                        fee: s.paygent_fee,
-                    },
-                    now,
-                )
-                .await?;
-            }
-            let m = if message.is_empty() && action == Some(Action::Refund) {
-                format!(
-                    "払い戻しが完了しました（払い戻し済み合計 {} / 売上 {}、決済状況: {} / {}）",
-                    yen(status.refunded),
-                    yen(status.captured),
-                    state_label(status.state),
-                    status.gateway_status
-                )
-            } else if message.is_empty() {
-                format!(
-                    "{label}が完了しました（決済状況: {} / {}、決済金額 {}）",
-                    state_label(status.state),
-                    status.gateway_status,
-                    yen(status.amount)
-                )
-            } else {
-                message
-            };
-            (
-                OpStatus::Succeeded,
-                String::new(),
-                m,
-                true,
-                payment.as_ref().map(|p| p.id),
-            )
-        }
+        } => done_at_gateway(&mut tx, &cx, status, new_ref, message, previous_cancelled).await?,
         Verdict::Partial {
             status,
             new_ref,
@@ -420,100 +257,326 @@ pub(super) async fn settle_once(
             message,
             previous_cancelled,
         } => {
-            for id in previous_cancelled {
-                store::set_previous_standing(&mut tx, id, Replaced::Cancelled.code()).await?;
-            }
+            mark_cancelled(&mut tx, &previous_cancelled).await?;
             // Step one already moved the payment to `new_ref`; refresh what it holds.
-            if let (Some(p), Some(r)) = (&payment, &new_ref) {
+            if let (Some(p), Some(r)) = (cx.payment, &new_ref) {
                 let held = held_after(p.gateway, Some(&p.held), r, &status, false, now)?;
                 store::set_held(&mut tx, p.id, p.version, &held, now).await?;
             }
-            (
-                OpStatus::Partial,
-                code,
-                message,
-                false,
-                payment.as_ref().map(|p| p.id),
-            )
+            Settlement::new(OpStatus::Partial, code, message, paid)
         }
         Verdict::Failed {
             code,
             message,
             status,
         } => {
-            if let (Some(p), Some(st)) = (&payment, status) {
+            // What the gateway holds after refusing (a lapsed authorization …).
+            if let (Some(p), Some(st)) = (cx.payment, status) {
                 let r = parse_ref(&p.held.ref_json)?;
                 let held = held_after(p.gateway, Some(&p.held), &r, &st, false, now)?;
                 store::set_held(&mut tx, p.id, p.version, &held, now).await?;
             }
-            (
-                OpStatus::Failed,
-                code,
-                message,
-                false,
-                payment.as_ref().map(|p| p.id),
-            )
+            Settlement::new(OpStatus::Failed, code, message, paid)
         }
-        Verdict::Unknown { reason } => (
+        Verdict::Unknown { reason } => Settlement::new(
             OpStatus::Unknown,
             String::new(),
             format!("{reason}（同じ操作を繰り返さないでください）"),
-            false,
-            payment.as_ref().map(|p| p.id),
+            paid,
         ),
     };
-    let new_display = store::by_order(tx.conn(), op.order_id)
-        .await?
-        .map(|p| p.held.display_id)
-        .unwrap_or_default();
-    store::finish_operation(
-        &mut tx,
-        op.id,
-        &Finish {
-            status,
-            result_code: &code,
-            message: &message,
-            new_display_id: &new_display,
-            payment_id,
-        },
-        now,
-    )
-    .await?;
-    let outcome_word = match status {
-        OpStatus::Succeeded => "成功",
-        OpStatus::Failed => "失敗",
-        OpStatus::Unknown | OpStatus::Pending => "確認中",
-        OpStatus::Partial => "途中で停止",
-    };
-    let code_part = if code.is_empty() {
-        String::new()
-    } else {
-        format!(" [{code}]")
-    };
-    orders::add_history(
-        &mut tx,
-        op.shop_id,
-        op.order_id,
-        &history(
-            actor,
-            now,
-            &op.action,
-            format!(
-                "{label} {}: {outcome_word}{code_part} {message}",
-                yen(op.amount)
-            ),
-            ok || status == OpStatus::Unknown,
-        ),
-    )
-    .await?;
-    if status == OpStatus::Succeeded {
-        auto_status(&mut tx, actor, op.shop_id, &order, action, now).await?;
-    }
+    record(&mut tx, &cx, &s).await?;
     tx.commit().await?;
     let op = store::operation(&mut *app.store.read().await?, op.id)
         .await?
         .ok_or(AppError::NotFound("決済処理"))?;
     result_of(app, &op, false).await
+}
+
+/// The earlier refs this operation cancelled at the gateway.
+async fn mark_cancelled(tx: &mut Tx, ids: &[i64]) -> Result<(), AppError> {
+    for id in ids {
+        store::set_previous_standing(tx, *id, Replaced::Cancelled.code()).await?;
+    }
+    Ok(())
+}
+
+/// A payment was made: stored, the order's 外部決済注文番号 set, a checkout's order completed
+/// (thanks mail and all), a paid-later order moved to 入金待ち with the buyer's instructions.
+async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, AppError> {
+    let (op, order, now) = (cx.op, cx.order, cx.now);
+    let gateway = order_gateway(order)?;
+    let held = held_after(gateway, None, &c.payment, &c.status, true, now)?;
+    let slip_json = match &c.slip {
+        Some(x) => serde_json::to_string(x)
+            .map_err(|e| AppError::Internal(format!("payment slip: {e}")))?,
+        None => String::new(),
+    };
+    let id = store::insert(
+        tx,
+        &NewPayment {
+            shop_id: op.shop_id,
+            order_id: op.order_id,
+            gateway,
+            kind: c.kind,
+            mode: c.mode,
+            held: &held,
+            three_ds: c.three_ds,
+            installments: &c.installments,
+            masked_card: &c.masked,
+            slip: &slip_json,
+            due_at: c.slip.as_ref().map(|x| x.due),
+        },
+        now,
+    )
+    .await?;
+    orders::set_gateway_ref(tx, op.order_id, c.payment.display_id()).await?;
+    let checkout = order.draft.status == OrderStatus::PendingPayment;
+    if checkout {
+        // The checkout's payment: the order is complete with it, thanks mail and all, in this
+        // same transaction.
+        crate::orders::complete_checkout(tx, op.shop_id, cx.actor, order, c.slip.as_ref(), now)
+            .await?;
+    }
+    let message = match &c.slip {
+        // The buyer pays later: the order waits for it (a checkout's thanks mail carries the
+        // payment number).
+        Some(x) => {
+            if !checkout {
+                if order.draft.status == OrderStatus::New {
+                    let who = Actor {
+                        shop_id: op.shop_id,
+                        user_id: None,
+                        name: cx.actor.to_owned(),
+                        is_admin: false,
+                    };
+                    crate::orders::apply_status(tx, &who, order, OrderStatus::AwaitingPayment, now)
+                        .await?;
+                }
+                instructions_mail(tx, op.shop_id, cx.actor, order, x, c.status.amount, now).await?;
+            }
+            format!(
+                "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
+                gateway_name(gateway),
+                yen(c.status.amount),
+                x.fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .chain(x.url.iter().map(|u| format!("支払画面: {u}")))
+                    .collect::<Vec<_>>()
+                    .join("、"),
+                jst_minute(x.due)
+            )
+        }
+        None => format!(
+            "{}で{}を{}しました（決済ID {}）",
+            gateway_name(gateway),
+            yen(c.status.amount),
+            if c.mode == CaptureMode::AuthAndCapture {
+                "即時売上"
+            } else {
+                "仮売上"
+            },
+            c.payment.display_id()
+        ),
+    };
+    Ok(Settlement::new(
+        OpStatus::Succeeded,
+        String::new(),
+        message,
+        Some(id),
+    ))
+}
+
+/// The operation took effect at the gateway: the payment holds what the gateway says (under
+/// a new ref when it changed), with the fee, and 決済状況を確認's notes.
+async fn done_at_gateway(
+    tx: &mut Tx,
+    cx: &Cx<'_>,
+    status: GatewayStatus,
+    new_ref: Option<(PaymentRef, Replaced)>,
+    message: String,
+    previous_cancelled: Vec<i64>,
+) -> Result<Settlement, AppError> {
+    let (op, action, now) = (cx.op, cx.action, cx.now);
+    let p = cx.payment.ok_or(AppError::NotFound("決済"))?;
+    mark_cancelled(tx, &previous_cancelled).await?;
+    // 旧取引を取消 leaves the payment itself as it is.
+    if action != Some(Action::CancelPrevious) {
+        hold(tx, cx, p, &status, new_ref.as_ref()).await?;
+    }
+    // A slip paid or lapsed, seen by 決済状況を確認: the order follows, as it does when the
+    // gateway's notification brings the news.
+    let message = if action == Some(Action::Refresh)
+        && p.kind == Kind::PaidLater
+        && status.state != p.held.state
+    {
+        let who = Actor {
+            shop_id: op.shop_id,
+            user_id: None,
+            name: cx.actor.to_owned(),
+            is_admin: false,
+        };
+        let said = later::later_outcome(tx, &who, cx.order, p, &status, now).await?;
+        format!("{message}。{said}")
+    } else {
+        message
+    };
+    if p.gateway == Gateway::Paygent
+        && matches!(
+            action,
+            Some(Action::Capture | Action::Cancel | Action::CancelPrevious)
+        )
+    {
+        let s = store::settings(tx.conn(), op.shop_id).await?;
+        store::add_fee(
+            tx,
+            &NewFee {
+                shop_id: op.shop_id,
+                operation_id: op.id,
+                order_id: op.order_id,
+                gateway: p.gateway,
+                action: &op.action,
+                fee: s.paygent_fee,
+            },
+            now,
+        )
+        .await?;
+    }
+    let message = if !message.is_empty() {
+        message
+    } else if action == Some(Action::Refund) {
+        format!(
+            "払い戻しが完了しました（払い戻し済み合計 {} / 売上 {}、決済状況: {} / {}）",
+            yen(status.refunded),
+            yen(status.captured),
+            state_label(status.state),
+            status.gateway_status
+        )
+    } else {
+        format!(
+            "{}が完了しました（決済状況: {} / {}、決済金額 {}）",
+            cx.label,
+            state_label(status.state),
+            status.gateway_status,
+            yen(status.amount)
+        )
+    };
+    Ok(Settlement::new(
+        OpStatus::Succeeded,
+        String::new(),
+        message,
+        Some(p.id),
+    ))
+}
+
+/// The payment now holds what the gateway says, under `new_ref` when the operation replaced
+/// it (the earlier ref kept); a change made at the gateway itself is noted for the operator
+/// until juchu's next operation on the payment.
+async fn hold(
+    tx: &mut Tx,
+    cx: &Cx<'_>,
+    p: &store::Payment,
+    status: &GatewayStatus,
+    new_ref: Option<&(PaymentRef, Replaced)>,
+) -> Result<(), AppError> {
+    let (action, now) = (cx.action, cx.now);
+    let current = parse_ref(&p.held.ref_json)?;
+    let now_ref = new_ref.map(|(r, _)| r).unwrap_or(&current);
+    let newly = action == Some(Action::Reauthorize) || new_ref.is_some();
+    let held = held_after(p.gateway, Some(&p.held), now_ref, status, newly, now)?;
+    if let Some((_, how)) = new_ref {
+        store::add_previous(
+            tx,
+            &NewPrevious {
+                payment_id: p.id,
+                ref_json: &p.held.ref_json,
+                display_id: &p.held.display_id,
+                amount: p.held.amount,
+                reason: if action == Some(Action::Refresh) {
+                    "決済会社の管理画面で補正"
+                } else {
+                    cx.label
+                },
+                standing: how.code(),
+            },
+            now,
+        )
+        .await?;
+        orders::set_gateway_ref(tx, cx.op.order_id, now_ref.display_id()).await?;
+    }
+    if !store::set_held(tx, p.id, p.version, &held, now).await? {
+        return Err(AppError::Stale {
+            current: p.version + 1,
+        });
+    }
+    if p.kind != Kind::PaidLater {
+        if action == Some(Action::Refresh) {
+            let new_id = new_ref.map(|(r, _)| r.display_id());
+            if let Some(n) = chain::change_note(p.gateway, &p.held, status, new_id, now) {
+                store::set_attention(tx, p.id, &n).await?;
+            }
+        } else if !p.attention.is_empty() {
+            store::set_attention(tx, p.id, "").await?;
+        }
+    }
+    Ok(())
+}
+
+/// The operation's outcome on its row and in the order's history, and the automatic order
+/// status after a success.
+async fn record(tx: &mut Tx, cx: &Cx<'_>, s: &Settlement) -> Result<(), AppError> {
+    let op = cx.op;
+    let new_display = store::by_order(tx.conn(), op.order_id)
+        .await?
+        .map(|p| p.held.display_id)
+        .unwrap_or_default();
+    store::finish_operation(
+        tx,
+        op.id,
+        &Finish {
+            status: s.status,
+            result_code: &s.code,
+            message: &s.message,
+            new_display_id: &new_display,
+            payment_id: s.payment_id,
+        },
+        cx.now,
+    )
+    .await?;
+    let outcome_word = match s.status {
+        OpStatus::Succeeded => "成功",
+        OpStatus::Failed => "失敗",
+        OpStatus::Unknown | OpStatus::Pending => "確認中",
+        OpStatus::Partial => "途中で停止",
+    };
+    let code_part = if s.code.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", s.code)
+    };
+    orders::add_history(
+        tx,
+        op.shop_id,
+        op.order_id,
+        &history(
+            cx.actor,
+            cx.now,
+            &op.action,
+            format!(
+                "{} {}: {outcome_word}{code_part} {}",
+                cx.label,
+                yen(op.amount),
+                s.message
+            ),
+            matches!(s.status, OpStatus::Succeeded | OpStatus::Unknown),
+        ),
+    )
+    .await?;
+    if s.status == OpStatus::Succeeded {
+        auto_status(tx, cx.actor, op.shop_id, cx.order, cx.action, cx.now).await?;
+    }
+    Ok(())
 }
 
 /// The mail telling the buyer how to pay (konbini, ATM, net bank), written with the payment
