@@ -6,10 +6,9 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::{SignedDuration, Timestamp};
 use juchu_domain::{FieldError, Invalid};
-use juchu_store::shops;
 use juchu_store::users::{self, Role, User};
-use sha2::{Digest, Sha256};
 
+use crate::tokens::{random_token, token_hash};
 use crate::{Actor, App, AppError};
 
 pub const SESSION_HOURS: i64 = 12;
@@ -39,20 +38,6 @@ async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| AppError::Internal(format!("hashing: {e}")))
-}
-
-pub fn random_token() -> Result<String, AppError> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("random: {e}")))?;
-    Ok(hex(&b))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
 }
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
@@ -536,41 +521,6 @@ pub async fn set_password(app: &App, login: &str, password: &str) -> Result<(), 
     users::set_password(&mut tx, user.id, &hash).await?;
     users::end_access(&mut tx, user.id, None, app.now()).await?;
     Ok(tx.commit().await?)
-}
-
-/// A shop by code, created if missing; `true` when this call created it. Two processes
-/// racing to create the same shop both succeed, and only one of them sees `true`.
-pub async fn ensure_shop(
-    app: &App,
-    code: &str,
-    name: &str,
-) -> Result<(shops::Shop, bool), AppError> {
-    if let Some(s) = shops::by_code(&mut *app.store.read().await?, code).await? {
-        return Ok((s, false));
-    }
-    let mut tx = app.store.begin().await?;
-    match shops::create(&mut tx, code, name, app.now()).await {
-        Ok(s) => {
-            tx.commit().await?;
-            // A new shop can sell at once: the usual delivery methods, every payment method.
-            crate::methods::seed_defaults(app, s.id).await?;
-            Ok((s, true))
-        }
-        Err(e) if e.is_constraint() => {
-            drop(tx);
-            let s = shops::by_code(&mut *app.store.read().await?, code)
-                .await?
-                .ok_or(AppError::NotFound("ショップ"))?;
-            Ok((s, false))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-pub async fn shop(app: &App, actor: &Actor) -> Result<shops::Shop, AppError> {
-    shops::by_id(&mut *app.store.read().await?, actor.shop_id)
-        .await?
-        .ok_or(AppError::NotFound("ショップ"))
 }
 
 #[cfg(test)]

@@ -230,7 +230,7 @@ pub async fn seed_if_empty(app: &App) -> Result<bool, AppError> {
 
 /// Seed the demo shop with `orders` orders; false (nothing done) if it already exists.
 pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
-    let (shop, created) = crate::access::ensure_shop(app, SHOP_CODE, "juchu デモショップ").await?;
+    let (shop, created) = crate::shops::ensure(app, SHOP_CODE, "juchu デモショップ").await?;
     // 宅配便 / 代金引換 / 大型家具便 (idempotent: a demo shop from before them gets them too).
     crate::methods::seed_defaults(app, shop.id).await?;
     if !created {

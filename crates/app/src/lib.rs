@@ -14,8 +14,10 @@ pub mod methods;
 pub mod orders;
 pub mod payments;
 pub mod secrets;
+pub mod shops;
 pub mod stock;
 mod throttle;
+pub mod tokens;
 
 use std::sync::Arc;
 

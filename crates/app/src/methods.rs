@@ -13,7 +13,6 @@ use juchu_domain::{FieldError, Invalid};
 use juchu_gateway::Secret;
 use juchu_store::methods as store;
 
-use crate::payments::gateway_name;
 use crate::{Actor, App, AppError};
 
 /// 支払回数 a card payment may offer: 一括, 分割 (3…24回), ボーナス一括, リボ.
@@ -963,7 +962,7 @@ fn view_of(g: Gateway, row: Option<&store::CredentialsRow>) -> Result<Credential
         .collect();
     Ok(CredentialsView {
         gateway: g,
-        name: gateway_name(g),
+        name: g.name(),
         configured: fields.iter().all(|f| f.set || !f.required),
         fields,
         updated_at: row.map(|r| r.updated_at),
@@ -998,7 +997,7 @@ fn unreadable(g: Gateway) -> AppError {
         "credentials_unreadable",
         format!(
             "{}の接続設定を復号できません。サーバーの秘密鍵（JUCHU_SECRET_KEY または secret.key）が保存したときと違います",
-            gateway_name(g)
+            g.name()
         ),
     )
 }
@@ -1033,7 +1032,7 @@ pub async fn set_credentials(
                 "unknown_field",
                 format!(
                     "{}の接続設定に「{k}」という項目はありません（{}）",
-                    gateway_name(gateway),
+                    gateway.name(),
                     specs.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
                 ),
             ));
@@ -1214,7 +1213,7 @@ pub async fn verify_key(app: &App) -> Result<(), AppError> {
                 format!(
                     "ショップ {} の{}の接続設定をこの秘密鍵で復号できません。保存したときの鍵（JUCHU_SECRET_KEY または secret.key）を指定してください",
                     r.shop_id,
-                    gateway_name(r.gateway)
+                    r.gateway.name()
                 ),
             ));
         }

@@ -292,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let password = read_password()?;
             let app = open(&db).await?;
-            let (shop, _) = juchu_app::access::ensure_shop(&app, &shop, &shop)
+            let (shop, _) = juchu_app::shops::ensure(&app, &shop, &shop)
                 .await
                 .map_err(app_err)?;
             juchu_app::access::add_user_to_shop(

@@ -51,6 +51,17 @@ pub enum Gateway {
     Paidy,
 }
 
+impl Gateway {
+    /// The company's name as the screens and mails say it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Gateway::Paygent => "ペイジェント",
+            Gateway::Gmo => "GMOペイメントゲートウェイ",
+            Gateway::Paidy => "Paidy",
+        }
+    }
+}
+
 impl PaymentMethod {
     pub const ALL: [PaymentMethod; 11] = [
         PaymentMethod::PaygentCard,

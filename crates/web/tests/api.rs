@@ -522,7 +522,7 @@ async fn auth_is_required_and_roles_hold(t: TestApp) {
 
 async fn shops_are_isolated(t: TestApp) {
     t.import(order_json()).await;
-    let (other, _) = juchu_app::access::ensure_shop(&t.app, "other", "他店")
+    let (other, _) = juchu_app::shops::ensure(&t.app, "other", "他店")
         .await
         .unwrap();
     juchu_app::access::add_user_to_shop(

@@ -547,7 +547,7 @@ async fn delivery_methods_crud(t: TestApp) {
     assert_eq!(st, StatusCode::NOT_FOUND);
 
     // Another shop's delivery methods are out of reach.
-    let (other, _) = juchu_app::access::ensure_shop(&t.app, "other", "他店")
+    let (other, _) = juchu_app::shops::ensure(&t.app, "other", "他店")
         .await
         .expect("shop");
     let theirs = methods::deliveries(&t.app, other.id)

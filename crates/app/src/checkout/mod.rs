@@ -96,20 +96,20 @@ pub async fn begin(app: &App, shop_id: i64, token: Option<&str>) -> Result<Strin
         let c = checkouts::by_token(
             &mut *app.store.read().await?,
             shop_id,
-            &crate::access::token_hash(t),
+            &crate::tokens::token_hash(t),
         )
         .await?;
         if c.is_some_and(|c| c.state != "completed") {
             return Ok(t.to_owned());
         }
     }
-    let t = crate::access::random_token()?;
+    let t = crate::tokens::random_token()?;
     let mut tx = app.store.begin().await?;
     checkouts::insert(
         &mut tx,
         shop_id,
-        &crate::access::token_hash(&t),
-        &crate::access::random_token()?,
+        &crate::tokens::token_hash(&t),
+        &crate::tokens::random_token()?,
         app.now(),
     )
     .await?;
@@ -119,7 +119,7 @@ pub async fn begin(app: &App, shop_id: i64, token: Option<&str>) -> Result<Strin
 
 /// The value every storefront form carries (a double-submit check against cross-site posts).
 pub fn form_token(token: &str) -> String {
-    crate::access::token_hash(&format!("form:{token}"))[..32].to_owned()
+    crate::tokens::token_hash(&format!("form:{token}"))[..32].to_owned()
 }
 
 pub async fn products(app: &App, shop_id: i64) -> Result<Vec<catalog::Product>, AppError> {
@@ -218,7 +218,7 @@ async fn load(app: &App, b: &Buyer) -> Result<Loaded, AppError> {
     let c = match b.checkout_id {
         Some(id) => checkouts::by_id(&mut conn, b.shop_id, id).await?,
         None => {
-            checkouts::by_token(&mut conn, b.shop_id, &crate::access::token_hash(&b.token)).await?
+            checkouts::by_token(&mut conn, b.shop_id, &crate::tokens::token_hash(&b.token)).await?
         }
     };
     parse(c.ok_or_else(gone)?)
@@ -228,7 +228,7 @@ async fn lock(tx: &mut Tx, b: &Buyer) -> Result<Loaded, AppError> {
     let c = match b.checkout_id {
         Some(id) => checkouts::by_id_for_update(tx, b.shop_id, id).await?,
         None => {
-            checkouts::by_token_for_update(tx, b.shop_id, &crate::access::token_hash(&b.token))
+            checkouts::by_token_for_update(tx, b.shop_id, &crate::tokens::token_hash(&b.token))
                 .await?
         }
     };

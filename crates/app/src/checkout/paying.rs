@@ -144,7 +144,7 @@ async fn fail(app: &App, b: &Buyer, message: &str) -> Result<Next, AppError> {
     let mut tx = app.store.begin().await?;
     let mut l = lock(&mut tx, b).await?;
     l.details.message = Some(message.to_owned());
-    l.c.attempt = crate::access::random_token()?;
+    l.c.attempt = crate::tokens::random_token()?;
     l.c.three_ds = String::new();
     save(&mut tx, &l, app.now()).await?;
     tx.commit().await?;

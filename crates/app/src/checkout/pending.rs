@@ -149,7 +149,7 @@ pub async fn remove_pending(
         },
     )
     .await?;
-    checkouts::release_order(&mut tx, o.id, &crate::access::random_token()?, now).await?;
+    checkouts::release_order(&mut tx, o.id, &crate::tokens::random_token()?, now).await?;
     tx.commit().await?;
     Ok(Removal::Removed)
 }

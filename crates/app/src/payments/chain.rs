@@ -66,7 +66,7 @@ pub(super) fn change_note(
     now: Timestamp,
 ) -> Option<String> {
     let at = format!("（{}に確認）", jst_minute(now));
-    let name = gateway_name(gateway);
+    let name = gateway.name();
     let state = still_lapsed(before.state, st.state);
     if let Some(id) = new_id {
         return Some(format!(

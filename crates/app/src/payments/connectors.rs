@@ -185,7 +185,7 @@ impl Gateways {
         c.clone().ok_or_else(|| {
             AppError::conflict(
                 "gateway_not_configured",
-                format!("{}の接続設定がありません", gateway_name(g)),
+                format!("{}の接続設定がありません", g.name()),
             )
         })
     }

@@ -50,7 +50,7 @@ impl OperationResult {
 }
 
 pub(super) fn new_key() -> Result<String, AppError> {
-    crate::access::random_token()
+    crate::tokens::random_token()
 }
 
 pub(super) fn check_key(key: Option<String>) -> Result<String, AppError> {

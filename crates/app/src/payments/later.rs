@@ -204,7 +204,7 @@ pub(super) async fn apply(
         user_id: None,
         name: format!(
             "{}（{}）",
-            gateway_name(cur.gateway),
+            cur.gateway.name(),
             if via == "push" { "通知" } else { "照会" }
         ),
         is_admin: false,

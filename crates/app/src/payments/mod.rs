@@ -72,14 +72,6 @@ pub use view::{
     view,
 };
 
-pub fn gateway_name(g: Gateway) -> &'static str {
-    match g {
-        Gateway::Paygent => "ペイジェント",
-        Gateway::Gmo => "GMOペイメントゲートウェイ",
-        Gateway::Paidy => "Paidy",
-    }
-}
-
 /// How long an authorization can be captured, where the gateway does not say: GMO 90 days
 /// (E01420010 after), Paygent 60 days (20 → 33). Paidy's `expires_at` comes with the payment.
 fn auth_days(g: Gateway) -> i64 {

@@ -25,7 +25,7 @@ pub(super) fn over_limit(g: Gateway, amount: i64) -> AppError {
         format!(
             "お支払い合計 {} は{}で扱える上限（{}）を超えています",
             yen(amount),
-            gateway_name(g),
+            g.name(),
             yen(payment::amount_limit(g))
         ),
     )
@@ -60,7 +60,7 @@ pub(super) fn target_amount(
                 return Err(bad(format!(
                     "金額は1円以上、{}以下で指定してください（{}の上限）",
                     yen(limit),
-                    gateway_name(p.gateway)
+                    p.gateway.name()
                 )));
             }
             if a == p.held.amount {

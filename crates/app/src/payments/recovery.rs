@@ -184,7 +184,7 @@ pub(crate) async fn resolve(
                     code: e.code().unwrap_or("unverifiable").to_owned(),
                     message: format!(
                         "結果を照会できませんでした（{e}）。{}の管理画面で取引を確認してください",
-                        gateway_name(order_gateway(&order)?)
+                        order_gateway(&order)?.name()
                     ),
                     status: None,
                 },

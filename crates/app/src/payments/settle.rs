@@ -357,7 +357,7 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
             }
             format!(
                 "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
-                gateway_name(gateway),
+                gateway.name(),
                 yen(c.status.amount),
                 x.fields
                     .iter()
@@ -370,7 +370,7 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
         }
         None => format!(
             "{}で{}を{}しました（決済ID {}）",
-            gateway_name(gateway),
+            gateway.name(),
             yen(c.status.amount),
             if c.mode == CaptureMode::AuthAndCapture {
                 "即時売上"

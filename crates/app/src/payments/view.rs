@@ -242,7 +242,7 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
     }
     Ok(Some(PaymentView {
         gateway: store::gateway_code(p.gateway).to_owned(),
-        gateway_name: gateway_name(p.gateway).to_owned(),
+        gateway_name: p.gateway.name().to_owned(),
         kind: p.kind.code().to_owned(),
         mode: p.mode.code().to_owned(),
         mode_label: match p.mode {

@@ -88,7 +88,7 @@ pub async fn me(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
 ) -> Result<axum::Json<Me>, ApiError> {
-    let shop = access::shop(&s.app, &a).await?;
+    let shop = juchu_app::shops::get(&s.app, &a).await?;
     Ok(axum::Json(Me {
         shop_id: shop.id,
         shop_code: shop.code,

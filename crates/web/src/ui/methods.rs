@@ -402,7 +402,7 @@ fn method_page(
         .iter()
         .map(|c| context! { code => c.code(), label => capture_label(*c) })
         .collect();
-    let gateway = m.gateway().map(methods_gateway_name).unwrap_or("—");
+    let gateway = m.gateway().map(Gateway::name).unwrap_or("—");
     let invalid = !errors.is_empty();
     let r = s.ui.render(
         "payment_method.html",
@@ -418,10 +418,6 @@ fn method_page(
         ),
     );
     if invalid { unprocessable(r) } else { r }
-}
-
-fn methods_gateway_name(g: Gateway) -> &'static str {
-    juchu_app::payments::gateway_name(g)
 }
 
 /// The labels of the fields that differ between `a` and `b`.
@@ -563,12 +559,12 @@ pub async fn save_credentials(
             let done = if typed.is_empty() {
                 format!(
                     "{}の接続設定を保存しました（変更はありません）",
-                    methods_gateway_name(g)
+                    g.name()
                 )
             } else {
                 format!(
                     "{}の接続設定を保存しました（更新した項目: {}）",
-                    methods_gateway_name(g),
+                    g.name(),
                     typed.join("・")
                 )
             };

@@ -123,7 +123,7 @@ impl FromRequestParts<AppState> for Session {
         };
         match juchu_app::access::session(&s.app, &token).await {
             Ok((actor, csrf)) => {
-                let shop_name = juchu_app::access::shop(&s.app, &actor)
+                let shop_name = juchu_app::shops::get(&s.app, &actor)
                     .await
                     .map(|x| x.name)
                     .unwrap_or_default();

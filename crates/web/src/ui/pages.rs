@@ -74,7 +74,7 @@ fn login_page(
     login: &str,
 ) -> Response {
     // Login CSRF: a random value in a cookie and in the form; the POST must carry both.
-    let token = match access::random_token() {
+    let token = match juchu_app::tokens::random_token() {
         Ok(t) => t,
         Err(e) => return error_page(s, &e),
     };

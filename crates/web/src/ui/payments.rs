@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use juchu_app::payments::{self, OperateInput, OperationResult, PaymentView};
-use juchu_app::{AppError, access};
+use juchu_app::AppError;
 use juchu_domain::order::Order;
 use juchu_domain::payment::Action;
 use minijinja::context;
@@ -169,7 +169,7 @@ pub async fn panel(
         return Ok(context! {
             none => gateway.is_none(),
             empty => gateway.is_some(),
-            gateway_name => gateway.map(payments::gateway_name),
+            gateway_name => gateway.map(juchu_domain::payment_method::Gateway::name),
             result => result_box,
         });
     };
@@ -177,7 +177,7 @@ pub async fn panel(
     let mut keys = BTreeMap::new();
     let mut can = BTreeMap::new();
     for a in &p.allowed {
-        keys.insert(a.action.clone(), access::random_token()?);
+        keys.insert(a.action.clone(), juchu_app::tokens::random_token()?);
         can.insert(a.action.clone(), a.label.clone());
     }
     let others: Vec<_> = p

@@ -178,7 +178,7 @@ impl TestApp {
                 ),
             )
             .expect("connectors");
-        let (shop, _) = juchu_app::access::ensure_shop(&app, "test", "テストショップ")
+        let (shop, _) = juchu_app::shops::ensure(&app, "test", "テストショップ")
             .await
             .expect("shop");
         for (login, name, role) in [
