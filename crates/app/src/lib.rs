@@ -4,6 +4,8 @@
 pub mod access;
 pub mod catalog;
 pub mod checkout;
+pub mod connectors;
+pub mod credentials;
 pub mod customers;
 pub mod demo;
 pub mod documents;
@@ -58,10 +60,10 @@ pub struct App {
     pub store: Store,
     clock: Clock,
     /// The connectors in use; replaced whole when the shop's credentials change.
-    gateways: Arc<std::sync::RwLock<Arc<payments::Gateways>>>,
+    gateways: Arc<std::sync::RwLock<Arc<connectors::Gateways>>>,
     /// Where the gateways are (configuration): with it, stored credentials rebuild the
-    /// connectors (`payments::reconnect`).
-    endpoints: Option<Arc<payments::Endpoints>>,
+    /// connectors (`connectors::reconnect`).
+    endpoints: Option<Arc<connectors::Endpoints>>,
     pub mailer: Arc<mail::Mailer>,
     /// Seals the gateways' credentials in the database. `new` / `with_clock` make a random
     /// one (fine for tests); a server must pass its persistent key with `with_secret_key`
@@ -110,30 +112,30 @@ impl App {
     }
 
     /// The connectors payment operations use.
-    pub fn with_gateways(self, g: payments::Gateways) -> App {
+    pub fn with_gateways(self, g: connectors::Gateways) -> App {
         self.set_gateways(g);
         self
     }
 
     /// Connectors to the gateways at `e`, built from the shops' stored credentials
-    /// (`payments::reconnect`); until then, and for gateways without them, the sandboxes'
+    /// (`connectors::reconnect`); until then, and for gateways without them, the sandboxes'
     /// documented test credentials.
-    pub fn with_endpoints(mut self, e: payments::Endpoints) -> Result<App, AppError> {
-        let g = payments::Gateways::connect(&e, &payments::ShopCredentials::default())
+    pub fn with_endpoints(mut self, e: connectors::Endpoints) -> Result<App, AppError> {
+        let g = connectors::Gateways::connect(&e, &connectors::ShopCredentials::default())
             .map_err(|x| AppError::Internal(format!("gateway connectors: {x}")))?;
         self.endpoints = Some(Arc::new(e));
         Ok(self.with_gateways(g))
     }
 
     /// The connectors in use now.
-    pub fn gateways(&self) -> Arc<payments::Gateways> {
+    pub fn gateways(&self) -> Arc<connectors::Gateways> {
         match self.gateways.read() {
             Ok(g) => g.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
 
-    pub(crate) fn set_gateways(&self, g: payments::Gateways) {
+    pub(crate) fn set_gateways(&self, g: connectors::Gateways) {
         let g = Arc::new(g);
         match self.gateways.write() {
             Ok(mut w) => *w = g,
@@ -141,7 +143,7 @@ impl App {
         }
     }
 
-    pub(crate) fn endpoints(&self) -> Option<Arc<payments::Endpoints>> {
+    pub(crate) fn endpoints(&self) -> Option<Arc<connectors::Endpoints>> {
         self.endpoints.clone()
     }
 

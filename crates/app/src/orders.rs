@@ -734,7 +734,7 @@ pub struct ListedOrder {
     #[serde(flatten)]
     pub order: OrderSummary,
     /// The order's payment, when it has one.
-    pub payment: Option<crate::payments::PaymentBrief>,
+    pub payment: Option<PaymentBrief>,
 }
 
 /// An order with its payment at a glance.
@@ -743,15 +743,13 @@ pub struct OrderDetail {
     #[serde(flatten)]
     pub order: Order,
     /// The order's payment, when it has one (the whole panel: `/orders/{number}/payment`).
-    pub payment: Option<crate::payments::PaymentBrief>,
+    pub payment: Option<PaymentBrief>,
 }
 
 /// One order with its payment.
 pub async fn detail(app: &App, actor: &Actor, number: i64) -> Result<OrderDetail, AppError> {
     let order = get(app, actor, number).await?;
-    let payment = crate::payments::briefs(app, &[order.id])
-        .await?
-        .remove(&order.id);
+    let payment = briefs(app, &[order.id]).await?.remove(&order.id);
     Ok(OrderDetail { order, payment })
 }
 
@@ -763,7 +761,7 @@ pub async fn search(
     let s = input.validate()?;
     let (total, list) = orders::search(&mut *app.store.read().await?, actor.shop_id, &s).await?;
     let ids: Vec<i64> = list.iter().map(|o| o.id).collect();
-    let mut payments = crate::payments::briefs(app, &ids).await?;
+    let mut payments = briefs(app, &ids).await?;
     let page = SearchPage {
         total,
         page: s.page,
@@ -807,4 +805,59 @@ pub(crate) async fn complete_checkout(
     crate::mail::thanks_in(tx, shop_id, actor_name, order, to, slip, now).await?;
     juchu_store::checkouts::complete_order(tx, order.id, now).await?;
     Ok(())
+}
+
+/// An order's payment at a glance: in the order JSON and every row of the order list, so a
+/// client needs no second request per order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct PaymentBrief {
+    /// `paygent`, `gmo`, `paidy`
+    pub gateway: String,
+    /// 取引ID / 決済ID at the gateway now.
+    pub payment_id: String,
+    /// `pending`, `authorized`, `captured`, `cancelled`, `refunded`, `paid`, `expired`,
+    /// `failed` — an authorization past its capture deadline is `expired`.
+    pub state: String,
+    /// 仮売上, 売上確定, 期限切れ …
+    pub state_label: String,
+    /// The status in the gateway's own words.
+    pub gateway_status: String,
+    pub amount: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    /// 売上確定有効期限 (Japan time).
+    pub auth_expires_at: Option<String>,
+}
+
+impl PaymentBrief {
+    pub(crate) fn of(p: &juchu_store::payments::Payment, now: jiff::Timestamp) -> PaymentBrief {
+        let h = &p.held;
+        let state = juchu_domain::payment::effective_state(h.state, h.auth_expires_at, now);
+        PaymentBrief {
+            gateway: juchu_store::payments::gateway_code(p.gateway).to_owned(),
+            payment_id: h.display_id.clone(),
+            state: state.code().to_owned(),
+            state_label: juchu_domain::payment::state_label(state).to_owned(),
+            gateway_status: h.gateway_status.clone(),
+            amount: h.amount,
+            captured: h.captured,
+            refunded: h.refunded,
+            auth_expires_at: h.auth_expires_at.map(juchu_domain::time::format_jst_minute),
+        }
+    }
+}
+
+/// The payments of these orders, by order id.
+async fn briefs(
+    app: &App,
+    order_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, PaymentBrief>, AppError> {
+    let now = app.now();
+    Ok(
+        juchu_store::payments::by_orders(&mut *app.store.read().await?, order_ids)
+            .await?
+            .iter()
+            .map(|p| (p.order_id, PaymentBrief::of(p, now)))
+            .collect(),
+    )
 }

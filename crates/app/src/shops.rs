@@ -6,11 +6,7 @@ use crate::{Actor, App, AppError};
 
 /// A shop by code, created if missing; `true` when this call created it. Two processes
 /// racing to create the same shop both succeed, and only one of them sees `true`.
-pub async fn ensure(
-    app: &App,
-    code: &str,
-    name: &str,
-) -> Result<(shops::Shop, bool), AppError> {
+pub async fn ensure(app: &App, code: &str, name: &str) -> Result<(shops::Shop, bool), AppError> {
     if let Some(s) = shops::by_code(&mut *app.store.read().await?, code).await? {
         return Ok((s, false));
     }

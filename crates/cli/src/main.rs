@@ -205,7 +205,7 @@ async fn open_with_key(db: &Db) -> anyhow::Result<App> {
     let app = open(db)
         .await?
         .with_secret_key(secret_key(&db.database_url)?);
-    juchu_app::methods::verify_key(&app)
+    juchu_app::credentials::verify_key(&app)
         .await
         .map_err(app_err)?;
     Ok(app)
@@ -376,7 +376,7 @@ async fn serve(
     let app = match &sandbox_url {
         Some(u) => {
             let app = app
-                .with_endpoints(juchu_app::payments::Endpoints::sandbox(
+                .with_endpoints(juchu_app::connectors::Endpoints::sandbox(
                     u,
                     juchu_gateway::DEFAULT_TIMEOUT,
                 ))
@@ -389,7 +389,7 @@ async fn serve(
             .await
             .map_err(|e| app_err(e.into()))?;
             if let Some(first) = shops.first() {
-                juchu_app::payments::reconnect(&app, *first)
+                juchu_app::connectors::reconnect(&app, *first)
                     .await
                     .map_err(app_err)?;
             }

@@ -2,6 +2,7 @@
 //! admin UI under `/admin` (session cookie + CSRF token), `/healthz` and `/metrics`.
 
 mod api;
+mod download;
 mod error;
 mod extract;
 mod guard;

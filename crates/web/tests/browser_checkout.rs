@@ -97,8 +97,17 @@ impl<'a> Buyer<'a> {
             .unwrap_or_default()
     }
 
+    /// The element's text once it shows: a hidden element (a message the page's script
+    /// reveals) reads as empty until then.
     async fn text(&self, css: &str) -> String {
-        self.wait(css).await.text().await.unwrap()
+        let e = self.wait(css).await;
+        for _ in 0..50 {
+            if e.is_displayed().await.unwrap_or(false) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        e.text().await.unwrap()
     }
 
     async fn click(&self, css: &str) {

@@ -8,7 +8,8 @@ mod support;
 
 use browser::{browser, fill, full_shot, login, shot, submit, text};
 use fantoccini::{Client, Locator};
-use juchu_app::methods::{self, GatewayCredentials};
+use juchu_app::credentials::GatewayCredentials;
+use juchu_app::methods;
 use juchu_domain::payment::{AttemptControl, CaptureMode};
 use juchu_domain::payment_method::{Gateway, PaymentMethod};
 use support::TestApp;
@@ -221,7 +222,7 @@ async fn admin_sets_up_payment_methods_credentials_and_deliveries() {
     assert_eq!(value(&c, "#gmo-shop_id").await, "tshop00012345");
     full_shot(&c, "methods-05-credentials").await;
     let Some(GatewayCredentials::Paygent(pg)) =
-        methods::credentials(&t.app, t.shop_id, Gateway::Paygent)
+        juchu_app::credentials::credentials(&t.app, t.shop_id, Gateway::Paygent)
             .await
             .unwrap()
     else {

@@ -3,7 +3,8 @@
 
 mod support;
 
-use juchu_app::methods::{self, GatewayCredentials};
+use juchu_app::credentials::GatewayCredentials;
+use juchu_app::methods;
 use juchu_domain::payment_method::{Gateway, PaymentMethod};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -322,7 +323,7 @@ async fn credentials_are_sealed_masked_and_kept(t: TestApp) {
     .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     let Some(GatewayCredentials::Paygent(c)) =
-        methods::credentials(&t.app, t.shop_id, Gateway::Paygent)
+        juchu_app::credentials::credentials(&t.app, t.shop_id, Gateway::Paygent)
             .await
             .expect("credentials")
     else {
@@ -357,7 +358,7 @@ async fn credentials_are_sealed_masked_and_kept(t: TestApp) {
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(fields(&v), vec!["shop_pass", "site_id", "site_pass"]);
     assert_eq!(
-        methods::credentials(&t.app, t.shop_id, Gateway::Gmo)
+        juchu_app::credentials::credentials(&t.app, t.shop_id, Gateway::Gmo)
             .await
             .expect("gmo"),
         None
@@ -370,13 +371,17 @@ async fn credentials_are_sealed_masked_and_kept(t: TestApp) {
         .app
         .clone()
         .with_secret_key(juchu_app::SecretKey::random());
-    let e = methods::credentials(&other, t.shop_id, Gateway::Paygent)
+    let e = juchu_app::credentials::credentials(&other, t.shop_id, Gateway::Paygent)
         .await
         .expect_err("wrong key");
     assert!(e.to_string().contains("ペイジェント"), "{e}");
-    let e = methods::verify_key(&other).await.expect_err("wrong key");
+    let e = juchu_app::credentials::verify_key(&other)
+        .await
+        .expect_err("wrong key");
     assert!(e.to_string().contains("ペイジェント"), "{e}");
-    methods::verify_key(&t.app).await.expect("right key");
+    juchu_app::credentials::verify_key(&t.app)
+        .await
+        .expect("right key");
 }
 
 async fn offered_follows_delivery_amount_and_settings(t: TestApp) {

@@ -13,7 +13,6 @@
 //! holds — never by sending the operation again. A repeat with the same key returns the first
 //! outcome.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -38,7 +37,6 @@ use crate::{Actor, App, AppError};
 
 mod authorize;
 mod chain;
-mod connectors;
 mod journal;
 mod later;
 mod notices;
@@ -52,7 +50,6 @@ mod view;
 use authorize::*;
 pub use authorize::{Authorization, AuthorizeInput, authorize};
 pub(crate) use authorize::{adopt_paidy, finish_three_ds, start_authorization};
-pub use connectors::{Endpoints, Front, Gateways, ShopCredentials, reconnect};
 pub use journal::OperationResult;
 use journal::*;
 use later::*;
@@ -66,10 +63,8 @@ pub use recovery::{Recovered, recover, refresh};
 pub(crate) use recovery::{authorized_at_gateway, resolve};
 use settle::*;
 pub use sync::{SyncReport, sync};
-pub(crate) use view::briefs;
 pub use view::{
-    ActionView, FeeMonth, PaymentBrief, PaymentView, PreviousView, fees, set_settings, settings,
-    view,
+    ActionView, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
 };
 
 /// How long an authorization can be captured, where the gateway does not say: GMO 90 days

@@ -10,59 +10,6 @@ pub struct ActionView {
     pub label: String,
 }
 
-/// An order's payment at a glance: in the order JSON and every row of the order list, so a
-/// client needs no second request per order.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct PaymentBrief {
-    /// `paygent`, `gmo`, `paidy`
-    pub gateway: String,
-    /// 取引ID / 決済ID at the gateway now.
-    pub payment_id: String,
-    /// `pending`, `authorized`, `captured`, `cancelled`, `refunded`, `paid`, `expired`,
-    /// `failed` — an authorization past its capture deadline is `expired`.
-    pub state: String,
-    /// 仮売上, 売上確定, 期限切れ …
-    pub state_label: String,
-    /// The status in the gateway's own words.
-    pub gateway_status: String,
-    pub amount: i64,
-    pub captured: i64,
-    pub refunded: i64,
-    /// 売上確定有効期限 (Japan time).
-    pub auth_expires_at: Option<String>,
-}
-
-impl PaymentBrief {
-    pub(crate) fn of(p: &store::Payment, now: Timestamp) -> PaymentBrief {
-        let h = &p.held;
-        let state = payment::effective_state(h.state, h.auth_expires_at, now);
-        PaymentBrief {
-            gateway: store::gateway_code(p.gateway).to_owned(),
-            payment_id: h.display_id.clone(),
-            state: state.code().to_owned(),
-            state_label: state_label(state).to_owned(),
-            gateway_status: h.gateway_status.clone(),
-            amount: h.amount,
-            captured: h.captured,
-            refunded: h.refunded,
-            auth_expires_at: h.auth_expires_at.map(jst_minute),
-        }
-    }
-}
-
-/// The payments of these orders, by order id.
-pub(crate) async fn briefs(
-    app: &App,
-    order_ids: &[i64],
-) -> Result<std::collections::HashMap<i64, PaymentBrief>, AppError> {
-    let now = app.now();
-    Ok(store::by_orders(&mut *app.store.read().await?, order_ids)
-        .await?
-        .iter()
-        .map(|p| (p.order_id, PaymentBrief::of(p, now)))
-        .collect())
-}
-
 /// An earlier gateway id of the payment.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PreviousView {

@@ -12,6 +12,7 @@ mod card;
 mod file;
 mod later;
 mod notice;
+mod outcome;
 mod stored;
 mod tds1;
 mod threeds;
@@ -396,7 +397,7 @@ fn error_answer(r: &Refusal, kind: &str) -> Vec<(&'static str, String)> {
         ("response_detail", r.detail.clone()),
     ];
     if family_of(kind) == Some("card/request") {
-        v.extend(card::empty_card_fields());
+        v.extend(outcome::empty_card_fields());
     }
     if kind == "200" {
         v.push(("file_receipt_id", String::new()));

@@ -19,7 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
-use super::card::{card_answer, conclude, issuer};
+use super::outcome::{card_answer, conclude, issuer};
 use super::{Ledger, Params, Payment, Refusal, get, refuse, required, sha256_hex};
 use crate::Sandbox;
 use crate::view::buyer_page;

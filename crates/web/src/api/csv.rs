@@ -1,12 +1,9 @@
 //! CSV出力項目設定 (the 受注CSV's columns) and the 送り状データ (B2クラウド) download.
 //! Column settings are open to every operator, admin or not (docs/csv.md).
 
-use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
-use futures_util::Stream;
 use juchu_app::AppError;
 use juchu_app::export::{self, ColumnSettings, CsvKind};
 use juchu_domain::search::SearchInput;
@@ -17,34 +14,6 @@ use crate::extract::{ApiActor, Json, Path, Query};
 
 fn kind_of(code: &str) -> Result<CsvKind, ApiError> {
     CsvKind::from_code(code).ok_or(ApiError(AppError::NotFound("CSVの種類")))
-}
-
-/// A CSV download: the type with its charset, and a file name with the Japan time.
-pub fn download<S>(s: &AppState, prefix: &str, charset: &str, body: S) -> Response
-where
-    S: Stream<Item = Result<Bytes, AppError>> + Send + 'static,
-{
-    let body = futures_util::StreamExt::map(body, |r| {
-        r.map_err(|e| {
-            tracing::error!(error = %e, "csv export failed mid-stream");
-            std::io::Error::other(e.to_string())
-        })
-    });
-    let name = format!(
-        "{prefix}_{}.csv",
-        juchu_domain::time::jst_zoned(s.app.now()).strftime("%Y%m%d%H%M%S")
-    );
-    (
-        [
-            (header::CONTENT_TYPE, format!("text/csv; charset={charset}")),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        Body::from_stream(body),
-    )
-        .into_response()
 }
 
 /// 送り状データ of a search (all pages): ヤマト運輸 B2クラウド「外部データから発行」's
@@ -58,7 +27,7 @@ pub async fn shipping_csv(
     Query(q): Query<SearchInput>,
 ) -> Result<Response, ApiError> {
     let stream = export::shipping_csv(&s.app, &a, &q).await?;
-    Ok(download(&s, "b2", "Shift_JIS", stream))
+    Ok(crate::download::csv(&s, "b2", "Shift_JIS", stream))
 }
 
 /// CSV出力項目設定 of a CSV: `orders` (受注CSV: the columns written, in order, and the

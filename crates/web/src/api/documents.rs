@@ -7,9 +7,9 @@ use axum::response::Response;
 use juchu_app::documents::{self, IssuerProfile, ProfileInput, Slip, SlipOptions};
 
 use crate::AppState;
+use crate::download::{pdf_file, pdf_filename, slips_pdf};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, Json, Path, Query};
-use crate::ui::documents::{pdf_filename, pdf_of, pdf_response};
 
 /// `?format=pdf|json` and the slip's wording.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
@@ -68,8 +68,8 @@ pub async fn slip(
         message: p.message,
     };
     if as_pdf {
-        let (slips, bytes) = pdf_of(&s, &a, &[number], &options).await?;
-        Ok(pdf_response(bytes, &pdf_filename(&slips)))
+        let (slips, bytes) = slips_pdf(&s, &a, &[number], &options).await?;
+        Ok(pdf_file(bytes, &pdf_filename(&slips)))
     } else {
         let slip = documents::preview(&s.app, &a, number, &options).await?;
         Ok(axum::response::IntoResponse::into_response(axum::Json(
@@ -114,8 +114,8 @@ pub async fn bulk(
         proviso: p.proviso,
         message: p.message,
     };
-    let (slips, bytes) = pdf_of(&s, &a, &p.number, &options).await?;
-    Ok(pdf_response(bytes, &pdf_filename(&slips)))
+    let (slips, bytes) = slips_pdf(&s, &a, &p.number, &options).await?;
+    Ok(pdf_file(bytes, &pdf_filename(&slips)))
 }
 
 /// ショップ情報: what the slips print as their issuer.

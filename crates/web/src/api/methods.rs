@@ -8,21 +8,21 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::AppError;
-use juchu_app::methods::{
-    self, CredentialsView, DeliveryInput, DeliveryMethod, MethodInput, MethodSettings,
-};
+use juchu_app::methods::{self, DeliveryInput, DeliveryMethod, MethodInput, MethodSettings};
 use juchu_domain::payment_method::{Gateway, PaymentMethod};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, Json, Path};
+use juchu_app::credentials::CredentialsView;
 
 fn method_of(code: &str) -> Result<PaymentMethod, ApiError> {
     PaymentMethod::from_code(code).ok_or(ApiError(AppError::NotFound("支払方法")))
 }
 
 fn gateway_of(code: &str) -> Result<Gateway, ApiError> {
-    methods::gateway_from_code(code).ok_or(ApiError(AppError::NotFound("決済サービス")))
+    juchu_app::credentials::gateway_from_code(code)
+        .ok_or(ApiError(AppError::NotFound("決済サービス")))
 }
 
 /// Every payment method's settings (`paygent_card`, `gmo_card`, `paidy`, … `cash_on_delivery`),
@@ -75,7 +75,9 @@ pub async fn credentials(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
 ) -> Result<axum::Json<Vec<CredentialsView>>, ApiError> {
-    Ok(axum::Json(methods::credentials_view(&s.app, &a).await?))
+    Ok(axum::Json(
+        juchu_app::credentials::credentials_view(&s.app, &a).await?,
+    ))
 }
 
 /// Set a gateway's (`paygent`, `gmo`, `paidy`) credentials: `{"field": "value"}`. An empty or

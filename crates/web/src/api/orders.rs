@@ -1,8 +1,6 @@
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use juchu_app::export::{self, Encoding};
+use axum::http::StatusCode;
+use axum::response::Response;
 use juchu_app::orders::{self, BulkResult, Intake, OrderDetail, OrderPatch, SearchPage};
 use juchu_domain::Invalid;
 use juchu_domain::history::HistoryEntry;
@@ -203,55 +201,14 @@ pub async fn history(
     Ok(axum::Json(orders::history(&s.app, &a, number).await?))
 }
 
-#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct CsvParams {
-    /// `sjis` (default, for Excel) or `utf8`
-    pub encoding: Option<String>,
-}
-
 /// CSV of a search (all pages), one row per order line, streamed.
-#[utoipa::path(get, path = "/api/v1/orders/csv", tag = "orders", security(("bearer" = [])), params(CsvParams, SearchInput),
+#[utoipa::path(get, path = "/api/v1/orders/csv", tag = "orders", security(("bearer" = [])), params(crate::download::CsvParams, SearchInput),
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = ErrorBody)))]
 pub async fn csv(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
-    Query(p): Query<CsvParams>,
+    Query(p): Query<crate::download::CsvParams>,
     Query(q): Query<SearchInput>,
 ) -> Result<Response, ApiError> {
-    csv_response(&s, &a, &q, p.encoding.as_deref()).await
-}
-
-pub async fn csv_response(
-    s: &AppState,
-    a: &juchu_app::Actor,
-    q: &SearchInput,
-    encoding: Option<&str>,
-) -> Result<Response, ApiError> {
-    let enc = Encoding::parse(encoding)?;
-    let stream = export::orders_csv(&s.app, a, q, enc).await?;
-    let stream = futures_util::StreamExt::map(stream, |r| {
-        r.map_err(|e| {
-            tracing::error!(error = %e, "csv export failed mid-stream");
-            std::io::Error::other(e.to_string())
-        })
-    });
-    let name = format!(
-        "orders_{}.csv",
-        juchu_domain::time::jst_zoned(s.app.now()).strftime("%Y%m%d%H%M%S")
-    );
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                format!("text/csv; charset={}", enc.charset()),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    crate::download::orders_csv(&s, &a, &q, p.encoding.as_deref()).await
 }

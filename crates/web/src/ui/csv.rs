@@ -256,7 +256,7 @@ pub async fn shipping_csv(
     Query(q): Query<SearchInput>,
 ) -> Response {
     match export::shipping_csv(&s.app, &sess.actor, &q).await {
-        Ok(stream) => crate::api::csv::download(&s, "b2", "Shift_JIS", stream),
+        Ok(stream) => crate::download::csv(&s, "b2", "Shift_JIS", stream),
         Err(e) => error_page(&s, &e),
     }
 }
@@ -270,7 +270,7 @@ pub async fn order_shipping_csv(
     match export::shipping_csv_for(&s.app, &sess.actor, number).await {
         Ok(bytes) => {
             let once = futures_util::stream::once(async move { Ok(bytes) });
-            crate::api::csv::download(&s, &format!("b2_{number}"), "Shift_JIS", once)
+            crate::download::csv(&s, &format!("b2_{number}"), "Shift_JIS", once)
         }
         Err(e) => error_page(&s, &e),
     }

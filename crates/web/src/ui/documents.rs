@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::Form;
 use juchu_app::documents::{
-    self, DEFAULT_PROVISO, Output, ProfileInput, REDUCED_NOTE, Slip, SlipKind, SlipOptions,
+    self, DEFAULT_PROVISO, Output, ProfileInput, REDUCED_NOTE, SlipKind, SlipOptions,
 };
 use juchu_app::{AppError, orders};
 use juchu_domain::Invalid;
@@ -22,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use super::pages::{base, csrf_refusal, page_ctx, unprocessable};
 use super::{Session, error_page};
 use crate::AppState;
+use crate::download::{pdf_file, pdf_filename, slips_pdf};
 use crate::extract::Query;
 
 type Errors = BTreeMap<String, String>;
@@ -158,46 +158,6 @@ pub async fn print(
     }
 }
 
-/// `application/pdf` as a download named like `delivery_note_123.pdf`.
-pub(crate) fn pdf_response(bytes: Vec<u8>, filename: &str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// The PDF of one or more slips, or the app's error.
-pub(crate) async fn pdf_of(
-    s: &AppState,
-    actor: &juchu_app::Actor,
-    numbers: &[i64],
-    q: &SlipOptions,
-) -> Result<(Vec<Slip>, Vec<u8>), AppError> {
-    let slips = documents::issue(&s.app, actor, numbers, q, Output::Pdf).await?;
-    // Layout and font subsetting take a moment for long orders: off the async threads.
-    let for_pdf = slips.clone();
-    let bytes = tokio::task::spawn_blocking(move || documents::render_pdf(&for_pdf))
-        .await
-        .map_err(|e| AppError::Internal(format!("PDF task: {e}")))??;
-    Ok((slips, bytes))
-}
-
-pub(crate) fn pdf_filename(slips: &[Slip]) -> String {
-    match slips {
-        [one] => format!("{}_{}.pdf", one.kind_code, one.number),
-        [first, ..] => format!("{}_{}orders.pdf", first.kind_code, slips.len()),
-        [] => "slips.pdf".to_owned(),
-    }
-}
-
 /// The PDF download of one order's slip; recorded in 変更履歴.
 pub async fn pdf(
     State(s): State<AppState>,
@@ -205,8 +165,8 @@ pub async fn pdf(
     Path(number): Path<i64>,
     Query(q): Query<SlipOptions>,
 ) -> Response {
-    match pdf_of(&s, &sess.actor, &[number], &q).await {
-        Ok((slips, bytes)) => pdf_response(bytes, &pdf_filename(&slips)),
+    match slips_pdf(&s, &sess.actor, &[number], &q).await {
+        Ok((slips, bytes)) => pdf_file(bytes, &pdf_filename(&slips)),
         Err(e) => refused(&s, &sess, number, &q, e).await,
     }
 }
@@ -241,12 +201,12 @@ async fn bulk_pdf(s: &AppState, sess: &Session, q: BulkQ) -> Response {
         message: q.message,
     };
     let r = if bad.is_empty() {
-        pdf_of(s, &sess.actor, &numbers, &options).await
+        slips_pdf(s, &sess.actor, &numbers, &options).await
     } else {
         Err(AppError::Invalid(bad))
     };
     match r {
-        Ok((slips, bytes)) => pdf_response(bytes, &pdf_filename(&slips)),
+        Ok((slips, bytes)) => pdf_file(bytes, &pdf_filename(&slips)),
         Err(AppError::Invalid(i)) => {
             let msg =
                 i.0.iter()

@@ -197,7 +197,7 @@ async fn list_page(s: &AppState, sess: &Session, shown: Shown) -> Response {
         Err(e) => return error_page(s, &e),
     };
     let creds = if actor.is_admin {
-        match methods::credentials_view(&s.app, actor).await {
+        match juchu_app::credentials::credentials_view(&s.app, actor).await {
             Ok(x) => x,
             Err(e) => return error_page(s, &e),
         }
@@ -527,19 +527,20 @@ pub async fn save_credentials(
     if let Some(r) = csrf_refusal(&s, &sess, form.get("csrf").map_or("", String::as_str)) {
         return r;
     }
-    let Some(g) = methods::gateway_from_code(&code) else {
+    let Some(g) = juchu_app::credentials::gateway_from_code(&code) else {
         return error_page(&s, &AppError::NotFound("決済サービス"));
     };
     let input: BTreeMap<String, String> = form.into_iter().filter(|(k, _)| k != "csrf").collect();
     // What this save changes: every secret typed, and ids that differ from the stored ones
     // (those are prefilled, so sending them back changes nothing).
-    let current: BTreeMap<&str, String> = methods::credentials_view(&s.app, &sess.actor)
-        .await
-        .ok()
-        .and_then(|v| v.into_iter().find(|c| c.gateway == g))
-        .map(|c| c.fields.into_iter().map(|f| (f.name, f.shown)).collect())
-        .unwrap_or_default();
-    let typed: Vec<&'static str> = methods::credential_fields(g)
+    let current: BTreeMap<&str, String> =
+        juchu_app::credentials::credentials_view(&s.app, &sess.actor)
+            .await
+            .ok()
+            .and_then(|v| v.into_iter().find(|c| c.gateway == g))
+            .map(|c| c.fields.into_iter().map(|f| (f.name, f.shown)).collect())
+            .unwrap_or_default();
+    let typed: Vec<&'static str> = juchu_app::credentials::credential_fields(g)
         .iter()
         .filter(|f| {
             input.get(f.name).is_some_and(|v| {
@@ -549,7 +550,7 @@ pub async fn save_credentials(
         })
         .map(|f| f.label)
         .collect();
-    let ids: BTreeMap<String, String> = methods::credential_fields(g)
+    let ids: BTreeMap<String, String> = juchu_app::credentials::credential_fields(g)
         .iter()
         .filter(|f| f.public)
         .filter_map(|f| input.get(f.name).map(|v| (f.name.to_owned(), v.clone())))
@@ -557,10 +558,7 @@ pub async fn save_credentials(
     match methods::set_credentials(&s.app, &sess.actor, g, input).await {
         Ok(_) => {
             let done = if typed.is_empty() {
-                format!(
-                    "{}の接続設定を保存しました（変更はありません）",
-                    g.name()
-                )
+                format!("{}の接続設定を保存しました（変更はありません）", g.name())
             } else {
                 format!(
                     "{}の接続設定を保存しました（更新した項目: {}）",

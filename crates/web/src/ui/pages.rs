@@ -714,10 +714,10 @@ pub async fn add_user(
 pub async fn orders_csv(
     State(s): State<AppState>,
     sess: Session,
-    Query(p): Query<crate::api::orders::CsvParams>,
+    Query(p): Query<crate::download::CsvParams>,
     Query(q): Query<SearchInput>,
 ) -> Response {
-    match crate::api::orders::csv_response(&s, &sess.actor, &q, p.encoding.as_deref()).await {
+    match crate::download::orders_csv(&s, &sess.actor, &q, p.encoding.as_deref()).await {
         Ok(r) => r,
         Err(e) => error_page(&s, &e.0),
     }

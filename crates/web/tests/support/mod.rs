@@ -172,7 +172,7 @@ impl TestApp {
             .with_mailer(juchu_app::mail::Mailer::Files(mail_dir.0.clone()))
             .with_endpoints(
                 // A short timeout, so a held answer is a lost one within a test.
-                juchu_app::payments::Endpoints::sandbox(
+                juchu_app::connectors::Endpoints::sandbox(
                     &format!("http://{addr}"),
                     std::time::Duration::from_secs(2),
                 ),

@@ -1,7 +1,14 @@
 //! The connectors juchu talks to, per gateway: where they are (endpoints), with which
 //! credentials, and rebuilding them when a shop saves its credentials.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+use juchu_domain::payment_method::Gateway;
+use juchu_gateway::{Gateway as GatewayApi, GatewayError, Secret};
+
+use crate::credentials::{self, GatewayCredentials};
+use crate::{App, AppError};
 
 /// The connectors juchu talks to, one per gateway (absent: not configured).
 #[derive(Clone, Default)]
@@ -61,15 +68,15 @@ impl Endpoints {
     }
 }
 
-/// A shop's stored credentials per gateway (`methods::credentials`).
+/// A shop's stored credentials per gateway (`credentials::credentials`).
 #[derive(Debug, Clone, Default)]
 pub struct ShopCredentials {
-    pub paygent: Option<crate::methods::PaygentCredentials>,
-    pub gmo: Option<crate::methods::GmoCredentials>,
-    pub paidy: Option<crate::methods::PaidyCredentials>,
+    pub paygent: Option<credentials::PaygentCredentials>,
+    pub gmo: Option<credentials::GmoCredentials>,
+    pub paidy: Option<credentials::PaidyCredentials>,
 }
 
-pub(super) fn set(s: &Secret) -> Option<&str> {
+pub(crate) fn set(s: &Secret) -> Option<&str> {
     Some(s.expose().trim()).filter(|x| !x.is_empty())
 }
 
@@ -200,10 +207,10 @@ pub async fn reconnect(app: &App, shop_id: i64) -> Result<(), AppError> {
     };
     let mut c = ShopCredentials::default();
     for g in [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy] {
-        match crate::methods::credentials(app, shop_id, g).await? {
-            Some(crate::methods::GatewayCredentials::Paygent(k)) => c.paygent = Some(k),
-            Some(crate::methods::GatewayCredentials::Gmo(k)) => c.gmo = Some(k),
-            Some(crate::methods::GatewayCredentials::Paidy(k)) => c.paidy = Some(k),
+        match credentials::credentials(app, shop_id, g).await? {
+            Some(GatewayCredentials::Paygent(k)) => c.paygent = Some(k),
+            Some(GatewayCredentials::Gmo(k)) => c.gmo = Some(k),
+            Some(GatewayCredentials::Paidy(k)) => c.paidy = Some(k),
             None => {}
         }
     }
