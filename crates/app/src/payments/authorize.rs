@@ -94,28 +94,25 @@ pub async fn authorize(
     }
 }
 
-/// 与信, for the back office and the checkout alike.
-pub(crate) async fn start_authorization(
+/// What an authorization needs once its rules passed on the locked order.
+struct AuthorizationPlan {
+    order: Order,
+    kind: Kind,
+    card: CardRef,
+    amount: i64,
+    gw: std::sync::Arc<dyn GatewayApi>,
+}
+
+/// The rules of 与信 on the locked order: the order is the checkout's (決済処理中) exactly when
+/// the request comes from the checkout, it is paid through a gateway by card or Paidy, it has
+/// no payment and no operation in doubt, one card source was given, and the total is one
+/// the gateway can carry.
+async fn authorization_plan(
     app: &App,
-    actor: &Actor,
-    number: i64,
-    input: AuthorizeInput,
-    key: Option<String>,
-) -> Result<Authorization, AppError> {
-    let key = check_key(key)?;
-    let (installments, installments_label) = installments_of(input.installments.as_deref())?;
-    let request = serde_json::json!({
-        "order": number, "action": "authorize", "capture": input.capture,
-        "installments": input.installments, "token": input.token.is_some(),
-        "test_card": input.test_card_number.as_deref().map(mask),
-        "masked": input.masked_card, "three_ds": input.three_ds_auth_id.is_some() || input.three_ds_return_url.is_some(),
-    })
-    .to_string();
-    let now = app.now();
-    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
-        Ok(x) => x,
-        Err(first) => return Ok(Authorization::Settled(first)),
-    };
+    tx: &mut Tx,
+    order: &Order,
+    input: &AuthorizeInput,
+) -> Result<AuthorizationPlan, AppError> {
     let pending = order.draft.status == OrderStatus::PendingPayment;
     if pending != input.checkout || order.deleted_at.is_some() {
         return Err(if input.checkout {
@@ -127,7 +124,7 @@ pub(crate) async fn start_authorization(
             )
         });
     }
-    let Some((gateway, kind)) = kind_of(&order) else {
+    let Some((gateway, kind)) = kind_of(order) else {
         return Err(AppError::conflict(
             "no_online_payment",
             format!(
@@ -176,19 +173,54 @@ pub(crate) async fn start_authorization(
         return Err(over_limit(gateway, amount));
     }
     let gw = app.gateways().get(gateway)?;
-    let op = NewOperation {
-        shop_id: actor.shop_id,
-        payment_id: None,
-        order_id: order.id,
-        action: "authorize",
-        idempotency_key: &key,
-        request: &request,
+    Ok(AuthorizationPlan {
+        order: order.clone(),
+        kind,
+        card,
         amount,
-        actor: &actor.name,
-    };
-    let op_id = match journal(app, tx, op, now).await? {
-        Ok(id) => id,
-        Err(first) => return Ok(Authorization::Settled(first)),
+        gw,
+    })
+}
+
+/// 与信, for the back office and the checkout alike.
+pub(crate) async fn start_authorization(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    input: AuthorizeInput,
+    key: Option<String>,
+) -> Result<Authorization, AppError> {
+    let key = check_key(key)?;
+    let (installments, installments_label) = installments_of(input.installments.as_deref())?;
+    let request = serde_json::json!({
+        "order": number, "action": "authorize", "capture": input.capture,
+        "installments": input.installments, "token": input.token.is_some(),
+        "test_card": input.test_card_number.as_deref().map(mask),
+        "masked": input.masked_card, "three_ds": input.three_ds_auth_id.is_some() || input.three_ds_return_url.is_some(),
+    })
+    .to_string();
+    let started = journaled(app, actor, number, &key, &request, async |tx, order| {
+        let plan = authorization_plan(app, tx, order, &input).await?;
+        let entry = Entry {
+            action: "authorize",
+            amount: plan.amount,
+            payment_id: None,
+        };
+        Ok((entry, plan))
+    })
+    .await?;
+    let (
+        op_id,
+        AuthorizationPlan {
+            order,
+            kind,
+            card,
+            amount,
+            gw,
+        },
+    ) = match started {
+        Journaled::Repeat(first) => return Ok(Authorization::Settled(first)),
+        Journaled::Started { op_id, plan } => (op_id, plan),
     };
 
     let masked = input
@@ -346,50 +378,46 @@ pub(crate) async fn adopt_paidy(
     })
     .to_string();
     let now = app.now();
-    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
-        Ok(x) => x,
-        Err(first) => return Ok(first),
-    };
-    if order.draft.status != OrderStatus::PendingPayment || order.deleted_at.is_some() {
-        return Err(checkout_closed());
-    }
-    if order.draft.payment_method != juchu_domain::payment_method::PaymentMethod::Paidy {
-        return Err(AppError::conflict(
-            "not_paidy",
-            "このご注文のお支払い方法はPaidyではありません",
-        ));
-    }
-    if store::by_order(tx.conn(), order.id).await?.is_some()
-        || store::open_operation(tx.conn(), order.id).await?.is_some()
-    {
-        return Err(AppError::conflict(
-            "payment_exists",
-            "このご注文のお支払いは手続き済みか確認中です",
-        ));
-    }
-    let taken = store::by_gateway_id(
-        tx.conn(),
-        actor.shop_id,
-        Gateway::Paidy,
-        store::GatewayId::Display(payment_id),
-    )
-    .await?
-    .is_some();
-    let amount = order.draft.totals.payment_total.get();
-    let gw = app.gateways().get(Gateway::Paidy)?;
-    let op = NewOperation {
-        shop_id: actor.shop_id,
-        payment_id: None,
-        order_id: order.id,
-        action: "authorize",
-        idempotency_key: &key,
-        request: &request,
-        amount,
-        actor: &actor.name,
-    };
-    let op_id = match journal(app, tx, op, now).await? {
-        Ok(id) => id,
-        Err(first) => return Ok(first),
+    let started = journaled(app, actor, number, &key, &request, async |tx, order| {
+        if order.draft.status != OrderStatus::PendingPayment || order.deleted_at.is_some() {
+            return Err(checkout_closed());
+        }
+        if order.draft.payment_method != juchu_domain::payment_method::PaymentMethod::Paidy {
+            return Err(AppError::conflict(
+                "not_paidy",
+                "このご注文のお支払い方法はPaidyではありません",
+            ));
+        }
+        if store::by_order(tx.conn(), order.id).await?.is_some()
+            || store::open_operation(tx.conn(), order.id).await?.is_some()
+        {
+            return Err(AppError::conflict(
+                "payment_exists",
+                "このご注文のお支払いは手続き済みか確認中です",
+            ));
+        }
+        // Held by another order already: taken here it would be paid twice.
+        let taken = store::by_gateway_id(
+            tx.conn(),
+            actor.shop_id,
+            Gateway::Paidy,
+            store::GatewayId::Display(payment_id),
+        )
+        .await?
+        .is_some();
+        let amount = order.draft.totals.payment_total.get();
+        let gw = app.gateways().get(Gateway::Paidy)?;
+        let entry = Entry {
+            action: "authorize",
+            amount,
+            payment_id: None,
+        };
+        Ok((entry, (taken, amount, gw)))
+    })
+    .await?;
+    let (op_id, (taken, amount, gw)) = match started {
+        Journaled::Repeat(first) => return Ok(first),
+        Journaled::Started { op_id, plan } => (op_id, plan),
     };
     let r = PaymentRef::Paidy {
         payment_id: payment_id.to_owned(),

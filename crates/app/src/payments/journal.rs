@@ -86,6 +86,58 @@ pub(super) fn no_payment() -> AppError {
     )
 }
 
+/// What an operation writes in the journal once its rules passed.
+pub(super) struct Entry {
+    /// The action's code (`capture`, `authorize`, `request_payment` …).
+    pub action: &'static str,
+    pub amount: i64,
+    /// The payment it acts on; none for one that makes the payment.
+    pub payment_id: Option<i64>,
+}
+
+/// How step one ended.
+pub(super) enum Journaled<T> {
+    /// The key was used before: that request's outcome is the answer.
+    Repeat(OperationResult),
+    /// Recorded as `pending` (committed): the gateway may be called. `plan` is what the
+    /// operation's check handed over for the call.
+    Started { op_id: i64, plan: T },
+}
+
+/// Step one of every operation, in one transaction: the order locked, a repeated key
+/// answered with its first outcome, the operation's own rules checked on what is locked
+/// (`check` refuses, or says what to journal and hands over what the gateway call needs), the
+/// operation recorded as `pending`, and the transaction committed — before any gateway call.
+pub(super) async fn journaled<T>(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    key: &str,
+    request: &str,
+    check: impl AsyncFnOnce(&mut Tx, &Order) -> Result<(Entry, T), AppError>,
+) -> Result<Journaled<T>, AppError> {
+    let now = app.now();
+    let (mut tx, order) = match lock_order(app, actor, number, key, request).await? {
+        Ok(x) => x,
+        Err(first) => return Ok(Journaled::Repeat(first)),
+    };
+    let (entry, plan) = check(&mut tx, &order).await?;
+    let op = NewOperation {
+        shop_id: actor.shop_id,
+        payment_id: entry.payment_id,
+        order_id: order.id,
+        action: entry.action,
+        idempotency_key: key,
+        request,
+        amount: entry.amount,
+        actor: &actor.name,
+    };
+    Ok(match journal(app, tx, op, now).await? {
+        Ok(op_id) => Journaled::Started { op_id, plan },
+        Err(first) => Journaled::Repeat(first),
+    })
+}
+
 /// Start the operation's transaction with the order locked. `Err(outcome)`: the key was
 /// used before — that request's outcome is the answer.
 pub(super) async fn lock_order(

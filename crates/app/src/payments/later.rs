@@ -68,45 +68,39 @@ pub async fn request_later(
         "order": number, "action": "request_payment", "store": input.store, "due_days": input.due_days,
     })
     .to_string();
-    let now = app.now();
-    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
-        Ok(x) => x,
-        Err(first) => return Ok(first),
-    };
-    let method = later_method(order.draft.payment_method, &input)?;
-    let gateway = order_gateway(&order)?;
-    if store::by_order(tx.conn(), order.id).await?.is_some() {
-        return Err(AppError::conflict(
-            "payment_exists",
-            "この受注には支払番号が発行済みです",
-        ));
-    }
-    if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
-        return Err(in_doubt(&op));
-    }
-    let due_days = input.due_days.unwrap_or(7);
-    if !(1..=60).contains(&due_days) {
-        return Err(AppError::Invalid(juchu_domain::Invalid::one(
-            "due_days",
-            "out_of_range",
-            "支払期限は1〜60日で指定してください",
-        )));
-    }
-    let amount = order.draft.totals.payment_total.get();
-    let gw = app.gateways().get(gateway)?;
-    let op = NewOperation {
-        shop_id: actor.shop_id,
-        payment_id: None,
-        order_id: order.id,
-        action: "request_payment",
-        idempotency_key: &key,
-        request: &request,
-        amount,
-        actor: &actor.name,
-    };
-    let op_id = match journal(app, tx, op, now).await? {
-        Ok(id) => id,
-        Err(first) => return Ok(first),
+    let started = journaled(app, actor, number, &key, &request, async |tx, order| {
+        let method = later_method(order.draft.payment_method, &input)?;
+        let gateway = order_gateway(order)?;
+        if store::by_order(tx.conn(), order.id).await?.is_some() {
+            return Err(AppError::conflict(
+                "payment_exists",
+                "この受注には支払番号が発行済みです",
+            ));
+        }
+        if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
+            return Err(in_doubt(&op));
+        }
+        let due_days = input.due_days.unwrap_or(7);
+        if !(1..=60).contains(&due_days) {
+            return Err(AppError::Invalid(juchu_domain::Invalid::one(
+                "due_days",
+                "out_of_range",
+                "支払期限は1〜60日で指定してください",
+            )));
+        }
+        let amount = order.draft.totals.payment_total.get();
+        let gw = app.gateways().get(gateway)?;
+        let entry = Entry {
+            action: "request_payment",
+            amount,
+            payment_id: None,
+        };
+        Ok((entry, (order.clone(), method, due_days, amount, gw)))
+    })
+    .await?;
+    let (op_id, (order, method, due_days, amount, gw)) = match started {
+        Journaled::Repeat(first) => return Ok(first),
+        Journaled::Started { op_id, plan } => (op_id, plan),
     };
     let c = &order.draft.customer;
     let req = LaterRequest {

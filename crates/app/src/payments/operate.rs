@@ -95,37 +95,32 @@ pub async fn operate(
     })
     .to_string();
     let now = app.now();
-    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
-        Ok(x) => x,
-        Err(first) => return Ok(first),
-    };
-    let p = store::by_order_for_update(&mut tx, order.id)
-        .await?
-        .ok_or_else(no_payment)?;
-    if let Some(v) = input.expected_version
-        && v != p.version
-    {
-        return Err(AppError::Stale { current: p.version });
-    }
-    let open = store::open_operation(tx.conn(), order.id).await?;
-    let previous = store::previous(tx.conn(), p.id).await?;
-    payment::check(&facts(&order, &p, open.is_some(), &previous, now), action)
-        .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
-    let amount = target_amount(action, &order, &p, &input)?;
-    let gw = app.gateways().get(p.gateway)?;
-    let op = NewOperation {
-        shop_id: actor.shop_id,
-        payment_id: Some(p.id),
-        order_id: order.id,
-        action: action.code(),
-        idempotency_key: &key,
-        request: &request,
-        amount,
-        actor: &actor.name,
-    };
-    let op_id = match journal(app, tx, op, now).await? {
-        Ok(id) => id,
-        Err(first) => return Ok(first),
+    let started = journaled(app, actor, number, &key, &request, async |tx, order| {
+        let p = store::by_order_for_update(tx, order.id)
+            .await?
+            .ok_or_else(no_payment)?;
+        if let Some(v) = input.expected_version
+            && v != p.version
+        {
+            return Err(AppError::Stale { current: p.version });
+        }
+        let open = store::open_operation(tx.conn(), order.id).await?;
+        let previous = store::previous(tx.conn(), p.id).await?;
+        payment::check(&facts(order, &p, open.is_some(), &previous, now), action)
+            .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
+        let amount = target_amount(action, order, &p, &input)?;
+        let gw = app.gateways().get(p.gateway)?;
+        let entry = Entry {
+            action: action.code(),
+            amount,
+            payment_id: Some(p.id),
+        };
+        Ok((entry, (order.clone(), p, previous, amount, gw)))
+    })
+    .await?;
+    let (op_id, (order, p, previous, amount, gw)) = match started {
+        Journaled::Repeat(first) => return Ok(first),
+        Journaled::Started { op_id, plan } => (op_id, plan),
     };
 
     let current = parse_ref(&p.held.ref_json)?;

@@ -31,30 +31,25 @@ pub async fn refresh(
     let key = check_key(key)?;
     let request =
         serde_json::json!({"order": number, "action": Action::Refresh.code()}).to_string();
-    let (mut tx, order) = match lock_order(app, actor, number, &key, &request).await? {
-        Ok(x) => x,
-        Err(first) => return Ok(first),
-    };
-    let p = store::by_order_for_update(&mut tx, order.id)
-        .await?
-        .ok_or_else(no_payment)?;
-    if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
-        return Err(in_doubt(&op));
-    }
-    let gw = app.gateways().get(p.gateway)?;
-    let op = NewOperation {
-        shop_id: actor.shop_id,
-        payment_id: Some(p.id),
-        order_id: order.id,
-        action: Action::Refresh.code(),
-        idempotency_key: &key,
-        request: &request,
-        amount: p.held.amount,
-        actor: &actor.name,
-    };
-    let op_id = match journal(app, tx, op, app.now()).await? {
-        Ok(id) => id,
-        Err(first) => return Ok(first),
+    let started = journaled(app, actor, number, &key, &request, async |tx, order| {
+        let p = store::by_order_for_update(tx, order.id)
+            .await?
+            .ok_or_else(no_payment)?;
+        if let Some(op) = store::open_operation(tx.conn(), order.id).await? {
+            return Err(in_doubt(&op));
+        }
+        let gw = app.gateways().get(p.gateway)?;
+        let entry = Entry {
+            action: Action::Refresh.code(),
+            amount: p.held.amount,
+            payment_id: Some(p.id),
+        };
+        Ok((entry, (p, gw)))
+    })
+    .await?;
+    let (op_id, (p, gw)) = match started {
+        Journaled::Repeat(first) => return Ok(first),
+        Journaled::Started { op_id, plan } => (op_id, plan),
     };
     let verdict = match gw.query(&parse_ref(&p.held.ref_json)?).await {
         // Cancelled at the gateway though juchu held it live: an operator's 補正 on
