@@ -45,6 +45,7 @@ mod recovery;
 mod settle;
 mod sync;
 mod two_step;
+mod verdict;
 mod view;
 
 use authorize::*;
@@ -63,6 +64,7 @@ pub use recovery::{Recovered, recover, refresh};
 pub(crate) use recovery::{authorized_at_gateway, resolve};
 use settle::*;
 pub use sync::{SyncReport, sync};
+use verdict::*;
 pub use view::{
     ActionView, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
 };
