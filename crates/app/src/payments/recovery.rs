@@ -143,7 +143,6 @@ pub(crate) async fn resolve(
     app: &App,
     op: &Operation,
 ) -> Result<Option<OperationResult>, AppError> {
-    const WHO: &str = "システム（照会）";
     let mut conn = app.store.read().await?;
     let number = orders::number_of(&mut conn, op.order_id)
         .await?
@@ -157,66 +156,133 @@ pub(crate) async fn resolve(
         None => vec![],
     };
     drop(conn);
-    let gw = app.gateways().get(order_gateway(&order)?)?;
-    // The gateway could not be asked now: try again on the next run. Any other error is the
-    // gateway's definite answer that it cannot say (unknown id, no such inquiry): the
-    // operation is closed as unverifiable, with what the operator must check by hand.
-    macro_rules! cannot_ask {
-        ($e:expr) => {{
-            let e: GatewayError = $e;
-            if matches!(
-                e,
-                GatewayError::Unknown { .. } | GatewayError::NotSent { .. } | GatewayError::Protocol(_)
-            ) {
-                tracing::warn!(operation = op.id, error = %e, "recovery: the gateway cannot be asked now");
-                return Ok(None);
-            }
-            return settle(
-                app,
-                WHO,
-                op.id,
-                Verdict::Failed {
-                    code: e.code().unwrap_or("unverifiable").to_owned(),
-                    message: format!(
-                        "結果を照会できませんでした（{e}）。{}の管理画面で取引を確認してください",
-                        order_gateway(&order)?.name()
-                    ),
-                    status: None,
-                },
-            )
-            .await
-            .map(Some);
-        }};
-    }
-    let verdict = if op.action == "authorize" {
-        match authorized_at_gateway(&*gw, number, op).await {
-            Ok(Some((r, st))) => {
-                let request: serde_json::Value =
-                    serde_json::from_str(&op.request).unwrap_or_default();
-                Verdict::Created(Created {
-                    payment: r,
-                    status: st,
-                    mode: capture_mode_of(&request),
-                    kind: kind_of(&order).map_or(Kind::Card, |(_, k)| k),
-                    installments: installments_of(request["installments"].as_str())
-                        .map(|(_, l)| l)
-                        .unwrap_or_default(),
-                    masked: request["masked"]
-                        .as_str()
-                        .or(request["test_card"].as_str())
-                        .unwrap_or_default()
-                        .to_owned(),
-                    slip: None,
-                    three_ds: request["three_ds"].as_bool().unwrap_or(false),
-                })
-            }
-            Ok(None) => not_done(),
-            Err(e) => cannot_ask!(e),
+    let gateway = order_gateway(&order)?;
+    let gw = app.gateways().get(gateway)?;
+    let lost = Lost {
+        app,
+        gw: &*gw,
+        op,
+        number,
+    };
+    let asked = match (op.action.as_str(), &p) {
+        ("authorize", _) => lost.authorization(&order).await,
+        (_, None) => return Err(AppError::NotFound("決済")),
+        (_, Some(p)) => lost.operation(p, &previous).await,
+    };
+    let asked = match asked {
+        Ok(a) => a,
+        Err(Unasked::App(e)) => return Err(e),
+        // The gateway could not be asked now: try again on the next run.
+        Err(Unasked::Gateway(
+            e @ (GatewayError::Unknown { .. }
+            | GatewayError::NotSent { .. }
+            | GatewayError::Protocol(_)),
+        )) => {
+            tracing::warn!(operation = op.id, error = %e, "recovery: the gateway cannot be asked now");
+            return Ok(None);
         }
-    } else {
-        let Some(p) = &p else {
-            return Err(AppError::NotFound("決済"));
-        };
+        // Any other error is the gateway's definite answer that it cannot say (unknown id,
+        // no such inquiry): closed as unverifiable, with what the operator must check.
+        Err(Unasked::Gateway(e)) => Asked::Settle(Verdict::Failed {
+            code: e.code().unwrap_or("unverifiable").to_owned(),
+            message: format!(
+                "結果を照会できませんでした（{e}）。{}の管理画面で取引を確認してください",
+                gateway.name()
+            ),
+            status: None,
+        }),
+    };
+    match asked {
+        Asked::Settle(v) => settle(app, WHO, op.id, v).await.map(Some),
+        Asked::Increase {
+            current,
+            new,
+            status,
+        } => two_step::take_increase(app, WHO, op.id, &*gw, &current, new, status, app.now())
+            .await
+            .map(Some),
+    }
+}
+
+/// Who settles what recovery found.
+const WHO: &str = "システム（照会）";
+
+/// What asking the gateway about a lost operation came to.
+enum Asked {
+    Settle(Verdict),
+    /// A Paygent increase's new authorization, found under the operation's reference: the
+    /// operation is finished with it.
+    Increase {
+        current: PaymentRef,
+        new: PaymentRef,
+        status: GatewayStatus,
+    },
+}
+
+/// Why the gateway's answer is not known: juchu's own failure, or the gateway's.
+enum Unasked {
+    App(AppError),
+    Gateway(GatewayError),
+}
+
+impl From<AppError> for Unasked {
+    fn from(e: AppError) -> Self {
+        Unasked::App(e)
+    }
+}
+
+impl From<GatewayError> for Unasked {
+    fn from(e: GatewayError) -> Self {
+        Unasked::Gateway(e)
+    }
+}
+
+/// A lost operation and where to ask about it.
+struct Lost<'a> {
+    app: &'a App,
+    gw: &'a dyn GatewayApi,
+    op: &'a Operation,
+    number: i64,
+}
+
+impl Lost<'_> {
+    /// An authorization: made or not, found by the shop's reference (or Paidy's id).
+    async fn authorization(&self, order: &Order) -> Result<Asked, Unasked> {
+        let op = self.op;
+        Ok(Asked::Settle(
+            match authorized_at_gateway(self.gw, self.number, op).await? {
+                Some((r, st)) => {
+                    let request: serde_json::Value =
+                        serde_json::from_str(&op.request).unwrap_or_default();
+                    Verdict::Created(Created {
+                        payment: r,
+                        status: st,
+                        mode: capture_mode_of(&request),
+                        kind: kind_of(order).map_or(Kind::Card, |(_, k)| k),
+                        installments: installments_of(request["installments"].as_str())
+                            .map(|(_, l)| l)
+                            .unwrap_or_default(),
+                        masked: request["masked"]
+                            .as_str()
+                            .or(request["test_card"].as_str())
+                            .unwrap_or_default()
+                            .to_owned(),
+                        slip: None,
+                        three_ds: request["three_ds"].as_bool().unwrap_or(false),
+                    })
+                }
+                None => not_done(),
+            },
+        ))
+    }
+
+    /// An operation on the payment `p`.
+    async fn operation(
+        &self,
+        p: &store::Payment,
+        previous: &[PreviousRef],
+    ) -> Result<Asked, Unasked> {
+        let op = self.op;
         let action = Action::from_code(&op.action)
             .ok_or_else(|| AppError::Internal(format!("journal action {}", op.action)))?;
         // A two-step change whose step one committed: the payment holds the new ref; what is
@@ -225,177 +291,167 @@ pub(crate) async fn resolve(
             .iter()
             .filter(|r| r.standing == "to_cancel")
             .collect();
-        let in_step_two = !op.new_display_id.is_empty() && !to_cancel.is_empty();
-        if action == Action::CancelPrevious || in_step_two {
-            let mut all = true;
-            let mut cancelled = Vec::new();
-            for r in &to_cancel {
-                match gw.query(&parse_ref(&r.ref_json)?).await {
-                    Ok(st) if matches!(st.state, PaymentState::Cancelled) => cancelled.push(r.id),
-                    Ok(_) => all = false,
-                    Err(e) => cannot_ask!(e),
-                }
-            }
-            let st = match gw.query(&parse_ref(&p.held.ref_json)?).await {
-                Ok(st) => st,
-                Err(e) => cannot_ask!(e),
-            };
-            if all {
-                Verdict::Done {
-                    status: st,
-                    new_ref: None,
-                    message: "照会の結果、元の決済は取消済みでした".into(),
-                    previous_cancelled: cancelled,
-                }
-            } else {
-                Verdict::Partial {
-                    new_ref: Some(parse_ref(&p.held.ref_json)?),
-                    status: st,
-                    code: String::new(),
-                    message: "照会の結果、元の決済は取り消されていません。「旧取引を取消」で取り消してください".into(),
-                    previous_cancelled: cancelled,
-                }
-            }
-        } else if p.gateway == Gateway::Paygent
-            && is_amount_change(action)
-            && op.amount > p.held.amount
+        if action == Action::CancelPrevious
+            || (!op.new_display_id.is_empty() && !to_cancel.is_empty())
         {
-            // A Paygent increase whose step one never committed: its new authorization, if
-            // Paygent made one, is under the operation's own reference.
-            let current = parse_ref(&p.held.ref_json)?;
-            match gw.find(&order_ref(number, op.id)).await {
-                Ok(Some((new, st)))
-                    if matches!(st.state, PaymentState::Authorized | PaymentState::Captured) =>
-                {
-                    return two_step::take_increase(
-                        app,
-                        WHO,
-                        op.id,
-                        &*gw,
-                        &current,
-                        new,
-                        st,
-                        app.now(),
-                    )
-                    .await
-                    .map(Some);
+            return self.second_step(p, &to_cancel).await;
+        }
+        if p.gateway == Gateway::Paygent && is_amount_change(action) && op.amount > p.held.amount {
+            return self.increase(p, action).await;
+        }
+        let current = parse_ref(&p.held.ref_json)?;
+        let st = self.gw.query(&current).await?;
+        let took = match action {
+            Action::Capture => matches!(st.state, PaymentState::Captured | PaymentState::Paid),
+            Action::Cancel | Action::PaidyClose => {
+                matches!(st.state, PaymentState::Cancelled | PaymentState::Refunded)
+            }
+            Action::Refund => st.refunded >= p.held.refunded + op.amount,
+            Action::Reauthorize => {
+                matches!(st.state, PaymentState::Authorized | PaymentState::Captured)
+            }
+            Action::ChangeAuthorization | Action::ChangeCapture | Action::UpdateTransaction
+                if p.gateway == Gateway::Paygent =>
+            {
+                if st.state == PaymentState::Cancelled {
+                    return self.amendment(p, action, current, st).await;
                 }
-                Ok(_) => Verdict::Failed {
+                false
+            }
+            Action::ChangeAuthorization
+            | Action::ChangeCapture
+            | Action::UpdateTransaction
+            | Action::PaidyUpdate => st.amount == op.amount,
+            // Asking again is all a lost 決済状況を確認 needs.
+            Action::Refresh => return Ok(Asked::Settle(observed(&p.held, st, None))),
+            Action::CancelPrevious => false,
+        };
+        Ok(Asked::Settle(if took {
+            Verdict::Done {
+                message: format!(
+                    "照会の結果、{}は決済会社で完了していました（決済状況: {} / {}）",
+                    action.label(),
+                    state_label(st.state),
+                    st.gateway_status
+                ),
+                status: st,
+                new_ref: None,
+                previous_cancelled: vec![],
+            }
+        } else {
+            Verdict::Failed {
+                code: String::new(),
+                message: format!(
+                    "照会の結果、{}は決済会社で行われていませんでした（決済状況: {} / {}）。必要ならもう一度操作してください",
+                    action.label(),
+                    state_label(st.state),
+                    st.gateway_status
+                ),
+                status: Some(st.clone()),
+            }
+        }))
+    }
+
+    /// Step two of a two-step change (or 旧取引を取消): which earlier refs are cancelled.
+    async fn second_step(
+        &self,
+        p: &store::Payment,
+        to_cancel: &[&PreviousRef],
+    ) -> Result<Asked, Unasked> {
+        let mut all = true;
+        let mut cancelled = Vec::new();
+        for r in to_cancel {
+            match self.gw.query(&parse_ref(&r.ref_json)?).await? {
+                st if st.state == PaymentState::Cancelled => cancelled.push(r.id),
+                _ => all = false,
+            }
+        }
+        let st = self.gw.query(&parse_ref(&p.held.ref_json)?).await?;
+        Ok(Asked::Settle(if all {
+            Verdict::Done {
+                status: st,
+                new_ref: None,
+                message: "照会の結果、元の決済は取消済みでした".into(),
+                previous_cancelled: cancelled,
+            }
+        } else {
+            Verdict::Partial {
+                new_ref: Some(parse_ref(&p.held.ref_json)?),
+                status: st,
+                code: String::new(),
+                message: "照会の結果、元の決済は取り消されていません。「旧取引を取消」で取り消してください".into(),
+                previous_cancelled: cancelled,
+            }
+        }))
+    }
+
+    /// A Paygent increase whose step one never committed: its new authorization, if Paygent
+    /// made one, is under the operation's own reference.
+    async fn increase(&self, p: &store::Payment, action: Action) -> Result<Asked, Unasked> {
+        let current = parse_ref(&p.held.ref_json)?;
+        Ok(
+            match self.gw.find(&order_ref(self.number, self.op.id)).await? {
+                Some((new, status))
+                    if matches!(
+                        status.state,
+                        PaymentState::Authorized | PaymentState::Captured
+                    ) =>
+                {
+                    Asked::Increase {
+                        current,
+                        new,
+                        status,
+                    }
+                }
+                _ => Asked::Settle(Verdict::Failed {
                     code: String::new(),
                     message: format!(
                         "照会の結果、{}の新しいオーソリは決済会社で取られていませんでした。必要ならもう一度操作してください",
                         action.label()
                     ),
                     status: None,
-                },
-                Err(e) => cannot_ask!(e),
-            }
-        } else {
-            let current = parse_ref(&p.held.ref_json)?;
-            let st = match gw.query(&current).await {
-                Ok(st) => st,
-                Err(e) => cannot_ask!(e),
-            };
-            let took = match action {
-                Action::Capture => matches!(st.state, PaymentState::Captured | PaymentState::Paid),
-                Action::Cancel | Action::PaidyClose => {
-                    matches!(st.state, PaymentState::Cancelled | PaymentState::Refunded)
-                }
-                Action::Refund => st.refunded >= p.held.refunded + op.amount,
-                Action::Reauthorize => {
-                    matches!(st.state, PaymentState::Authorized | PaymentState::Captured)
-                }
-                Action::ChangeAuthorization
-                | Action::ChangeCapture
-                | Action::UpdateTransaction
-                | Action::PaidyUpdate => {
-                    if p.gateway == Gateway::Paygent {
-                        // 補正 closes the old payment and opens one whose id only the lost
-                        // answer carried: Paygent's notifications name it; failing that,
-                        // the operator must look it up.
-                        if st.state == PaymentState::Cancelled
-                            && let Some((r, now_held)) = chain::successor(app, &*gw, p).await?
-                            && now_held.amount == op.amount
-                        {
-                            return settle(
-                                app,
-                                WHO,
-                                op.id,
-                                Verdict::Done {
-                                    message: format!(
-                                        "照会の結果、{}は決済会社で完了していました（新しい決済ID {}、{}）",
-                                        action.label(),
-                                        r.display_id(),
-                                        yen(now_held.amount)
-                                    ),
-                                    status: now_held,
-                                    new_ref: Some((r, Replaced::Closed)),
-                                    previous_cancelled: vec![],
-                                },
-                            )
-                            .await
-                            .map(Some);
-                        }
-                        if st.state == PaymentState::Cancelled {
-                            return settle(
-                                app,
-                                WHO,
-                                op.id,
-                                Verdict::Partial {
-                                    new_ref: Some(current.clone()),
-                                    previous_cancelled: vec![],
-                                    status: st,
-                                    code: String::new(),
-                                    message: format!(
-                                        "照会の結果、元の決済ID {} は補正で取り消されています。新しい決済IDはペイジェントの管理画面（取引ID {}）で確認してください",
-                                        current.display_id(),
-                                        p.held.trading_id
-                                    ),
-                                },
-                            )
-                            .await
-                            .map(Some);
-                        }
-                        false
-                    } else {
-                        st.amount == op.amount
-                    }
-                }
-                // Asking again is all a lost 決済状況を確認 needs.
-                Action::Refresh => {
-                    return settle(app, WHO, op.id, observed(&p.held, st, None))
-                        .await
-                        .map(Some);
-                }
-                Action::CancelPrevious => false,
-            };
-            if took {
-                Verdict::Done {
-                    message: format!(
-                        "照会の結果、{}は決済会社で完了していました（決済状況: {} / {}）",
-                        action.label(),
-                        state_label(st.state),
-                        st.gateway_status
-                    ),
-                    status: st,
-                    new_ref: None,
-                    previous_cancelled: vec![],
-                }
-            } else {
-                Verdict::Failed {
-                    code: String::new(),
-                    message: format!(
-                        "照会の結果、{}は決済会社で行われていませんでした（決済状況: {} / {}）。必要ならもう一度操作してください",
-                        action.label(),
-                        state_label(st.state),
-                        st.gateway_status
-                    ),
-                    status: Some(st.clone()),
-                }
-            }
+                }),
+            },
+        )
+    }
+
+    /// A Paygent 補正 whose answer was lost closed the old payment and opened one whose id
+    /// only that answer carried: Paygent's notifications about the order name it; failing
+    /// that, the operator must look it up.
+    async fn amendment(
+        &self,
+        p: &store::Payment,
+        action: Action,
+        current: PaymentRef,
+        st: GatewayStatus,
+    ) -> Result<Asked, Unasked> {
+        if let Some((r, now_held)) = chain::successor(self.app, self.gw, p).await?
+            && now_held.amount == self.op.amount
+        {
+            return Ok(Asked::Settle(Verdict::Done {
+                message: format!(
+                    "照会の結果、{}は決済会社で完了していました（新しい決済ID {}、{}）",
+                    action.label(),
+                    r.display_id(),
+                    yen(now_held.amount)
+                ),
+                status: now_held,
+                new_ref: Some((r, Replaced::Closed)),
+                previous_cancelled: vec![],
+            }));
         }
-    };
-    settle(app, WHO, op.id, verdict).await.map(Some)
+        Ok(Asked::Settle(Verdict::Partial {
+            message: format!(
+                "照会の結果、元の決済ID {} は補正で取り消されています。新しい決済IDはペイジェントの管理画面（取引ID {}）で確認してください",
+                current.display_id(),
+                p.held.trading_id
+            ),
+            new_ref: Some(current),
+            previous_cancelled: vec![],
+            status: st,
+            code: String::new(),
+        }))
+    }
 }
 
 /// What the gateway authorized for the authorize operation `op`, if anything: a Paidy
