@@ -2,7 +2,7 @@
 //! issuer's pages, the result at the merchant's term_url with its `hc`, and 020 with the
 //! authentication's id (used once).
 
-mod support;
+use crate::support;
 
 use juchu_gateway::paygent::{
     Card, PaygentClient, PaygentConfig, PaymentClass, ThreeDsRequest, ThreeDsResult,

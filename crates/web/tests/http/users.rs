@@ -2,7 +2,8 @@
 //! a disabled user's API token stops working at once; nobody disables or demotes
 //! themselves; operators change nobody.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use juchu_app::AppError;
 use juchu_app::access::{self, UserChange};

@@ -4,9 +4,8 @@
 //! order refused, 会員詳細, and キャンセル受注在庫 returned all at once. Screenshots of every
 //! screen land in target/screenshots/orders-*.png.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{browser, fill, full_shot, login, press_enter, shot, submit, text};
 use fantoccini::{Client, Locator};

@@ -1,7 +1,7 @@
 //! The Paygent connector against the sandbox: card telegrams 020–023, 028/029 and 094, with
 //! Paygent's statuses and codes, and the wire format a third-party client sees.
 
-mod support;
+use crate::support;
 
 use juchu_gateway::paygent::{Card, PaygentClient, PaygentConfig, PaymentClass};
 use juchu_gateway::{GatewayError, Secret};

@@ -9,7 +9,7 @@ use juchu_gateway::Secret;
 use juchu_gateway::gmo::{AccessKeys, CardSource, GmoClient, GmoConfig, JobCd, PayMethod};
 use serde_json::{Value, json};
 
-mod support;
+use crate::support;
 
 struct Env {
     sb: support::Sandbox,

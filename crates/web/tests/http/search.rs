@@ -1,7 +1,8 @@
 //! 受注管理 search: one test per field, paging, sorting, and the CSV download. Runs on SQLite
 //! and PostgreSQL.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use reqwest::StatusCode;
 use support::{TestApp, search_dataset as dataset};

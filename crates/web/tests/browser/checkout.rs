@@ -5,9 +5,8 @@
 //! API (order, payment, mails, history) and the sandboxes' ledger.
 //! Screenshots of every step land in target/screenshots/checkout-*.png.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! The API behaviour suite. Every test runs on SQLite and, when JUCHU_TEST_DATABASE_URL is
 //! set (CI sets it), on PostgreSQL.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -6,9 +6,9 @@
 //! (SQLite and PostgreSQL): the profile round trip with its bad fields, and slips as JSON and
 //! PDF.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::both_backends;
+use crate::browser;
+use crate::support;
 
 use browser::{assert_no_overflow, browser, fill, full_shot, login, shot, submit, text};
 use fantoccini::wd::{PrintConfigurationBuilder, PrintSize};

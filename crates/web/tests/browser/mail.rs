@@ -4,9 +4,8 @@
 //! and after delivery with one mail opened, and an order in 受注完了一覧 that takes no mail.
 //! Screenshots: target/screenshots/mail-*.png.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{assert_no_overflow, browser, fill, full_shot, login, submit, text};
 use fantoccini::{Client, Locator};

@@ -4,9 +4,8 @@
 //! with the gateway's code, 確認中 in amber). Screenshots of each state land in
 //! target/screenshots/payment-<gateway>-<state>.png.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use std::time::Duration;
 

@@ -3,7 +3,8 @@
 //! (lost answers) settled by the recovery job from the gateway's truth. juchu's records are
 //! checked against the sandbox's ledger.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

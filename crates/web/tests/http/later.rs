@@ -3,7 +3,8 @@
 //! GMO 結果通知) and the pull job settling them, due dates under the virtual clock, and
 //! notifications that must change nothing (forged, replayed, wrong amount, unknown payment).
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

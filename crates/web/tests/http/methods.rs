@@ -1,7 +1,8 @@
 //! 支払方法設定, the gateways' credentials and 配送方法 (SPEC §10) through the API, on SQLite
 //! and (with JUCHU_TEST_DATABASE_URL) PostgreSQL.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use juchu_app::credentials::GatewayCredentials;
 use juchu_app::methods;

@@ -3,7 +3,8 @@
 //! Paidy adoption, konbini numbers, and 決済処理中 orders removed exactly once — never one
 //! whose authorization reached the gateway.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use juchu_app::checkout::{self, Buyer, BuyerInput, CardInput, ChoiceInput, Next, Removal};
 use reqwest::StatusCode;

@@ -4,7 +4,8 @@
 //! moved orders refused with nothing queued, the deliver job and the outbox, and the
 //! checkout's サンクスメール made from the same template.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use juchu_app::checkout::{self, Buyer, BuyerInput, ChoiceInput, Next};
 use reqwest::{Method, StatusCode};

@@ -3,7 +3,8 @@
 //! Shift_JIS decoded back, and the 送り状データ (B2クラウド) rows within B2's limits. Runs
 //! on SQLite and PostgreSQL.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

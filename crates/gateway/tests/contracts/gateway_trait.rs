@@ -1,7 +1,7 @@
 //! The common Gateway trait over GMO-PG, Paygent and Paidy, as juchu's payment operations will use
 //! it: one code path, each gateway's rules applied by its connector.
 
-mod support;
+use crate::support;
 
 use jiff::Timestamp;
 use juchu_gateway::gmo::{GmoClient, GmoConfig};

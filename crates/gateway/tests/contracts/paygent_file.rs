@@ -2,7 +2,7 @@
 //! recurring-order file, captures and cancels by file, the format refusals, and the wire
 //! form of the result file.
 
-mod support;
+use crate::support;
 
 use juchu_gateway::paygent::{Card, FileResult, PaygentClient, PaygentConfig, PaymentClass};
 use juchu_gateway::{GatewayError, Secret};

@@ -3,9 +3,8 @@
 //! through the page's own link and decoded from Shift_JIS, the 送り状データ of the search and
 //! of one order (recorded in its history). Screenshots: target/screenshots/csv-*.png.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{browser, full_shot, login, submit, text};
 use fantoccini::{Client, Locator};

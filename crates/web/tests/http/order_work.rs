@@ -3,7 +3,8 @@
 //! allows, a payment method that cannot change under a payment, 購入履歴 by member, and
 //! cancelled-order stock returned many at once with a result per line.
 
-mod support;
+use crate::both_backends;
+use crate::support;
 
 use juchu_app::{AppError, orders, stock};
 use juchu_domain::search::SearchInput;

@@ -1,7 +1,7 @@
 //! The Paidy connector against the sandbox: token payments, capture, partial and full
 //! refunds, close, the +10% update cap, expiry, errors and faults.
 
-mod support;
+use crate::support;
 
 use juchu_gateway::paidy::{Item, NewPayment, Order, PaidyClient, PaidyConfig, Update};
 use juchu_gateway::{GatewayError, Secret};

@@ -2,7 +2,7 @@
 //! reading whatever a gateway (or a man in the middle) might answer. Nothing may panic; an
 //! answer that is not the protocol is an error the caller can act on. Short in CI (the
 //! default case counts below); longer on demand: `PROPTEST_CASES=100000 cargo test -p
-//! juchu-gateway --test fuzz`.
+//! juchu-gateway --test contracts fuzz`.
 
 use std::sync::{Arc, Mutex};
 

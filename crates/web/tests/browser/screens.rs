@@ -2,9 +2,8 @@
 //! with Enter, errors beside fields, the order detail, キャンセル受注在庫管理, and roles.
 //! Screenshots of every screen land in target/screenshots/ for people to look at.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use std::time::Duration;
 

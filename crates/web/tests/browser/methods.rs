@@ -2,9 +2,8 @@
 //! case first, shown beside its fields), the gateways' credentials (masked, only what is
 //! typed changes) and 配送方法. Screenshots: target/screenshots/methods-*.png.
 
-#[path = "support/browser.rs"]
-mod browser;
-mod support;
+use crate::browser;
+use crate::support;
 
 use browser::{browser, fill, full_shot, login, shot, submit, text};
 use fantoccini::{Client, Locator};
