@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -12,11 +13,18 @@ use serde_json::json;
 
 use crate::support::{self, TestApp};
 
-/// chromedriver, stopped when dropped.
+/// chromedriver, stopped when dropped together with the Chromium it started: chromedriver
+/// runs in a process group of its own, and the whole group is killed — killing chromedriver
+/// alone leaves its Chromium (a few hundred MB each) running after the test.
 pub struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -38,6 +46,7 @@ pub async fn browser() -> (Driver, Client) {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("chromedriver (apt-get install chromium chromium-driver; .ci/run does)");
     let driver = Driver(driver);
