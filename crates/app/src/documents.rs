@@ -461,11 +461,7 @@ pub fn build(
         .items
         .iter()
         .map(|i| {
-            let classes = [i.class1.as_str(), i.class2.as_str()]
-                .into_iter()
-                .filter(|c| !c.is_empty())
-                .collect::<Vec<_>>()
-                .join(" / ");
+            let classes = juchu_domain::catalog::class_label(&i.class1, &i.class2);
             let name = if classes.is_empty() {
                 i.product_name.clone()
             } else {

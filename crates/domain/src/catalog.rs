@@ -53,6 +53,15 @@ pub struct ProductDraft {
 
 pub const MAX_STOCK: i64 = 9_999_999;
 
+/// 規格1 / 規格2 as one label (`白 / M`), leaving out the empty ones.
+pub fn class_label(class1: &str, class2: &str) -> String {
+    [class1, class2]
+        .into_iter()
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" / ")
+}
+
 pub fn validate_stock(field: &str, stock: Option<i64>) -> Result<Option<i64>, Invalid> {
     match stock {
         Some(s) if !(0..=MAX_STOCK).contains(&s) => Err(Invalid::one(

@@ -2,6 +2,7 @@
 //! admin UI under `/admin` (session cookie + CSRF token), `/healthz` and `/metrics`.
 
 mod api;
+mod csrf;
 mod download;
 mod error;
 mod extract;
@@ -10,7 +11,7 @@ mod metrics;
 mod notify;
 mod openapi;
 mod serve;
-mod store;
+mod storefront;
 mod ui;
 
 use std::time::Duration;
@@ -109,7 +110,7 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
         )
         .nest(
             "/store/{shop}",
-            store::routes().layer(axum::middleware::from_fn_with_state(
+            storefront::routes().layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 guard::pages,
             )),

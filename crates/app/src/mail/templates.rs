@@ -321,14 +321,6 @@ pub struct Vars {
     pub today: String,
 }
 
-fn classes(class1: &str, class2: &str) -> String {
-    [class1, class2]
-        .into_iter()
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
 /// What the order-independent variables come from.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
@@ -374,7 +366,7 @@ impl Vars {
                 .map(|i| ItemVars {
                     code: i.product_code.clone(),
                     name: i.product_name.clone(),
-                    classes: classes(&i.class1, &i.class2),
+                    classes: juchu_domain::catalog::class_label(&i.class1, &i.class2),
                     unit_price: i.unit_price.get(),
                     quantity: i.quantity,
                     line_total: i.line_total().map(|y| y.get()).unwrap_or_default(),

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::AppError;
 use juchu_app::export::{self, CsvKind, Per, columns};
 use juchu_domain::search::SearchInput;
@@ -17,7 +16,8 @@ use juchu_domain::time::format_jst_minute;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{base, csrf_refusal, page_ctx};
+use super::CsrfForm;
+use super::pages::{base, page_ctx};
 use super::{Session, error_page};
 use crate::AppState;
 use crate::extract::Query;
@@ -29,7 +29,6 @@ pub struct PageQ {
 
 #[derive(Deserialize)]
 pub struct ColumnsForm {
-    csrf: String,
     #[serde(default)]
     op: String,
     /// The list being edited, in order.
@@ -188,14 +187,7 @@ fn shift(list: &mut [String], selected: &[String], up: bool) {
     }
 }
 
-pub async fn save(
-    State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<ColumnsForm>,
-) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
+pub async fn save(State(s): State<AppState>, CsrfForm(sess, f): CsrfForm<ColumnsForm>) -> Response {
     let mut working = f.columns.clone();
     let none = |what: &str| Some(format!("{what}項目を選んでから押してください"));
     let mut shown = Shown::default();

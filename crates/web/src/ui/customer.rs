@@ -3,7 +3,6 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::customers::{self, PointAdjustment};
 use juchu_app::{AppError, orders};
 use juchu_domain::money::group;
@@ -12,7 +11,8 @@ use juchu_domain::time::format_jst_minute;
 use minijinja::context;
 use serde::Deserialize;
 
-use super::pages::{base, csrf_refusal, page_ctx, unprocessable, yen};
+use super::CsrfForm;
+use super::pages::{base, page_ctx, unprocessable, yen};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 use crate::extract::Query;
@@ -107,7 +107,6 @@ async fn page(
 
 #[derive(Deserialize)]
 pub struct AdjustForm {
-    csrf: String,
     #[serde(default)]
     delta: String,
     #[serde(default)]
@@ -117,13 +116,9 @@ pub struct AdjustForm {
 /// ポイント調整: a correction with its reason, written to the member's point ledger.
 pub async fn adjust_points(
     State(s): State<AppState>,
-    sess: Session,
     Path(id): Path<i64>,
-    Form(f): Form<AdjustForm>,
+    CsrfForm(sess, f): CsrfForm<AdjustForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let mut shown = Adjust {
         delta: f.delta.clone(),
         reason: f.reason.clone(),

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::documents::{
     self, DEFAULT_PROVISO, Output, ProfileInput, REDUCED_NOTE, SlipKind, SlipOptions,
 };
@@ -18,7 +17,8 @@ use juchu_domain::time::{format_jst_minute, jst_date};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{base, csrf_refusal, page_ctx, unprocessable};
+use super::CsrfForm;
+use super::pages::{base, page_ctx, unprocessable};
 use super::{Session, error_page};
 use crate::AppState;
 use crate::download::{pdf_file, pdf_filename, slips_pdf};
@@ -177,7 +177,6 @@ pub async fn pdf(
 pub struct BulkQ {
     #[serde(default)]
     number: Vec<String>,
-    csrf: Option<String>,
     kind: Option<String>,
     issued_on: Option<String>,
     proviso: Option<String>,
@@ -230,10 +229,7 @@ pub async fn bulk_get(
 }
 
 /// The same from a form on the search results (checkboxes), with the session's CSRF token.
-pub async fn bulk_post(State(s): State<AppState>, sess: Session, Form(q): Form<BulkQ>) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, q.csrf.as_deref().unwrap_or_default()) {
-        return r;
-    }
+pub async fn bulk_post(State(s): State<AppState>, CsrfForm(sess, q): CsrfForm<BulkQ>) -> Response {
     bulk_pdf(&s, &sess, q).await
 }
 
@@ -285,7 +281,6 @@ pub async fn profile(State(s): State<AppState>, sess: Session, Query(q): Query<D
 
 #[derive(Deserialize)]
 pub struct ProfileForm {
-    csrf: String,
     #[serde(default)]
     company_name: String,
     #[serde(default)]
@@ -300,12 +295,8 @@ pub struct ProfileForm {
 
 pub async fn save_profile(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<ProfileForm>,
+    CsrfForm(sess, f): CsrfForm<ProfileForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let input = ProfileInput {
         company_name: f.company_name,
         postal_code: f.postal_code,

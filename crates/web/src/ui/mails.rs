@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::AppError;
 use juchu_app::mail::{self, Composed, MailKind, OutboxQuery, SendInput, kind_label};
 use juchu_domain::Invalid;
@@ -16,7 +15,8 @@ use juchu_store::mails::Listed;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{base, csrf_refusal, page_ctx, unprocessable};
+use super::CsrfForm;
+use super::pages::{base, page_ctx, unprocessable};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 use crate::extract::Query;
@@ -228,13 +228,9 @@ async fn after_error(
 /// 確認 / 送信 / 修正する / テンプレートから作り直す.
 pub async fn post_mail(
     State(s): State<AppState>,
-    sess: Session,
     Path(number): Path<i64>,
-    Form(mut f): Form<MailForm>,
+    CsrfForm(sess, mut f): CsrfForm<MailForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let kind = kind_or_default(Some(&f.kind));
     match f.op.as_str() {
         "recompose" => {
@@ -500,13 +496,9 @@ pub async fn template_page(
 /// 標準に戻す.
 pub async fn save_template(
     State(s): State<AppState>,
-    sess: Session,
     Path(code): Path<String>,
-    Form(f): Form<TemplateForm>,
+    CsrfForm(sess, f): CsrfForm<TemplateForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let kind = match template_kind(&code) {
         Ok(k) => k,
         Err(e) => return error_page(&s, &e),

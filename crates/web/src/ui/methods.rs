@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum_extra::extract::Form;
 use juchu_app::AppError;
 use juchu_app::methods::{
     self, DeliveryInput, DeliveryMethod, MethodInput, MethodSettings, capture_label, has_capture,
@@ -18,11 +17,12 @@ use juchu_domain::payment::{AttemptControl, CaptureMode};
 use juchu_domain::payment_method::{Gateway, PaymentMethod};
 use juchu_domain::{FieldError, Invalid};
 use minijinja::context;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use super::Session;
 use super::error_page;
-use super::pages::{base, csrf_refusal, page_ctx, unprocessable};
+use super::pages::{base, page_ctx, unprocessable};
+use super::{CsrfForm, Session};
 use crate::AppState;
 use crate::extract::Query;
 
@@ -456,13 +456,9 @@ fn changed(a: &MethodSettings, b: &MethodSettings) -> Vec<&'static str> {
 
 pub async fn save_method(
     State(s): State<AppState>,
-    sess: Session,
     Path(code): Path<String>,
-    Form(f): Form<MethodForm>,
+    CsrfForm(sess, f): CsrfForm<MethodForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let Some(m) = PaymentMethod::from_code(&code) else {
         return not_found(&s);
     };
@@ -520,13 +516,9 @@ pub async fn save_method(
 
 pub async fn save_credentials(
     State(s): State<AppState>,
-    sess: Session,
     Path(code): Path<String>,
-    Form(form): Form<BTreeMap<String, String>>,
+    CsrfForm(sess, form): CsrfForm<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, form.get("csrf").map_or("", String::as_str)) {
-        return r;
-    }
     let Some(g) = juchu_app::credentials::gateway_from_code(&code) else {
         return error_page(&s, &AppError::NotFound("決済サービス"));
     };
@@ -623,12 +615,8 @@ fn delivery_input(f: &DeliveryForm, errors: &mut Invalid) -> DeliveryInput {
 
 pub async fn save_delivery(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<DeliveryForm>,
+    CsrfForm(sess, f): CsrfForm<DeliveryForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     if !sess.actor.is_admin {
         return error_page(&s, &AppError::Forbidden);
     }
@@ -694,20 +682,11 @@ pub async fn save_delivery(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
 pub async fn delete_delivery(
     State(s): State<AppState>,
-    sess: Session,
     Path(id): Path<i64>,
-    Form(f): Form<CsrfOnly>,
+    CsrfForm(sess, _): CsrfForm<IgnoredAny>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let name = match methods::delivery(&s.app, sess.actor.shop_id, id).await {
         Ok(d) => d.name,
         Err(e) => return error_page(&s, &e),

@@ -14,7 +14,7 @@ mod payments;
 mod users;
 
 use axum::Router;
-use axum::extract::{FromRequestParts, OriginalUri};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -136,6 +136,40 @@ impl FromRequestParts<AppState> for Session {
             Err(AppError::Unauthenticated) => Err(to_login()),
             Err(e) => Err(error_page(s, &e)),
         }
+    }
+}
+
+/// A POST form from a logged-in operator, its CSRF token already checked against the
+/// session's: `CsrfForm(sess, form)`. Without a session the login page, with a wrong token
+/// the error page, before the handler runs.
+pub struct CsrfForm<T>(pub Session, pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let sess = Session::from_request_parts(&mut parts, s).await?;
+        let (token, form) = crate::csrf::read::<T>(&parts, body).await?;
+        if let Some(r) = csrf_refusal(s, &sess, &token) {
+            return Err(r);
+        }
+        Ok(CsrfForm(sess, form?))
+    }
+}
+
+/// The error page for a form whose CSRF token is not the session's, or None when it is.
+pub(super) fn csrf_refusal(s: &AppState, sess: &Session, given: &str) -> Option<Response> {
+    if crate::csrf::same(given, &sess.csrf) {
+        None
+    } else {
+        Some(error_page(
+            s,
+            &AppError::conflict(
+                "csrf",
+                "画面の有効期限が切れました。画面を読み込み直してから操作してください",
+            ),
+        ))
     }
 }
 

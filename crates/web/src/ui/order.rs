@@ -11,7 +11,7 @@ use juchu_domain::time::format_jst_minute;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{base, classes, page_ctx, yen};
+use super::pages::{base, page_ctx, yen};
 use super::{Session, error_page};
 use crate::AppState;
 use crate::extract::Query;
@@ -87,7 +87,7 @@ pub async fn order(
         .map(|i| ItemRow {
             code: i.product_code.clone(),
             name: i.product_name.clone(),
-            classes: classes(&i.class1, &i.class2),
+            classes: juchu_domain::catalog::class_label(&i.class1, &i.class2),
             price: yen(i.unit_price.get()),
             quantity: i.quantity,
             rate: format!("{}%", i.tax_rate.percent()),

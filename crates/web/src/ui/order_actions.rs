@@ -6,7 +6,6 @@
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::{AppError, orders};
 use juchu_domain::search::SearchInput;
 use juchu_domain::status::{OrderList, OrderStatus};
@@ -14,14 +13,14 @@ use juchu_domain::time::format_jst_minute;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::pages::{base, csrf_refusal, page_ctx, yen};
+use super::CsrfForm;
+use super::pages::{base, page_ctx, yen};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 use crate::extract::Query;
 
 #[derive(Deserialize)]
 pub struct ActionForm {
-    csrf: String,
     #[serde(default)]
     version: String,
     /// 入金チェック: `1` to set, `0` to clear; list move: the list; status: the status.
@@ -52,13 +51,9 @@ fn to_order(number: i64, r: Result<String, AppError>) -> Response {
 /// 入金チェック on or off.
 pub async fn payment_check(
     State(s): State<AppState>,
-    sess: Session,
     Path(number): Path<i64>,
-    Form(f): Form<ActionForm>,
+    CsrfForm(sess, f): CsrfForm<ActionForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let checked = f.value == "1";
     let r = orders::set_payment_checked(&s.app, &sess.actor, number, checked, f.version())
         .await
@@ -75,13 +70,9 @@ pub async fn payment_check(
 /// 受注完了一覧へ移動 / 受注キャンセル一覧へ移動 / 受注一覧へ戻す.
 pub async fn move_list(
     State(s): State<AppState>,
-    sess: Session,
     Path(number): Path<i64>,
-    Form(f): Form<ActionForm>,
+    CsrfForm(sess, f): CsrfForm<ActionForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let r = match OrderList::parse("list", &f.value) {
         Ok(to) => orders::move_to_list(&s.app, &sess.actor, number, to, f.version())
             .await
@@ -94,13 +85,9 @@ pub async fn move_list(
 /// 受注ステータス: 変更.
 pub async fn set_status(
     State(s): State<AppState>,
-    sess: Session,
     Path(number): Path<i64>,
-    Form(f): Form<ActionForm>,
+    CsrfForm(sess, f): CsrfForm<ActionForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let r = match OrderStatus::parse("status", &f.value) {
         Ok(to) => orders::change_status(&s.app, &sess.actor, number, to, f.version())
             .await
@@ -113,13 +100,9 @@ pub async fn set_status(
 /// 削除 (logical): back to the search the operator came from, with the outcome.
 pub async fn delete(
     State(s): State<AppState>,
-    sess: Session,
     Path(number): Path<i64>,
-    Form(f): Form<ActionForm>,
+    CsrfForm(sess, f): CsrfForm<ActionForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     match orders::delete(&s.app, &sess.actor, number, f.version()).await {
         Ok(()) => {
             // Only a search of this screen; anything else goes to the plain list.
@@ -260,7 +243,6 @@ async fn status_screen(
 
 #[derive(Deserialize)]
 pub struct BulkForm {
-    csrf: String,
     /// The tab the operator was on.
     #[serde(default)]
     from: String,
@@ -274,12 +256,8 @@ pub struct BulkForm {
 /// order's outcome, the refused ones in red with the reason.
 pub async fn status_bulk(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<BulkForm>,
+    CsrfForm(sess, f): CsrfForm<BulkForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let numbers: Vec<i64> = f
         .number
         .iter()

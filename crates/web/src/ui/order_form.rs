@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::orders::{self, Intake, OrderPatch};
 use juchu_app::{AppError, catalog, customers};
 use juchu_domain::Invalid;
@@ -23,8 +22,9 @@ use juchu_domain::status::OrderStatus;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
+use super::CsrfForm;
 use super::order::totals_ctx;
-use super::pages::{base, csrf_refusal, page_ctx, unprocessable, yen};
+use super::pages::{base, page_ctx, unprocessable, yen};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 
@@ -566,13 +566,9 @@ pub async fn new_page(State(s): State<AppState>, sess: Session) -> Response {
 
 pub async fn edit_post(
     State(s): State<AppState>,
-    sess: Session,
     Path(number): Path<i64>,
-    Form(f): Form<OrderForm>,
+    CsrfForm(sess, f): CsrfForm<OrderForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let o = match orders::get(&s.app, &sess.actor, number).await {
         Ok(o) => o,
         Err(e) => return error_page(&s, &e),
@@ -582,12 +578,8 @@ pub async fn edit_post(
 
 pub async fn new_post(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<OrderForm>,
+    CsrfForm(sess, f): CsrfForm<OrderForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     handle(&s, &sess, Target::New, f).await
 }
 

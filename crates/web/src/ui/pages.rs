@@ -12,20 +12,12 @@ use juchu_domain::search::{SearchInput, SortOrder};
 use juchu_domain::status::{OrderList, OrderStatus};
 use juchu_domain::time::format_jst_minute;
 use minijinja::context;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use super::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, error_page, safe_next};
+use super::{CsrfForm, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, error_page, safe_next};
 use crate::AppState;
 use crate::extract::Query;
-
-/// 規格1 / 規格2 as one label, leaving out the empty ones.
-pub(super) fn classes(class1: &str, class2: &str) -> String {
-    [class1, class2]
-        .into_iter()
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
 
 pub(super) use juchu_domain::money::yen;
 
@@ -101,7 +93,7 @@ pub async fn login(
     Form(f): Form<LoginForm>,
 ) -> Response {
     let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned());
-    if expected.as_deref() != Some(f.csrf.as_str()) {
+    if !expected.is_some_and(|t| crate::csrf::same(&f.csrf, &t)) {
         return login_page(
             &s,
             jar,
@@ -133,35 +125,11 @@ pub async fn login(
     }
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
-/// The error page for a form whose CSRF token is not the session's, or None when it is.
-pub(super) fn csrf_refusal(s: &AppState, sess: &Session, given: &str) -> Option<Response> {
-    if given == sess.csrf {
-        None
-    } else {
-        Some(error_page(
-            s,
-            &AppError::conflict(
-                "csrf",
-                "画面の有効期限が切れました。画面を読み込み直してから操作してください",
-            ),
-        ))
-    }
-}
-
 pub async fn logout(
     State(s): State<AppState>,
-    sess: Session,
     jar: CookieJar,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(_, _): CsrfForm<IgnoredAny>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     if let Some(t) = jar.get(SESSION_COOKIE).map(|c| c.value().to_owned())
         && let Err(e) = access::logout(&s.app, &t).await
     {
@@ -338,7 +306,7 @@ pub async fn products(
                     p.variants.iter().map(move |v| {
                         context! {
                             product => p.name.clone(), code => v.draft.code.clone(),
-                            classes => classes(&v.draft.class1, &v.draft.class2),
+                            classes => juchu_domain::catalog::class_label(&v.draft.class1, &v.draft.class2),
                             price => yen(v.draft.price.get()), rate => format!("{}%", v.draft.tax_rate.percent()),
                             stock => v.draft.stock.map(group).unwrap_or_else(|| "無制限".to_owned()),
                         }
@@ -422,7 +390,7 @@ async fn stock_page(
                 .map(|l| {
                     context! {
                         id => l.id, number => l.order_number, code => l.product_code.clone(), name => l.product_name.clone(),
-                        classes => classes(&l.class1, &l.class2),
+                        classes => juchu_domain::catalog::class_label(&l.class1, &l.class2),
                         quantity => l.quantity, created_at => format_jst_minute(l.created_at),
                         returned => l.returned_at.map(format_jst_minute), returned_by => l.returned_by.clone(),
                     }
@@ -442,13 +410,9 @@ async fn stock_page(
 
 pub async fn return_stock(
     State(s): State<AppState>,
-    sess: Session,
     Path(id): Path<i64>,
-    Form(f): Form<CsrfForm>,
+    CsrfForm(sess, _): CsrfForm<IgnoredAny>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     match stock::return_one(&s.app, &sess.actor, id).await {
         Ok(l) => {
             let msg = format!(
@@ -467,7 +431,6 @@ pub async fn return_stock(
 
 #[derive(Deserialize)]
 pub struct ReturnManyForm {
-    csrf: String,
     #[serde(default)]
     id: Vec<String>,
 }
@@ -475,12 +438,8 @@ pub struct ReturnManyForm {
 /// 選択した商品を在庫へ戻す / すべて在庫へ戻す: each line on its own, every outcome listed.
 pub async fn return_stock_many(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<ReturnManyForm>,
+    CsrfForm(sess, f): CsrfForm<ReturnManyForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let ids: Vec<i64> = f.id.iter().filter_map(|v| v.trim().parse().ok()).collect();
     match stock::return_many(&s.app, &sess.actor, &ids).await {
         Ok(results) => {
@@ -625,19 +584,14 @@ async fn settings_after(
 
 #[derive(Deserialize)]
 pub struct ShopMailForm {
-    csrf: String,
     email: String,
 }
 
 /// 基本設定 > ショップ: the shop's mail address (admins only; the app refuses others).
 pub async fn shop_mail(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<ShopMailForm>,
+    CsrfForm(sess, f): CsrfForm<ShopMailForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let r = juchu_app::mail::set_shop_email(&s.app, &sess.actor, &f.email)
         .await
         .map(|e| format!("メールアドレスを {e} にしました"));
@@ -646,7 +600,6 @@ pub async fn shop_mail(
 
 #[derive(Deserialize)]
 pub struct PaymentSettingsForm {
-    csrf: String,
     #[serde(default)]
     auto_status: Option<String>,
     paygent_fee: String,
@@ -656,12 +609,8 @@ pub struct PaymentSettingsForm {
 /// (admins only; the app refuses others).
 pub async fn payment_settings(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<PaymentSettingsForm>,
+    CsrfForm(sess, f): CsrfForm<PaymentSettingsForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let saved = match juchu_domain::input::parse_int("paygent_fee", &f.paygent_fee) {
         Ok(fee) => {
             let new = juchu_store::payments::Settings {
@@ -688,12 +637,8 @@ pub struct NewUserForm {
 /// 基本設定 > 管理者: add a user (admins only; the app refuses others).
 pub async fn add_user(
     State(s): State<AppState>,
-    sess: Session,
-    Form(f): Form<NewUserForm>,
+    CsrfForm(sess, f): CsrfForm<NewUserForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let u = access::NewUser {
         login: f.login.clone(),
         name: f.name.clone(),

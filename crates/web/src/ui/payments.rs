@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::AppError;
 use juchu_app::payments::{self, OperateInput, OperationResult, PaymentView};
 use juchu_domain::order::Order;
@@ -18,7 +17,7 @@ use juchu_domain::payment::Action;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 
-use super::{Session, url_escape};
+use super::{CsrfForm, Session, url_escape};
 use crate::AppState;
 use crate::error::public_message;
 
@@ -218,7 +217,6 @@ pub async fn panel(
 /// One button's form.
 #[derive(Deserialize)]
 pub struct OperateForm {
-    csrf: String,
     /// The form token: the operation's idempotency key.
     #[serde(default)]
     key: String,
@@ -271,13 +269,9 @@ fn refused(number: i64, label: &str, e: &AppError) -> Response {
 /// Run one payment operation from its button, then go back to the order with the outcome.
 pub async fn operate(
     State(s): State<AppState>,
-    sess: Session,
     Path((number, action)): Path<(i64, String)>,
-    Form(f): Form<OperateForm>,
+    CsrfForm(sess, f): CsrfForm<OperateForm>,
 ) -> Response {
-    if let Some(r) = super::pages::csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let Some(act) = Action::from_code(&action) else {
         let e = AppError::Invalid(juchu_domain::Invalid::one(
             "action",

@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::Form;
 use juchu_app::AppError;
 use juchu_app::access::{self, UserChange};
 use minijinja::context;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
 use juchu_domain::time::format_jst_minute;
 
-use super::pages::{base, csrf_refusal, page_ctx, unprocessable};
+use super::CsrfForm;
+use super::pages::{base, page_ctx, unprocessable};
 use super::{Session, error_page, url_escape};
 use crate::AppState;
 
@@ -88,21 +89,12 @@ pub struct Done {
     done: Option<String>,
 }
 
-#[derive(Deserialize)]
-pub struct RevokeForm {
-    csrf: String,
-}
-
 /// 無効にする: one API token of the user, at once.
 pub async fn revoke_token(
     State(s): State<AppState>,
-    sess: Session,
     Path((login, id)): Path<(String, i64)>,
-    Form(f): Form<RevokeForm>,
+    CsrfForm(sess, _): CsrfForm<IgnoredAny>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     // Only a token of this user: the page it was pressed on.
     let owned = match access::tokens_of(&s.app, &sess.actor, &login).await {
         Ok(t) => t.into_iter().find(|t| t.id == id),
@@ -127,7 +119,6 @@ pub async fn revoke_token(
 
 #[derive(Deserialize)]
 pub struct UserForm {
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -140,13 +131,9 @@ pub struct UserForm {
 
 pub async fn save(
     State(s): State<AppState>,
-    sess: Session,
     Path(login): Path<String>,
-    Form(f): Form<UserForm>,
+    CsrfForm(sess, f): CsrfForm<UserForm>,
 ) -> Response {
-    if let Some(r) = csrf_refusal(&s, &sess, &f.csrf) {
-        return r;
-    }
     let c = UserChange {
         name: f.name,
         role: f.role,

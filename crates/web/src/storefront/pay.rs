@@ -1,16 +1,16 @@
 //! お支払い (card form with the gateway's token script, Paidy checkout), the returns from
 //! 3-D Secure, 戻る, and ご注文完了.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum_extra::extract::{CookieJar, Form};
+use axum_extra::extract::Form;
 use juchu_app::checkout::{self, CardInput};
 use juchu_app::methods;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Visit, base_url, follow, on_page, render, with_status};
+use super::{Current, Posted, Visit, base_url, follow, on_page, render, with_status};
 use crate::AppState;
 
 #[derive(Serialize)]
@@ -19,15 +19,7 @@ struct Opt {
     label: String,
 }
 
-pub async fn payment(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn payment(State(s): State<AppState>, Current(v): Current) -> Response {
     if v.sent.is_none() {
         return v.redirect("");
     }
@@ -90,26 +82,12 @@ pub(super) async fn payment_page(
     v.respond(with_status(render("store_payment.html", ctx), status))
 }
 
-#[derive(Deserialize)]
-pub struct CardForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(flatten)]
-    card: CardInput,
-}
-
 /// The token from the card form's script: authorize (3-D Secure may come first).
 pub async fn pay_card(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
     headers: HeaderMap,
-    jar: CookieJar,
-    Form(f): Form<CardForm>,
+    Posted(Current(v), f): Posted<Current, CardInput>,
 ) -> Response {
-    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let Some(base) = base_url(&s, &headers) else {
         return v.respond(super::error_page(
             Some(&v.front),
@@ -117,7 +95,7 @@ pub async fn pay_card(
             "リクエストのホスト名が正しくありません",
         ));
     };
-    let r = checkout::pay_card(&s.app, &v.buyer(), f.card, &base).await;
+    let r = checkout::pay_card(&s.app, &v.buyer(), f, &base).await;
     settle(&s, &v, r).await
 }
 
@@ -142,21 +120,14 @@ async fn settle(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PaidyForm {
-    csrf: String,
     payment_id: String,
 }
 
 /// Paidy's checkout authorized the payment (`closed` with status `authorized`).
 pub async fn pay_paidy(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<PaidyForm>,
+    Posted(Current(v), f): Posted<Current, PaidyForm>,
 ) -> Response {
-    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let r = checkout::paidy_approved(&s.app, &v.buyer(), f.payment_id.trim()).await;
     settle(&s, &v, r).await
 }
@@ -181,14 +152,9 @@ async fn three_ds_settle(
 /// parameters.
 pub async fn paygent_3ds(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
+    Current(v): Current,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let buyer = v.sent.as_ref().map(|_| v.buyer());
     let r = checkout::paygent_3ds_returned(&s.app, buyer.as_ref(), v.front.shop_id, params).await;
     three_ds_settle(&s, &v, r).await
@@ -204,14 +170,9 @@ pub struct GmoReturn {
 /// GMO's issuer page posts AccessID and OrderID here (RetUrl) after 3-D Secure.
 pub async fn gmo_3ds(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
+    Current(v): Current,
     Form(f): Form<GmoReturn>,
 ) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let buyer = v.sent.as_ref().map(|_| v.buyer());
     let r = checkout::gmo_3ds_returned(&s.app, buyer.as_ref(), v.front.shop_id, f.order_id.trim())
         .await;
@@ -221,7 +182,6 @@ pub async fn gmo_3ds(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct BackForm {
-    csrf: String,
     /// `delivery`: to the delivery page (another payment method); otherwise the confirmation.
     to: String,
 }
@@ -229,14 +189,8 @@ pub struct BackForm {
 /// 「戻る」 from the payment page: the pending order goes, the buyer may change the order.
 pub async fn back(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<BackForm>,
+    Posted(Current(v), f): Posted<Current, BackForm>,
 ) -> Response {
-    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match checkout::back(&s.app, &v.buyer()).await {
         Ok(()) if f.to == "delivery" => v.redirect("/checkout/delivery"),
         Ok(()) => v.redirect("/checkout/confirm"),
@@ -248,15 +202,7 @@ pub async fn back(
 }
 
 /// ご注文完了
-pub async fn complete(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-) -> Response {
-    let v = match Visit::current(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn complete(State(s): State<AppState>, Current(v): Current) -> Response {
     if v.sent.is_none() {
         return v.redirect("");
     }

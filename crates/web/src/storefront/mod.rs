@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -23,6 +25,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use juchu_app::AppError;
 use juchu_app::checkout::{self, Buyer, Front, Next};
 use minijinja::{Environment, Value, context};
+use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::error::{public_message, status_of};
@@ -145,23 +148,95 @@ pub(super) struct Visit {
     secure: bool,
 }
 
-impl Visit {
-    /// The buyer by the cookie, or a new checkout (`checkout::begin`: also when the cookie's
-    /// checkout is unknown or already became an order).
-    async fn start(s: &AppState, shop: &str, jar: CookieJar) -> Result<Visit, Response> {
-        let mut v = Visit::current(s, shop, jar).await?;
-        let token = checkout::begin(&s.app, v.front.shop_id, v.sent.as_deref())
+/// The buyer exactly as the cookie names them (payment steps and the completion page,
+/// which must reach a checkout that has just become an order); empty without one.
+pub(super) struct Current(pub Visit);
+
+/// As an extractor, a `Visit` is the buyer by the cookie, or a new checkout
+/// (`checkout::begin`: also when the cookie's checkout is unknown or already became an
+/// order). Its rejection is the storefront's error page.
+impl FromRequestParts<AppState> for Visit {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let Current(v) = Current::from_request_parts(parts, s).await?;
+        v.begin(s).await
+    }
+}
+
+impl FromRequestParts<AppState> for Current {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let Path(shop) = Path::<String>::from_request_parts(parts, s)
             .await
-            .map_err(|e| app_error_page(Some(&v.front), &e))?;
-        if v.sent.as_deref() != Some(token.as_str()) {
-            v.jar = v.jar.clone().add(v.cookie(token.clone()));
+            .map_err(IntoResponse::into_response)?;
+        let jar = CookieJar::from_headers(&parts.headers);
+        Visit::current(s, &shop, jar).await.map(Current)
+    }
+}
+
+/// A storefront POST form whose `csrf` belongs to the cart cookie the browser sent (a page
+/// of another site can read neither), checked before anything is begun or decoded:
+/// `Posted(visit, form)` with the buyer found as `V` finds them ([`Visit`] or [`Current`]).
+/// A forged one gets the 403 page.
+pub(super) struct Posted<V, T>(pub V, pub T);
+
+/// How a form's buyer is found once its token is checked.
+pub(super) trait Reach: Sized + Send {
+    fn reach(v: Visit, s: &AppState) -> impl Future<Output = Result<Self, Response>> + Send;
+    fn visit(&self) -> &Visit;
+}
+
+impl Reach for Visit {
+    fn reach(v: Visit, s: &AppState) -> impl Future<Output = Result<Self, Response>> + Send {
+        v.begin(s)
+    }
+    fn visit(&self) -> &Visit {
+        self
+    }
+}
+
+impl Reach for Current {
+    fn reach(v: Visit, _: &AppState) -> impl Future<Output = Result<Self, Response>> + Send {
+        std::future::ready(Ok(Current(v)))
+    }
+    fn visit(&self) -> &Visit {
+        &self.0
+    }
+}
+
+impl<V: Reach, T: DeserializeOwned + Send> FromRequest<AppState> for Posted<V, T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, s: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let Current(v) = Current::from_request_parts(&mut parts, s).await?;
+        let (token, form) = crate::csrf::read::<T>(&parts, body).await?;
+        if let Some(refusal) = v.forged(&token) {
+            return Err(refusal);
         }
-        v.token = token;
-        Ok(v)
+        let v = V::reach(v, s).await?;
+        match form {
+            Ok(f) => Ok(Posted(v, f)),
+            Err(r) => Err(v.visit().respond(r)),
+        }
+    }
+}
+
+impl Visit {
+    /// This buyer's checkout, begun when the cookie names none that is still open.
+    async fn begin(mut self, s: &AppState) -> Result<Visit, Response> {
+        let token = checkout::begin(&s.app, self.front.shop_id, self.sent.as_deref())
+            .await
+            .map_err(|e| app_error_page(Some(&self.front), &e))?;
+        if self.sent.as_deref() != Some(token.as_str()) {
+            self.jar = self.jar.clone().add(self.cookie(token.clone()));
+        }
+        self.token = token;
+        Ok(self)
     }
 
-    /// The buyer exactly as the cookie names them (payment steps and the completion page,
-    /// which must reach a checkout that has just become an order); empty without one.
     async fn current(s: &AppState, shop: &str, jar: CookieJar) -> Result<Visit, Response> {
         let front = checkout::front(&s.app, shop)
             .await
@@ -201,41 +276,13 @@ impl Visit {
         checkout::form_token(&self.token)
     }
 
-    /// `start` for a form's POST (see `forged`).
-    async fn start_form(
-        s: &AppState,
-        shop: &str,
-        jar: CookieJar,
-        csrf: &str,
-    ) -> Result<Visit, Response> {
-        let v = Visit::start(s, shop, jar).await?;
-        match v.forged(csrf) {
-            Some(refusal) => Err(refusal),
-            None => Ok(v),
-        }
-    }
-
-    /// `current` for a form's POST (see `forged`).
-    async fn current_form(
-        s: &AppState,
-        shop: &str,
-        jar: CookieJar,
-        csrf: &str,
-    ) -> Result<Visit, Response> {
-        let v = Visit::current(s, shop, jar).await?;
-        match v.forged(csrf) {
-            Some(refusal) => Err(refusal),
-            None => Ok(v),
-        }
-    }
-
     /// The 403 page unless the form's `csrf` belongs to the cookie the browser sent (a page
     /// of another site can read neither).
     fn forged(&self, given: &str) -> Option<Response> {
         let ok = self
             .sent
             .as_deref()
-            .is_some_and(|t| same(given.as_bytes(), checkout::form_token(t).as_bytes()));
+            .is_some_and(|t| crate::csrf::same(given, &checkout::form_token(t)));
         if ok {
             None
         } else {
@@ -282,11 +329,6 @@ impl Visit {
             .await
             .map_err(|e| self.error(&e))
     }
-}
-
-/// Byte strings equal, looking at every byte whatever the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// `http(s)://{Host}`: where the gateway sends the buyer back (3-D Secure's term URL).
@@ -337,13 +379,6 @@ mod tests {
             assert!(TEMPLATES.get_template(&name).is_ok(), "{name}");
         }
         assert_eq!(TEMPLATES.templates().count(), 9);
-    }
-
-    #[test]
-    fn same_compares_every_byte() {
-        assert!(same(b"abc", b"abc"));
-        assert!(!same(b"abc", b"abd"));
-        assert!(!same(b"abc", b"ab"));
     }
 
     #[test]

@@ -1,15 +1,14 @@
 //! 商品一覧 and カート.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum_extra::extract::{CookieJar, Form};
 use juchu_app::AppError;
 use juchu_app::checkout;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Visit, on_page, render, with_status};
+use super::{Posted, Visit, on_page, render, with_status};
 use crate::AppState;
 
 /// One 規格 of a product as the list shows it.
@@ -30,24 +29,7 @@ struct ProductRow {
     variants: Vec<VariantRow>,
 }
 
-/// 規格1 / 規格2, leaving out the empty ones.
-pub(super) fn classes(class1: &str, class2: &str) -> String {
-    [class1, class2]
-        .into_iter()
-        .filter(|c| !c.is_empty())
-        .collect::<Vec<_>>()
-        .join(" / ")
-}
-
-pub async fn products(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn products(State(s): State<AppState>, v: Visit) -> Response {
     products_page(&s, &v, None, StatusCode::OK).await
 }
 
@@ -74,7 +56,7 @@ async fn products_page(
                 .variants
                 .into_iter()
                 .map(|x| VariantRow {
-                    label: classes(&x.draft.class1, &x.draft.class2),
+                    label: juchu_domain::catalog::class_label(&x.draft.class1, &x.draft.class2),
                     code: x.draft.code,
                     price: x.draft.price.get(),
                     tax_rate: x.draft.tax_rate.percent(),
@@ -96,11 +78,7 @@ async fn products_page(
     v.respond(with_status(render("store_products.html", ctx), status))
 }
 
-pub async fn cart(State(s): State<AppState>, Path(shop): Path<String>, jar: CookieJar) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn cart(State(s): State<AppState>, v: Visit) -> Response {
     cart_page(&s, &v, None, StatusCode::OK).await
 }
 
@@ -128,7 +106,6 @@ async fn cart_page(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LineForm {
-    csrf: String,
     code: String,
     quantity: String,
     /// `delete` removes the line (削除).
@@ -152,16 +129,7 @@ fn quantity(s: &str, min: i64) -> Result<i64, String> {
 }
 
 /// 「カートに入れる」: back to the list on a problem (stock, bad quantity), else the cart.
-pub async fn add(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<LineForm>,
-) -> Response {
-    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn add(State(s): State<AppState>, Posted(v, f): Posted<Visit, LineForm>) -> Response {
     let n = match quantity(&f.quantity, 1) {
         Ok(n) => n,
         Err(m) => {
@@ -182,16 +150,7 @@ pub async fn add(
 }
 
 /// Quantity change or 削除 of one cart line.
-pub async fn update(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<LineForm>,
-) -> Response {
-    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn update(State(s): State<AppState>, Posted(v, f): Posted<Visit, LineForm>) -> Response {
     let n = if f.op == "delete" {
         0
     } else {

@@ -2,17 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum_extra::extract::{CookieJar, Form};
 use juchu_app::checkout::{self, BuyerInput, ChoiceInput};
 use juchu_app::{AppError, methods};
 use juchu_domain::payment_method::PaymentMethod;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
-use super::{Visit, field_errors, follow, on_page, render, with_status};
+use super::{Current, Posted, Visit, field_errors, follow, on_page, render, with_status};
 use crate::AppState;
 
 /// The stores a konbini payment can be made at, per gateway: GMO's Convenience codes and
@@ -61,15 +60,7 @@ fn guard(v: &Visit, view: &checkout::View) -> Option<Response> {
 
 // ---- お客様情報 ----
 
-pub async fn customer(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn customer(State(s): State<AppState>, v: Visit) -> Response {
     customer_page(&s, &v, None, BTreeMap::new(), None, "", StatusCode::OK).await
 }
 
@@ -105,31 +96,17 @@ async fn customer_page(
     v.respond(with_status(render("store_customer.html", ctx), status))
 }
 
-#[derive(Deserialize)]
-pub struct CustomerForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(flatten)]
-    input: BuyerInput,
-}
-
 pub async fn set_customer(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<CustomerForm>,
+    Posted(v, f): Posted<Visit, BuyerInput>,
 ) -> Response {
-    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
-    match checkout::set_buyer(&s.app, &v.buyer(), f.input.clone()).await {
+    match checkout::set_buyer(&s.app, &v.buyer(), f.clone()).await {
         Ok(()) => v.redirect("/checkout/delivery"),
         Err(AppError::Invalid(i)) => {
             customer_page(
                 &s,
                 &v,
-                Some(f.input),
+                Some(f),
                 field_errors(&i),
                 Some("入力内容をご確認ください".to_owned()),
                 "",
@@ -142,7 +119,7 @@ pub async fn set_customer(
                 customer_page(
                     &s,
                     &v,
-                    Some(f.input),
+                    Some(f),
                     BTreeMap::new(),
                     Some(m),
                     "",
@@ -158,22 +135,12 @@ pub async fn set_customer(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct LoginForm {
-    csrf: String,
     email: String,
     password: String,
 }
 
 /// 会員ログイン: the member's name and address fill the form.
-pub async fn login(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn login(State(s): State<AppState>, Posted(v, f): Posted<Visit, LoginForm>) -> Response {
     let email = f.email.trim();
     let fail = |errors: BTreeMap<String, String>, message: String, status| {
         customer_page(&s, &v, None, errors, Some(message), email, status)
@@ -239,15 +206,7 @@ struct Store {
     name: &'static str,
 }
 
-pub async fn delivery(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn delivery(State(s): State<AppState>, v: Visit) -> Response {
     delivery_page(&s, &v, None, BTreeMap::new(), None, StatusCode::OK).await
 }
 
@@ -343,7 +302,6 @@ async fn delivery_page(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ChoiceForm {
-    csrf: String,
     /// `delivery`: only show the methods of another delivery; otherwise choose.
     op: String,
     delivery_id: String,
@@ -356,14 +314,8 @@ pub struct ChoiceForm {
 
 pub async fn choose(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<ChoiceForm>,
+    Posted(v, f): Posted<Visit, ChoiceForm>,
 ) -> Response {
-    let v = match Visit::start_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     let mut konbini = BTreeMap::new();
     for (m, k) in [
         ("gmo_konbini", &f.konbini_gmo_konbini),
@@ -464,15 +416,7 @@ pub(super) async fn delivery_with(s: &AppState, v: &Visit, message: String) -> R
 
 // ---- ご注文内容の確認 ----
 
-pub async fn confirm_page(
-    State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-) -> Response {
-    let v = match Visit::start(&s, &shop, jar).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
+pub async fn confirm_page(State(s): State<AppState>, v: Visit) -> Response {
     confirm_render(&s, &v, None, StatusCode::OK).await
 }
 
@@ -515,21 +459,14 @@ async fn confirm_render(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ConfirmForm {
-    csrf: String,
     attempt: String,
 }
 
 /// 「注文する」
 pub async fn confirm(
     State(s): State<AppState>,
-    Path(shop): Path<String>,
-    jar: CookieJar,
-    Form(f): Form<ConfirmForm>,
+    Posted(Current(v), f): Posted<Current, ConfirmForm>,
 ) -> Response {
-    let v = match Visit::current_form(&s, &shop, jar, &f.csrf).await {
-        Ok(v) => v,
-        Err(r) => return r,
-    };
     match checkout::confirm(&s.app, &v.buyer(), &f.attempt).await {
         Ok(next) => match follow(&v, next) {
             Ok(r) => r,
