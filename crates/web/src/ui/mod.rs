@@ -159,7 +159,7 @@ impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
 }
 
 /// The error page for a form whose CSRF token is not the session's, or None when it is.
-pub(super) fn csrf_refusal(s: &AppState, sess: &Session, given: &str) -> Option<Response> {
+fn csrf_refusal(s: &AppState, sess: &Session, given: &str) -> Option<Response> {
     if crate::csrf::same(given, &sess.csrf) {
         None
     } else {
