@@ -2,10 +2,12 @@
 //! are random 256-bit values; only their SHA-256 is stored, so a leaked database does not
 //! log anyone in.
 
+use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::{SignedDuration, Timestamp};
 use juchu_domain::{FieldError, Invalid};
+use juchu_store::Unique;
 use juchu_store::users::{self, Role, User};
 
 use crate::tokens::{random_token, token_hash};
@@ -31,23 +33,18 @@ static HASHING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// Run a password hash or check off the async workers, a bounded number at a time.
 async fn hashing<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
-    let _turn = HASHING
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(format!("hashing: {e}")))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::Internal(format!("hashing: {e}")))
+    let _turn = HASHING.acquire().await.context("hashing")?;
+    Ok(tokio::task::spawn_blocking(f).await.context("hashing")?)
 }
 
 pub fn hash_password(password: &str) -> Result<String, AppError> {
     let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(|e| AppError::Internal(format!("random: {e}")))?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::Internal(e.to_string()))?;
+    getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("random: {e}"))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AppError::Internal(format!("argon2: {e}")))
+        .map_err(|e| anyhow::anyhow!("argon2: {e}").into())
 }
 
 pub(crate) fn verify_password(password: &str, hash: &str) -> bool {
@@ -154,7 +151,7 @@ pub async fn login(
     let now = app.now();
     let expires_at = now
         .checked_add(SignedDuration::from_hours(SESSION_HOURS))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .context("session expiry")?;
     let mut tx = app.store.begin().await?;
     users::create_session(
         &mut tx,
@@ -229,7 +226,8 @@ pub fn token_expiry(app: &App, days: Option<u32>) -> Result<Option<Timestamp>, A
             .now()
             .checked_add(SignedDuration::from_hours(24 * i64::from(d)))
             .map(Some)
-            .map_err(|e| AppError::Internal(e.to_string())),
+            .context("token expiry")
+            .map_err(AppError::from),
         Some(_) => Err(Invalid::one(
             "expires_in_days",
             "out_of_range",
@@ -404,7 +402,7 @@ pub async fn add_user_to_shop(app: &App, shop_id: i64, u: &NewUser) -> Result<i6
     {
         Ok(id) => id,
         // Two admins adding the same login at once: the unique index decides.
-        Err(err) if err.is_constraint() => {
+        Err(err) if err.violates(Unique::UserLogin) => {
             return Err(
                 Invalid::one("login", "duplicate", "このログインIDはすでに使われています").into(),
             );

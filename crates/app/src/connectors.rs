@@ -1,6 +1,7 @@
 //! The connectors juchu talks to, per gateway: where they are (endpoints), with which
 //! credentials, and rebuilding them when a shop saves its credentials.
 
+use anyhow::Context;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -214,8 +215,7 @@ pub async fn reconnect(app: &App, shop_id: i64) -> Result<(), AppError> {
             None => {}
         }
     }
-    let g = Gateways::connect(&e, &c)
-        .map_err(|x| AppError::Internal(format!("gateway connectors: {x}")))?;
+    let g = Gateways::connect(&e, &c).context("gateway connectors")?;
     app.set_gateways(g);
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! has, how they are sealed in the database (XChaCha20-Poly1305 under the process's key, the
 //! shop and gateway as associated data), opened for the connectors, and shown masked.
 
+use anyhow::Context;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -125,8 +126,7 @@ pub(crate) fn view_of(
     row: Option<&store::CredentialsRow>,
 ) -> Result<CredentialsView, AppError> {
     let masked: BTreeMap<String, String> = match row {
-        Some(r) => serde_json::from_str(&r.masked)
-            .map_err(|e| AppError::Internal(format!("gateway_credentials.masked: {e}")))?,
+        Some(r) => serde_json::from_str(&r.masked).context("gateway_credentials.masked")?,
         None => BTreeMap::new(),
     };
     let fields: Vec<CredentialFieldView> = credential_fields(g)

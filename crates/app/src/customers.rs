@@ -2,6 +2,7 @@
 
 use juchu_domain::Invalid;
 use juchu_domain::customer::CustomerInput;
+use juchu_store::Unique;
 use juchu_store::customers::{self, Customer, LedgerEntry, PointMove};
 
 use crate::{Actor, App, AppError};
@@ -11,7 +12,7 @@ pub async fn create(app: &App, actor: &Actor, input: &CustomerInput) -> Result<C
     let mut tx = app.store.begin().await?;
     let id = match customers::create(&mut tx, actor.shop_id, &d, app.now()).await {
         Ok(id) => id,
-        Err(e) if e.is_constraint() => {
+        Err(e) if e.violates(Unique::CustomerEmail) => {
             return Err(Invalid::one(
                 "email",
                 "duplicate",

@@ -7,6 +7,7 @@
 
 mod pdf;
 
+use anyhow::Context;
 use jiff::civil::Date;
 use juchu_domain::customer::Person;
 use juchu_domain::history::{HistoryEntry, Outcome};
@@ -470,7 +471,7 @@ pub fn build(
             let reduced = i.tax_rate == TaxRate::Reduced8;
             let amount = i
                 .line_total()
-                .map_err(|e| AppError::Internal(format!("order {}: {e}", order.number)))?;
+                .with_context(|| format!("order {}", order.number))?;
             Ok(SlipItem {
                 code: i.product_code.clone(),
                 name,

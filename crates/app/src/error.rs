@@ -39,11 +39,25 @@ pub enum AppError {
         "決済会社での処理は行われた可能性がありますが、結果を記録できませんでした。決済状況の確認で確定します。同じ操作を繰り返さないでください（決済処理番号 {operation_id}）"
     )]
     Unrecorded { operation_id: i64, cause: String },
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// A fault of juchu or its machine, not of the request, with what was being done and the
+    /// error under it (`anyhow::Context`). The web layer logs the whole chain once, with the
+    /// request id, and shows 内部エラー.
+    #[error("internal error: {0:#}")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
 }
 
 impl AppError {
+    /// A state the code rules out was reached anyway: a bug, reported as an internal error.
+    pub fn bug(what: &'static str) -> AppError {
+        AppError::Internal(anyhow::anyhow!(what))
+    }
+
     pub fn conflict(code: &'static str, message: impl Into<String>) -> AppError {
         AppError::Conflict {
             code,

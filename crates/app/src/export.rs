@@ -6,6 +6,7 @@
 pub mod b2;
 pub mod columns;
 
+use anyhow::Context;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -77,10 +78,9 @@ fn csv_bytes(rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
         .from_writer(Vec::new());
     for r in rows {
         w.write_record(r.iter().map(|c| neutralize(c).into_owned()))
-            .map_err(|e| AppError::Internal(format!("csv: {e}")))?;
+            .context("csv")?;
     }
-    w.into_inner()
-        .map_err(|e| AppError::Internal(format!("csv: {e}")))
+    Ok(w.into_inner().context("csv")?)
 }
 
 /// Characters Unicode and CP932 spell differently (the WAVE DASH problem): map them to the

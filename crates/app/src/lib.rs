@@ -21,6 +21,7 @@ pub mod stock;
 mod throttle;
 pub mod tokens;
 
+use anyhow::Context;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -122,7 +123,7 @@ impl App {
     /// documented test credentials.
     pub fn with_endpoints(mut self, e: connectors::Endpoints) -> Result<App, AppError> {
         let g = connectors::Gateways::connect(&e, &connectors::ShopCredentials::default())
-            .map_err(|x| AppError::Internal(format!("gateway connectors: {x}")))?;
+            .context("gateway connectors")?;
         self.endpoints = Some(Arc::new(e));
         Ok(self.with_gateways(g))
     }

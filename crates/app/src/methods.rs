@@ -3,6 +3,7 @@
 //! delivery methods that list the payment methods a buyer may choose. `offered` is the one
 //! place the checkout asks which methods to show.
 
+use anyhow::Context;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -928,16 +929,16 @@ pub async fn set_credentials(
                 .map(|v| (f.name, if f.public { v.clone() } else { mask(v) }))
         })
         .collect();
-    let plain = serde_json::to_vec(&merged).map_err(|e| AppError::Internal(e.to_string()))?;
+    let plain = serde_json::to_vec(&merged).context("credentials as JSON")?;
     let sealed = app
         .secrets
         .seal(&plain, &seal_context(actor.shop_id, gateway))
-        .map_err(|e| AppError::Internal(format!("sealing credentials: {e}")))?;
+        .context("sealing credentials")?;
     let row = store::CredentialsRow {
         shop_id: actor.shop_id,
         gateway,
         sealed,
-        masked: serde_json::to_string(&masked).map_err(|e| AppError::Internal(e.to_string()))?,
+        masked: serde_json::to_string(&masked).context("masked credentials as JSON")?,
         updated_at: now,
         updated_by: actor.name.clone(),
     };

@@ -1,6 +1,6 @@
 //! Shops: made once with the defaults a new shop sells with, and read.
 
-use juchu_store::shops;
+use juchu_store::{Unique, shops};
 
 use crate::{Actor, App, AppError};
 
@@ -18,7 +18,7 @@ pub async fn ensure(app: &App, code: &str, name: &str) -> Result<(shops::Shop, b
             crate::methods::seed_defaults(app, s.id).await?;
             Ok((s, true))
         }
-        Err(e) if e.is_constraint() => {
+        Err(e) if e.violates(Unique::ShopCode) => {
             drop(tx);
             let s = shops::by_code(&mut *app.store.read().await?, code)
                 .await?

@@ -119,14 +119,9 @@ pub async fn return_many(
         )));
     }
     let mut out = Vec::with_capacity(ids.len());
+    // A line's internal error is logged where it is shown (the web layer), with the request.
     for &id in ids {
-        let result = match return_one(app, actor, id).await {
-            Err(e @ (AppError::Store(_) | AppError::Internal(_))) => {
-                tracing::error!(id, error = %e, "returning a cancelled-order stock line failed");
-                Err(e)
-            }
-            r => r,
-        };
+        let result = return_one(app, actor, id).await;
         out.push(LineResult { id, result });
     }
     Ok(out)

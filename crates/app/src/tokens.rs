@@ -8,7 +8,7 @@ use crate::AppError;
 
 pub fn random_token() -> Result<String, AppError> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| AppError::Internal(format!("random: {e}")))?;
+    getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("random: {e}"))?;
     Ok(hex(&b))
 }
 

@@ -19,16 +19,48 @@ pub enum StoreError {
     Dir(String, std::io::Error),
 }
 
-impl StoreError {
-    /// A unique or check constraint refused the write.
-    pub fn is_constraint(&self) -> bool {
+/// The unique keys that decide a race between two writers (two admins adding one login, two
+/// requests with one Idempotency-Key): the caller turns exactly this key's violation into its
+/// answer, and any other constraint stays an error. PostgreSQL names the key (the default
+/// `{table}_{columns}_key` of the migrations); SQLite names its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unique {
+    ShopCode,
+    UserLogin,
+    CustomerEmail,
+    OperationKey,
+}
+
+impl Unique {
+    fn postgres(self) -> &'static str {
         match self {
-            StoreError::Db(sqlx::Error::Database(d)) => matches!(
-                d.kind(),
-                sqlx::error::ErrorKind::UniqueViolation | sqlx::error::ErrorKind::CheckViolation
-            ),
-            _ => false,
+            Unique::ShopCode => "shops_code_key",
+            Unique::UserLogin => "users_login_key",
+            Unique::CustomerEmail => "customers_shop_id_email_key",
+            Unique::OperationKey => "payment_operations_shop_id_idempotency_key_key",
         }
+    }
+
+    fn sqlite(self) -> &'static str {
+        match self {
+            Unique::ShopCode => "UNIQUE constraint failed: shops.code",
+            Unique::UserLogin => "UNIQUE constraint failed: users.login",
+            Unique::CustomerEmail => "UNIQUE constraint failed: customers.shop_id, customers.email",
+            Unique::OperationKey => {
+                "UNIQUE constraint failed: payment_operations.shop_id, payment_operations.idempotency_key"
+            }
+        }
+    }
+}
+
+impl StoreError {
+    /// The write was refused because `key` is already taken, and for no other reason.
+    pub fn violates(&self, key: Unique) -> bool {
+        let StoreError::Db(sqlx::Error::Database(d)) = self else {
+            return false;
+        };
+        d.kind() == sqlx::error::ErrorKind::UniqueViolation
+            && (d.constraint() == Some(key.postgres()) || d.message() == key.sqlite())
     }
 
     /// The database gave up on this transaction for reasons of its own that a retry may not

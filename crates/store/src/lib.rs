@@ -23,5 +23,5 @@ pub mod shops;
 pub mod sql;
 pub mod users;
 
-pub use db::{Backend, Store, StoreError, Tx};
+pub use db::{Backend, Store, StoreError, Tx, Unique};
 pub use sqlx::AnyConnection;

@@ -516,7 +516,7 @@ pub struct NewOperation<'a> {
 }
 
 /// Journal an operation as pending. A key already used fails with a unique violation
-/// (`StoreError::is_constraint`).
+/// (`StoreError::violates(Unique::OperationKey)`).
 pub async fn insert_operation(
     tx: &mut Tx,
     o: &NewOperation<'_>,

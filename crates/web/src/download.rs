@@ -1,6 +1,7 @@
 //! Files handed to the browser or an API client — CSV streams and PDFs — for the admin
 //! screens and the API alike: the type, a file name, and errors met mid-stream logged.
 
+use anyhow::Context;
 use axum::body::{Body, Bytes};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -87,7 +88,7 @@ pub async fn slips_pdf(
     let for_pdf = slips.clone();
     let bytes = tokio::task::spawn_blocking(move || documents::render_pdf(&for_pdf))
         .await
-        .map_err(|e| AppError::Internal(format!("PDF task: {e}")))??;
+        .context("PDF task")??;
     Ok((slips, bytes))
 }
 

@@ -8,6 +8,7 @@
 //! authorization. A 決済処理中 order the buyer leaves is removed by [`sweep`] — only after
 //! the gateway has been asked whether anything was authorized.
 
+use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 use juchu_domain::customer::PersonInput;
 use juchu_domain::history::{HistoryEntry, Outcome};
@@ -199,10 +200,8 @@ struct Loaded {
 }
 
 fn parse(c: Checkout) -> Result<Loaded, AppError> {
-    let cart = serde_json::from_str(&c.cart)
-        .map_err(|e| AppError::Internal(format!("checkout cart: {e}")))?;
-    let details = serde_json::from_str(&c.details)
-        .map_err(|e| AppError::Internal(format!("checkout details: {e}")))?;
+    let cart = serde_json::from_str(&c.cart).context("checkout cart")?;
+    let details = serde_json::from_str(&c.details).context("checkout details")?;
     Ok(Loaded { c, cart, details })
 }
 
@@ -255,7 +254,7 @@ async fn save(tx: &mut Tx, l: &Loaded, now: Timestamp) -> Result<(), AppError> {
 }
 
 fn to_json(v: &impl serde::Serialize) -> Result<String, AppError> {
-    serde_json::to_string(v).map_err(|e| AppError::Internal(format!("checkout: {e}")))
+    Ok(serde_json::to_string(v).context("checkout")?)
 }
 
 /// Change the cart or the buyer's choices. A buyer who goes back inside the shop while a

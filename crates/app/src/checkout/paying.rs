@@ -558,7 +558,7 @@ pub async fn paygent_3ds_returned(
     .await?;
     match r {
         Authorization::Settled(r) => outcome(app, &b, r).await,
-        Authorization::ThreeDs { .. } => Err(AppError::Internal("a second 3-D Secure".into())),
+        Authorization::ThreeDs { .. } => Err(AppError::bug("a second 3-D Secure")),
     }
 }
 

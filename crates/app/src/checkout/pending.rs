@@ -1,7 +1,10 @@
 //! 決済処理中 orders the buyer left: 戻る, and the sweep that removes them — only after the
 //! gateway has been asked whether anything was authorized.
 
+use anyhow::Context;
+
 use super::*;
+
 /// The buyer left the payment page for the shop (戻る): the 決済処理中 order is removed and
 /// the cart kept.
 pub async fn back(app: &App, b: &Buyer) -> Result<(), AppError> {
@@ -179,7 +182,7 @@ pub async fn sweep(app: &App, timeout: std::time::Duration) -> Result<Vec<Swept>
     let before = SignedDuration::try_from(timeout)
         .ok()
         .and_then(|d| app.now().checked_sub(d).ok())
-        .ok_or_else(|| AppError::Internal(format!("sweep timeout {timeout:?}")))?;
+        .with_context(|| format!("sweep timeout {timeout:?}"))?;
     let found = checkouts::abandoned_orders(&mut *app.store.read().await?, before, 500).await?;
     let mut out = Vec::new();
     for (shop_id, number) in found {

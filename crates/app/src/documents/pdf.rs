@@ -6,6 +6,7 @@
 //! (positions in points, y downwards from the top), `draw` hands those to krilla. Knowing
 //! all pages before drawing is what lets the footer say `1 / 3`.
 
+use anyhow::Context;
 use std::sync::LazyLock;
 
 use krilla::Document;
@@ -839,11 +840,8 @@ fn line_stroke(width: f32) -> Stroke {
 }
 
 fn draw(pages: &[Vec<Op>], title: String) -> Result<Vec<u8>, AppError> {
-    let font = FONT
-        .clone()
-        .ok_or_else(|| AppError::Internal("bundled font does not load".into()))?;
-    let settings = PageSettings::from_wh(PAGE_W, PAGE_H)
-        .ok_or_else(|| AppError::Internal("page size".into()))?;
+    let font = FONT.clone().context("bundled font does not load")?;
+    let settings = PageSettings::from_wh(PAGE_W, PAGE_H).context("page size")?;
     let mut doc = Document::new();
     doc.set_metadata(
         Metadata::new()
@@ -926,7 +924,7 @@ fn draw(pages: &[Vec<Op>], title: String) -> Result<Vec<u8>, AppError> {
         page.finish();
     }
     doc.finish()
-        .map_err(|e| AppError::Internal(format!("PDF: {e:?}")))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("PDF: {e:?}")))
 }
 
 /// The PDF of `slips`: each slip from a new page, in the order given.

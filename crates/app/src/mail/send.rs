@@ -634,7 +634,7 @@ pub(crate) async fn thanks_in(
             let (s, b) = MailKind::Order.default_text();
             Ok::<_, String>((render("件名", s, &vars)?, render("本文", b, &vars)?))
         })
-        .map_err(|e| AppError::Internal(format!("built-in thanks mail: {e}")))?;
+        .map_err(|e| anyhow::anyhow!("built-in thanks mail: {e}"))?;
     mails::enqueue(
         tx,
         &NewMail {

@@ -2,6 +2,7 @@
 //! test card), a storefront checkout (with 3-D Secure), or Paidy Checkout's payment taken.
 
 use super::*;
+use anyhow::Context;
 
 /// 与信 from the back office or the API: a card token from the gateway's script (the card
 /// itself never reaches juchu), a Paidy token, or a test card number on a sandbox.
@@ -88,9 +89,7 @@ pub async fn authorize(
 ) -> Result<OperationResult, AppError> {
     match start_authorization(app, actor, number, input, key).await? {
         Authorization::Settled(r) => Ok(r),
-        Authorization::ThreeDs { .. } => Err(AppError::Internal(
-            "3-D Secure redirect outside checkout".into(),
-        )),
+        Authorization::ThreeDs { .. } => Err(AppError::bug("3-D Secure redirect outside checkout")),
     }
 }
 
@@ -321,8 +320,7 @@ pub(crate) async fn finish_three_ds(
     let order = orders::get(&mut *app.store.read().await?, op.shop_id, number)
         .await?
         .ok_or(AppError::NotFound("受注"))?;
-    let (gateway, kind) = kind_of(&order)
-        .ok_or_else(|| AppError::Internal("3-D Secure on an order without a gateway".into()))?;
+    let (gateway, kind) = kind_of(&order).context("3-D Secure on an order without a gateway")?;
     let gw = app.gateways().get(gateway)?;
     let request: serde_json::Value = serde_json::from_str(&op.request).unwrap_or_default();
     let verdict = match gw.complete_3ds(&r).await {

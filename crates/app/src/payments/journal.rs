@@ -175,7 +175,7 @@ pub(super) async fn journal(
             tx.commit().await?;
             Ok(Ok(id))
         }
-        Err(e) if e.is_constraint() => {
+        Err(e) if e.violates(juchu_store::Unique::OperationKey) => {
             drop(tx);
             let first = store::operation_by_key(
                 &mut *app.store.read().await?,

@@ -13,6 +13,7 @@
 //! holds — never by sending the operation again. A repeat with the same key returns the first
 //! outcome.
 
+use anyhow::Context;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -125,12 +126,11 @@ fn jst_minute(t: Timestamp) -> String {
 use juchu_domain::money::yen;
 
 fn parse_ref(json: &str) -> Result<PaymentRef, AppError> {
-    serde_json::from_str(json)
-        .map_err(|e| AppError::Internal(format!("stored payment ref {json}: {e}")))
+    Ok(serde_json::from_str(json).with_context(|| format!("stored payment ref {json}"))?)
 }
 
 fn ref_json(r: &PaymentRef) -> Result<String, AppError> {
-    serde_json::to_string(r).map_err(|e| AppError::Internal(format!("payment ref: {e}")))
+    Ok(serde_json::to_string(r).context("payment ref")?)
 }
 
 /// What the gateway holds after an operation, as stored.
@@ -209,7 +209,7 @@ fn still_lapsed(before: PaymentState, now: PaymentState) -> PaymentState {
 }
 
 fn order_gateway(o: &Order) -> Result<Gateway, AppError> {
-    kind_of(o)
+    Ok(kind_of(o)
         .map(|(g, _)| g)
-        .ok_or_else(|| AppError::Internal("the order has no online payment method".into()))
+        .context("the order has no online payment method")?)
 }

@@ -2,6 +2,7 @@
 //! the 決済状況を確認 button.
 
 use super::*;
+use anyhow::Context;
 
 /// 決済状況を確認: settle an operation whose answer was lost, then ask the gateway where the
 /// payment stands and record it. Journaled like every operation (its own id, the key, the
@@ -284,7 +285,8 @@ impl Lost<'_> {
     ) -> Result<Asked, Unasked> {
         let op = self.op;
         let action = Action::from_code(&op.action)
-            .ok_or_else(|| AppError::Internal(format!("journal action {}", op.action)))?;
+            .with_context(|| format!("journal action {}", op.action))
+            .map_err(AppError::from)?;
         // A two-step change whose step one committed: the payment holds the new ref; what is
         // open is the cancel of the old one.
         let to_cancel: Vec<&PreviousRef> = previous

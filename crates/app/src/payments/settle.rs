@@ -3,6 +3,7 @@
 //! the automatic order status — in one transaction, retried when the database gave up on it.
 
 use super::*;
+use anyhow::Context;
 
 /// Commit an operation's outcome after its gateway call. A transaction the database gave up
 /// on (deadlock, busy) is tried again; any other failure leaves the operation open for the
@@ -151,8 +152,7 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
     let gateway = order_gateway(order)?;
     let held = held_after(gateway, None, &c.payment, &c.status, true, now)?;
     let slip_json = match &c.slip {
-        Some(x) => serde_json::to_string(x)
-            .map_err(|e| AppError::Internal(format!("payment slip: {e}")))?,
+        Some(x) => serde_json::to_string(x).context("payment slip")?,
         None => String::new(),
     };
     let id = store::insert(

@@ -281,8 +281,72 @@ async fn sessions_and_tokens_end_when_they_should(t: TestApp) {
     );
 }
 
+/// Eight requests race to take one login, one member email, one shop code: the unique key
+/// decides, exactly one wins, the others get the answer a second request gets (a field error
+/// or the shop that exists) and never an internal error.
+async fn races_for_a_unique_key_have_one_winner(t: TestApp) {
+    let s = access::login(&t.app, support::ADMIN, support::PASSWORD, "test")
+        .await
+        .unwrap();
+    let (admin, _) = access::session(&t.app, &s.token).await.unwrap();
+    let (mut users, mut members, mut shops) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..8 {
+        let (app, actor) = (t.app.clone(), admin.clone());
+        users.push(tokio::spawn(async move {
+            let u = access::NewUser {
+                login: "racer".into(),
+                name: "競争 一郎".into(),
+                password: "a-long-password".into(),
+                role: "operator".into(),
+            };
+            access::add_user(&app, &actor, &u).await
+        }));
+        let (app, actor) = (t.app.clone(), admin.clone());
+        members.push(tokio::spawn(async move {
+            let c: juchu_domain::customer::CustomerInput =
+                serde_json::from_value(serde_json::json!({
+                "family_name": "競争", "given_name": "花子", "family_kana": "キョウソウ",
+                "given_kana": "ハナコ", "email": "race@example.jp"}))
+                .unwrap();
+            juchu_app::customers::create(&app, &actor, &c).await
+        }));
+        let app = t.app.clone();
+        shops.push(tokio::spawn(async move {
+            juchu_app::shops::ensure(&app, "race-shop", "競争ショップ").await
+        }));
+    }
+    let mut won = 0;
+    for h in users {
+        match h.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(AppError::Invalid(i)) => assert_eq!(i.0[0].code, "duplicate", "{i:?}"),
+            Err(e) => panic!("login race: {e}"),
+        }
+    }
+    assert_eq!(won, 1, "one login");
+    won = 0;
+    for h in members {
+        match h.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(AppError::Invalid(i)) => assert_eq!(i.0[0].code, "duplicate", "{i:?}"),
+            Err(e) => panic!("email race: {e}"),
+        }
+    }
+    assert_eq!(won, 1, "one member");
+    let mut ids = Vec::new();
+    won = 0;
+    for h in shops {
+        let (shop, created) = h.await.unwrap().expect("shop race");
+        ids.push(shop.id);
+        won += usize::from(created);
+    }
+    ids.dedup();
+    assert_eq!((won, ids.len()), (1, 1), "one shop");
+}
+
 both_backends!(
     admins_manage_users,
     sign_ins_are_throttled,
-    sessions_and_tokens_end_when_they_should
+    sessions_and_tokens_end_when_they_should,
+    races_for_a_unique_key_have_one_winner
 );
