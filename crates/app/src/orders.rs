@@ -839,9 +839,9 @@ impl PaymentBrief {
             state: state.code().to_owned(),
             state_label: juchu_domain::payment::state_label(state).to_owned(),
             gateway_status: h.gateway_status.clone(),
-            amount: h.amount,
-            captured: h.captured,
-            refunded: h.refunded,
+            amount: h.amount.get(),
+            captured: h.captured.get(),
+            refunded: h.refunded.get(),
             auth_expires_at: h.auth_expires_at.map(juchu_domain::time::format_jst_minute),
         }
     }

@@ -93,6 +93,7 @@ codes!(Action { Capture => "capture", Cancel => "cancel", ChangeAuthorization =>
     ChangeCapture => "change_capture", UpdateTransaction => "update_transaction",
     Reauthorize => "reauthorize", PaidyUpdate => "paidy_update", PaidyClose => "paidy_close",
     Refund => "refund", Refresh => "refresh", CancelPrevious => "cancel_previous" });
+codes!(Replaced { Closed => "closed", Cancelled => "cancelled", ToCancel => "to_cancel" });
 
 impl Action {
     pub const ALL: [Action; 11] = [
@@ -125,6 +126,64 @@ impl Action {
             Action::CancelPrevious => "旧取引を取消",
         }
     }
+}
+
+/// What a journaled operation on a payment (`payment_operations.action`) was: an
+/// authorization, a payment number requested for a payment made later, or one of the payment
+/// panel's operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OpAction {
+    Authorize,
+    RequestPayment,
+    Panel(Action),
+}
+
+impl OpAction {
+    pub fn code(self) -> &'static str {
+        match self {
+            OpAction::Authorize => "authorize",
+            OpAction::RequestPayment => "request_payment",
+            OpAction::Panel(a) => a.code(),
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<OpAction> {
+        match s {
+            "authorize" => Some(OpAction::Authorize),
+            "request_payment" => Some(OpAction::RequestPayment),
+            s => Action::from_code(s).map(OpAction::Panel),
+        }
+    }
+
+    /// In the journal's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            OpAction::Authorize => "オーソリ",
+            OpAction::RequestPayment => "支払番号の発行",
+            OpAction::Panel(a) => a.label(),
+        }
+    }
+
+    /// The panel's operation, if it was one.
+    pub fn panel(self) -> Option<Action> {
+        match self {
+            OpAction::Panel(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// How a payment's earlier gateway id (`payment_refs.standing`) stands after a change that
+/// gave the payment a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Replaced {
+    /// The gateway closed it itself (Paygent 補正).
+    Closed,
+    /// juchu cancelled it (two-step change, second step done).
+    Cancelled,
+    /// Still to be cancelled.
+    ToCancel,
 }
 
 /// How the payment is made: a card (or Paidy) held by the gateway, or paid later by the buyer.

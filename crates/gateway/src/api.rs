@@ -3,6 +3,7 @@
 //! Gateway-specific operations stay available on the clients (`GmoClient`, `PaidyClient`).
 
 use jiff::Timestamp;
+use juchu_domain::money::Yen;
 
 use crate::GatewayError;
 
@@ -72,9 +73,9 @@ pub struct GatewayStatus {
     /// In the gateway's own words: `AUTH`, `20`, `authorized` …
     pub gateway_status: String,
     /// The amount the gateway holds (authorized, or captured).
-    pub amount: i64,
-    pub captured: i64,
-    pub refunded: i64,
+    pub amount: Yen,
+    pub captured: Yen,
+    pub refunded: Yen,
     /// Until when an authorization can be captured, when the gateway says (Paidy); juchu
     /// counts the others' limits itself.
     pub expires_at: Option<Timestamp>,
@@ -86,7 +87,7 @@ pub struct GatewayStatus {
 impl GatewayStatus {
     /// A status as the gateway names it: the amount counts as captured once captured or paid;
     /// nothing refunded.
-    pub fn new(state: PaymentState, gateway_status: &str, amount: i64) -> GatewayStatus {
+    pub fn new(state: PaymentState, gateway_status: &str, amount: Yen) -> GatewayStatus {
         GatewayStatus {
             state,
             gateway_status: gateway_status.to_owned(),
@@ -94,9 +95,9 @@ impl GatewayStatus {
             captured: if matches!(state, PaymentState::Captured | PaymentState::Paid) {
                 amount
             } else {
-                0
+                Yen::ZERO
             },
-            refunded: 0,
+            refunded: Yen::ZERO,
             expires_at: None,
             reference: None,
         }
@@ -130,8 +131,8 @@ pub enum Installments {
 pub struct AuthorizeRequest {
     /// The shop's reference for the gateway (GMO OrderID, Paygent trading_id, Paidy order_ref).
     pub order_ref: String,
-    pub amount: i64,
-    pub tax: i64,
+    pub amount: Yen,
+    pub tax: Yen,
     /// Authorize and capture at once (同時売上).
     pub capture: bool,
     pub card: CardRef,
@@ -181,7 +182,7 @@ pub enum LaterMethod {
 #[derive(Debug, Clone)]
 pub struct LaterRequest {
     pub order_ref: String,
-    pub amount: i64,
+    pub amount: Yen,
     pub method: LaterMethod,
     pub customer_name: String,
     /// Full-width katakana.
@@ -196,15 +197,15 @@ pub struct OrderContents {
     /// Product lines, and fees / discounts / points as lines of their own (negative for
     /// what lowers the amount), so the lines and `shipping` add up to the amount.
     pub lines: Vec<OrderLine>,
-    pub shipping: i64,
-    pub tax: i64,
+    pub shipping: Yen,
+    pub tax: Yen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderLine {
     pub code: String,
     pub title: String,
-    pub unit_price: i64,
+    pub unit_price: Yen,
     pub quantity: i64,
 }
 
@@ -225,7 +226,7 @@ pub trait Gateway: Send + Sync {
     async fn authorize(&self, r: &AuthorizeRequest) -> Result<AuthorizeOutcome, GatewayError>;
     async fn complete_3ds(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;
     /// 売上確定 for `amount` (the authorized amount).
-    async fn capture(&self, p: &PaymentRef, amount: i64) -> Result<GatewayStatus, GatewayError>;
+    async fn capture(&self, p: &PaymentRef, amount: Yen) -> Result<GatewayStatus, GatewayError>;
     /// Cancel whatever stands (the connector picks the gateway's cancel kind).
     async fn cancel(&self, p: &PaymentRef, now: Timestamp) -> Result<GatewayStatus, GatewayError>;
     /// A new amount; `capture` chooses 即時売上 over 仮売上 where the gateway offers both.
@@ -233,7 +234,7 @@ pub trait Gateway: Send + Sync {
     async fn change_amount(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         capture: bool,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
     /// 更新: a new amount together with the order's contents. Gateways that keep no contents
@@ -241,7 +242,7 @@ pub trait Gateway: Send + Sync {
     async fn update_order(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         _contents: &OrderContents,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
         self.change_amount(p, amount, false).await
@@ -255,7 +256,7 @@ pub trait Gateway: Send + Sync {
     async fn reauthorize(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         capture: bool,
         order_ref: &str,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError>;
@@ -263,7 +264,7 @@ pub trait Gateway: Send + Sync {
     async fn refund(
         &self,
         p: &PaymentRef,
-        amount: Option<i64>,
+        amount: Option<Yen>,
     ) -> Result<GatewayStatus, GatewayError>;
     /// What the gateway holds: how unknown outcomes are resolved.
     async fn query(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;

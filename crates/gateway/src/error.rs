@@ -44,3 +44,9 @@ impl GatewayError {
         }
     }
 }
+
+/// An amount in a gateway's answer: yen within juchu's range, or the answer is not the
+/// protocol (the wire carries plain integers; juchu's code past the connectors sees `Yen`).
+pub(crate) fn yen(v: i64) -> Result<juchu_domain::money::Yen, GatewayError> {
+    juchu_domain::money::Yen::new(v).map_err(|_| GatewayError::Protocol(format!("amount {v}")))
+}

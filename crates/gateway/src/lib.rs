@@ -21,6 +21,7 @@ pub use api::{
     PaymentState, StoredCard,
 };
 pub use error::GatewayError;
+pub(crate) use error::yen;
 pub use secret::Secret;
 
 /// How long to wait for a gateway's answer. Past it the outcome is unknown.

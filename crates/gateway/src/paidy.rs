@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use juchu_domain::money::Yen;
 use serde_json::Value;
 
 use crate::{GatewayError, Secret, exchange, http_client};
@@ -85,12 +86,20 @@ pub struct Payment {
 }
 
 impl Payment {
-    pub fn captured(&self) -> i64 {
-        self.captures.iter().map(|c| c.amount).sum()
+    /// All captured, in yen; a sum out of range is not Paidy's protocol.
+    pub fn captured(&self) -> Result<Yen, GatewayError> {
+        sum(self.captures.iter().map(|c| c.amount))
     }
-    pub fn refunded(&self) -> i64 {
-        self.refunds.iter().map(|r| r.amount).sum()
+    pub fn refunded(&self) -> Result<Yen, GatewayError> {
+        sum(self.refunds.iter().map(|r| r.amount))
     }
+}
+
+fn sum(amounts: impl Iterator<Item = i64>) -> Result<Yen, GatewayError> {
+    amounts.map(crate::yen).try_fold(Yen::ZERO, |a, b| {
+        a.checked_add(b?)
+            .map_err(|_| GatewayError::Protocol("amounts out of range".into()))
+    })
 }
 
 /// A token payment (subscriptions, stored buyers).
@@ -237,26 +246,26 @@ impl PaidyClient {
 }
 
 /// Paidy's status in common words.
-pub fn status_of(p: &Payment) -> crate::GatewayStatus {
+pub fn status_of(p: &Payment) -> Result<crate::GatewayStatus, GatewayError> {
     use crate::PaymentState;
-    let (captured, refunded) = (p.captured(), p.refunded());
+    let (captured, refunded) = (p.captured()?, p.refunded()?);
     let state = match p.status.as_str() {
         "authorized" => PaymentState::Authorized,
         "rejected" => PaymentState::Failed,
-        "closed" if captured == 0 => PaymentState::Cancelled,
+        "closed" if captured == Yen::ZERO => PaymentState::Cancelled,
         "closed" if refunded >= captured => PaymentState::Refunded,
         "closed" => PaymentState::Captured,
         _ => PaymentState::Pending,
     };
-    crate::GatewayStatus {
+    Ok(crate::GatewayStatus {
         state,
         gateway_status: p.status.clone(),
-        amount: p.amount,
+        amount: crate::yen(p.amount)?,
         captured,
         refunded,
         expires_at: p.expires_at.parse().ok(),
         reference: p.order.order_ref.clone(),
-    }
+    })
 }
 
 /// A Paidy payment id as it can go into a URL path: `pay_` and letters or digits.
@@ -297,13 +306,13 @@ impl crate::Gateway for PaidyClient {
         let p = self
             .create(&NewPayment {
                 token_id: token.clone(),
-                amount: r.amount,
+                amount: r.amount.get(),
                 currency: "JPY",
                 description: None,
                 store_name: None,
                 order: Order {
                     order_ref: Some(r.order_ref.clone()),
-                    tax: Some(r.tax),
+                    tax: Some(r.tax.get()),
                     ..Default::default()
                 },
             })
@@ -325,12 +334,12 @@ impl crate::Gateway for PaidyClient {
             let c = self.capture(&p.id).await?;
             return Ok(crate::AuthorizeOutcome::Done {
                 payment,
-                status: status_of(&c),
+                status: status_of(&c)?,
             });
         }
         Ok(crate::AuthorizeOutcome::Done {
             payment,
-            status: status_of(&p),
+            status: status_of(&p)?,
         })
     }
 
@@ -345,17 +354,19 @@ impl crate::Gateway for PaidyClient {
     async fn capture(
         &self,
         p: &crate::PaymentRef,
-        amount: i64,
+        amount: Yen,
     ) -> Result<crate::GatewayStatus, GatewayError> {
         let id = paidy_id(p)?;
         let cur = self.retrieve(id).await?;
+        let amount = amount.get();
         if cur.amount != amount {
             return Err(GatewayError::Refused {
                 code: "amount_mismatch".into(),
                 detail: format!("{}≠{amount}", cur.amount),
                 message: format!(
-                    "Paidyの金額（{}円）と売上金額（{amount}円）が違います。先にアップデートしてください",
-                    cur.amount
+                    "Paidyの金額（{}）と売上金額（{}）が違います。先にアップデートしてください",
+                    juchu_domain::money::yen(cur.amount),
+                    juchu_domain::money::yen(amount)
                 ),
                 declined: false,
                 retryable: false,
@@ -363,7 +374,7 @@ impl crate::Gateway for PaidyClient {
             });
         }
         match PaidyClient::capture(self, id).await {
-            Ok(p) => Ok(status_of(&p)),
+            Ok(p) => status_of(&p),
             Err(mut e) => {
                 // An open payment that cannot be captured is past its 売上確定有効期限:
                 // Paidy refuses it whatever our clock says.
@@ -383,31 +394,31 @@ impl crate::Gateway for PaidyClient {
         p: &crate::PaymentRef,
         _now: jiff::Timestamp,
     ) -> Result<crate::GatewayStatus, GatewayError> {
-        Ok(status_of(&self.close(paidy_id(p)?).await?))
+        status_of(&self.close(paidy_id(p)?).await?)
     }
 
     async fn change_amount(
         &self,
         p: &crate::PaymentRef,
-        amount: i64,
+        amount: Yen,
         _capture: bool,
     ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
         let u = Update {
-            amount: Some(amount),
+            amount: Some(amount.get()),
             ..Default::default()
         };
         let r = self.update(paidy_id(p)?, &u).await?;
-        Ok((p.clone(), status_of(&r)))
+        Ok((p.clone(), status_of(&r)?))
     }
 
     async fn update_order(
         &self,
         p: &crate::PaymentRef,
-        amount: i64,
+        amount: Yen,
         contents: &crate::OrderContents,
     ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
         let u = Update {
-            amount: Some(amount),
+            amount: Some(amount.get()),
             order: Some(Order {
                 items: contents
                     .lines
@@ -416,23 +427,23 @@ impl crate::Gateway for PaidyClient {
                         id: Some(l.code.clone()),
                         title: Some(l.title.clone()),
                         quantity: l.quantity,
-                        unit_price: l.unit_price,
+                        unit_price: l.unit_price.get(),
                     })
                     .collect(),
-                tax: Some(contents.tax),
-                shipping: Some(contents.shipping),
+                tax: Some(contents.tax.get()),
+                shipping: Some(contents.shipping.get()),
                 order_ref: None,
             }),
             ..Default::default()
         };
         let r = self.update(paidy_id(p)?, &u).await?;
-        Ok((p.clone(), status_of(&r)))
+        Ok((p.clone(), status_of(&r)?))
     }
 
     async fn reauthorize(
         &self,
         _p: &crate::PaymentRef,
-        _amount: i64,
+        _amount: Yen,
         _capture: bool,
         _order_ref: &str,
     ) -> Result<(crate::PaymentRef, crate::GatewayStatus), GatewayError> {
@@ -442,7 +453,7 @@ impl crate::Gateway for PaidyClient {
     async fn refund(
         &self,
         p: &crate::PaymentRef,
-        amount: Option<i64>,
+        amount: Option<Yen>,
     ) -> Result<crate::GatewayStatus, GatewayError> {
         let id = paidy_id(p)?;
         let cur = self.retrieve(id).await?;
@@ -454,12 +465,10 @@ impl crate::Gateway for PaidyClient {
             retryable: false,
             lapsed: false,
         })?;
-        Ok(status_of(
-            &PaidyClient::refund(self, id, &cap.id, amount).await?,
-        ))
+        status_of(&PaidyClient::refund(self, id, &cap.id, amount.map(Yen::get)).await?)
     }
 
     async fn query(&self, p: &crate::PaymentRef) -> Result<crate::GatewayStatus, GatewayError> {
-        Ok(status_of(&self.retrieve(paidy_id(p)?).await?))
+        status_of(&self.retrieve(paidy_id(p)?).await?)
     }
 }

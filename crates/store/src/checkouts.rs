@@ -7,12 +7,42 @@ use sqlx::AnyConnection;
 
 use crate::{StoreError, Tx};
 
+/// Where a buyer's way through the shop stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckoutState {
+    /// Cart and choices.
+    Shopping,
+    /// A 決済処理中 order exists.
+    Paying,
+    /// The order is placed.
+    Completed,
+}
+
+impl CheckoutState {
+    pub fn code(self) -> &'static str {
+        match self {
+            CheckoutState::Shopping => "shopping",
+            CheckoutState::Paying => "paying",
+            CheckoutState::Completed => "completed",
+        }
+    }
+
+    fn from_code(s: &str) -> Result<CheckoutState, StoreError> {
+        Ok(match s {
+            "shopping" => CheckoutState::Shopping,
+            "paying" => CheckoutState::Paying,
+            "completed" => CheckoutState::Completed,
+            other => return Err(StoreError::Corrupt(format!("checkouts.state {other}"))),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkout {
     pub id: i64,
     pub shop_id: i64,
-    /// `shopping` (cart and choices), `paying` (a 決済処理中 order exists), `completed`.
-    pub state: String,
+    pub state: CheckoutState,
     /// JSON, owned by the app.
     pub cart: String,
     pub details: String,
@@ -45,7 +75,7 @@ impl TryFrom<Row> for Checkout {
         Ok(Checkout {
             id: r.id,
             shop_id: r.shop_id,
-            state: r.state,
+            state: CheckoutState::from_code(&r.state)?,
             cart: r.cart,
             details: r.details,
             customer_id: r.customer_id,
@@ -128,7 +158,7 @@ pub async fn by_order(
 
 /// Everything the buyer can change, written back as a whole; `false` when the row moved on.
 pub struct Write<'a> {
-    pub state: &'a str,
+    pub state: CheckoutState,
     pub cart: &'a str,
     pub details: &'a str,
     pub customer_id: Option<i64>,
@@ -148,7 +178,7 @@ pub async fn update(
         "UPDATE checkouts SET (state, cart, details, customer_id, order_id, three_ds, attempt, version, updated_at) \
          = ($1, $2, $3, $4, $5, $6, $7, version + 1, $8) WHERE id = $9 AND version = $10",
     )
-    .bind(w.state.to_owned())
+    .bind(w.state.code())
     .bind(w.cart.to_owned())
     .bind(w.details.to_owned())
     .bind(w.customer_id)

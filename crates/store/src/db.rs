@@ -85,6 +85,11 @@ pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
+/// An amount column as yen: a value out of juchu's range was not written by juchu.
+pub(crate) fn yen(v: i64, column: &str) -> Result<juchu_domain::money::Yen, StoreError> {
+    juchu_domain::money::Yen::new(v).map_err(|_| corrupt(format!("{column} {v}")))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

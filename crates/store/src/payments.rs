@@ -3,12 +3,13 @@
 //! not need to know their shape.
 
 use jiff::Timestamp;
-use juchu_domain::payment::{CaptureMode, Kind, PaymentState};
+use juchu_domain::money::Yen;
+use juchu_domain::payment::{CaptureMode, Kind, OpAction, PaymentState, Replaced};
 use juchu_domain::payment_method::Gateway;
 use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
 
-use crate::db::corrupt;
+use crate::db::{corrupt, yen};
 use crate::{StoreError, Tx};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,9 +44,9 @@ pub struct Held {
     pub trading_id: String,
     pub state: PaymentState,
     pub gateway_status: String,
-    pub amount: i64,
-    pub captured: i64,
-    pub refunded: i64,
+    pub amount: Yen,
+    pub captured: Yen,
+    pub refunded: Yen,
     pub authorized_at: Option<Timestamp>,
     pub auth_expires_at: Option<Timestamp>,
 }
@@ -126,9 +127,9 @@ impl TryFrom<PaymentRow> for Payment {
                 trading_id: r.trading_id,
                 state: PaymentState::from_code(&r.state).ok_or_else(|| corrupt(&r.state))?,
                 gateway_status: r.gateway_status,
-                amount: r.amount,
-                captured: r.captured,
-                refunded: r.refunded,
+                amount: yen(r.amount, "payments.amount")?,
+                captured: yen(r.captured, "payments.captured")?,
+                refunded: yen(r.refunded, "payments.refunded")?,
                 authorized_at: opt_ts(r.authorized_at)?,
                 auth_expires_at: opt_ts(r.auth_expires_at)?,
             },
@@ -176,9 +177,9 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     .bind(h.trading_id.clone())
     .bind(h.state.code())
     .bind(h.gateway_status.clone())
-    .bind(h.amount)
-    .bind(h.captured)
-    .bind(h.refunded)
+    .bind(h.amount.get())
+    .bind(h.captured.get())
+    .bind(h.refunded.get())
     .bind(h.authorized_at.map(to_db))
     .bind(h.auth_expires_at.map(to_db))
     .bind(i64::from(p.three_ds))
@@ -311,9 +312,9 @@ pub async fn set_held(
     .bind(h.trading_id.clone())
     .bind(h.state.code())
     .bind(h.gateway_status.clone())
-    .bind(h.amount)
-    .bind(h.captured)
-    .bind(h.refunded)
+    .bind(h.amount.get())
+    .bind(h.captured.get())
+    .bind(h.refunded.get())
     .bind(h.authorized_at.map(to_db))
     .bind(h.auth_expires_at.map(to_db))
     .bind(to_db(now))
@@ -326,28 +327,55 @@ pub async fn set_held(
 }
 
 /// An earlier gateway id of a payment.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreviousRef {
     pub id: i64,
     pub payment_id: i64,
-    #[sqlx(rename = "ref")]
     pub ref_json: String,
     pub display_id: String,
-    pub amount: i64,
+    pub amount: Yen,
     pub reason: String,
-    /// `closed`, `to_cancel`, `cancelled`
-    pub standing: String,
+    pub standing: Replaced,
     pub replaced_at: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct PreviousRow {
+    id: i64,
+    payment_id: i64,
+    #[sqlx(rename = "ref")]
+    ref_json: String,
+    display_id: String,
+    amount: i64,
+    reason: String,
+    standing: String,
+    replaced_at: String,
+}
+
+impl TryFrom<PreviousRow> for PreviousRef {
+    type Error = StoreError;
+    fn try_from(r: PreviousRow) -> Result<PreviousRef, StoreError> {
+        Ok(PreviousRef {
+            id: r.id,
+            payment_id: r.payment_id,
+            ref_json: r.ref_json,
+            display_id: r.display_id,
+            amount: yen(r.amount, "payment_refs.amount")?,
+            reason: r.reason,
+            standing: Replaced::from_code(&r.standing)
+                .ok_or_else(|| corrupt(format!("payment_refs.standing {}", r.standing)))?,
+            replaced_at: r.replaced_at,
+        })
+    }
 }
 
 pub struct NewPrevious<'a> {
     pub payment_id: i64,
     pub ref_json: &'a str,
     pub display_id: &'a str,
-    pub amount: i64,
+    pub amount: Yen,
     pub reason: &'a str,
-    /// `closed`, `to_cancel`, `cancelled`
-    pub standing: &'a str,
+    pub standing: Replaced,
 }
 
 pub async fn add_previous(
@@ -362,17 +390,21 @@ pub async fn add_previous(
     .bind(r.payment_id)
     .bind(r.ref_json.to_owned())
     .bind(r.display_id.to_owned())
-    .bind(r.amount)
+    .bind(r.amount.get())
     .bind(r.reason.to_owned())
-    .bind(r.standing.to_owned())
+    .bind(r.standing.code())
     .bind(to_db(now))
     .fetch_one(tx.conn())
     .await?)
 }
 
-pub async fn set_previous_standing(tx: &mut Tx, id: i64, standing: &str) -> Result<(), StoreError> {
+pub async fn set_previous_standing(
+    tx: &mut Tx,
+    id: i64,
+    standing: Replaced,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE payment_refs SET standing = $1 WHERE id = $2")
-        .bind(standing.to_owned())
+        .bind(standing.code())
         .bind(id)
         .execute(tx.conn())
         .await?;
@@ -384,13 +416,14 @@ pub async fn previous(
     conn: &mut AnyConnection,
     payment_id: i64,
 ) -> Result<Vec<PreviousRef>, StoreError> {
-    Ok(sqlx::query_as(
+    let rows: Vec<PreviousRow> = sqlx::query_as(
         "SELECT id, payment_id, ref, display_id, amount, reason, standing, replaced_at FROM payment_refs \
          WHERE payment_id = $1 ORDER BY id",
     )
     .bind(payment_id)
     .fetch_all(conn)
-    .await?)
+    .await?;
+    rows.into_iter().map(PreviousRef::try_from).collect()
 }
 
 /// Where a journaled operation stands.
@@ -441,12 +474,12 @@ pub struct Operation {
     pub shop_id: i64,
     pub payment_id: Option<i64>,
     pub order_id: i64,
-    pub action: String,
+    pub action: OpAction,
     pub idempotency_key: String,
     /// The request as JSON: a repeat with the same key must say the same.
     pub request: String,
     pub status: OpStatus,
-    pub amount: i64,
+    pub amount: Yen,
     pub result_code: String,
     pub message: String,
     pub new_display_id: String,
@@ -488,11 +521,12 @@ impl TryFrom<OpRow> for Operation {
             shop_id: r.shop_id,
             payment_id: r.payment_id,
             order_id: r.order_id,
-            action: r.action,
+            action: OpAction::from_code(&r.action)
+                .ok_or_else(|| corrupt(format!("payment_operations.action {}", r.action)))?,
             idempotency_key: r.idempotency_key,
             request: r.request,
             status: OpStatus::from_code(&r.status)?,
-            amount: r.amount,
+            amount: yen(r.amount, "payment_operations.amount")?,
             result_code: r.result_code,
             message: r.message,
             new_display_id: r.new_display_id,
@@ -508,10 +542,10 @@ pub struct NewOperation<'a> {
     pub shop_id: i64,
     pub payment_id: Option<i64>,
     pub order_id: i64,
-    pub action: &'a str,
+    pub action: OpAction,
     pub idempotency_key: &'a str,
     pub request: &'a str,
-    pub amount: i64,
+    pub amount: Yen,
     pub actor: &'a str,
 }
 
@@ -529,10 +563,10 @@ pub async fn insert_operation(
     .bind(o.shop_id)
     .bind(o.payment_id)
     .bind(o.order_id)
-    .bind(o.action.to_owned())
+    .bind(o.action.code())
     .bind(o.idempotency_key.to_owned())
     .bind(o.request.to_owned())
-    .bind(o.amount)
+    .bind(o.amount.get())
     .bind(o.actor.to_owned())
     .bind(to_db(now))
     .fetch_one(tx.conn())

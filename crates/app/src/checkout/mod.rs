@@ -13,11 +13,12 @@ use jiff::{SignedDuration, Timestamp};
 use juchu_domain::customer::PersonInput;
 use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::order::{ItemInput, Order, OrderInput};
-use juchu_domain::payment::CaptureMode;
+use juchu_domain::payment::{CaptureMode, OpAction};
 use juchu_domain::payment_method::PaymentMethod;
 use juchu_domain::status::OrderStatus;
 use juchu_domain::{FieldError, Invalid};
 use juchu_gateway::PaymentSlip;
+pub use juchu_store::checkouts::CheckoutState;
 use juchu_store::checkouts::{self, Checkout};
 use juchu_store::payments::{self as pay, OpStatus};
 use juchu_store::{Tx, catalog, customers, orders, shops};
@@ -100,7 +101,7 @@ pub async fn begin(app: &App, shop_id: i64, token: Option<&str>) -> Result<Strin
             &crate::tokens::token_hash(t),
         )
         .await?;
-        if c.is_some_and(|c| c.state != "completed") {
+        if c.is_some_and(|c| c.state != CheckoutState::Completed) {
             return Ok(t.to_owned());
         }
     }
@@ -236,7 +237,7 @@ async fn lock(tx: &mut Tx, b: &Buyer) -> Result<Loaded, AppError> {
 
 async fn save(tx: &mut Tx, l: &Loaded, now: Timestamp) -> Result<(), AppError> {
     let w = checkouts::Write {
-        state: &l.c.state,
+        state: l.c.state,
         cart: &to_json(&l.cart)?,
         details: &to_json(&l.details)?,
         customer_id: l.c.customer_id,
@@ -267,7 +268,7 @@ async fn change(
     back(app, b).await?;
     let mut tx = app.store.begin().await?;
     let mut l = lock(&mut tx, b).await?;
-    if l.c.state != "shopping" {
+    if l.c.state != CheckoutState::Shopping {
         return Err(gone());
     }
     f(&mut l)?;
@@ -670,7 +671,7 @@ pub struct PaidyForm {
 /// Everything the storefront's pages show.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct View {
-    pub state: String,
+    pub state: CheckoutState,
     pub lines: Vec<CartLine>,
     pub subtotal: i64,
     pub buyer: Option<BuyerInput>,
@@ -761,7 +762,7 @@ pub async fn view(app: &App, b: &Buyer) -> Result<View, AppError> {
         _ => None,
     };
     Ok(View {
-        state: l.c.state.clone(),
+        state: l.c.state,
         lines,
         subtotal,
         buyer: l.details.buyer.clone(),
@@ -894,7 +895,7 @@ pub struct Completion {
 
 pub async fn completion(app: &App, b: &Buyer) -> Result<Completion, AppError> {
     let l = load(app, b).await?;
-    if l.c.state != "completed" {
+    if l.c.state != CheckoutState::Completed {
         return Err(gone());
     }
     let number = order_number(app, &l).await?;

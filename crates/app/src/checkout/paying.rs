@@ -37,13 +37,13 @@ pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppErr
     };
     let mut tx = app.store.begin().await?;
     let mut l = lock(&mut tx, b).await?;
-    match l.c.state.as_str() {
-        "completed" => return Ok(Next::Completed),
-        "paying" => {
+    match l.c.state {
+        CheckoutState::Completed => return Ok(Next::Completed),
+        CheckoutState::Paying => {
             drop(tx);
             return pay_later_or_page(app, b, &l).await;
         }
-        _ => {}
+        CheckoutState::Shopping => {}
     }
     if attempt != l.c.attempt || l.c.version != seen.c.version {
         return Err(AppError::conflict(
@@ -74,7 +74,7 @@ pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppErr
     l.c.order_id = Some(order_id);
     l.details.message = None;
     if draft.status == OrderStatus::PendingPayment {
-        l.c.state = "paying".into();
+        l.c.state = CheckoutState::Paying;
         save(&mut tx, &l, now).await?;
     } else {
         // No gateway: the order is complete with its thanks mail.
@@ -83,7 +83,7 @@ pub async fn confirm(app: &App, b: &Buyer, attempt: &str) -> Result<Next, AppErr
             .ok_or(AppError::NotFound("受注"))?;
         let status = order.draft.status;
         crate::mail::thanks_in(&mut tx, b.shop_id, &who.name, &order, status, None, now).await?;
-        l.c.state = "completed".into();
+        l.c.state = CheckoutState::Completed;
         save(&mut tx, &l, now).await?;
         tx.commit().await?;
         return Ok(Next::Completed);
@@ -178,7 +178,7 @@ pub struct CardInput {
 
 async fn paying(app: &App, b: &Buyer) -> Result<(Loaded, i64, MethodSettings), AppError> {
     let l = load(app, b).await?;
-    if l.c.state != "paying" {
+    if l.c.state != CheckoutState::Paying {
         return Err(gone());
     }
     let number = order_number(app, &l).await?;
@@ -194,7 +194,7 @@ pub async fn pay_card(
     input: CardInput,
     base_url: &str,
 ) -> Result<Next, AppError> {
-    if load(app, b).await?.c.state == "completed" {
+    if load(app, b).await?.c.state == CheckoutState::Completed {
         return Ok(Next::Completed);
     }
     let (l, number, s) = paying(app, b).await?;
@@ -470,7 +470,9 @@ pub async fn paygent_3ds_returned(
     }
     let result = ThreeDsResult::from_params(&params);
     if let Some(b) = b
-        && load(app, b).await.is_ok_and(|l| l.c.state == "completed")
+        && load(app, b)
+            .await
+            .is_ok_and(|l| l.c.state == CheckoutState::Completed)
     {
         // A reload of the return after the order was completed.
         return Ok(Next::Completed);
@@ -493,7 +495,7 @@ pub async fn paygent_3ds_returned(
     else {
         return Err(gone());
     };
-    if l.c.state == "completed" {
+    if l.c.state == CheckoutState::Completed {
         return Ok(Next::Completed);
     }
     let (_, number, s) = paying(app, &b).await?;
@@ -578,7 +580,7 @@ pub async fn gmo_3ds_returned(
         .ok_or_else(|| invalid("OrderID", "invalid", "本人認証の結果が正しくありません"))?;
     let op = pay::operation(&mut *app.store.read().await?, op_id)
         .await?
-        .filter(|o| o.shop_id == shop_id && o.action == "authorize")
+        .filter(|o| o.shop_id == shop_id && o.action == OpAction::Authorize)
         .ok_or_else(|| {
             invalid(
                 "OrderID",
@@ -601,7 +603,7 @@ pub async fn gmo_3ds_returned(
 
 /// Paidy Checkout approved in the buyer's browser.
 pub async fn paidy_approved(app: &App, b: &Buyer, payment_id: &str) -> Result<Next, AppError> {
-    if load(app, b).await?.c.state == "completed" {
+    if load(app, b).await?.c.state == CheckoutState::Completed {
         return Ok(Next::Completed);
     }
     let (l, number, s) = paying(app, b).await?;

@@ -9,7 +9,7 @@ use super::*;
 /// the cart kept.
 pub async fn back(app: &App, b: &Buyer) -> Result<(), AppError> {
     let l = load(app, b).await?;
-    if l.c.state != "paying" {
+    if l.c.state != CheckoutState::Paying {
         return Ok(());
     }
     let number = order_number(app, &l).await?;
@@ -74,7 +74,7 @@ pub async fn remove_pending(
         let gw = app.gateways().get(g).ok();
         let ops = pay::operations(&mut *app.store.read().await?, order.id, 100).await?;
         if let Some(gw) = gw {
-            for op in ops.iter().filter(|o| o.action == "authorize") {
+            for op in ops.iter().filter(|o| o.action == OpAction::Authorize) {
                 match payments::authorized_at_gateway(&*gw, number, op).await {
                     Ok(Some((r, st))) => {
                         // Authorized at the gateway, though juchu settled the attempt as

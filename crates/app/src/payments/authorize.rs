@@ -98,7 +98,7 @@ struct AuthorizationPlan {
     order: Order,
     kind: Kind,
     card: CardRef,
-    amount: i64,
+    amount: Yen,
     gw: std::sync::Arc<dyn GatewayApi>,
 }
 
@@ -161,14 +161,14 @@ async fn authorization_plan(
             )));
         }
     };
-    let amount = order.draft.totals.payment_total.get();
-    if amount <= 0 {
+    let amount = order.draft.totals.payment_total;
+    if amount <= Yen::ZERO {
         return Err(AppError::conflict(
             "nothing_to_pay",
             "お支払い合計が0円のため与信は不要です",
         ));
     }
-    if amount > payment::amount_limit(gateway) {
+    if amount.get() > payment::amount_limit(gateway) {
         return Err(over_limit(gateway, amount));
     }
     let gw = app.gateways().get(gateway)?;
@@ -201,7 +201,7 @@ pub(crate) async fn start_authorization(
     let started = journaled(app, actor, number, &key, &request, async |tx, order| {
         let plan = authorization_plan(app, tx, order, &input).await?;
         let entry = Entry {
-            action: "authorize",
+            action: OpAction::Authorize,
             amount: plan.amount,
             payment_id: None,
         };
@@ -230,14 +230,7 @@ pub(crate) async fn start_authorization(
     let req = AuthorizeRequest {
         order_ref: order_ref(number, op_id),
         amount,
-        tax: order
-            .draft
-            .totals
-            .tax
-            .by_rate
-            .iter()
-            .map(|r| r.tax.get())
-            .sum(),
+        tax: order_tax(&order)?,
         capture: input.capture,
         card,
         installments,
@@ -403,10 +396,10 @@ pub(crate) async fn adopt_paidy(
         )
         .await?
         .is_some();
-        let amount = order.draft.totals.payment_total.get();
+        let amount = order.draft.totals.payment_total;
         let gw = app.gateways().get(Gateway::Paidy)?;
         let entry = Entry {
-            action: "authorize",
+            action: OpAction::Authorize,
             amount,
             payment_id: None,
         };
@@ -448,8 +441,8 @@ pub(crate) async fn adopt_paidy(
                 message: format!(
                     "Paidyの決済 {payment_id}（{}、{}）はご注文のお支払い合計 {} と一致しません{}",
                     st.gateway_status,
-                    yen(st.amount),
-                    yen(amount),
+                    st.amount,
+                    amount,
                     if closed {
                         "。Paidyの決済はクローズしました"
                     } else {

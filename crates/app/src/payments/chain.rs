@@ -71,30 +71,25 @@ pub(super) fn change_note(
     if let Some(id) = new_id {
         return Some(format!(
             "{name}の管理画面で補正され、決済IDが {} から {id} に変わりました（{} → {}）{at}",
-            before.display_id,
-            yen(before.amount),
-            yen(st.amount)
+            before.display_id, before.amount, st.amount
         ));
     }
     if state == before.state && st.amount == before.amount {
         return None;
     }
     Some(match (before.state, state) {
-        (PaymentState::Authorized, PaymentState::Captured) => format!(
-            "{name}の管理画面で売上確定されました（{}）{at}",
-            yen(st.amount)
-        ),
+        (PaymentState::Authorized, PaymentState::Captured) => {
+            format!("{name}の管理画面で売上確定されました（{}）{at}", st.amount)
+        }
         (_, PaymentState::Cancelled) => format!(
             "{name}の管理画面で取り消されました{at}。受注もキャンセルするなら対応状況を変更してください。取引を続けるなら新しく与信が必要です"
         ),
-        (_, PaymentState::Refunded) => format!(
-            "{name}の管理画面で返金されました（{}）{at}",
-            yen(st.refunded)
-        ),
+        (_, PaymentState::Refunded) => {
+            format!("{name}の管理画面で返金されました（{}）{at}", st.refunded)
+        }
         _ if st.amount != before.amount => format!(
             "{name}の管理画面で金額が変更されました（{} → {}）{at}",
-            yen(before.amount),
-            yen(st.amount)
+            before.amount, st.amount
         ),
         _ => format!(
             "{name}で決済状況が「{}」から「{}」に変わりました{at}",

@@ -35,10 +35,10 @@ impl OperationResult {
     pub(super) fn of(op: &Operation, payment_id: String, repeated: bool) -> OperationResult {
         OperationResult {
             operation_id: op.id,
-            action: op.action.clone(),
-            label: action_label(&op.action).to_owned(),
+            action: op.action.code().to_owned(),
+            label: op.action.label().to_owned(),
             status: op.status,
-            amount: op.amount,
+            amount: op.amount.get(),
             result_code: op.result_code.clone(),
             message: op.message.clone(),
             payment_id,
@@ -71,10 +71,7 @@ pub(super) fn check_key(key: Option<String>) -> Result<String, AppError> {
 pub(super) fn in_doubt(op: &Operation) -> AppError {
     AppError::conflict(
         "payment_in_doubt",
-        format!(
-            "前の決済処理（{}）の結果を確認中です",
-            action_label(&op.action)
-        ),
+        format!("前の決済処理（{}）の結果を確認中です", op.action.label()),
     )
 }
 
@@ -88,9 +85,8 @@ pub(super) fn no_payment() -> AppError {
 
 /// What an operation writes in the journal once its rules passed.
 pub(super) struct Entry {
-    /// The action's code (`capture`, `authorize`, `request_payment` …).
-    pub action: &'static str,
-    pub amount: i64,
+    pub action: OpAction,
+    pub amount: Yen,
     /// The payment it acts on; none for one that makes the payment.
     pub payment_id: Option<i64>,
 }

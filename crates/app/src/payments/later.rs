@@ -88,10 +88,10 @@ pub async fn request_later(
                 "支払期限は1〜60日で指定してください",
             )));
         }
-        let amount = order.draft.totals.payment_total.get();
+        let amount = order.draft.totals.payment_total;
         let gw = app.gateways().get(gateway)?;
         let entry = Entry {
-            action: "request_payment",
+            action: OpAction::RequestPayment,
             amount,
             payment_id: None,
         };
@@ -236,15 +236,11 @@ pub(super) async fn later_outcome(
         "決済状況が「{}」になりました（{} / {}）",
         state_label(st.state),
         st.gateway_status,
-        yen(st.amount)
+        st.amount
     );
     match st.state {
         PaymentState::Paid => {
-            message = format!(
-                "入金を確認しました（{}、{}）",
-                method.label(),
-                yen(st.amount)
-            );
+            message = format!("入金を確認しました（{}、{}）", method.label(), st.amount);
             if matches!(
                 order.draft.status,
                 OrderStatus::AwaitingPayment | OrderStatus::New

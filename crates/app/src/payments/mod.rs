@@ -13,14 +13,16 @@
 //! holds — never by sending the operation again. A repeat with the same key returns the first
 //! outcome.
 
-use anyhow::Context;
 use std::time::Duration;
 
+use anyhow::Context;
 use jiff::{SignedDuration, Timestamp};
 use juchu_domain::history::{HistoryEntry, Outcome};
+use juchu_domain::money::Yen;
 use juchu_domain::order::Order;
 use juchu_domain::payment::{
-    self, Action, CaptureMode, Facts, Kind, PaymentState, refund_amount, state_label,
+    self, Action, CaptureMode, Facts, Kind, OpAction, PaymentState, Replaced, refund_amount,
+    state_label,
 };
 use juchu_domain::payment_method::Gateway;
 use juchu_domain::status::{OrderList, OrderStatus};
@@ -80,13 +82,9 @@ fn auth_days(g: Gateway) -> i64 {
     }
 }
 
-fn action_label(code: &str) -> &'static str {
-    match Action::from_code(code) {
-        Some(a) => a.label(),
-        None if code == "authorize" => "オーソリ",
-        None if code == "request_payment" => "支払番号の発行",
-        None => "決済処理",
-    }
+/// The order's consumption tax, all rates together (what a gateway keeps beside the amount).
+fn order_tax(o: &Order) -> Result<Yen, AppError> {
+    Ok(Yen::sum(o.draft.totals.tax.by_rate.iter().map(|r| r.tax)).context("the order's tax")?)
 }
 
 fn kind_of(o: &Order) -> Option<(Gateway, Kind)> {
@@ -190,12 +188,12 @@ fn facts(
         kind: p.kind,
         state: payment::effective_state(p.held.state, p.held.auth_expires_at, now),
         mode: p.mode,
-        amount: p.held.amount,
-        refunded: p.held.refunded,
+        amount: p.held.amount.get(),
+        refunded: p.held.refunded.get(),
         order_total: o.draft.totals.payment_total.get(),
         order_cancelled: o.draft.status == OrderStatus::Cancelled,
         in_doubt,
-        previous_to_cancel: previous.iter().any(|r| r.standing == "to_cancel"),
+        previous_to_cancel: previous.iter().any(|r| r.standing == Replaced::ToCancel),
     }
 }
 

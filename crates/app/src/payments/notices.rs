@@ -163,11 +163,11 @@ impl Heard<'_> {
                 .await;
         }
         if let Some(a) = self.amount
-            && a != p.held.amount
+            && a != p.held.amount.get()
         {
             let why = format!(
                 "金額が受注の決済金額（{}）と違います: {}",
-                yen(p.held.amount),
+                p.held.amount,
                 yen(a)
             );
             return self.log(app, "refused", &why, false).await;
@@ -177,7 +177,7 @@ impl Heard<'_> {
         };
         // What the notification said is what the gateway says.
         let confirmed =
-            st.gateway_status == self.status && self.amount.is_none_or(|a| a == st.amount);
+            st.gateway_status == self.status && self.amount.is_none_or(|a| a == st.amount.get());
         match apply(app, p, &st, self.via).await? {
             Some(a) => self.log(app, "applied", &a.message, confirmed).await,
             None => self.log(app, "unchanged", "", confirmed).await,
@@ -402,8 +402,7 @@ pub async fn receive_paidy(
         "applied",
         &format!(
             "注文番号 {} はお支払いを待っていないため、Paidyの決済 {pay}（{}）をクローズしました",
-            order.number,
-            yen(st.amount)
+            order.number, st.amount
         ),
         true,
     )

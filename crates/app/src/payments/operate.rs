@@ -19,12 +19,12 @@ pub struct OperateInput {
 }
 
 /// An order total one payment at the gateway cannot carry.
-pub(super) fn over_limit(g: Gateway, amount: i64) -> AppError {
+pub(super) fn over_limit(g: Gateway, amount: Yen) -> AppError {
     AppError::conflict(
         "amount_over_limit",
         format!(
             "お支払い合計 {} は{}で扱える上限（{}）を超えています",
-            yen(amount),
+            amount,
             g.name(),
             yen(payment::amount_limit(g))
         ),
@@ -37,12 +37,12 @@ pub(super) fn target_amount(
     o: &Order,
     p: &store::Payment,
     input: &OperateInput,
-) -> Result<i64, AppError> {
+) -> Result<Yen, AppError> {
     let bad = |m: String| AppError::Invalid(juchu_domain::Invalid::one("amount", "invalid", m));
-    let total = o.draft.totals.payment_total.get();
+    let total = o.draft.totals.payment_total;
     let limit = payment::amount_limit(p.gateway);
-    let within = |a: i64| {
-        if a > limit {
+    let within = |a: Yen| {
+        if a.get() > limit {
             Err(over_limit(p.gateway, a))
         } else {
             Ok(a)
@@ -55,24 +55,29 @@ pub(super) fn target_amount(
         }
         Action::Reauthorize | Action::UpdateTransaction | Action::PaidyUpdate => within(total),
         Action::ChangeAuthorization | Action::ChangeCapture => {
-            let a = input.amount.unwrap_or(total);
-            if a <= 0 || a > limit {
-                return Err(bad(format!(
-                    "金額は1円以上、{}以下で指定してください（{}の上限）",
-                    yen(limit),
-                    p.gateway.name()
-                )));
-            }
+            let a = input.amount.unwrap_or(total.get());
+            let a = match Yen::new(a) {
+                Ok(a) if a > Yen::ZERO && a.get() <= limit => a,
+                _ => {
+                    return Err(bad(format!(
+                        "金額は1円以上、{}以下で指定してください（{}の上限）",
+                        yen(limit),
+                        p.gateway.name()
+                    )));
+                }
+            };
             if a == p.held.amount {
                 return Err(bad(format!(
-                    "決済金額は既に{}です。変更後の金額を指定してください",
-                    yen(a)
+                    "決済金額は既に{a}です。変更後の金額を指定してください"
                 )));
             }
             Ok(a)
         }
         Action::Refund => {
-            refund_amount(p.held.captured, p.held.refunded, input.amount).map_err(|e| bad(e.0))
+            let a = refund_amount(p.held.captured.get(), p.held.refunded.get(), input.amount)
+                .map_err(|e| bad(e.0))?;
+            // At most what was captured: within range.
+            Ok(Yen::new(a).context("refund amount")?)
         }
     }
 }
@@ -111,7 +116,7 @@ pub async fn operate(
         let amount = target_amount(action, order, &p, &input)?;
         let gw = app.gateways().get(p.gateway)?;
         let entry = Entry {
-            action: action.code(),
+            action: OpAction::Panel(action),
             amount,
             payment_id: Some(p.id),
         };
@@ -133,7 +138,7 @@ pub async fn operate(
         },
         Action::Cancel | Action::PaidyClose => done(gw.cancel(&current, now).await),
         Action::Refund => {
-            let whole = amount == p.held.captured - p.held.refunded;
+            let whole = Ok(amount) == p.held.captured.checked_sub(p.held.refunded);
             done(gw.refund(&current, (!whole).then_some(amount)).await)
         }
         Action::Reauthorize => match gw
@@ -143,7 +148,7 @@ pub async fn operate(
             Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
             Err(e) => Verdict::from_error(e),
         },
-        Action::PaidyUpdate => match gw.update_order(&current, amount, &contents(&order)).await {
+        Action::PaidyUpdate => match gw.update_order(&current, amount, &contents(&order)?).await {
             Ok((r, st)) => changed(&current, r, st, Replaced::Closed),
             Err(e) => Verdict::from_error(e),
         },
@@ -198,7 +203,7 @@ pub async fn operate(
 
 /// The order's lines as a gateway keeps them: products, then what changes the amount
 /// (fee, discount, points) as lines of their own, so lines + shipping = お支払い合計.
-pub(super) fn contents(o: &Order) -> OrderContents {
+pub(super) fn contents(o: &Order) -> Result<OrderContents, AppError> {
     let t = &o.draft.totals;
     let mut lines: Vec<OrderLine> = o
         .draft
@@ -215,16 +220,17 @@ pub(super) fn contents(o: &Order) -> OrderContents {
             .filter(|x| !x.is_empty())
             .collect::<Vec<_>>()
             .join(" "),
-            unit_price: i.unit_price.get(),
+            unit_price: i.unit_price,
             quantity: i.quantity,
         })
         .collect();
     for (code, title, amount) in [
-        ("fee", "手数料", t.fee.get()),
-        ("discount", "値引き", -t.discount.get()),
-        ("points", "ポイント利用", -t.points_used),
+        ("fee", "手数料", Ok(t.fee)),
+        ("discount", "値引き", Yen::ZERO.checked_sub(t.discount)),
+        ("points", "ポイント利用", Yen::new(-t.points_used)),
     ] {
-        if amount != 0 {
+        let amount = amount.context("the order's contents")?;
+        if amount != Yen::ZERO {
             lines.push(OrderLine {
                 code: code.into(),
                 title: title.into(),
@@ -233,9 +239,9 @@ pub(super) fn contents(o: &Order) -> OrderContents {
             });
         }
     }
-    OrderContents {
+    Ok(OrderContents {
         lines,
-        shipping: t.shipping_fee.get(),
-        tax: t.tax.by_rate.iter().map(|r| r.tax.get()).sum(),
-    }
+        shipping: t.shipping_fee,
+        tax: order_tax(o)?,
+    })
 }

@@ -41,7 +41,7 @@ pub async fn refresh(
         }
         let gw = app.gateways().get(p.gateway)?;
         let entry = Entry {
-            action: Action::Refresh.code(),
+            action: OpAction::Panel(Action::Refresh),
             amount: p.held.amount,
             payment_id: Some(p.id),
         };
@@ -85,7 +85,7 @@ fn observed(held: &store::Held, st: GatewayStatus, new_ref: Option<PaymentRef>) 
             "決済状況: {}（{}）、金額 {}{}",
             state_label(st.state),
             st.gateway_status,
-            yen(st.amount),
+            st.amount,
             match &new_ref {
                 Some(r) => format!(
                     "。決済会社の管理画面で補正された新しい決済ID {} に切り替えました",
@@ -165,8 +165,8 @@ pub(crate) async fn resolve(
         op,
         number,
     };
-    let asked = match (op.action.as_str(), &p) {
-        ("authorize", _) => lost.authorization(&order).await,
+    let asked = match (op.action, &p) {
+        (OpAction::Authorize, _) => lost.authorization(&order).await,
         (_, None) => return Err(AppError::NotFound("決済")),
         (_, Some(p)) => lost.operation(p, &previous).await,
     };
@@ -284,14 +284,16 @@ impl Lost<'_> {
         previous: &[PreviousRef],
     ) -> Result<Asked, Unasked> {
         let op = self.op;
-        let action = Action::from_code(&op.action)
-            .with_context(|| format!("journal action {}", op.action))
+        let action = op
+            .action
+            .panel()
+            .with_context(|| format!("journal action {}", op.action.code()))
             .map_err(AppError::from)?;
         // A two-step change whose step one committed: the payment holds the new ref; what is
         // open is the cancel of the old one.
         let to_cancel: Vec<&PreviousRef> = previous
             .iter()
-            .filter(|r| r.standing == "to_cancel")
+            .filter(|r| r.standing == Replaced::ToCancel)
             .collect();
         if action == Action::CancelPrevious
             || (!op.new_display_id.is_empty() && !to_cancel.is_empty())
@@ -308,7 +310,11 @@ impl Lost<'_> {
             Action::Cancel | Action::PaidyClose => {
                 matches!(st.state, PaymentState::Cancelled | PaymentState::Refunded)
             }
-            Action::Refund => st.refunded >= p.held.refunded + op.amount,
+            Action::Refund => p
+                .held
+                .refunded
+                .checked_add(op.amount)
+                .is_ok_and(|wanted| st.refunded >= wanted),
             Action::Reauthorize => {
                 matches!(st.state, PaymentState::Authorized | PaymentState::Captured)
             }
@@ -435,7 +441,7 @@ impl Lost<'_> {
                     "照会の結果、{}は決済会社で完了していました（新しい決済ID {}、{}）",
                     action.label(),
                     r.display_id(),
-                    yen(now_held.amount)
+                    now_held.amount
                 ),
                 status: now_held,
                 new_ref: Some((r, Replaced::Closed)),

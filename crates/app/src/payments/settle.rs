@@ -81,8 +81,8 @@ pub(super) async fn settle_once(
         op: &op,
         order: &order,
         payment: payment.as_ref(),
-        action: Action::from_code(&op.action),
-        label: action_label(&op.action),
+        action: op.action.panel(),
+        label: op.action.label(),
         now,
     };
     let paid = cx.payment.map(|p| p.id);
@@ -140,7 +140,7 @@ pub(super) async fn settle_once(
 /// The earlier refs this operation cancelled at the gateway.
 async fn mark_cancelled(tx: &mut Tx, ids: &[i64]) -> Result<(), AppError> {
     for id in ids {
-        store::set_previous_standing(tx, *id, Replaced::Cancelled.code()).await?;
+        store::set_previous_standing(tx, *id, Replaced::Cancelled).await?;
     }
     Ok(())
 }
@@ -201,7 +201,7 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
             format!(
                 "{}で{}の支払番号を発行しました（{}、支払期限 {}）",
                 gateway.name(),
-                yen(c.status.amount),
+                c.status.amount,
                 x.fields
                     .iter()
                     .map(|(k, v)| format!("{k}: {v}"))
@@ -214,7 +214,7 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
         None => format!(
             "{}で{}を{}しました（決済ID {}）",
             gateway.name(),
-            yen(c.status.amount),
+            c.status.amount,
             if c.mode == CaptureMode::AuthAndCapture {
                 "即時売上"
             } else {
@@ -279,7 +279,7 @@ async fn done_at_gateway(
                 operation_id: op.id,
                 order_id: op.order_id,
                 gateway: p.gateway,
-                action: &op.action,
+                action: op.action.code(),
                 fee: s.paygent_fee,
             },
             now,
@@ -291,8 +291,8 @@ async fn done_at_gateway(
     } else if action == Some(Action::Refund) {
         format!(
             "払い戻しが完了しました（払い戻し済み合計 {} / 売上 {}、決済状況: {} / {}）",
-            yen(status.refunded),
-            yen(status.captured),
+            status.refunded,
+            status.captured,
             state_label(status.state),
             status.gateway_status
         )
@@ -302,7 +302,7 @@ async fn done_at_gateway(
             cx.label,
             state_label(status.state),
             status.gateway_status,
-            yen(status.amount)
+            status.amount
         )
     };
     Ok(Settlement::new(
@@ -341,7 +341,7 @@ async fn hold(
                 } else {
                     cx.label
                 },
-                standing: how.code(),
+                standing: *how,
             },
             now,
         )
@@ -405,12 +405,10 @@ async fn record(tx: &mut Tx, cx: &Cx<'_>, s: &Settlement) -> Result<(), AppError
         &history(
             cx.actor,
             cx.now,
-            &op.action,
+            op.action.code(),
             format!(
                 "{} {}: {outcome_word}{code_part} {}",
-                cx.label,
-                yen(op.amount),
-                s.message
+                cx.label, op.amount, s.message
             ),
             matches!(s.status, OpStatus::Succeeded | OpStatus::Unknown),
         ),
@@ -430,7 +428,7 @@ pub(super) async fn instructions_mail(
     actor: &str,
     order: &Order,
     slip: &juchu_gateway::PaymentSlip,
-    amount: i64,
+    amount: Yen,
     now: Timestamp,
 ) -> Result<(), AppError> {
     let shop = juchu_store::shops::by_id(tx.conn(), shop_id)
@@ -448,7 +446,7 @@ pub(super) async fn instructions_mail(
         ),
         String::new(),
         format!("お支払い方法: {}", order.draft.payment_method.label()),
-        format!("お支払い金額: {}", yen(amount)),
+        format!("お支払い金額: {amount}"),
     ];
     lines.extend(slip.fields.iter().map(|(k, v)| format!("{k}: {v}")));
     if let Some(u) = &slip.url {

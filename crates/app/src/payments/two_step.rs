@@ -16,7 +16,7 @@ pub(super) async fn grow_paygent(
     op_id: i64,
     gw: &dyn GatewayApi,
     old: &PaymentRef,
-    amount: i64,
+    amount: Yen,
     captured: bool,
     now: Timestamp,
 ) -> Result<OperationResult, AppError> {
@@ -57,7 +57,7 @@ pub(super) async fn take_increase(
             message: format!(
                 "新しい決済ID {} で{}のオーソリを取り、元の決済ID {} を取り消しました",
                 new.display_id(),
-                yen(st.amount),
+                st.amount,
                 old.display_id()
             ),
             status: st,
@@ -69,7 +69,7 @@ pub(super) async fn take_increase(
             message: format!(
                 "新しい決済ID {} で{}のオーソリを取りましたが、元の決済ID {} の取消ができていません（{e}）。「旧取引を取消」で取り消してください",
                 new.display_id(),
-                yen(st.amount),
+                st.amount,
                 old.display_id()
             ),
             status: st,
@@ -120,7 +120,7 @@ async fn step_one(
             display_id: old.display_id(),
             amount: p.held.amount,
             reason: "増額のため新しいオーソリを取得",
-            standing: Replaced::ToCancel.code(),
+            standing: Replaced::ToCancel,
         },
         now,
     )
@@ -151,12 +151,12 @@ async fn step_one(
         &history(
             actor,
             now,
-            &op.action,
+            op.action.code(),
             format!(
                 "{}: 新しい決済ID {} で{}のオーソリを取得しました（元の決済ID {} は取消待ち）",
-                action_label(&op.action),
+                op.action.label(),
                 new.display_id(),
-                yen(st.amount),
+                st.amount,
                 old.display_id()
             ),
             true,
@@ -182,15 +182,15 @@ async fn release(
     let detail = match &cancelled {
         Ok(_) => format!(
             "{}: 処理は既に確定していたため、新しく取れたオーソリ（決済ID {}、{}）を取り消しました",
-            action_label(&op.action),
+            op.action.label(),
             new.display_id(),
-            yen(st.amount)
+            st.amount
         ),
         Err(e) => format!(
             "{}: 処理は既に確定していましたが、新しく取れたオーソリ（決済ID {}、{}）を取り消せませんでした（{e}）。ペイジェントの管理画面で取り消してください",
-            action_label(&op.action),
+            op.action.label(),
             new.display_id(),
-            yen(st.amount)
+            st.amount
         ),
     };
     let mut tx = app.store.begin().await?;
@@ -198,7 +198,13 @@ async fn release(
         &mut tx,
         op.shop_id,
         op.order_id,
-        &history(actor, now, &op.action, detail.clone(), cancelled.is_ok()),
+        &history(
+            actor,
+            now,
+            op.action.code(),
+            detail.clone(),
+            cancelled.is_ok(),
+        ),
     )
     .await?;
     tx.commit().await?;
@@ -213,7 +219,7 @@ pub(super) async fn cancel_previous(
 ) -> Result<Verdict, AppError> {
     let mut done = Vec::new();
     let mut names = Vec::new();
-    for r in previous.iter().filter(|r| r.standing == "to_cancel") {
+    for r in previous.iter().filter(|r| r.standing == Replaced::ToCancel) {
         match gw.cancel(&parse_ref(&r.ref_json)?, now).await {
             Ok(_) => {
                 done.push(r.id);
@@ -223,7 +229,7 @@ pub(super) async fn cancel_previous(
             Err(e) if done.is_empty() => return Ok(Verdict::from_error(e)),
             Err(e) => {
                 return Ok(Verdict::Partial {
-                    status: GatewayStatus::new(PaymentState::Cancelled, "", 0),
+                    status: GatewayStatus::new(PaymentState::Cancelled, "", Yen::ZERO),
                     new_ref: None,
                     previous_cancelled: done,
                     code: e.code().unwrap_or_default().to_owned(),
@@ -237,7 +243,7 @@ pub(super) async fn cancel_previous(
         }
     }
     Ok(Verdict::Done {
-        status: GatewayStatus::new(PaymentState::Cancelled, "", 0),
+        status: GatewayStatus::new(PaymentState::Cancelled, "", Yen::ZERO),
         new_ref: None,
         message: format!("元の決済ID {} を取り消しました", names.join("、")),
         previous_cancelled: done,

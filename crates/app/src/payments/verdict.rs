@@ -52,27 +52,6 @@ pub(super) enum Verdict {
     Unknown { reason: String },
 }
 
-/// How the payment's earlier ref stands after a change.
-#[derive(Clone, Copy)]
-pub(super) enum Replaced {
-    /// The gateway closed it itself (Paygent 補正).
-    Closed,
-    /// juchu cancelled it (two-step change, second step done).
-    Cancelled,
-    /// Still to be cancelled.
-    ToCancel,
-}
-
-impl Replaced {
-    pub(super) fn code(self) -> &'static str {
-        match self {
-            Replaced::Closed => "closed",
-            Replaced::Cancelled => "cancelled",
-            Replaced::ToCancel => "to_cancel",
-        }
-    }
-}
-
 impl Verdict {
     pub(super) fn from_error(e: GatewayError) -> Verdict {
         match e {

@@ -118,12 +118,12 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
     if changed_at_gateway {
         warnings.push(p.attention.clone());
     }
-    let live = h.captured - h.refunded;
+    let live = h.captured.get() - h.refunded.get();
     match (p.gateway, f.state) {
-        (Gateway::Paidy, PaymentState::Authorized) if total != h.amount => warnings.push(format!(
+        (Gateway::Paidy, PaymentState::Authorized) if total != h.amount.get() => warnings.push(format!(
             "注文代金の総額（{}）とPaidyの決済金額（{}）が異なります。「更新」で合わせてから売上確定してください",
             yen(total),
-            yen(h.amount)
+            h.amount
         )),
         (Gateway::Paidy, PaymentState::Captured) if total != live => warnings.push(format!(
             "売上確定後に注文代金の総額（{}）が請求済金額（{}）と異なっています。減額分は「払い戻し」で返金してください",
@@ -131,12 +131,12 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             yen(live)
         )),
         (_, PaymentState::Authorized | PaymentState::Captured)
-            if p.kind == Kind::Card && total != h.amount =>
+            if p.kind == Kind::Card && total != h.amount.get() =>
         {
             warnings.push(format!(
                 "受注金額（{}）と決済金額（{}）が異なります。{}",
                 yen(total),
-                yen(h.amount),
+                h.amount,
                 if p.mode == CaptureMode::AuthAndCapture {
                     "即時売上の受注はキャンセルのみできます"
                 } else if changed_at_gateway && h.state == PaymentState::Authorized {
@@ -202,11 +202,11 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
         state: f.state.code().to_owned(),
         state_label: state_label(f.state).to_owned(),
         gateway_status: h.gateway_status.clone(),
-        amount: h.amount,
-        captured: h.captured,
-        refunded: h.refunded,
+        amount: h.amount.get(),
+        captured: h.captured.get(),
+        refunded: h.refunded.get(),
         order_total: total,
-        amount_differs: total != h.amount,
+        amount_differs: total != h.amount.get(),
         authorized_at: h.authorized_at.map(jst_minute),
         auth_expires_at: h.auth_expires_at.map(jst_minute),
         auth_expired: expired,
@@ -225,16 +225,16 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
         previous: previous
             .into_iter()
             .map(|r| PreviousView {
-                standing_label: match r.standing.as_str() {
-                    "closed" => "決済会社で取消済み",
-                    "to_cancel" => "取消待ち",
-                    _ => "取消済み",
+                standing_label: match r.standing {
+                    Replaced::Closed => "決済会社で取消済み",
+                    Replaced::ToCancel => "取消待ち",
+                    Replaced::Cancelled => "取消済み",
                 }
                 .to_owned(),
                 payment_id: r.display_id,
-                amount: r.amount,
+                amount: r.amount.get(),
                 reason: r.reason,
-                standing: r.standing,
+                standing: r.standing.code().to_owned(),
                 replaced_at: juchu_domain::time::from_db(&r.replaced_at)
                     .map(jst_minute)
                     .unwrap_or(r.replaced_at),

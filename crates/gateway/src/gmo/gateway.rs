@@ -2,14 +2,15 @@
 
 use jiff::Timestamp;
 use juchu_domain::cancel_kind::{GmoCancel, gmo_cancel_kind};
+use juchu_domain::money::Yen;
 
 use super::{AccessKeys, CardSource, GmoClient, JobCd, PayMethod, PayType};
-use crate::GatewayError;
 use crate::api::{
     AuthorizeOutcome, AuthorizeRequest, CardRef, Gateway, GatewayKind, GatewayStatus, GmoMethod,
     Installments, LaterMethod, LaterRequest, PaymentRef, PaymentSlip, PaymentState, StoredCard,
     unsupported,
 };
+use crate::{GatewayError, yen};
 
 fn keys_of(p: &PaymentRef) -> Result<(&str, AccessKeys, GmoMethod), GatewayError> {
     match p {
@@ -68,7 +69,7 @@ pub fn state_of(status: &str) -> PaymentState {
     }
 }
 
-fn status(gmo_status: &str, amount: i64) -> GatewayStatus {
+fn status(gmo_status: &str, amount: Yen) -> GatewayStatus {
     GatewayStatus::new(state_of(gmo_status), gmo_status, amount)
 }
 
@@ -86,10 +87,13 @@ impl Gateway for GmoClient {
         };
         let keys = match r.three_ds_return_url {
             Some(_) => {
-                self.entry_tran_3ds(&r.order_ref, job, r.amount, r.tax)
+                self.entry_tran_3ds(&r.order_ref, job, r.amount.get(), r.tax.get())
                     .await?
             }
-            None => self.entry_tran(&r.order_ref, job, r.amount, r.tax).await?,
+            None => {
+                self.entry_tran(&r.order_ref, job, r.amount.get(), r.tax.get())
+                    .await?
+            }
         };
         let payment = PaymentRef::Gmo {
             order_id: r.order_ref.clone(),
@@ -130,9 +134,10 @@ impl Gateway for GmoClient {
         self.query(p).await
     }
 
-    async fn capture(&self, p: &PaymentRef, amount: i64) -> Result<GatewayStatus, GatewayError> {
+    async fn capture(&self, p: &PaymentRef, amount: Yen) -> Result<GatewayStatus, GatewayError> {
         let (_, keys, _) = keys_of(p)?;
-        self.alter_tran(&keys, JobCd::Sales, Some(amount)).await?;
+        self.alter_tran(&keys, JobCd::Sales, Some(amount.get()))
+            .await?;
         Ok(status("SALES", amount))
     }
 
@@ -165,39 +170,39 @@ impl Gateway for GmoClient {
             GmoCancel::ReturnX => JobCd::ReturnX,
         };
         self.alter_tran(&keys, job, None).await?;
-        Ok(status(job.as_str(), t.amount))
+        Ok(status(job.as_str(), yen(t.amount)?))
     }
 
     async fn change_amount(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         capture: bool,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
         let (_, keys, _) = keys_of(p)?;
         let job = if capture { JobCd::Capture } else { JobCd::Auth };
-        self.change_tran(&keys, job, amount, 0).await?;
+        self.change_tran(&keys, job, amount.get(), 0).await?;
         Ok((p.clone(), status(job.as_str(), amount)))
     }
 
     async fn reauthorize(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         capture: bool,
         _order_ref: &str,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
         // GMO authorizes the same OrderID again: SearchTrade by it finds the outcome.
         let (_, keys, _) = keys_of(p)?;
         let job = if capture { JobCd::Capture } else { JobCd::Auth };
-        self.alter_tran(&keys, job, Some(amount)).await?;
+        self.alter_tran(&keys, job, Some(amount.get())).await?;
         Ok((p.clone(), status(job.as_str(), amount)))
     }
 
     async fn refund(
         &self,
         _p: &PaymentRef,
-        _amount: Option<i64>,
+        _amount: Option<Yen>,
     ) -> Result<GatewayStatus, GatewayError> {
         // GMO refunds by cancelling (返品) or by lowering the amount (金額変更).
         Err(unsupported(
@@ -217,7 +222,7 @@ impl Gateway for GmoClient {
             LaterMethod::PayEasy => (PayType::PayEasy, "", GmoMethod::PayEasy),
             LaterMethod::NetBank => return Err(unsupported("GMO-PG", "銀行ネット決済")),
         };
-        let keys = self.entry_later(pay, &r.order_ref, r.amount).await?;
+        let keys = self.entry_later(pay, &r.order_ref, r.amount.get()).await?;
         let who = super::LaterPayment {
             customer_name: r.customer_name.clone(),
             customer_kana: r.customer_kana.clone(),
@@ -315,7 +320,7 @@ impl Gateway for GmoClient {
                     access_pass: t.access_pass,
                     method: GmoMethod::Card,
                 },
-                status(&t.status, t.amount),
+                status(&t.status, yen(t.amount)?),
             ))),
             // E01110002: no transaction with this OrderID.
             Err(GatewayError::Refused { detail, .. }) if detail == "E01110002" => Ok(None),
@@ -328,7 +333,7 @@ impl Gateway for GmoClient {
         match method {
             GmoMethod::Card => {
                 let t = self.search_trade(order_id).await?;
-                Ok(status(&t.status, t.amount))
+                Ok(status(&t.status, yen(t.amount)?))
             }
             GmoMethod::Konbini | GmoMethod::PayEasy => {
                 let pay = if method == GmoMethod::Konbini {
@@ -337,7 +342,7 @@ impl Gateway for GmoClient {
                     PayType::PayEasy
                 };
                 let t = self.search_trade_multi(order_id, pay).await?;
-                Ok(status(&t.status, t.amount))
+                Ok(status(&t.status, yen(t.amount)?))
             }
         }
     }

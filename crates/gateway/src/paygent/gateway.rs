@@ -3,6 +3,7 @@
 //! trait hands back as the ref to keep.
 
 use jiff::Timestamp;
+use juchu_domain::money::Yen;
 
 use super::{Answer, Card, Payer, PaygentClient, PaymentClass};
 use crate::GatewayError;
@@ -52,14 +53,16 @@ pub fn state_of(payment_type: &str, status: &str) -> PaymentState {
     }
 }
 
-fn status(payment_type: &str, code: &str, amount: i64) -> GatewayStatus {
+fn status(payment_type: &str, code: &str, amount: Yen) -> GatewayStatus {
     GatewayStatus::new(state_of(payment_type, code), code, amount)
 }
 
-fn amount_of(a: &Answer, key: &str) -> Result<i64, GatewayError> {
-    a.get(key)
+fn amount_of(a: &Answer, key: &str) -> Result<Yen, GatewayError> {
+    let v = a
+        .get(key)
         .parse()
-        .map_err(|_| GatewayError::Protocol(format!("{key}={:?}", a.get(key))))
+        .map_err(|_| GatewayError::Protocol(format!("{key}={:?}", a.get(key))))?;
+    crate::yen(v)
 }
 
 fn card_of(c: &CardRef) -> Result<Card, GatewayError> {
@@ -165,7 +168,7 @@ impl Gateway for PaygentClient {
             Some(id) => {
                 self.authorize_3ds(
                     &trading_id,
-                    r.amount,
+                    r.amount.get(),
                     class_of(r.installments),
                     &card,
                     r.capture,
@@ -177,7 +180,7 @@ impl Gateway for PaygentClient {
                 PaygentClient::authorize(
                     self,
                     &trading_id,
-                    r.amount,
+                    r.amount.get(),
                     class_of(r.installments),
                     &card,
                     r.capture,
@@ -199,7 +202,7 @@ impl Gateway for PaygentClient {
         Gateway::query(self, p).await
     }
 
-    async fn capture(&self, p: &PaymentRef, amount: i64) -> Result<GatewayStatus, GatewayError> {
+    async fn capture(&self, p: &PaymentRef, amount: Yen) -> Result<GatewayStatus, GatewayError> {
         let (id, _) = ids_of(p)?;
         // 022 captures the authorized amount; another amount is a 補正 first.
         PaygentClient::capture(self, id).await?;
@@ -240,7 +243,7 @@ impl Gateway for PaygentClient {
     async fn change_amount(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         capture: bool,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
         let (id, trading_id) = ids_of(p)?;
@@ -258,7 +261,7 @@ impl Gateway for PaygentClient {
                 "売上前の決済の補正売上（売上確定してから補正します）",
             ));
         }
-        let a = self.amend(id, amount, captured).await?;
+        let a = self.amend(id, amount.get(), captured).await?;
         let new = PaymentRef::Paygent {
             payment_id: a.get("payment_id").to_owned(),
             trading_id: trading_id.to_owned(),
@@ -272,7 +275,7 @@ impl Gateway for PaygentClient {
     async fn reauthorize(
         &self,
         p: &PaymentRef,
-        amount: i64,
+        amount: Yen,
         capture: bool,
         order_ref: &str,
     ) -> Result<(PaymentRef, GatewayStatus), GatewayError> {
@@ -283,7 +286,7 @@ impl Gateway for PaygentClient {
         let a = PaygentClient::authorize(
             self,
             &trading_id,
-            amount,
+            amount.get(),
             PaymentClass::Lump,
             &Card::RefTradingId(earlier.to_owned()),
             capture,
@@ -301,7 +304,7 @@ impl Gateway for PaygentClient {
     async fn refund(
         &self,
         p: &PaymentRef,
-        amount: Option<i64>,
+        amount: Option<Yen>,
     ) -> Result<GatewayStatus, GatewayError> {
         let (id, _) = ids_of(p)?;
         let (_, st) = self.held(id).await?;
@@ -312,8 +315,8 @@ impl Gateway for PaygentClient {
                 s.refunded = st.amount;
                 Ok(s)
             }
-            Some(r) if r <= 0 || r > st.amount => Err(GatewayError::Config(format!(
-                "返金額は1円以上、売上額（{}円）以下にしてください",
+            Some(r) if r <= Yen::ZERO || r > st.amount => Err(GatewayError::Config(format!(
+                "返金額は1円以上、売上額（{}）以下にしてください",
                 st.amount
             ))),
             Some(r) if r == st.amount => self.refund(p, None).await,
@@ -364,7 +367,7 @@ impl Gateway for PaygentClient {
                         tel: r.tel.replace('-', ""),
                     };
                     let a = self
-                        .request_konbini(&trading_id, r.amount, store, &payer, r.due_days)
+                        .request_konbini(&trading_id, r.amount.get(), store, &payer, r.due_days)
                         .await?;
                     (
                         a,
@@ -377,7 +380,7 @@ impl Gateway for PaygentClient {
                     let a = self
                         .request_atm(
                             &trading_id,
-                            r.amount,
+                            r.amount.get(),
                             "ご注文代金",
                             "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ",
                             r.due_days,
@@ -398,7 +401,7 @@ impl Gateway for PaygentClient {
                     let a = self
                         .request_bank(
                             &trading_id,
-                            r.amount,
+                            r.amount.get(),
                             "ご注文代金",
                             "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ",
                             r.due_days,

@@ -4,6 +4,7 @@
 //! default case counts below); longer on demand: `PROPTEST_CASES=100000 cargo test -p
 //! juchu-gateway --test contracts fuzz`.
 
+use crate::support::y;
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
@@ -120,9 +121,9 @@ proptest! {
                 ];
                 for (g, r) in cases {
                     let _ = g.query(&r).await;
-                    let _ = g.capture(&r, 1000).await;
+                    let _ = g.capture(&r, y(1000)).await;
                     let _ = g.cancel(&r, now).await;
-                    let _ = g.change_amount(&r, 900, false).await;
+                    let _ = g.change_amount(&r, y(900), false).await;
                     let _ = g.find("1-1").await;
                 }
             });

@@ -2,6 +2,7 @@
 //! it: one code path, each gateway's rules applied by its connector.
 
 use crate::support;
+use crate::support::y;
 
 use jiff::Timestamp;
 use juchu_gateway::gmo::{GmoClient, GmoConfig};
@@ -15,8 +16,8 @@ use juchu_gateway::{
 fn card_request(order_ref: &str, amount: i64, capture: bool) -> AuthorizeRequest {
     AuthorizeRequest {
         order_ref: order_ref.into(),
-        amount,
-        tax: 0,
+        amount: y(amount),
+        tax: y(0),
         capture,
         card: CardRef::TestNumber {
             card_no: Secret::new("4111111111111111"),
@@ -72,17 +73,17 @@ async fn gmo_through_the_trait_picks_cancel_kinds_by_japan_date() {
     assert_eq!(g.cancel(&a, now).await.unwrap().gateway_status, "RETURN");
     assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "RETURNX");
     // Re-authorize, change the amount, capture, query.
-    let (again, st) = g.reauthorize(&a, 1200, false, "unused").await.unwrap();
+    let (again, st) = g.reauthorize(&a, y(1200), false, "unused").await.unwrap();
     assert_eq!(again, a);
-    assert_eq!((st.state, st.amount), (PaymentState::Authorized, 1200));
-    let (same, st) = g.change_amount(&a, 900, false).await.unwrap();
+    assert_eq!((st.state, st.amount), (PaymentState::Authorized, y(1200)));
+    let (same, st) = g.change_amount(&a, y(900), false).await.unwrap();
     assert_eq!(same, a);
-    assert_eq!(st.amount, 900);
-    g.capture(&a, 900).await.unwrap();
+    assert_eq!(st.amount, y(900));
+    g.capture(&a, y(900)).await.unwrap();
     let q = g.query(&a).await.unwrap();
     assert_eq!(
         (q.state, q.amount, q.captured),
-        (PaymentState::Captured, 900, 900)
+        (PaymentState::Captured, y(900), y(900))
     );
     assert!(matches!(
         g.refund(&a, None).await,
@@ -121,7 +122,7 @@ async fn gmo_through_the_trait_picks_cancel_kinds_by_japan_date() {
     let json = serde_json::to_string(&payment).unwrap();
     assert!(json.contains("\"gateway\":\"gmo\""));
     let back: PaymentRef = serde_json::from_str(&json).unwrap();
-    assert_eq!(g.query(&back).await.unwrap().amount, 700);
+    assert_eq!(g.query(&back).await.unwrap().amount, y(700));
 }
 
 #[tokio::test]
@@ -133,15 +134,15 @@ async fn paidy_through_the_trait() {
     r.card = CardRef::Token("tok_x".into());
     let p = done(g, &r).await;
     // The shop's total changed: capture refuses until the payment is updated.
-    match g.capture(&p, 5400).await {
+    match g.capture(&p, y(5400)).await {
         Err(GatewayError::Refused { code, .. }) => assert_eq!(code, "amount_mismatch"),
         other => panic!("{other:?}"),
     }
-    g.change_amount(&p, 5400, false).await.unwrap();
-    let st = g.capture(&p, 5400).await.unwrap();
-    assert_eq!((st.state, st.captured), (PaymentState::Captured, 5400));
-    let st = g.refund(&p, Some(400)).await.unwrap();
-    assert_eq!((st.state, st.refunded), (PaymentState::Captured, 400));
+    g.change_amount(&p, y(5400), false).await.unwrap();
+    let st = g.capture(&p, y(5400)).await.unwrap();
+    assert_eq!((st.state, st.captured), (PaymentState::Captured, y(5400)));
+    let st = g.refund(&p, Some(y(400))).await.unwrap();
+    assert_eq!((st.state, st.refunded), (PaymentState::Captured, y(400)));
     let st = g.refund(&p, None).await.unwrap();
     assert_eq!(st.state, PaymentState::Refunded);
     // Close an open one.
@@ -165,7 +166,7 @@ async fn later_payments_and_stored_cards_through_the_trait() {
     let g: &dyn Gateway = &gmo;
     let req = |order: &str, method: LaterMethod| LaterRequest {
         order_ref: order.into(),
-        amount: 2200,
+        amount: y(2200),
         method,
         customer_name: "佐藤 一郎".into(),
         customer_kana: "サトウ イチロウ".into(),
@@ -230,22 +231,22 @@ async fn paygent_through_the_trait_hands_back_new_payment_ids() {
     let now = jst("2024-08-19T10:00:00+09:00");
     let a = done(g, &card_request("pt-1", 3000, false)).await;
     // 補正オーソリ down: a new payment_id, the original cancelled.
-    let (b, st) = g.change_amount(&a, 2800, false).await.unwrap();
+    let (b, st) = g.change_amount(&a, y(2800), false).await.unwrap();
     assert_ne!(b, a);
-    assert_eq!((st.state, st.amount), (PaymentState::Authorized, 2800));
+    assert_eq!((st.state, st.amount), (PaymentState::Authorized, y(2800)));
     assert_eq!(g.query(&a).await.unwrap().gateway_status, "32");
     // Up is not a 補正: the trait says so, and nothing changed.
     assert!(matches!(
-        g.change_amount(&b, 3500, false).await,
+        g.change_amount(&b, y(3500), false).await,
         Err(GatewayError::Unsupported(_))
     ));
-    assert_eq!(g.query(&b).await.unwrap().amount, 2800);
+    assert_eq!(g.query(&b).await.unwrap().amount, y(2800));
     // Growing the amount: authorize again with the same card under a reference of its own
     // (as a trading_id: `-` is not allowed there), then cancel the old one. The new payment
     // is found by its reference; the old one's is not shared.
-    let (c, st) = g.reauthorize(&b, 3500, false, "pt-2").await.unwrap();
+    let (c, st) = g.reauthorize(&b, y(3500), false, "pt-2").await.unwrap();
     assert_ne!(c, b);
-    assert_eq!((st.state, st.amount), (PaymentState::Authorized, 3500));
+    assert_eq!((st.state, st.amount), (PaymentState::Authorized, y(3500)));
     assert!(
         matches!(&c, PaymentRef::Paygent { trading_id, .. } if trading_id == "pt_2"),
         "{c:?}"
@@ -255,19 +256,19 @@ async fn paygent_through_the_trait_hands_back_new_payment_ids() {
         .await
         .unwrap()
         .expect("found by its reference");
-    assert_eq!((found, st.amount), (c.clone(), 3500));
+    assert_eq!((found, st.amount), (c.clone(), y(3500)));
     assert_eq!(g.cancel(&b, now).await.unwrap().gateway_status, "32");
     // Capture, 補正売上 down, refund in full.
-    let st = g.capture(&c, 3500).await.unwrap();
+    let st = g.capture(&c, y(3500)).await.unwrap();
     assert_eq!(st.state, PaymentState::Captured);
-    let (d, st) = g.change_amount(&c, 3000, true).await.unwrap();
-    assert_eq!((st.state, st.amount), (PaymentState::Captured, 3000));
+    let (d, st) = g.change_amount(&c, y(3000), true).await.unwrap();
+    assert_eq!((st.state, st.amount), (PaymentState::Captured, y(3000)));
     assert!(matches!(
-        g.refund(&d, Some(100)).await,
+        g.refund(&d, Some(y(100))).await,
         Err(GatewayError::Unsupported(_))
     ));
     let st = g.refund(&d, None).await.unwrap();
-    assert_eq!((st.state, st.refunded), (PaymentState::Cancelled, 3000));
+    assert_eq!((st.state, st.refunded), (PaymentState::Cancelled, y(3000)));
     assert_eq!(g.query(&d).await.unwrap().gateway_status, "60");
     // Cancel picks 021 or 023 itself.
     let e = done(g, &card_request("pt-2", 1000, true)).await;
@@ -275,7 +276,7 @@ async fn paygent_through_the_trait_hands_back_new_payment_ids() {
     // Paid later: konbini, ATM, net bank.
     let req = |order: &str, method: LaterMethod| LaterRequest {
         order_ref: order.into(),
-        amount: 2200,
+        amount: y(2200),
         method,
         customer_name: "佐藤 一郎".into(),
         customer_kana: "サトウ イチロウ".into(),
@@ -364,7 +365,7 @@ async fn cancelling_an_unpaid_request_is_offered_exactly_where_the_gateway_can()
         let (p, _) = g
             .request_payment(&LaterRequest {
                 order_ref: format!("cu-{i}"),
-                amount: 2200,
+                amount: y(2200),
                 method: later,
                 customer_name: "佐藤 一郎".into(),
                 customer_kana: "サトウ イチロウ".into(),

@@ -2,6 +2,7 @@
 //! refunds, close, the +10% update cap, expiry, errors and faults.
 
 use crate::support;
+use crate::support::y;
 
 use juchu_gateway::paidy::{Item, NewPayment, Order, PaidyClient, PaidyConfig, Update};
 use juchu_gateway::{GatewayError, Secret};
@@ -53,7 +54,7 @@ async fn authorize_capture_refund() {
     assert_eq!(p.order.order_ref.as_deref(), Some("1"));
     let p = c.capture(&p.id).await.unwrap();
     assert_eq!(p.status, "closed");
-    assert_eq!(p.captured(), 6580);
+    assert_eq!(p.captured(), Ok(y(6580)));
     let cap = p.captures[0].id.clone();
     assert!(cap.starts_with("cap_"));
     // Partial refunds, never more than captured.
@@ -64,7 +65,7 @@ async fn authorize_capture_refund() {
         "request_entity.invalid"
     );
     let p = c.refund(&p.id, &cap, None).await.unwrap();
-    assert_eq!(p.refunded(), 6580);
+    assert_eq!(p.refunded(), Ok(y(6580)));
     assert_eq!(
         refused_code(c.refund(&p.id, &cap, Some(1)).await),
         "request_entity.invalid"
@@ -87,7 +88,7 @@ async fn close_and_rejection() {
     let (_sb, c) = env().await;
     let p = c.create(&new_payment("tok_b", 3000)).await.unwrap();
     let p = c.close(&p.id).await.unwrap();
-    assert_eq!((p.status.as_str(), p.captured()), ("closed", 0));
+    assert_eq!((p.status.as_str(), p.captured()), ("closed", Ok(y(0))));
     let r = c.create(&new_payment("tok_reject_me", 3000)).await.unwrap();
     assert_eq!(r.status, "rejected");
     assert_eq!(
@@ -120,7 +121,7 @@ async fn update_is_capped_at_ten_percent() {
     assert_eq!(p3.amount, 8_000);
     assert_eq!(c.update(&p.id, &upd(11_000)).await.unwrap().amount, 11_000);
     let captured = c.capture(&p.id).await.unwrap();
-    assert_eq!(captured.captured(), 11_000);
+    assert_eq!(captured.captured(), Ok(y(11_000)));
     assert_eq!(
         refused_code(c.update(&p.id, &upd(9_000)).await),
         "payment.invalid_state"
@@ -261,7 +262,7 @@ async fn captured_on_the_dashboard_shows_in_retrieve() {
     sb.control(&format!("/paidy/{}/capture", p.id), serde_json::json!({}))
         .await;
     let p = c.retrieve(&p.id).await.unwrap();
-    assert_eq!((p.status.as_str(), p.captured()), ("closed", 1500));
+    assert_eq!((p.status.as_str(), p.captured()), ("closed", Ok(y(1500))));
 }
 
 #[tokio::test]

@@ -2,7 +2,13 @@
 
 #![allow(dead_code)]
 
+use juchu_domain::money::Yen;
 use serde_json::{Value, json};
+
+/// An amount in yen, for the tests' literals.
+pub fn y(v: i64) -> Yen {
+    Yen::new(v).unwrap()
+}
 
 pub struct Sandbox {
     pub base: String,

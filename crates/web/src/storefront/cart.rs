@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use juchu_app::AppError;
-use juchu_app::checkout;
+use juchu_app::checkout::{self, CheckoutState};
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
 
@@ -72,7 +72,7 @@ async fn products_page(
             products => rows,
             cart_count => count,
             message => message,
-            paying => view.state == "paying",
+            paying => view.state == CheckoutState::Paying,
         },
     );
     v.respond(with_status(render("store_products.html", ctx), status))
@@ -97,7 +97,7 @@ async fn cart_page(
         context! {
             view => Value::from_serialize(&view),
             message => message.or(view.message.clone()),
-            paying => view.state == "paying",
+            paying => view.state == CheckoutState::Paying,
         },
     );
     v.respond(with_status(render("store_cart.html", ctx), status))

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum_extra::extract::Form;
-use juchu_app::checkout::{self, CardInput};
+use juchu_app::checkout::{self, CardInput, CheckoutState};
 use juchu_app::methods;
 use minijinja::{Value, context};
 use serde::{Deserialize, Serialize};
@@ -36,10 +36,10 @@ pub(super) async fn payment_page(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match view.state.as_str() {
-        "completed" => return v.redirect("/checkout/complete"),
-        "paying" => {}
-        _ => return v.redirect("/checkout/confirm"),
+    match view.state {
+        CheckoutState::Completed => return v.redirect("/checkout/complete"),
+        CheckoutState::Paying => {}
+        CheckoutState::Shopping => return v.redirect("/checkout/confirm"),
     }
     let installments: Vec<Opt> = view
         .method
@@ -210,7 +210,7 @@ pub async fn complete(State(s): State<AppState>, Current(v): Current) -> Respons
         Ok(x) => x,
         Err(r) => return r,
     };
-    if view.state != "completed" {
+    if view.state != CheckoutState::Completed {
         return v.redirect("/cart");
     }
     let c = match checkout::completion(&s.app, &v.buyer()).await {

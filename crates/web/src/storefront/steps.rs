@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use juchu_app::checkout::{self, BuyerInput, ChoiceInput};
+use juchu_app::checkout::{self, BuyerInput, CheckoutState, ChoiceInput};
 use juchu_app::{AppError, methods};
 use juchu_domain::payment_method::PaymentMethod;
 use minijinja::{Value, context};
@@ -49,7 +49,7 @@ pub fn konbini_label(m: PaymentMethod, code: &str) -> Option<&'static str> {
 
 /// Pages after the cart need something in it; pages during payment belong to the payment.
 fn guard(v: &Visit, view: &checkout::View) -> Option<Response> {
-    if view.state == "completed" {
+    if view.state == CheckoutState::Completed {
         return Some(v.redirect("/checkout/complete"));
     }
     if view.lines.is_empty() {
@@ -90,7 +90,7 @@ async fn customer_page(
             message => message,
             login_email => login_email,
             prefectures => juchu_domain::customer::PREFECTURES.as_slice(),
-            paying => view.state == "paying",
+            paying => view.state == CheckoutState::Paying,
         },
     );
     v.respond(with_status(render("store_customer.html", ctx), status))
@@ -293,7 +293,7 @@ async fn delivery_page(
             no_fixed_fee => selected.as_ref().is_some_and(|d| d.fee.is_none()),
             errors => errors,
             message => message.or(view.message.clone()),
-            paying => view.state == "paying",
+            paying => view.state == CheckoutState::Paying,
         },
     );
     v.respond(with_status(render("store_delivery.html", ctx), status))
@@ -450,7 +450,7 @@ async fn confirm_render(
             view => Value::from_serialize(&view),
             konbini => konbini,
             message => message.or(view.message.clone()),
-            paying => view.state == "paying",
+            paying => view.state == CheckoutState::Paying,
         },
     );
     v.respond(with_status(render("store_confirm.html", ctx), status))

@@ -375,7 +375,7 @@ async fn abandoned_pending_orders_are_removed_once(t: TestApp) {
     assert_eq!(st, StatusCode::NOT_FOUND, "the pending order is gone");
     // The buyer's cart is kept; the next confirmation makes a new order.
     let v = checkout::view(&t.app, &b).await.unwrap();
-    assert_eq!(v.state, "shopping");
+    assert_eq!(v.state, checkout::CheckoutState::Shopping);
     assert_eq!(v.lines.len(), 1);
 }
 
@@ -432,7 +432,7 @@ async fn going_back_removes_the_pending_order(t: TestApp) {
     let (_, h) = t.get(&format!("/api/v1/orders/{n}/history")).await;
     assert!(h.to_string().contains("購入手続きに戻った"), "{h}");
     let v = checkout::view(&t.app, &b).await.unwrap();
-    assert_eq!(v.state, "shopping");
+    assert_eq!(v.state, checkout::CheckoutState::Shopping);
     assert_eq!(v.lines[0].quantity, 1);
     // Back again through the confirmation: a new order.
     assert_eq!(confirm(&t, &b).await, Next::PaymentPage);
