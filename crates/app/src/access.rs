@@ -267,22 +267,47 @@ pub async fn create_token_for(
     Ok(token)
 }
 
+/// An API token as its owner and the shop's admins see it (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    /// The owner's login.
+    pub login: String,
+    pub name: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub revoked_at: Option<Timestamp>,
+}
+
+impl From<users::TokenInfo> for TokenInfo {
+    fn from(t: users::TokenInfo) -> TokenInfo {
+        TokenInfo {
+            id: t.id,
+            login: t.login,
+            name: t.name,
+            created_at: t.created_at,
+            expires_at: t.expires_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+}
+
 /// The API tokens the actor may see: an admin, every user's of the shop; an operator, their
 /// own. Never the tokens themselves.
-pub async fn tokens(app: &App, actor: &Actor) -> Result<Vec<users::TokenInfo>, AppError> {
+pub async fn tokens(app: &App, actor: &Actor) -> Result<Vec<TokenInfo>, AppError> {
     let whose = if actor.is_admin { None } else { actor.user_id };
     if !actor.is_admin && whose.is_none() {
         return Err(AppError::Forbidden);
     }
-    Ok(users::tokens(&mut *app.store.read().await?, actor.shop_id, whose).await?)
+    let list = users::tokens(&mut *app.store.read().await?, actor.shop_id, whose).await?;
+    Ok(list.into_iter().map(TokenInfo::from).collect())
 }
 
 /// The API tokens of one user of the shop (admins, for 管理者の編集).
-pub async fn tokens_of(
-    app: &App,
-    actor: &Actor,
-    login: &str,
-) -> Result<Vec<users::TokenInfo>, AppError> {
+pub async fn tokens_of(app: &App, actor: &Actor, login: &str) -> Result<Vec<TokenInfo>, AppError> {
     if !actor.is_admin {
         return Err(AppError::Forbidden);
     }
@@ -291,7 +316,8 @@ pub async fn tokens_of(
         .await?
         .filter(|u| u.shop_id == actor.shop_id)
         .ok_or(AppError::NotFound("ユーザー"))?;
-    Ok(users::tokens(&mut conn, actor.shop_id, Some(user.id)).await?)
+    let list = users::tokens(&mut conn, actor.shop_id, Some(user.id)).await?;
+    Ok(list.into_iter().map(TokenInfo::from).collect())
 }
 
 /// Revoke an API token at once: an admin any of the shop's, an operator their own.

@@ -1,8 +1,9 @@
 //! 商品管理: products, variants, stock.
 
 use juchu_domain::Invalid;
+use juchu_domain::catalog::{Product, Variant};
 use juchu_domain::catalog::{ProductInput, validate_price, validate_stock, validate_tax_rate};
-use juchu_store::catalog::{self, Product, Variant};
+use juchu_store::catalog;
 
 use crate::{Actor, App, AppError};
 

@@ -74,13 +74,6 @@ pub fn credential_fields(g: Gateway) -> &'static [CredentialField] {
     }
 }
 
-/// `paygent`, `gmo`, `paidy`.
-pub fn gateway_from_code(s: &str) -> Option<Gateway> {
-    GATEWAYS
-        .into_iter()
-        .find(|g| juchu_store::payments::gateway_code(*g) == s)
-}
-
 /// A secret as the screen may show it: six dots and, for secrets of 8 characters or more,
 /// the last 4 (`••••••1234`); a short secret shows no tail at all.
 pub fn mask(secret: &str) -> String {
@@ -171,7 +164,7 @@ pub async fn credentials_view(app: &App, actor: &Actor) -> Result<Vec<Credential
 pub(crate) fn seal_context(shop_id: i64, g: Gateway) -> String {
     format!(
         "juchu gateway_credentials shop={shop_id} gateway={}",
-        juchu_store::payments::gateway_code(g)
+        g.code()
     )
 }
 

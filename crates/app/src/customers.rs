@@ -1,9 +1,11 @@
 //! 顧客管理: members and their points.
 
 use juchu_domain::Invalid;
+use juchu_domain::customer::Customer;
 use juchu_domain::customer::CustomerInput;
+use juchu_domain::points::LedgerEntry;
 use juchu_store::Unique;
-use juchu_store::customers::{self, Customer, LedgerEntry, PointMove};
+use juchu_store::customers::{self, PointMove};
 
 use crate::{Actor, App, AppError};
 

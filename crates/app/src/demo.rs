@@ -229,6 +229,7 @@ pub async fn seed_if_empty(app: &App) -> Result<bool, AppError> {
 }
 
 /// Seed the demo shop with `orders` orders; false (nothing done) if it already exists.
+// Long: a script of the demo shop — products, members, orders, payments — read top to bottom.
 pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
     let (shop, created) = crate::shops::ensure(app, SHOP_CODE, "juchu デモショップ").await?;
     // 宅配便 / 代金引換 / 大型家具便 (idempotent: a demo shop from before them gets them too).
@@ -464,7 +465,7 @@ pub async fn seed_payments(app: &App) -> Result<usize, AppError> {
                 ..Default::default()
             };
             let r = payments::authorize(app, &actor, o.number, input, None).await?;
-            if r.status != juchu_store::payments::OpStatus::Succeeded {
+            if r.status != juchu_domain::payment::OpStatus::Succeeded {
                 tracing::warn!(order = o.number, message = %r.message, "demo payment not authorized");
                 continue;
             }

@@ -449,6 +449,7 @@ pub fn default_addressee(p: &Person) -> String {
 }
 
 /// Build the slip of `order`. Pure: no rules checked, nothing recorded (see `issue`).
+// Long: the slip's fields in print order; splitting them would scatter one layout.
 pub fn build(
     order: &Order,
     shop_name: &str,

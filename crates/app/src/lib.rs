@@ -151,4 +151,10 @@ impl App {
     pub fn now(&self) -> Timestamp {
         (self.clock)()
     }
+
+    /// The database answers a query (for `/healthz`).
+    pub async fn check_health(&self) -> Result<(), AppError> {
+        juchu_store::shops::count(&mut *self.store.read().await?).await?;
+        Ok(())
+    }
 }

@@ -1,6 +1,7 @@
 //! Order use cases: create, edit, status changes, list moves, delete, search, history.
 
 use juchu_domain::history::{HistoryEntry, Outcome};
+use juchu_domain::order::OrderSummary;
 use juchu_domain::order::{ItemInput, Order, OrderDraft, OrderInput};
 use juchu_domain::points;
 use juchu_domain::search::{OrderSearch, SearchInput};
@@ -9,7 +10,7 @@ use juchu_domain::time::jst_date;
 use juchu_domain::{FieldError, Invalid};
 use juchu_store::catalog::{self, Take};
 use juchu_store::customers::{self, PointMove};
-use juchu_store::orders::{self, OrderSummary, StatusWrite};
+use juchu_store::orders::{self, StatusWrite};
 use juchu_store::{AnyConnection, Tx, cancelled_stock};
 
 use crate::{Actor, App, AppError};
@@ -834,7 +835,7 @@ impl PaymentBrief {
         let h = &p.held;
         let state = juchu_domain::payment::effective_state(h.state, h.auth_expires_at, now);
         PaymentBrief {
-            gateway: juchu_store::payments::gateway_code(p.gateway).to_owned(),
+            gateway: p.gateway.code().to_owned(),
             payment_id: h.display_id.clone(),
             state: state.code().to_owned(),
             state_label: juchu_domain::payment::state_label(state).to_owned(),

@@ -1,8 +1,9 @@
 //! キャンセル受注在庫管理: returning cancelled orders' items to stock, line by line or all
 //! of an order at once. A line is returned once, however often the button is pressed.
 
+use juchu_domain::catalog::CancelledStock;
 use juchu_domain::history::{HistoryEntry, Outcome};
-use juchu_store::cancelled_stock::{self, CancelledStock};
+use juchu_store::cancelled_stock;
 use juchu_store::{Tx, catalog, orders};
 
 use crate::{Actor, App, AppError};

@@ -233,6 +233,7 @@ fn app_err(e: juchu_app::AppError) -> anyhow::Error {
 }
 
 #[tokio::main]
+// Long: one arm per subcommand.
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -347,6 +348,7 @@ enum Bundled {
     WithControl,
 }
 
+// Long: start-up wiring — database, key, mailer, gateways, jobs, listener — in the order it happens.
 async fn serve(
     db: Db,
     listen: &str,

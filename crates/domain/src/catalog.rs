@@ -1,5 +1,7 @@
 //! Products and their variants (規格): what orders are made of and where stock is counted.
 
+use jiff::Timestamp;
+
 use crate::customer::text;
 use crate::money::{MAX_UNIT_PRICE, Yen};
 use crate::tax::TaxRate;
@@ -148,4 +150,37 @@ impl ProductInput {
         }
         e.into_result(ProductDraft { name, variants })
     }
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Variant {
+    pub id: i64,
+    pub product_id: i64,
+    pub product_name: String,
+    #[serde(flatten)]
+    pub draft: VariantDraft,
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Product {
+    pub id: i64,
+    pub name: String,
+    pub variants: Vec<Variant>,
+}
+
+// キャンセル在庫: items of cancelled orders, waiting to be put back on sale.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CancelledStock {
+    pub id: i64,
+    pub order_number: i64,
+    pub product_code: String,
+    pub product_name: String,
+    pub class1: String,
+    pub class2: String,
+    pub quantity: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub returned_at: Option<Timestamp>,
+    pub returned_by: Option<String>,
 }

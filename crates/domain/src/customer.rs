@@ -1,5 +1,6 @@
 //! The buyer as an order records them, and postal addresses.
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 
 use crate::input::{normalize_ascii, parse_date, squash_spaces, tel_digits};
@@ -408,4 +409,16 @@ impl CustomerInput {
             _ => Err(e),
         }
     }
+}
+
+// A member, as stored.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Customer {
+    pub id: i64,
+    #[serde(flatten)]
+    pub draft: CustomerDraft,
+    /// Current points balance.
+    pub points: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
 }

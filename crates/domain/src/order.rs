@@ -9,7 +9,7 @@ use crate::customer::{
 use crate::input::{normalize_ascii, parse_date};
 use crate::money::{MAX_UNIT_PRICE, Yen};
 use crate::payment_method::PaymentMethod;
-use crate::status::OrderStatus;
+use crate::status::{OrderList, OrderStatus};
 use crate::tax::{TaxBreakdown, TaxRate};
 use crate::time::jst;
 use crate::{FieldError, Invalid};
@@ -427,6 +427,7 @@ fn opt_date(e: &mut Invalid, field: &str, s: &Option<String>) -> Option<Date> {
 }
 
 impl OrderInput {
+    // Long: one check per field of the order form, in the form's order, every bad field reported.
     pub fn validate(&self) -> Result<OrderDraft, Invalid> {
         let mut e = Invalid::default();
         if let Some(id) = self.customer_id
@@ -849,4 +850,33 @@ impl Order {
             deleted: self.deleted_at.is_some(),
         }
     }
+}
+
+/// One row of the 受注管理 result list.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OrderSummary {
+    /// The row's id, for joining what belongs to it (its payment).
+    #[serde(skip)]
+    pub id: i64,
+    pub number: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub ordered_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    pub customer_id: Option<i64>,
+    pub customer_name: String,
+    pub customer_kana: String,
+    pub payment_method: PaymentMethod,
+    /// 外部決済注文番号
+    pub gateway_ref: String,
+    /// 購入金額 (お支払い合計)
+    pub payment_total: Yen,
+    /// 全商品発送日
+    #[schema(value_type = Option<String>, format = Date)]
+    pub shipped_on: Option<Date>,
+    pub status: OrderStatus,
+    pub list: OrderList,
+    pub payment_checked: bool,
+    /// For actions from the list (削除): an order changed since is refused.
+    pub version: i64,
 }

@@ -70,18 +70,36 @@ pub enum Action {
     CancelPrevious,
 }
 
-/// `snake_case` names for storage and the API, and back — the same words serde uses.
-macro_rules! codes {
-    ($t:ty { $($v:ident => $c:literal),* $(,)? }) => {
-        impl $t {
-            pub fn code(self) -> &'static str {
-                match self { $(Self::$v => $c),* }
-            }
-            pub fn from_code(s: &str) -> Option<Self> {
-                match s { $($c => Some(Self::$v),)* _ => None }
-            }
-        }
-    };
+/// Where a journaled operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OpStatus {
+    /// Written before the gateway was called; the caller is waiting for its answer (or died).
+    Pending,
+    /// The answer was lost: the recovery job asks the gateway.
+    Unknown,
+    Succeeded,
+    Failed,
+    /// A two-step change stopped half-way: the operator is told what is left to do.
+    Partial,
+}
+
+impl OpStatus {
+    /// Not settled yet: nothing else may run on the payment.
+    pub fn is_open(self) -> bool {
+        matches!(self, OpStatus::Pending | OpStatus::Unknown)
+    }
+}
+
+/// The shop's payment settings.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct Settings {
+    /// Set the order's 対応状況 after a payment operation (売上確定 → 入金済み, 取消 → キャンセル).
+    pub auto_status: bool,
+    /// The fee Paygent charges per capture and per cancel (yen).
+    pub paygent_fee: i64,
 }
 
 codes!(PaymentState { Pending => "pending", Authorized => "authorized", Captured => "captured",
@@ -94,6 +112,8 @@ codes!(Action { Capture => "capture", Cancel => "cancel", ChangeAuthorization =>
     Reauthorize => "reauthorize", PaidyUpdate => "paidy_update", PaidyClose => "paidy_close",
     Refund => "refund", Refresh => "refresh", CancelPrevious => "cancel_previous" });
 codes!(Replaced { Closed => "closed", Cancelled => "cancelled", ToCancel => "to_cancel" });
+codes!(OpStatus { Pending => "pending", Unknown => "unknown", Succeeded => "succeeded",
+    Failed => "failed", Partial => "partial" });
 
 impl Action {
     pub const ALL: [Action; 11] = [
@@ -247,6 +267,7 @@ pub fn allowed(f: &Facts) -> Vec<Action> {
 }
 
 /// Is `action` allowed now? The reason when it is not.
+// Long: every action's rule in one match, so the manuals' rules are read in one place.
 pub fn check(f: &Facts, action: Action) -> Result<(), NotAllowed> {
     use Action::*;
     use PaymentState as S;

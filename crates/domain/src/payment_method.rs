@@ -51,6 +51,8 @@ pub enum Gateway {
     Paidy,
 }
 
+codes!(Gateway { Paygent => "paygent", Gmo => "gmo", Paidy => "paidy" });
+
 impl Gateway {
     /// The company's name as the screens and mails say it.
     pub fn name(self) -> &'static str {

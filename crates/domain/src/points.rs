@@ -2,6 +2,8 @@
 //! is placed and gives them back when it is cancelled; earned points are granted when it
 //! ships and taken back if a shipped order is cancelled. Each change is a ledger entry.
 
+use jiff::Timestamp;
+
 use crate::status::OrderStatus;
 
 /// Point movements caused by an order changing status, from the member's side.
@@ -126,4 +128,16 @@ mod tests {
             }
         }
     }
+}
+
+// One line of a member's points ledger.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LedgerEntry {
+    pub delta: i64,
+    pub balance_after: i64,
+    pub reason: String,
+    pub order_number: Option<i64>,
+    pub actor: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub at: Timestamp,
 }

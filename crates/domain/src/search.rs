@@ -188,6 +188,7 @@ pub fn check_search_text(field: &str, v: &str) -> Result<(), FieldError> {
 }
 
 impl SearchInput {
+    // Long: one check per condition of the search screen, every bad one reported.
     pub fn validate(&self) -> Result<OrderSearch, Invalid> {
         let mut e = Invalid::default();
         for (f, v) in [

@@ -2,28 +2,13 @@
 //! them to stock. Stock never goes back by itself.
 
 use jiff::Timestamp;
+use juchu_domain::catalog::CancelledStock;
 use juchu_domain::order::Item;
 use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
 
 use crate::db::corrupt;
 use crate::{StoreError, Tx};
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct CancelledStock {
-    pub id: i64,
-    pub order_number: i64,
-    pub product_code: String,
-    pub product_name: String,
-    pub class1: String,
-    pub class2: String,
-    pub quantity: i64,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub returned_at: Option<Timestamp>,
-    pub returned_by: Option<String>,
-}
 
 #[derive(sqlx::FromRow)]
 struct Row {

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 use juchu_domain::Yen;
-use juchu_domain::catalog::{ProductDraft, VariantDraft};
+use juchu_domain::catalog::{Product, ProductDraft, Variant, VariantDraft};
 use juchu_domain::tax::TaxRate;
 use juchu_domain::time::to_db;
 use sqlx::AnyConnection;
@@ -10,22 +10,6 @@ use sqlx::AnyConnection;
 use crate::db::corrupt;
 use crate::sql::{Sql, contains_pattern};
 use crate::{StoreError, Tx};
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Variant {
-    pub id: i64,
-    pub product_id: i64,
-    pub product_name: String,
-    #[serde(flatten)]
-    pub draft: VariantDraft,
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Product {
-    pub id: i64,
-    pub name: String,
-    pub variants: Vec<Variant>,
-}
 
 #[derive(sqlx::FromRow)]
 struct VRow {

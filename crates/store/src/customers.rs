@@ -1,24 +1,14 @@
 //! Members (会員) and their points ledger.
 
 use jiff::Timestamp;
-use juchu_domain::customer::{CustomerDraft, Person, Sex, search_key};
+use juchu_domain::customer::{Customer, CustomerDraft, Person, Sex, search_key};
+use juchu_domain::points::LedgerEntry;
 use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
 
 use crate::db::corrupt;
 use crate::sql::{Sql, contains_pattern};
 use crate::{StoreError, Tx};
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Customer {
-    pub id: i64,
-    #[serde(flatten)]
-    pub draft: CustomerDraft,
-    /// Current points balance.
-    pub points: i64,
-    #[schema(value_type = String, format = DateTime)]
-    pub created_at: Timestamp,
-}
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -219,17 +209,6 @@ pub async fn move_points(
     .execute(tx.conn())
     .await?;
     Ok(Some(balance))
-}
-
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct LedgerEntry {
-    pub delta: i64,
-    pub balance_after: i64,
-    pub reason: String,
-    pub order_number: Option<i64>,
-    pub actor: String,
-    #[schema(value_type = String, format = DateTime)]
-    pub at: Timestamp,
 }
 
 /// Newest first.

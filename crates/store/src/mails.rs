@@ -39,7 +39,7 @@ pub async fn enqueue(tx: &mut Tx, m: &NewMail<'_>, now: Timestamp) -> Result<i64
     .await?)
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Mail {
     pub id: i64,
     pub shop_id: i64,
@@ -133,10 +133,9 @@ pub async fn of_order(conn: &mut AnyConnection, order_id: i64) -> Result<Vec<Mai
 }
 
 /// A mail in the outbox list, with its order's number.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Listed {
     #[sqlx(flatten)]
-    #[serde(flatten)]
     pub mail: Mail,
     /// 注文番号
     pub order_number: Option<i64>,

@@ -9,20 +9,11 @@ use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
 
 use crate::db::corrupt;
-use crate::payments::gateway_code;
+use crate::payments::gateway_from;
 use crate::{StoreError, Tx};
 
 fn ts(s: &str) -> Result<Timestamp, StoreError> {
     from_db(s).map_err(|e| corrupt(format!("instant {s}: {e}")))
-}
-
-fn gateway_from(s: &str) -> Result<Gateway, StoreError> {
-    match s {
-        "paygent" => Ok(Gateway::Paygent),
-        "gmo" => Ok(Gateway::Gmo),
-        "paidy" => Ok(Gateway::Paidy),
-        other => Err(corrupt(format!("gateway_credentials.gateway {other}"))),
-    }
 }
 
 /// A comma list as stored (`"1,3,bonus"`); the empty string is the empty list.
@@ -243,7 +234,7 @@ pub async fn credentials(
         "SELECT {CRED_COLS} FROM gateway_credentials WHERE shop_id = $1 AND gateway = $2"
     ))
     .bind(shop_id)
-    .bind(gateway_code(gateway))
+    .bind(gateway.code())
     .fetch_optional(conn)
     .await?;
     r.map(CredentialsRow::try_from).transpose()
@@ -261,7 +252,7 @@ pub async fn credentials_for_update(
         "SELECT {CRED_COLS} FROM gateway_credentials WHERE shop_id = $1 AND gateway = $2{lock}"
     ))
     .bind(shop_id)
-    .bind(gateway_code(gateway))
+    .bind(gateway.code())
     .fetch_optional(tx.conn())
     .await?;
     r.map(CredentialsRow::try_from).transpose()
@@ -284,7 +275,7 @@ pub async fn set_credentials(tx: &mut Tx, r: &CredentialsRow) -> Result<(), Stor
          masked = excluded.masked, updated_at = excluded.updated_at, updated_by = excluded.updated_by",
     )
     .bind(r.shop_id)
-    .bind(gateway_code(r.gateway))
+    .bind(r.gateway.code())
     .bind(r.sealed.clone())
     .bind(r.masked.clone())
     .bind(to_db(r.updated_at))

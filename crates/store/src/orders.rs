@@ -5,7 +5,7 @@ use jiff::civil::Date;
 use juchu_domain::Yen;
 use juchu_domain::customer::{Person, Sex, search_key};
 use juchu_domain::history::{HistoryEntry, Outcome};
-use juchu_domain::order::{Device, Item, Order, OrderDraft, Totals};
+use juchu_domain::order::{Device, Item, Order, OrderDraft, OrderSummary, Totals};
 use juchu_domain::payment_method::PaymentMethod;
 use juchu_domain::search::{OrderSearch, SortOrder};
 use juchu_domain::status::{OrderList, OrderStatus};
@@ -640,35 +640,6 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Order
         by_id.insert(id, r.into_order(its)?);
     }
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
-}
-
-/// One row of the 受注管理 result list.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct OrderSummary {
-    /// The row's id, for joining what belongs to it (its payment).
-    #[serde(skip)]
-    pub id: i64,
-    pub number: i64,
-    #[schema(value_type = String, format = DateTime)]
-    pub ordered_at: Timestamp,
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: Timestamp,
-    pub customer_id: Option<i64>,
-    pub customer_name: String,
-    pub customer_kana: String,
-    pub payment_method: PaymentMethod,
-    /// 外部決済注文番号
-    pub gateway_ref: String,
-    /// 購入金額 (お支払い合計)
-    pub payment_total: Yen,
-    /// 全商品発送日
-    #[schema(value_type = Option<String>, format = Date)]
-    pub shipped_on: Option<Date>,
-    pub status: OrderStatus,
-    pub list: OrderList,
-    pub payment_checked: bool,
-    /// For actions from the list (削除): an order changed since is refused.
-    pub version: i64,
 }
 
 #[derive(sqlx::FromRow)]

@@ -4,7 +4,9 @@
 
 use jiff::Timestamp;
 use juchu_domain::money::Yen;
-use juchu_domain::payment::{CaptureMode, Kind, OpAction, PaymentState, Replaced};
+use juchu_domain::payment::{
+    CaptureMode, Kind, OpAction, OpStatus, PaymentState, Replaced, Settings,
+};
 use juchu_domain::payment_method::Gateway;
 use juchu_domain::time::{from_db, to_db};
 use sqlx::AnyConnection;
@@ -85,21 +87,8 @@ struct PaymentRow {
     updated_at: String,
 }
 
-pub fn gateway_code(g: Gateway) -> &'static str {
-    match g {
-        Gateway::Paygent => "paygent",
-        Gateway::Gmo => "gmo",
-        Gateway::Paidy => "paidy",
-    }
-}
-
-fn gateway_from(s: &str) -> Result<Gateway, StoreError> {
-    match s {
-        "paygent" => Ok(Gateway::Paygent),
-        "gmo" => Ok(Gateway::Gmo),
-        "paidy" => Ok(Gateway::Paidy),
-        other => Err(corrupt(format!("payments.gateway {other}"))),
-    }
+pub(crate) fn gateway_from(s: &str) -> Result<Gateway, StoreError> {
+    Gateway::from_code(s).ok_or_else(|| corrupt(format!("gateway {s}")))
 }
 
 fn ts(s: &str) -> Result<Timestamp, StoreError> {
@@ -169,7 +158,7 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     )
     .bind(p.shop_id)
     .bind(p.order_id)
-    .bind(gateway_code(p.gateway))
+    .bind(p.gateway.code())
     .bind(p.kind.code())
     .bind(p.mode.code())
     .bind(h.ref_json.clone())
@@ -260,7 +249,7 @@ pub async fn by_gateway_id(
         "SELECT {PAYMENT_COLS} FROM payments WHERE shop_id = $1 AND gateway = $2 AND {column} = $3"
     ))
     .bind(shop_id)
-    .bind(gateway_code(gateway))
+    .bind(gateway.code())
     .bind(value.to_owned())
     .fetch_optional(conn)
     .await?;
@@ -426,48 +415,6 @@ pub async fn previous(
     rows.into_iter().map(PreviousRef::try_from).collect()
 }
 
-/// Where a journaled operation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OpStatus {
-    /// Written before the gateway was called; the caller is waiting for its answer (or died).
-    Pending,
-    /// The answer was lost: the recovery job asks the gateway.
-    Unknown,
-    Succeeded,
-    Failed,
-    /// A two-step change stopped half-way: the operator is told what is left to do.
-    Partial,
-}
-
-impl OpStatus {
-    pub fn code(self) -> &'static str {
-        match self {
-            OpStatus::Pending => "pending",
-            OpStatus::Unknown => "unknown",
-            OpStatus::Succeeded => "succeeded",
-            OpStatus::Failed => "failed",
-            OpStatus::Partial => "partial",
-        }
-    }
-
-    fn from_code(s: &str) -> Result<OpStatus, StoreError> {
-        Ok(match s {
-            "pending" => OpStatus::Pending,
-            "unknown" => OpStatus::Unknown,
-            "succeeded" => OpStatus::Succeeded,
-            "failed" => OpStatus::Failed,
-            "partial" => OpStatus::Partial,
-            other => return Err(corrupt(format!("payment_operations.status {other}"))),
-        })
-    }
-
-    /// Not settled yet: nothing else may run on the payment.
-    pub fn is_open(self) -> bool {
-        matches!(self, OpStatus::Pending | OpStatus::Unknown)
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Operation {
     pub id: i64,
@@ -525,7 +472,8 @@ impl TryFrom<OpRow> for Operation {
                 .ok_or_else(|| corrupt(format!("payment_operations.action {}", r.action)))?,
             idempotency_key: r.idempotency_key,
             request: r.request,
-            status: OpStatus::from_code(&r.status)?,
+            status: OpStatus::from_code(&r.status)
+                .ok_or_else(|| corrupt(format!("payment_operations.status {}", r.status)))?,
             amount: yen(r.amount, "payment_operations.amount")?,
             result_code: r.result_code,
             message: r.message,
@@ -694,17 +642,6 @@ pub async fn finish_operation(
     Ok(n == 1)
 }
 
-/// The shop's payment settings.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-pub struct Settings {
-    /// Set the order's 対応状況 after a payment operation (売上確定 → 入金済み, 取消 → キャンセル).
-    pub auto_status: bool,
-    /// The fee Paygent charges per capture and per cancel (yen).
-    pub paygent_fee: i64,
-}
-
 pub async fn settings(conn: &mut AnyConnection, shop_id: i64) -> Result<Settings, StoreError> {
     let (auto, fee): (i64, i64) =
         sqlx::query_as("SELECT auto_payment_status, paygent_fee FROM shops WHERE id = $1")
@@ -748,7 +685,7 @@ pub async fn add_fee(tx: &mut Tx, f: &NewFee<'_>, now: Timestamp) -> Result<(), 
     .bind(f.shop_id)
     .bind(f.operation_id)
     .bind(f.order_id)
-    .bind(gateway_code(f.gateway))
+    .bind(f.gateway.code())
     .bind(f.action.to_owned())
     .bind(f.fee)
     .bind(month)
@@ -759,7 +696,7 @@ pub async fn add_fee(tx: &mut Tx, f: &NewFee<'_>, now: Timestamp) -> Result<(), 
 }
 
 /// One line of the fee ledger.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FeeLine {
     pub order_number: i64,
     pub gateway: String,
@@ -844,7 +781,7 @@ pub async fn noticed_ids(
          AND order_id = $3 AND outcome <> 'refused' GROUP BY payment_ref ORDER BY MAX(id) DESC",
     )
     .bind(shop_id)
-    .bind(gateway_code(gateway))
+    .bind(gateway.code())
     .bind(order_id)
     .fetch_all(conn)
     .await?;
@@ -869,7 +806,7 @@ pub async fn notice_seen(
 }
 
 /// A received notification, for the operator's list.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notice {
     pub id: i64,
     pub gateway: String,

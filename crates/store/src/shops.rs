@@ -4,7 +4,7 @@ use sqlx::AnyConnection;
 
 use crate::{StoreError, Tx};
 
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Shop {
     pub id: i64,
     pub code: String,

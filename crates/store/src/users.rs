@@ -7,8 +7,7 @@ use sqlx::AnyConnection;
 use crate::db::corrupt;
 use crate::{StoreError, Tx};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
     Admin,
     Operator,
@@ -36,7 +35,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: i64,
     pub shop_id: i64,
@@ -44,7 +43,6 @@ pub struct User {
     pub name: String,
     pub role: Role,
     pub disabled: bool,
-    #[serde(skip)]
     pub password_hash: String,
 }
 
@@ -236,17 +234,14 @@ pub async fn create_token(
 }
 
 /// An API token as its owner and the shop's admins see it (never the token itself).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     pub id: i64,
     /// The owner's login.
     pub login: String,
     pub name: String,
-    #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub expires_at: Option<Timestamp>,
-    #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<Timestamp>,
 }
 

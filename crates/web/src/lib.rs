@@ -141,14 +141,6 @@ pub fn router(app: App, cfg: WebConfig) -> Router {
 async fn healthz(
     axum::extract::State(s): axum::extract::State<AppState>,
 ) -> Result<&'static str, ApiError> {
-    let mut conn = s
-        .app
-        .store
-        .read()
-        .await
-        .map_err(juchu_app::AppError::from)?;
-    juchu_store::shops::count(&mut conn)
-        .await
-        .map_err(juchu_app::AppError::from)?;
+    s.app.check_health().await?;
     Ok("ok")
 }

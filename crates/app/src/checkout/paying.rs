@@ -449,6 +449,7 @@ async fn three_ds_checkout(
 
 /// The buyer is back from Paygent's 3-D Secure page (GET to term_url): check the result's
 /// `hc`, apply the shop's attempt control, then authorize with the authentication.
+// Long: the 3-D Secure return's steps (hc check, attempt control, authorize) share the journal entry.
 pub async fn paygent_3ds_returned(
     app: &App,
     b: Option<&Buyer>,

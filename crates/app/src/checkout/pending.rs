@@ -46,6 +46,7 @@ pub enum Removal {
 /// Remove a 決済処理中 order — but first settle its open operations by asking the gateway,
 /// and close any authorization the gateway holds for it that juchu never took. An order
 /// whose payment did go through is completed, never dropped.
+// Long: each way an abandoned payment can end (settled, taken, closed) is handled before the order goes.
 pub async fn remove_pending(
     app: &App,
     shop_id: i64,

@@ -380,6 +380,7 @@ fn items(w: &mut Writer, s: &Slip) {
 }
 
 /// 税率別内訳 (left) and the totals (right), kept on one page.
+// Long: drawing code; the two columns share the page's coordinates.
 fn totals(w: &mut Writer, s: &Slip) {
     let row = LINE + 2.0 * PAD - 2.0;
     let tax_rows = s.taxes.len() as f32 + 1.0;
@@ -521,6 +522,7 @@ fn message(w: &mut Writer, s: &Slip) {
 
 /// Title, number and dates, the addressee, the issuer: the top of a slip's first page.
 /// The left column holds who it is for (and the amount due), the right one who issues it.
+// Long: drawing code, position by position; its parts share the running coordinates.
 fn heading(w: &mut Writer, s: &Slip) {
     let title: String = s.title.chars().map(|c| format!("{c} ")).collect();
     w.text(

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 
 use jiff::SignedDuration;
 use juchu_domain::history::{HistoryEntry, Outcome};
-use juchu_store::mails::{self, Filter, Listed, Mail};
+use juchu_store::mails::{self, Filter};
 use juchu_store::orders;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -60,7 +60,7 @@ fn mailbox(addr: &str, name: Option<&str>) -> Result<Mailbox, String> {
     Ok(Mailbox::new(name.map(str::to_owned), a))
 }
 
-fn message(m: &Mail, from: &str, shop_name: &str) -> Result<Message, String> {
+fn message(m: &mails::Mail, from: &str, shop_name: &str) -> Result<Message, String> {
     let mut b = Message::builder()
         .from(mailbox(from, Some(shop_name))?)
         .to(mailbox(&m.mail_to, None)?)
@@ -165,7 +165,11 @@ pub async fn of_order(app: &App, actor: &Actor, number: i64) -> Result<Vec<Mail>
     let o = orders::get(&mut conn, actor.shop_id, number)
         .await?
         .ok_or(AppError::NotFound("受注"))?;
-    Ok(mails::of_order(&mut conn, o.id).await?)
+    Ok(mails::of_order(&mut conn, o.id)
+        .await?
+        .into_iter()
+        .map(Mail::from)
+        .collect())
 }
 
 /// The shop's mail address: the From of its mails, and where its copies go. Admins only.
@@ -203,6 +207,66 @@ pub struct OutboxQuery {
     /// default 50, at most 200
     #[serde(default)]
     pub per_page: Option<i64>,
+}
+
+// A mail of the outbox, as the API and the screens show it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Mail {
+    pub id: i64,
+    pub shop_id: i64,
+    pub order_id: Option<i64>,
+    pub kind: String,
+    pub mail_to: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    /// `queued`, `sent`, `failed`
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: String,
+    pub created_at: String,
+    pub sent_at: Option<String>,
+    /// Who queued it (an operator's name, or the system).
+    pub sent_by: String,
+}
+
+impl From<mails::Mail> for Mail {
+    fn from(m: mails::Mail) -> Mail {
+        Mail {
+            id: m.id,
+            shop_id: m.shop_id,
+            order_id: m.order_id,
+            kind: m.kind,
+            mail_to: m.mail_to,
+            bcc: m.bcc,
+            subject: m.subject,
+            body: m.body,
+            status: m.status,
+            attempts: m.attempts,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            sent_at: m.sent_at,
+            sent_by: m.sent_by,
+        }
+    }
+}
+
+/// A mail in the outbox list, with its order's number.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub mail: Mail,
+    /// 注文番号
+    pub order_number: Option<i64>,
+}
+
+impl From<mails::Listed> for Listed {
+    fn from(l: mails::Listed) -> Listed {
+        Listed {
+            mail: l.mail.into(),
+            order_number: l.order_number,
+        }
+    }
 }
 
 /// One page of the outbox.
@@ -276,7 +340,7 @@ pub async fn outbox(app: &App, actor: &Actor, q: &OutboxQuery) -> Result<OutboxP
         total,
         page,
         per_page,
-        mails: list,
+        mails: list.into_iter().map(Listed::from).collect(),
     })
 }
 
@@ -284,5 +348,6 @@ pub async fn outbox(app: &App, actor: &Actor, q: &OutboxQuery) -> Result<OutboxP
 pub async fn get(app: &App, actor: &Actor, id: i64) -> Result<Listed, AppError> {
     mails::get(&mut *app.store.read().await?, actor.shop_id, id)
         .await?
+        .map(Listed::from)
         .ok_or(AppError::NotFound("メール"))
 }

@@ -11,7 +11,9 @@ use juchu_domain::payment::PaymentState;
 use juchu_domain::payment_method::PaymentMethod;
 use juchu_domain::{FieldError, Invalid};
 use juchu_store::mail_templates::{self, MailTemplate};
-use juchu_store::mails::{self, Listed, NewMail};
+use juchu_store::mails::{self, NewMail};
+
+use super::Listed;
 use juchu_store::{AnyConnection, Tx, orders, shops};
 
 use super::templates::{
@@ -388,6 +390,7 @@ pub struct SendInput {
 
 /// Check a mail against its order (read or locked by the caller): the order may take mails,
 /// is at `version`, and the mail's fields are complete. → the mail as it will go.
+// Long: one check per field of the mail form, then the template filled in.
 async fn prepare(
     conn: &mut AnyConnection,
     actor: &Actor,
@@ -568,7 +571,7 @@ pub async fn send(
         .await?
         .ok_or(AppError::NotFound("メール"))?;
     tx.commit().await?;
-    Ok(queued)
+    Ok(queued.into())
 }
 
 /// The order's 問合せ番号 becomes `tracking`, through the same validation and version check

@@ -349,6 +349,7 @@ pub(crate) async fn finish_three_ds(
 /// Journaled like any authorization; the payment is taken only once Paidy confirms it is
 /// authorized for the order's お支払い合計 and belongs to no other order — otherwise it is
 /// closed at Paidy, so nothing stays authorized without an order.
+// Long: every check Paidy's answer must pass before the payment is taken, then the close when one fails.
 pub(crate) async fn adopt_paidy(
     app: &App,
     actor: &Actor,

@@ -21,8 +21,8 @@ use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::money::Yen;
 use juchu_domain::order::Order;
 use juchu_domain::payment::{
-    self, Action, CaptureMode, Facts, Kind, OpAction, PaymentState, Replaced, refund_amount,
-    state_label,
+    self, Action, CaptureMode, Facts, Kind, OpAction, OpStatus, PaymentState, Replaced,
+    refund_amount, state_label,
 };
 use juchu_domain::payment_method::Gateway;
 use juchu_domain::status::{OrderList, OrderStatus};
@@ -31,8 +31,8 @@ use juchu_gateway::{
     GatewayStatus, Installments, OrderContents, OrderLine, PaymentRef, Secret,
 };
 use juchu_store::payments::{
-    self as store, Finish, Held, NewFee, NewOperation, NewPayment, NewPrevious, OpStatus,
-    Operation, PreviousRef,
+    self as store, Finish, Held, NewFee, NewOperation, NewPayment, NewPrevious, Operation,
+    PreviousRef,
 };
 use juchu_store::{Tx, orders};
 
@@ -60,7 +60,7 @@ use later::*;
 pub use later::{LaterInput, request_later};
 pub(crate) use notices::paidy_key;
 use notices::*;
-pub use notices::{notices, receive_gmo, receive_paidy, receive_paygent};
+pub use notices::{Notice, notices, receive_gmo, receive_paidy, receive_paygent};
 use operate::*;
 pub use operate::{OperateInput, operate};
 pub use recovery::{Recovered, recover, refresh};
@@ -69,7 +69,7 @@ use settle::*;
 pub use sync::{SyncReport, sync};
 use verdict::*;
 pub use view::{
-    ActionView, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
+    ActionView, FeeLine, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
 };
 
 /// How long an authorization can be captured, where the gateway does not say: GMO 90 days

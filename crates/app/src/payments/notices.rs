@@ -3,7 +3,7 @@
 //! juchu asks the gateway before anything changes (docs/security.md).
 
 use juchu_domain::payment_method::PaymentMethod;
-use juchu_store::payments::{GatewayId, NewNotice, Notice};
+use juchu_store::payments::{GatewayId, NewNotice};
 
 use super::*;
 
@@ -88,7 +88,7 @@ impl Heard<'_> {
             &mut tx,
             &NewNotice {
                 shop_id: self.shop_id,
-                gateway: store::gateway_code(self.gateway),
+                gateway: self.gateway.code(),
                 notice_id: &clip(notice_id, 200),
                 payment_ref: &clip(self.payment_ref, 100),
                 status: &clip(self.status, 40),
@@ -116,7 +116,7 @@ impl Heard<'_> {
                 .log(app, "refused", "通知のIDが正しくありません", false)
                 .await;
         }
-        let g = store::gateway_code(self.gateway);
+        let g = self.gateway.code();
         let mut conn = app.store.read().await?;
         if store::notice_seen(&mut conn, self.shop_id, g, self.notice_id).await? {
             return Ok(());
@@ -326,9 +326,17 @@ pub async fn receive_paidy(
         };
         return h.about(app, &p).await;
     }
+    paidy_not_held(app, h, &pay).await
+}
+
+/// A Paidy payment juchu does not hold: taken for the order that waits for it, closed at
+/// Paidy when no order waits, refused when Paidy does not know it or its order is not the
+/// shop's.
+async fn paidy_not_held(app: &App, h: Heard<'_>, pay: &str) -> Result<(), AppError> {
+    let shop = h.shop_id;
     let gw = app.gateways().get(Gateway::Paidy)?;
     let r = PaymentRef::Paidy {
-        payment_id: pay.clone(),
+        payment_id: pay.to_owned(),
     };
     let st = match gw.query(&r).await {
         Ok(st) => st,
@@ -381,7 +389,7 @@ pub async fn receive_paidy(
             name: "Paidy（通知）".into(),
             is_admin: false,
         };
-        let r = super::adopt_paidy(app, &who, order.number, &pay, paidy_key(&pay)).await?;
+        let r = super::adopt_paidy(app, &who, order.number, pay, paidy_key(pay)).await?;
         return h.log(app, "applied", &r.message, true).await;
     }
     if store::open_operation(&mut *app.store.read().await?, order.id)
@@ -415,6 +423,38 @@ pub(crate) fn paidy_key(payment_id: &str) -> String {
     format!("paidy-{}", payment_id.trim())
 }
 
+/// A received notification, for the operator's list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Notice {
+    pub id: i64,
+    pub gateway: String,
+    pub notice_id: String,
+    pub payment_ref: String,
+    pub status: String,
+    pub amount: Option<i64>,
+    pub via: String,
+    pub outcome: String,
+    pub reason: String,
+    pub received_at: String,
+}
+
+impl From<store::Notice> for Notice {
+    fn from(n: store::Notice) -> Notice {
+        Notice {
+            id: n.id,
+            gateway: n.gateway,
+            notice_id: n.notice_id,
+            payment_ref: n.payment_ref,
+            status: n.status,
+            amount: n.amount,
+            via: n.via,
+            outcome: n.outcome,
+            reason: n.reason,
+            received_at: n.received_at,
+        }
+    }
+}
+
 /// Notifications received, newest first (only the refused ones when `refused_only`), a page
 /// (1-based) of `per_page` (at most 500) at a time.
 pub async fn notices(
@@ -432,7 +472,10 @@ pub async fn notices(
         per_page,
         juchu_domain::search::page_offset(page, per_page),
     )
-    .await?)
+    .await?
+    .into_iter()
+    .map(Notice::from)
+    .collect())
 }
 
 /// Read Paygent's 差分照会 for `shop` from where the last read stopped (repairing gaps), and

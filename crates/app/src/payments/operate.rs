@@ -83,6 +83,7 @@ pub(super) fn target_amount(
 }
 
 /// Run `action` on the order's payment, exactly once.
+// Long: one match over every panel action, so each action's gateway call reads in one place.
 pub async fn operate(
     app: &App,
     actor: &Actor,

@@ -71,6 +71,26 @@ pub struct PaymentView {
     pub attention: String,
 }
 
+impl PreviousView {
+    fn of(r: PreviousRef) -> PreviousView {
+        PreviousView {
+            standing_label: match r.standing {
+                Replaced::Closed => "決済会社で取消済み",
+                Replaced::ToCancel => "取消待ち",
+                Replaced::Cancelled => "取消済み",
+            }
+            .to_owned(),
+            payment_id: r.display_id,
+            amount: r.amount.get(),
+            reason: r.reason,
+            standing: r.standing.code().to_owned(),
+            replaced_at: juchu_domain::time::from_db(&r.replaced_at)
+                .map(jst_minute)
+                .unwrap_or(r.replaced_at),
+        }
+    }
+}
+
 /// The order's payment, or `None` when it has none yet.
 pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<PaymentView>, AppError> {
     let mut conn = app.store.read().await?;
@@ -88,107 +108,14 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
     let h = &p.held;
     let total = f.order_total;
     let expired = f.state == PaymentState::Expired;
-    let mut warnings = Vec::new();
-    if open.is_some() {
-        warnings.push(
-            "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません".to_owned(),
-        );
-    }
-    if p.kind != Kind::PaidLater && expired {
-        warnings.push(format!(
-            "オーソリの有効期限{}が過ぎています。売上確定はできません。{}",
-            h.auth_expires_at
-                .map(|t| format!("（{}）", jst_minute(t)))
-                .unwrap_or_default(),
-            match p.gateway {
-                Gateway::Gmo => {
-                    "「キャンセル」で与信を取り消すと、「再オーソリ」で同じカードに与信を取り直せます（3Dセキュアの保護は受けられません）"
-                }
-                Gateway::Paygent => {
-                    "ペイジェントではオーソリ期限切れとなり、与信は残りません。お客様に再度ご購入いただく必要があります"
-                }
-                Gateway::Paidy => {
-                    "Paidyでは与信を取り直せません。お客様に再度ご購入いただくか、受注をキャンセルしてクローズしてください"
-                }
-            }
-        ));
-    }
-    // A change made at the gateway comes first: it explains the warnings below it.
-    let changed_at_gateway = p.kind != Kind::PaidLater && !p.attention.is_empty();
-    if changed_at_gateway {
-        warnings.push(p.attention.clone());
-    }
-    let live = h.captured.get() - h.refunded.get();
-    match (p.gateway, f.state) {
-        (Gateway::Paidy, PaymentState::Authorized) if total != h.amount.get() => warnings.push(format!(
-            "注文代金の総額（{}）とPaidyの決済金額（{}）が異なります。「更新」で合わせてから売上確定してください",
-            yen(total),
-            h.amount
-        )),
-        (Gateway::Paidy, PaymentState::Captured) if total != live => warnings.push(format!(
-            "売上確定後に注文代金の総額（{}）が請求済金額（{}）と異なっています。減額分は「払い戻し」で返金してください",
-            yen(total),
-            yen(live)
-        )),
-        (_, PaymentState::Authorized | PaymentState::Captured)
-            if p.kind == Kind::Card && total != h.amount.get() =>
-        {
-            warnings.push(format!(
-                "受注金額（{}）と決済金額（{}）が異なります。{}",
-                yen(total),
-                h.amount,
-                if p.mode == CaptureMode::AuthAndCapture {
-                    "即時売上の受注はキャンセルのみできます"
-                } else if changed_at_gateway && h.state == PaymentState::Authorized {
-                    "受注編集で受注金額を決済金額に合わせるか、「取引更新」で決済金額を受注に合わせてください"
-                } else if h.state == PaymentState::Authorized {
-                    "「取引更新」または「オーソリ変更」で合わせてください"
-                } else {
-                    "「売上変更」で合わせてください"
-                }
-            ))
-        }
-        _ => {}
-    }
-    // Seed 004 §7-3: what the payment's state means in the list the order sits in.
-    match (f.state, order.list) {
-        (PaymentState::Authorized, OrderList::Completed) => warnings.push(
-            "注意: 売上確定が済んでいません。取引が正常に終わっているなら「売上確定」を押してください（売上確定しないと精算されません）".to_owned(),
-        ),
-        (PaymentState::Authorized, OrderList::Cancelled) => warnings.push(
-            "キャンセルの受注です。決済も「キャンセル」（Paidyは「クローズ」）で取り消してください".to_owned(),
-        ),
-        (PaymentState::Captured, OrderList::Cancelled) => warnings.push(
-            "注意: 売上確定済みの決済の受注がキャンセル一覧にあります。このままでは購入者に請求されます。キャンセルなら決済も取り消し、決済会社の管理画面でも一致を確認してください".to_owned(),
-        ),
-        (PaymentState::Expired, OrderList::Completed) if p.kind != Kind::PaidLater => warnings.push(
-            "注意: オーソリの有効期限が切れたまま受注完了一覧にあります。売上確定されていないため精算されません".to_owned(),
-        ),
-        (PaymentState::Cancelled, OrderList::Completed) => warnings.push(
-            "注意: 決済を取り消した受注が受注完了一覧にあります。メモ欄などにキャンセルの旨を記録してください".to_owned(),
-        ),
-        _ => {}
-    }
-    if p.three_ds && f.state != PaymentState::Cancelled {
-        warnings.push(
-            "3Dセキュア認証済みの決済です。金額を変更すると、変更後の取引は本人認証による保護の対象外になることがあります".to_owned(),
-        );
-    }
-    if f.previous_to_cancel {
-        warnings.push(
-            "元の決済の取消が済んでいません。「旧取引を取消」で取り消してください（二重の与信が残っています）".to_owned(),
-        );
-    }
-    if !p.attention.is_empty() && !changed_at_gateway {
-        warnings.push(p.attention.clone());
-    }
+    let warnings = warnings(&order, &p, &f, open.is_some());
     let slip: Option<juchu_gateway::PaymentSlip> = serde_json::from_str(&p.slip).ok();
-    let mut operations = Vec::new();
-    for op in &ops {
-        operations.push(OperationResult::of(op, op.new_display_id.clone(), false));
-    }
+    let operations = ops
+        .iter()
+        .map(|op| OperationResult::of(op, op.new_display_id.clone(), false))
+        .collect();
     Ok(Some(PaymentView {
-        gateway: store::gateway_code(p.gateway).to_owned(),
+        gateway: p.gateway.code().to_owned(),
         gateway_name: p.gateway.name().to_owned(),
         kind: p.kind.code().to_owned(),
         mode: p.mode.code().to_owned(),
@@ -222,24 +149,7 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
             })
             .collect(),
         open_operation: open.map(|op| OperationResult::of(&op, op.new_display_id.clone(), false)),
-        previous: previous
-            .into_iter()
-            .map(|r| PreviousView {
-                standing_label: match r.standing {
-                    Replaced::Closed => "決済会社で取消済み",
-                    Replaced::ToCancel => "取消待ち",
-                    Replaced::Cancelled => "取消済み",
-                }
-                .to_owned(),
-                payment_id: r.display_id,
-                amount: r.amount.get(),
-                reason: r.reason,
-                standing: r.standing.code().to_owned(),
-                replaced_at: juchu_domain::time::from_db(&r.replaced_at)
-                    .map(jst_minute)
-                    .unwrap_or(r.replaced_at),
-            })
-            .collect(),
+        previous: previous.into_iter().map(PreviousView::of).collect(),
         operations,
         warnings,
         slip_fields: slip.as_ref().map(|x| x.fields.clone()).unwrap_or_default(),
@@ -249,6 +159,144 @@ pub async fn view(app: &App, actor: &Actor, number: i64) -> Result<Option<Paymen
     }))
 }
 
+/// What the operator should know before acting, in the manuals' words, most urgent first.
+fn warnings(order: &Order, p: &store::Payment, f: &Facts, has_open: bool) -> Vec<String> {
+    let h = &p.held;
+    let mut warnings = Vec::new();
+    if has_open {
+        warnings.push(
+            "前の決済処理の結果を確認中です。確認が終わるまで他の処理はできません".to_owned(),
+        );
+    }
+    if p.kind != Kind::PaidLater && f.state == PaymentState::Expired {
+        warnings.push(format!(
+            "オーソリの有効期限{}が過ぎています。売上確定はできません。{}",
+            h.auth_expires_at
+                .map(|t| format!("（{}）", jst_minute(t)))
+                .unwrap_or_default(),
+            after_expiry(p.gateway)
+        ));
+    }
+    // A change made at the gateway comes first: it explains the warnings below it.
+    let changed_at_gateway = p.kind != Kind::PaidLater && !p.attention.is_empty();
+    if changed_at_gateway {
+        warnings.push(p.attention.clone());
+    }
+    warnings.extend(amount_warning(p, f, changed_at_gateway));
+    warnings.extend(list_warning(p, f, order.list).map(str::to_owned));
+    if p.three_ds && f.state != PaymentState::Cancelled {
+        warnings.push(
+            "3Dセキュア認証済みの決済です。金額を変更すると、変更後の取引は本人認証による保護の対象外になることがあります".to_owned(),
+        );
+    }
+    if f.previous_to_cancel {
+        warnings.push(
+            "元の決済の取消が済んでいません。「旧取引を取消」で取り消してください（二重の与信が残っています）".to_owned(),
+        );
+    }
+    if !p.attention.is_empty() && !changed_at_gateway {
+        warnings.push(p.attention.clone());
+    }
+    warnings
+}
+
+/// What can be done once an authorization has lapsed, per gateway.
+fn after_expiry(g: Gateway) -> &'static str {
+    match g {
+        Gateway::Gmo => {
+            "「キャンセル」で与信を取り消すと、「再オーソリ」で同じカードに与信を取り直せます（3Dセキュアの保護は受けられません）"
+        }
+        Gateway::Paygent => {
+            "ペイジェントではオーソリ期限切れとなり、与信は残りません。お客様に再度ご購入いただく必要があります"
+        }
+        Gateway::Paidy => {
+            "Paidyでは与信を取り直せません。お客様に再度ご購入いただくか、受注をキャンセルしてクローズしてください"
+        }
+    }
+}
+
+/// The order's total and the payment's amount differ: which action brings them together.
+fn amount_warning(p: &store::Payment, f: &Facts, changed_at_gateway: bool) -> Option<String> {
+    let h = &p.held;
+    let total = f.order_total;
+    let live = h.captured.get() - h.refunded.get();
+    match (p.gateway, f.state) {
+        (Gateway::Paidy, PaymentState::Authorized) if total != h.amount.get() => Some(format!(
+            "注文代金の総額（{}）とPaidyの決済金額（{}）が異なります。「更新」で合わせてから売上確定してください",
+            yen(total),
+            h.amount
+        )),
+        (Gateway::Paidy, PaymentState::Captured) if total != live => Some(format!(
+            "売上確定後に注文代金の総額（{}）が請求済金額（{}）と異なっています。減額分は「払い戻し」で返金してください",
+            yen(total),
+            yen(live)
+        )),
+        (_, PaymentState::Authorized | PaymentState::Captured)
+            if p.kind == Kind::Card && total != h.amount.get() =>
+        {
+            Some(format!(
+                "受注金額（{}）と決済金額（{}）が異なります。{}",
+                yen(total),
+                h.amount,
+                if p.mode == CaptureMode::AuthAndCapture {
+                    "即時売上の受注はキャンセルのみできます"
+                } else if changed_at_gateway && h.state == PaymentState::Authorized {
+                    "受注編集で受注金額を決済金額に合わせるか、「取引更新」で決済金額を受注に合わせてください"
+                } else if h.state == PaymentState::Authorized {
+                    "「取引更新」または「オーソリ変更」で合わせてください"
+                } else {
+                    "「売上変更」で合わせてください"
+                }
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Seed 004 §7-3: what the payment's state means in the list the order sits in.
+fn list_warning(p: &store::Payment, f: &Facts, list: OrderList) -> Option<&'static str> {
+    match (f.state, list) {
+        (PaymentState::Authorized, OrderList::Completed) => Some(
+            "注意: 売上確定が済んでいません。取引が正常に終わっているなら「売上確定」を押してください（売上確定しないと精算されません）",
+        ),
+        (PaymentState::Authorized, OrderList::Cancelled) => Some(
+            "キャンセルの受注です。決済も「キャンセル」（Paidyは「クローズ」）で取り消してください",
+        ),
+        (PaymentState::Captured, OrderList::Cancelled) => Some(
+            "注意: 売上確定済みの決済の受注がキャンセル一覧にあります。このままでは購入者に請求されます。キャンセルなら決済も取り消し、決済会社の管理画面でも一致を確認してください",
+        ),
+        (PaymentState::Expired, OrderList::Completed) if p.kind != Kind::PaidLater => Some(
+            "注意: オーソリの有効期限が切れたまま受注完了一覧にあります。売上確定されていないため精算されません",
+        ),
+        (PaymentState::Cancelled, OrderList::Completed) => Some(
+            "注意: 決済を取り消した受注が受注完了一覧にあります。メモ欄などにキャンセルの旨を記録してください",
+        ),
+        _ => None,
+    }
+}
+
+/// One line of the fee ledger.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FeeLine {
+    pub order_number: i64,
+    pub gateway: String,
+    pub action: String,
+    pub fee: i64,
+    pub at: String,
+}
+
+impl From<store::FeeLine> for FeeLine {
+    fn from(l: store::FeeLine) -> FeeLine {
+        FeeLine {
+            order_number: l.order_number,
+            gateway: l.gateway,
+            action: l.action,
+            fee: l.fee,
+            at: l.at,
+        }
+    }
+}
+
 /// A month's fees with their total.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct FeeMonth {
@@ -256,7 +304,7 @@ pub struct FeeMonth {
     pub month: String,
     pub count: i64,
     pub total: i64,
-    pub lines: Vec<store::FeeLine>,
+    pub lines: Vec<FeeLine>,
 }
 
 pub async fn fees(app: &App, actor: &Actor, month: &str) -> Result<FeeMonth, AppError> {
@@ -276,19 +324,22 @@ pub async fn fees(app: &App, actor: &Actor, month: &str) -> Result<FeeMonth, App
         month: month.to_owned(),
         count: lines.len() as i64,
         total: lines.iter().map(|l| l.fee).sum(),
-        lines,
+        lines: lines.into_iter().map(FeeLine::from).collect(),
     })
 }
 
-pub async fn settings(app: &App, actor: &Actor) -> Result<store::Settings, AppError> {
+pub async fn settings(
+    app: &App,
+    actor: &Actor,
+) -> Result<juchu_domain::payment::Settings, AppError> {
     Ok(store::settings(&mut *app.store.read().await?, actor.shop_id).await?)
 }
 
 pub async fn set_settings(
     app: &App,
     actor: &Actor,
-    s: store::Settings,
-) -> Result<store::Settings, AppError> {
+    s: juchu_domain::payment::Settings,
+) -> Result<juchu_domain::payment::Settings, AppError> {
     if !actor.is_admin {
         return Err(AppError::Forbidden);
     }

@@ -49,6 +49,7 @@ pub(super) fn kana_ok(s: &str) -> bool {
 
 /// ExecTranCvs / ExecTranPayEasy: issue the payment number and deadline; the buyer pays
 /// later (the control API's `pay`), or the deadline passes (EXPIRED).
+// Long: GMO's parameter checks for the konbini and Pay-easy requests, in the protocol's order.
 pub(super) fn exec_later(
     sb: &Sandbox,
     l: &mut Ledger,

@@ -131,6 +131,7 @@ fn error(n: usize, field: &str, why: &str, value: &str) -> String {
 /// The format errors of a file, or its data records. Records are numbered by their line
 /// in the file (the header is record 1), as an operator sees them in a spreadsheet.
 /// Header or trailer errors reject the file without looking at the data records.
+// Long: header, data and trailer checks of Paygent's file format, in the specification's order.
 fn check(
     text: &str,
     file_type: &str,

@@ -271,6 +271,7 @@ fn plan(number: &str, holder: &str) -> Plan {
     }
 }
 
+// Long: Paygent's 3-D Secure request checks in the manual's order, then the ledger entry.
 fn create(l: &mut Ledger, p: &Params, base: &str, now: Timestamp) -> Result<Answer, Refusal> {
     let trading_id = get(p, "trading_id");
     sized("trading_id", trading_id, 25)?;

@@ -52,11 +52,11 @@ pub async fn issue_token(
 /// The API tokens the caller may see — an admin, every user's of the shop; an operator, their
 /// own — with when each was made, expires, or was revoked. Never the tokens themselves.
 #[utoipa::path(get, path = "/api/v1/auth/tokens", tag = "access", security(("bearer" = [])),
-    responses((status = 200, body = Vec<juchu_store::users::TokenInfo>), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Vec<juchu_app::access::TokenInfo>), (status = 401, body = ErrorBody)))]
 pub async fn tokens(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
-) -> Result<axum::Json<Vec<juchu_store::users::TokenInfo>>, ApiError> {
+) -> Result<axum::Json<Vec<juchu_app::access::TokenInfo>>, ApiError> {
     Ok(axum::Json(access::tokens(&s.app, &a).await?))
 }
 

@@ -3,8 +3,7 @@ use axum::http::StatusCode;
 use juchu_app::catalog::{self, VariantPatch};
 use juchu_app::stock;
 use juchu_domain::catalog::ProductInput;
-use juchu_store::cancelled_stock::CancelledStock;
-use juchu_store::catalog::{Product, Variant};
+use juchu_domain::catalog::{CancelledStock, Product, Variant};
 
 use super::{ListParams, Page};
 use crate::AppState;

@@ -1,8 +1,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::customers::{self, PointAdjustment};
+use juchu_domain::customer::Customer;
 use juchu_domain::customer::CustomerInput;
-use juchu_store::customers::{Customer, LedgerEntry};
+use juchu_domain::points::LedgerEntry;
 
 use super::{ListParams, Page};
 use crate::AppState;

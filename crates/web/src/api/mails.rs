@@ -8,8 +8,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use juchu_app::AppError;
+use juchu_app::mail::Listed;
 use juchu_app::mail::{self, Composed, MailKind, OutboxPage, OutboxQuery, SendInput, TemplateView};
-use juchu_store::mails::Listed;
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};

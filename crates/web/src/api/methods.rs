@@ -21,7 +21,7 @@ fn method_of(code: &str) -> Result<PaymentMethod, ApiError> {
 }
 
 fn gateway_of(code: &str) -> Result<Gateway, ApiError> {
-    juchu_app::credentials::gateway_from_code(code)
+    juchu_domain::payment_method::Gateway::from_code(code)
         .ok_or(ApiError(AppError::NotFound("決済サービス")))
 }
 

@@ -16,6 +16,7 @@ use axum::routing::{get, patch, post, put};
 
 use crate::AppState;
 
+// Long: the API's route table, one line per route.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/auth/token", post(access::issue_token))

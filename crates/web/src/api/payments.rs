@@ -6,13 +6,13 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use juchu_app::payments::Notice;
 use juchu_app::payments::{
     self, AuthorizeInput, FeeMonth, LaterInput, OperateInput, OperationResult, PaymentView,
     Recovered, SyncReport,
 };
 use juchu_domain::payment::Action;
-use juchu_store::payments::Notice;
-use juchu_store::payments::{OpStatus, Settings};
+use juchu_domain::payment::{OpStatus, Settings};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
@@ -276,12 +276,12 @@ pub async fn notices(
 /// The order's mails (the outbox: queued, sent, failed), newest first.
 #[utoipa::path(get, path = "/api/v1/orders/{number}/mails", tag = "orders", security(("bearer" = [])),
     params(("number" = i64, Path, description = "注文番号")),
-    responses((status = 200, body = Vec<juchu_store::mails::Mail>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<juchu_app::mail::Mail>), (status = 404, body = ErrorBody)))]
 pub async fn mails(
     State(s): State<AppState>,
     ApiActor(a): ApiActor,
     Path(number): Path<i64>,
-) -> Result<axum::Json<Vec<juchu_store::mails::Mail>>, ApiError> {
+) -> Result<axum::Json<Vec<juchu_app::mail::Mail>>, ApiError> {
     Ok(axum::Json(
         juchu_app::mail::of_order(&s.app, &a, number).await?,
     ))

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use juchu_app::AppError;
+use juchu_app::mail::Listed;
 use juchu_app::mail::{self, Composed, MailKind, OutboxQuery, SendInput, kind_label};
 use juchu_domain::Invalid;
 use juchu_domain::time::{format_jst_minute, from_db};
-use juchu_store::mails::Listed;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 

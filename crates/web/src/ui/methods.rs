@@ -225,7 +225,7 @@ async fn list_page(s: &AppState, sess: &Session, shown: Shown) -> Response {
                 .filter(|(g, _)| *g == c.gateway)
                 .map(|(_, t)| t);
             context! {
-                gateway => juchu_store::payments::gateway_code(c.gateway),
+                gateway => c.gateway.code(),
                 name => c.name, configured => c.configured,
                 updated => c.updated_at.map(|t| format!("{} {}", juchu_domain::time::format_jst_minute(t), c.updated_by)).unwrap_or_default(),
                 fields => c.fields.iter().map(|f| context! {
@@ -519,7 +519,7 @@ pub async fn save_credentials(
     Path(code): Path<String>,
     CsrfForm(sess, form): CsrfForm<BTreeMap<String, String>>,
 ) -> Response {
-    let Some(g) = juchu_app::credentials::gateway_from_code(&code) else {
+    let Some(g) = juchu_domain::payment_method::Gateway::from_code(&code) else {
         return error_page(&s, &AppError::NotFound("決済サービス"));
     };
     let input: BTreeMap<String, String> = form.into_iter().filter(|(k, _)| k != "csrf").collect();

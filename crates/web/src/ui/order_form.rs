@@ -583,6 +583,7 @@ pub async fn new_post(
     handle(&s, &sess, Target::New, f).await
 }
 
+// Long: the order form's buttons (add / remove line, recalculate, save) share one form state.
 async fn handle(s: &AppState, sess: &Session, t: Target<'_>, mut f: OrderForm) -> Response {
     f.normalize_lines();
     let mut sh = Shown::default();

@@ -613,7 +613,7 @@ pub async fn payment_settings(
 ) -> Response {
     let saved = match juchu_domain::input::parse_int("paygent_fee", &f.paygent_fee) {
         Ok(fee) => {
-            let new = juchu_store::payments::Settings {
+            let new = juchu_domain::payment::Settings {
                 auto_status: f.auto_status.is_some(),
                 paygent_fee: fee,
             };

@@ -3,7 +3,6 @@
 //! delivery methods that list the payment methods a buyer may choose. `offered` is the one
 //! place the checkout asks which methods to show.
 
-use anyhow::Context;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -13,10 +12,16 @@ use juchu_domain::payment_method::{Gateway, PaymentMethod};
 use juchu_domain::{FieldError, Invalid};
 use juchu_store::methods as store;
 
-use crate::credentials::{
-    CredentialsView, credential_fields, mask, open_fields, seal_context, view_of,
-};
 use crate::{Actor, App, AppError};
+
+mod connection;
+mod deliveries;
+
+pub use connection::set_credentials;
+pub use deliveries::{
+    DeliveryInput, DeliveryMethod, check_delivery, delete_delivery, deliveries, delivery,
+    save_delivery, seed_defaults,
+};
 
 /// 支払回数 a card payment may offer: 一括, 分割 (3…24回), ボーナス一括, リボ.
 pub const INSTALLMENTS: [&str; 12] = [
@@ -285,6 +290,7 @@ fn valid_url(s: &str) -> bool {
 }
 
 /// Apply `input` to `current` and check every field; every bad field is reported.
+// Long: one check per field of the 支払方法設定 form, in the form's order, each reported.
 pub fn validate(current: &MethodSettings, input: MethodInput) -> Result<MethodSettings, Invalid> {
     let m = current.method;
     let mut errors = Invalid::default();
@@ -594,190 +600,6 @@ pub async fn set(
     Ok(s)
 }
 
-// ---- delivery methods ----
-
-/// 配送方法. `fee` None = 送料別途見積: the total is not fixed, so no payment through a
-/// gateway is offered with it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct DeliveryMethod {
-    pub id: i64,
-    pub name: String,
-    /// 送料 (yen); null = 送料別途見積.
-    pub fee: Option<i64>,
-    /// 対応可能な支払方法.
-    pub payment_methods: Vec<PaymentMethod>,
-    /// 表示順 (ascending).
-    pub position: i64,
-}
-
-impl DeliveryMethod {
-    fn of(d: store::Delivery) -> DeliveryMethod {
-        DeliveryMethod {
-            id: d.id,
-            name: d.name,
-            fee: d.fee,
-            payment_methods: d.payment_methods,
-            position: d.position,
-        }
-    }
-}
-
-/// A delivery method to create or to replace one with. (What GET returns can be sent back:
-/// `id` is ignored.)
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
-pub struct DeliveryInput {
-    pub name: String,
-    /// 送料 (yen); null or left out = 送料別途見積.
-    #[serde(default)]
-    pub fee: Option<i64>,
-    /// Payment method codes (`paygent_card`, `bank_transfer` …), at least one.
-    #[serde(default)]
-    pub payment_methods: Vec<String>,
-    /// 表示順; left out: after the others (new) or unchanged (update).
-    #[serde(default)]
-    pub position: Option<i64>,
-}
-
-fn validate_delivery(input: &DeliveryInput) -> Result<store::DeliveryFields, Invalid> {
-    let mut errors = Invalid::default();
-    let name = input.name.trim().to_owned();
-    if name.is_empty() {
-        errors.push(FieldError::new(
-            "name",
-            "required",
-            "配送方法名を入力してください",
-        ));
-    } else if name.chars().count() > NAME_MAX {
-        errors.push(FieldError::new(
-            "name",
-            "too_long",
-            format!("配送方法名は{NAME_MAX}文字以内で入力してください"),
-        ));
-    }
-    if let Some(f) = input.fee {
-        errors.take(juchu_domain::Yen::non_negative("fee", f));
-    }
-    let mut methods = vec![];
-    for (i, c) in input.payment_methods.iter().enumerate() {
-        if let Some(m) = errors.take(PaymentMethod::parse(
-            &format!("payment_methods[{i}]"),
-            c.trim(),
-        )) && !methods.contains(&m)
-        {
-            methods.push(m);
-        }
-    }
-    methods.sort();
-    if input.payment_methods.is_empty() {
-        errors.push(FieldError::new(
-            "payment_methods",
-            "required",
-            "対応可能な支払方法を1つ以上選んでください",
-        ));
-    }
-    if let Some(p) = input.position
-        && !(0..=9999).contains(&p)
-    {
-        errors.push(FieldError::new(
-            "position",
-            "out_of_range",
-            "表示順は0〜9999で入力してください",
-        ));
-    }
-    errors.into_result(store::DeliveryFields {
-        name,
-        fee: input.fee,
-        payment_methods: methods,
-        position: input.position.unwrap_or(0),
-    })
-}
-
-/// Check a delivery method without saving it: every bad field (forms add the ones they
-/// could not parse).
-pub fn check_delivery(input: &DeliveryInput) -> Result<(), Invalid> {
-    validate_delivery(input).map(|_| ())
-}
-
-/// The shop's delivery methods in display order.
-pub async fn deliveries(app: &App, shop_id: i64) -> Result<Vec<DeliveryMethod>, AppError> {
-    Ok(store::deliveries(&mut *app.store.read().await?, shop_id)
-        .await?
-        .into_iter()
-        .map(DeliveryMethod::of)
-        .collect())
-}
-
-/// One delivery method of the shop.
-pub async fn delivery(app: &App, shop_id: i64, id: i64) -> Result<DeliveryMethod, AppError> {
-    store::delivery(&mut *app.store.read().await?, shop_id, id)
-        .await?
-        .map(DeliveryMethod::of)
-        .ok_or(AppError::NotFound("配送方法"))
-}
-
-/// Create (`id` None) or change a delivery method (admins only).
-pub async fn save_delivery(
-    app: &App,
-    actor: &Actor,
-    id: Option<i64>,
-    input: DeliveryInput,
-) -> Result<DeliveryMethod, AppError> {
-    if !actor.is_admin {
-        return Err(AppError::Forbidden);
-    }
-    let mut fields = validate_delivery(&input)?;
-    let mut tx = app.store.begin().await?;
-    let id = match id {
-        None => {
-            if input.position.is_none() {
-                fields.position = store::next_delivery_position(&mut tx, actor.shop_id).await?;
-            }
-            store::insert_delivery(&mut tx, actor.shop_id, &fields, app.now()).await?
-        }
-        Some(id) => {
-            if input.position.is_none() {
-                fields.position = store::delivery(tx.conn(), actor.shop_id, id)
-                    .await?
-                    .ok_or(AppError::NotFound("配送方法"))?
-                    .position;
-            }
-            if !store::update_delivery(&mut tx, actor.shop_id, id, &fields).await? {
-                return Err(AppError::NotFound("配送方法"));
-            }
-            id
-        }
-    };
-    tx.commit().await?;
-    Ok(DeliveryMethod {
-        id,
-        name: fields.name,
-        fee: fields.fee,
-        payment_methods: fields.payment_methods,
-        position: fields.position,
-    })
-}
-
-/// Remove a delivery method (admins only).
-pub async fn delete_delivery(app: &App, actor: &Actor, id: i64) -> Result<(), AppError> {
-    if !actor.is_admin {
-        return Err(AppError::Forbidden);
-    }
-    let mut tx = app.store.begin().await?;
-    match store::delete_delivery(&mut tx, actor.shop_id, id).await {
-        Ok(true) => {}
-        Ok(false) => return Err(AppError::NotFound("配送方法")),
-        Err(e) if store::is_in_use(&e) => {
-            return Err(AppError::conflict(
-                "delivery_in_use",
-                "この配送方法は受注・購入手続きで使われているため削除できません",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
 /// The methods the buyer may choose with `delivery` for products worth `subtotal`: enabled,
 /// listed by the delivery method, inside the method's 利用条件, and — for methods paid
 /// through a gateway — only with a fixed 送料 and a connector to the gateway. Methods without
@@ -794,161 +616,6 @@ pub async fn offered(
         .filter(|s| s.is_offered(delivery, subtotal, |g| app.gateways().has(g)))
         .collect())
 }
-
-/// Give a shop without delivery methods the usual three: 宅配便 (800円, every method but
-/// 代金引換), 代金引換（宅配便） (800円, 代金引換 only) and 大型家具便（送料別途見積）
-/// (every method listed; with no fixed 送料 only those without a gateway are offered).
-/// Does nothing when the shop has any.
-pub async fn seed_defaults(app: &App, shop_id: i64) -> Result<(), AppError> {
-    let all: Vec<PaymentMethod> = PaymentMethod::ALL.to_vec();
-    let defaults = [
-        store::DeliveryFields {
-            name: "宅配便".to_owned(),
-            fee: Some(800),
-            payment_methods: all
-                .iter()
-                .copied()
-                .filter(|m| *m != PaymentMethod::CashOnDelivery)
-                .collect(),
-            position: 1,
-        },
-        store::DeliveryFields {
-            name: "代金引換（宅配便）".to_owned(),
-            fee: Some(800),
-            payment_methods: vec![PaymentMethod::CashOnDelivery],
-            position: 2,
-        },
-        store::DeliveryFields {
-            name: "大型家具便（送料別途見積）".to_owned(),
-            fee: None,
-            payment_methods: all,
-            position: 3,
-        },
-    ];
-    let mut tx = app.store.begin().await?;
-    if store::seed_deliveries(&mut tx, shop_id, &defaults, app.now()).await? {
-        tx.commit().await?;
-    }
-    Ok(())
-}
-
-// ---- gateway credentials ----
-
-/// Set a gateway's credentials (admins only). `input` maps field names to values; an empty
-/// or left-out field keeps the stored value, so a secret that cannot be seen need not be
-/// typed again. Values are trimmed, half-width, at most 256 characters.
-pub async fn set_credentials(
-    app: &App,
-    actor: &Actor,
-    gateway: Gateway,
-    input: BTreeMap<String, String>,
-) -> Result<CredentialsView, AppError> {
-    if !actor.is_admin {
-        return Err(AppError::Forbidden);
-    }
-    let specs = credential_fields(gateway);
-    let mut errors = Invalid::default();
-    let mut given: BTreeMap<&'static str, String> = BTreeMap::new();
-    for (k, v) in &input {
-        let Some(f) = specs.iter().find(|f| f.name == k) else {
-            errors.push(FieldError::new(
-                k.clone(),
-                "unknown_field",
-                format!(
-                    "{}の接続設定に「{k}」という項目はありません（{}）",
-                    gateway.name(),
-                    specs.iter().map(|f| f.name).collect::<Vec<_>>().join(", ")
-                ),
-            ));
-            continue;
-        };
-        let v = v.trim();
-        if v.is_empty() {
-            continue;
-        }
-        if !v.chars().all(|c| c.is_ascii_graphic()) {
-            errors.push(FieldError::new(
-                f.name,
-                "invalid",
-                format!(
-                    "{}は半角英数字・記号で入力してください（空白は使えません）",
-                    f.label
-                ),
-            ));
-        } else if v.len() > 256 {
-            errors.push(FieldError::new(
-                f.name,
-                "too_long",
-                format!("{}は256文字以内で入力してください", f.label),
-            ));
-        } else {
-            given.insert(f.name, v.to_owned());
-        }
-    }
-    // Format errors are reported together with the required fields still missing.
-    let now = app.now();
-    let mut tx = app.store.begin().await?;
-    let old = store::credentials_for_update(&mut tx, actor.shop_id, gateway).await?;
-    let mut merged: BTreeMap<String, String> = match &old {
-        None => BTreeMap::new(),
-        Some(r) => match open_fields(app, r) {
-            Ok(m) => m,
-            // Sealed under another key: it can be replaced as a whole, not merged into.
-            Err(e)
-                if specs
-                    .iter()
-                    .all(|f| !f.required || given.contains_key(f.name)) =>
-            {
-                tracing::warn!(error = %e, "replacing gateway credentials sealed under another key");
-                BTreeMap::new()
-            }
-            Err(e) => return Err(e),
-        },
-    };
-    for (k, v) in given {
-        merged.insert(k.to_owned(), v);
-    }
-    merged.retain(|k, v| !v.is_empty() && specs.iter().any(|f| f.name == k));
-    for f in specs.iter().filter(|f| f.required) {
-        if !merged.contains_key(f.name) && !errors.0.iter().any(|e| e.field == f.name) {
-            errors.push(FieldError::new(
-                f.name,
-                "required",
-                format!("{}を入力してください", f.label),
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    let masked: BTreeMap<&str, String> = specs
-        .iter()
-        .filter_map(|f| {
-            merged
-                .get(f.name)
-                .map(|v| (f.name, if f.public { v.clone() } else { mask(v) }))
-        })
-        .collect();
-    let plain = serde_json::to_vec(&merged).context("credentials as JSON")?;
-    let sealed = app
-        .secrets
-        .seal(&plain, &seal_context(actor.shop_id, gateway))
-        .context("sealing credentials")?;
-    let row = store::CredentialsRow {
-        shop_id: actor.shop_id,
-        gateway,
-        sealed,
-        masked: serde_json::to_string(&masked).context("masked credentials as JSON")?,
-        updated_at: now,
-        updated_by: actor.name.clone(),
-    };
-    store::set_credentials(&mut tx, &row).await?;
-    tx.commit().await?;
-    // The connectors use the new credentials from the next request on.
-    crate::connectors::reconnect(app, actor.shop_id).await?;
-    view_of(gateway, Some(&row))
-}
-
 /// `method_settings` on a connection the caller holds (inside a transaction: the thanks
 /// mail is written with the order's completion).
 pub(crate) async fn settings_in(
@@ -965,6 +632,7 @@ pub(crate) async fn settings_in(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::credentials::mask;
 
     fn card() -> MethodSettings {
         MethodSettings::defaults(PaymentMethod::PaygentCard)
@@ -1195,41 +863,5 @@ mod tests {
         assert_eq!(mask("abcdefgh1234"), "••••••1234");
         assert_eq!(mask("short"), "••••••");
         assert_eq!(mask("12345678"), "••••••5678");
-    }
-
-    #[test]
-    fn delivery_validation() {
-        let e = validate_delivery(&DeliveryInput {
-            name: "".into(),
-            fee: Some(-1),
-            payment_methods: vec!["nope".into()],
-            position: Some(-1),
-        })
-        .unwrap_err();
-        let f: Vec<_> = e.0.iter().map(|x| x.field.as_str()).collect();
-        assert_eq!(f, vec!["name", "fee", "payment_methods[0]", "position"]);
-        let ok = validate_delivery(&DeliveryInput {
-            name: " メール便 ".into(),
-            fee: Some(180),
-            payment_methods: vec![
-                "bank_transfer".into(),
-                "paygent_card".into(),
-                "bank_transfer".into(),
-            ],
-            position: None,
-        })
-        .unwrap();
-        assert_eq!(ok.name, "メール便");
-        assert_eq!(
-            ok.payment_methods,
-            vec![PaymentMethod::PaygentCard, PaymentMethod::BankTransfer]
-        );
-        assert!(
-            validate_delivery(&DeliveryInput {
-                name: "x".into(),
-                ..Default::default()
-            })
-            .is_err()
-        );
     }
 }
