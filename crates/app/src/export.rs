@@ -142,17 +142,21 @@ fn header_bytes(enc: Encoding, headers: Vec<String>) -> Result<Bytes, AppError> 
 
 const CHUNK: usize = 200;
 
+/// The payments of a chunk's orders, by order id (決済状況 as of the export's start).
+type Payments = std::collections::HashMap<i64, crate::orders::PaymentBrief>;
+
 /// The header, then the rows of `ids` read `CHUNK` orders at a time: memory stays flat
 /// whatever the size of the export.
 fn stream_rows<F>(
     store: Store,
+    now: jiff::Timestamp,
     ids: Vec<i64>,
     enc: Encoding,
     head: Bytes,
     rows: F,
 ) -> impl Stream<Item = Result<Bytes, AppError>> + Send + 'static
 where
-    F: Fn(&[Order]) -> Vec<Vec<String>> + Send + Sync + 'static,
+    F: Fn(&[Order], &Payments) -> Vec<Vec<String>> + Send + Sync + 'static,
 {
     let head = futures_util::stream::once(async move { Ok(head) });
     let chunks: Vec<Vec<i64>> = ids.chunks(CHUNK).map(<[i64]>::to_vec).collect();
@@ -161,9 +165,11 @@ where
         move |(store, mut it, rows)| async move {
             let chunk = it.next()?;
             let res = async {
-                let orders =
-                    juchu_store::orders::get_many(&mut *store.read().await?, &chunk).await?;
-                let rows = rows(&orders);
+                let mut conn = store.read().await?;
+                let orders = juchu_store::orders::get_many(&mut conn, &chunk).await?;
+                let payments = crate::orders::briefs_in(&mut conn, &chunk, now).await?;
+                drop(conn);
+                let rows = rows(&orders, &payments);
                 Ok::<Bytes, AppError>(encode(enc, csv_bytes(&rows)?))
             }
             .await;
@@ -175,10 +181,13 @@ where
 
 async fn search_ids(app: &App, actor: &Actor, input: &SearchInput) -> Result<Vec<i64>, AppError> {
     let search = input.validate()?;
-    Ok(
-        juchu_store::orders::search_ids(&mut *app.store.read().await?, actor.shop_id, &search)
-            .await?,
+    Ok(juchu_store::orders::search_ids(
+        &mut *app.store.read().await?,
+        actor.shop_id,
+        &search,
+        app.now(),
     )
+    .await?)
 }
 
 /// The shop's 受注CSV columns: its saved choice, or the built-in ones. A saved code the
@@ -222,17 +231,20 @@ pub async fn orders_csv(
     let head = header_bytes(enc, cols.iter().map(|c| c.header.to_owned()).collect())?;
     Ok(stream_rows(
         app.store.clone(),
+        app.now(),
         ids,
         enc,
         head,
-        move |orders| {
+        move |orders, payments| {
             let mut out = Vec::new();
             for o in orders {
+                let payment_state = payments.get(&o.id).map_or("", |p| p.state_label.as_str());
                 for (i, item) in o.draft.items.iter().enumerate() {
                     let line = Line {
                         order: o,
                         item,
                         line_no: i + 1,
+                        payment_state,
                     };
                     out.push(cols.iter().map(|c| c.value(&line)).collect());
                 }
@@ -465,10 +477,11 @@ pub async fn shipping_csv(
     let today = juchu_domain::time::jst_date(app.now());
     Ok(stream_rows(
         app.store.clone(),
+        app.now(),
         ids,
         Encoding::ShiftJis,
         b2_head()?,
-        move |orders| orders.iter().map(|o| b2::row(o, &from, today)).collect(),
+        move |orders, _| orders.iter().map(|o| b2::row(o, &from, today)).collect(),
     ))
 }
 

@@ -72,19 +72,13 @@ pub struct App {
     pub secrets: Arc<SecretKey>,
     /// Refused notifications kept per source and minute (`payments::later`).
     pub(crate) refused_notices: Arc<throttle::PerMinute>,
+    /// How many bulk-run items go to each gateway at once (`payments::BulkLimits`).
+    pub(crate) bulk_limits: Arc<payments::BulkLimits>,
 }
 
 impl App {
     pub fn new(store: Store) -> App {
-        App {
-            store,
-            clock: Arc::new(Timestamp::now),
-            gateways: Arc::default(),
-            endpoints: None,
-            mailer: Arc::default(),
-            secrets: Arc::new(SecretKey::random()),
-            refused_notices: Arc::default(),
-        }
+        App::with_clock(store, Timestamp::now)
     }
 
     /// For tests that need to pin time.
@@ -97,7 +91,14 @@ impl App {
             mailer: Arc::default(),
             secrets: Arc::new(SecretKey::random()),
             refused_notices: Arc::default(),
+            bulk_limits: Arc::default(),
         }
+    }
+
+    /// How many bulk-run items go to each gateway at once, per process (default 8).
+    pub fn with_bulk_concurrency(mut self, n: usize) -> App {
+        self.bulk_limits = Arc::new(payments::BulkLimits::new(n));
+        self
     }
 
     /// Where mails go.

@@ -4,7 +4,7 @@ use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::order::OrderSummary;
 use juchu_domain::order::{ItemInput, Order, OrderDraft, OrderInput};
 use juchu_domain::points;
-use juchu_domain::search::{OrderSearch, SearchInput};
+use juchu_domain::search::{OrderSearch, PaymentFilter, SearchInput};
 use juchu_domain::status::{OrderList, OrderStatus};
 use juchu_domain::time::jst_date;
 use juchu_domain::{FieldError, Invalid};
@@ -573,6 +573,24 @@ pub struct BulkResult {
     /// Error code when not ok.
     pub code: Option<String>,
     pub message: String,
+    /// Done, but something the operator must look at: an order shipped whose payment is
+    /// still only authorized (売上確定が済んでいません) or has lapsed.
+    pub warning: Option<String>,
+}
+
+/// What shipping an order means for its payment, when that needs the operator's attention.
+fn shipping_warning(p: &PaymentBrief) -> Option<String> {
+    match p.state.as_str() {
+        "authorized" => Some(format!(
+            "決済は仮売上のままです。売上確定が済んでいません{}",
+            p.auth_expires_at
+                .as_deref()
+                .map(|t| format!("（売上確定期限 {t}）"))
+                .unwrap_or_default()
+        )),
+        "expired" => Some("オーソリの有効期限が切れています。売上確定できません".to_owned()),
+        _ => None,
+    }
 }
 
 /// ステータス管理: change many orders; each succeeds or fails on its own.
@@ -583,14 +601,22 @@ pub async fn change_status_many(
     to: OrderStatus,
 ) -> Result<Vec<BulkResult>, AppError> {
     let mut out = Vec::with_capacity(numbers.len());
+    // Shipped orders, by id, to look at their payments once all are moved.
+    let mut shipped: Vec<(usize, i64)> = Vec::new();
     for &n in numbers {
         out.push(match change_status(app, actor, n, to, None).await {
-            Ok(_) => BulkResult {
-                number: n,
-                ok: true,
-                code: None,
-                message: format!("「{}」に変更しました", to.label()),
-            },
+            Ok(o) => {
+                if to == OrderStatus::Shipped {
+                    shipped.push((out.len(), o.id));
+                }
+                BulkResult {
+                    number: n,
+                    ok: true,
+                    code: None,
+                    message: format!("「{}」に変更しました", to.label()),
+                    warning: None,
+                }
+            }
             // An internal failure is reported on its order too: the ones before it were
             // committed, and the operator must see which.
             Err(e @ (AppError::Store(_) | AppError::Internal(_))) => {
@@ -602,6 +628,7 @@ pub async fn change_status_many(
                     message:
                         "内部エラーのため変更できませんでした。この受注の状態を確認してください"
                             .to_owned(),
+                    warning: None,
                 }
             }
             Err(e) => BulkResult {
@@ -609,8 +636,16 @@ pub async fn change_status_many(
                 ok: false,
                 code: Some(e.code().to_owned()),
                 message: e.to_string(),
+                warning: None,
             },
         });
+    }
+    if !shipped.is_empty() {
+        let ids: Vec<i64> = shipped.iter().map(|(_, id)| *id).collect();
+        let pays = briefs(app, &ids).await?;
+        for (i, id) in shipped {
+            out[i].warning = pays.get(&id).and_then(shipping_warning);
+        }
     }
     Ok(out)
 }
@@ -760,7 +795,8 @@ pub async fn search(
     input: &SearchInput,
 ) -> Result<(OrderSearch, SearchPage), AppError> {
     let s = input.validate()?;
-    let (total, list) = orders::search(&mut *app.store.read().await?, actor.shop_id, &s).await?;
+    let (total, list) =
+        orders::search(&mut *app.store.read().await?, actor.shop_id, &s, app.now()).await?;
     let ids: Vec<i64> = list.iter().map(|o| o.id).collect();
     let mut payments = briefs(app, &ids).await?;
     let page = SearchPage {
@@ -819,8 +855,10 @@ pub struct PaymentBrief {
     /// `pending`, `authorized`, `captured`, `cancelled`, `refunded`, `paid`, `expired`,
     /// `failed` — an authorization past its capture deadline is `expired`.
     pub state: String,
-    /// 仮売上, 売上確定, 期限切れ …
+    /// 決済状況: 仮売上, 売上確定, 期限切れ, 入金待ち, 確認中 …
     pub state_label: String,
+    /// An operation on the payment awaits its answer (確認中): nothing else may run on it.
+    pub in_doubt: bool,
     /// The status in the gateway's own words.
     pub gateway_status: String,
     pub amount: i64,
@@ -831,14 +869,31 @@ pub struct PaymentBrief {
 }
 
 impl PaymentBrief {
-    pub(crate) fn of(p: &juchu_store::payments::Payment, now: jiff::Timestamp) -> PaymentBrief {
+    /// 決済状況 as a code for the screens' colours: `in_doubt` while an answer is awaited,
+    /// else the state.
+    pub fn state_code(&self) -> &str {
+        if self.in_doubt {
+            "in_doubt"
+        } else {
+            &self.state
+        }
+    }
+
+    pub(crate) fn of(
+        p: &juchu_store::payments::Payment,
+        in_doubt: bool,
+        now: jiff::Timestamp,
+    ) -> PaymentBrief {
         let h = &p.held;
         let state = juchu_domain::payment::effective_state(h.state, h.auth_expires_at, now);
         PaymentBrief {
             gateway: p.gateway.code().to_owned(),
             payment_id: h.display_id.clone(),
             state: state.code().to_owned(),
-            state_label: juchu_domain::payment::state_label(state).to_owned(),
+            state_label: PaymentFilter::of(p.kind, state, in_doubt)
+                .label()
+                .to_owned(),
+            in_doubt,
             gateway_status: h.gateway_status.clone(),
             amount: h.amount.get(),
             captured: h.captured.get(),
@@ -853,12 +908,24 @@ async fn briefs(
     app: &App,
     order_ids: &[i64],
 ) -> Result<std::collections::HashMap<i64, PaymentBrief>, AppError> {
-    let now = app.now();
-    Ok(
-        juchu_store::payments::by_orders(&mut *app.store.read().await?, order_ids)
-            .await?
-            .iter()
-            .map(|p| (p.order_id, PaymentBrief::of(p, now)))
-            .collect(),
-    )
+    briefs_in(&mut *app.store.read().await?, order_ids, app.now()).await
+}
+
+/// `briefs` on a connection the caller holds, as of `now`.
+pub(crate) async fn briefs_in(
+    conn: &mut juchu_store::AnyConnection,
+    order_ids: &[i64],
+    now: jiff::Timestamp,
+) -> Result<std::collections::HashMap<i64, PaymentBrief>, AppError> {
+    let open = juchu_store::payments::orders_in_doubt(conn, order_ids).await?;
+    Ok(juchu_store::payments::by_orders(conn, order_ids)
+        .await?
+        .iter()
+        .map(|p| {
+            (
+                p.order_id,
+                PaymentBrief::of(p, open.contains(&p.order_id), now),
+            )
+        })
+        .collect())
 }

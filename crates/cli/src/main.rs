@@ -98,6 +98,9 @@ struct PaymentArgs {
     /// — after asking its gateway that nothing was authorized.
     #[arg(long, env = "JUCHU_PENDING_TIMEOUT_MINS", default_value_t = 60)]
     pending_timeout_mins: u64,
+    /// How many orders of a 一括処理 run go to each gateway at once, per process.
+    #[arg(long, env = "JUCHU_BULK_CONCURRENCY", default_value_t = 8)]
+    bulk_concurrency: usize,
     /// Where mails are written as .eml files when no SMTP server is set.
     #[arg(long, env = "JUCHU_MAIL_DIR", default_value = "data/mail")]
     mail_dir: std::path::PathBuf,
@@ -399,6 +402,7 @@ async fn serve(
         }
         None => app,
     };
+    let app = app.with_bulk_concurrency(pay.bulk_concurrency);
     let app = app.with_mailer(match &pay.smtp_url {
         Some(u) => juchu_app::mail::Mailer::smtp(u).map_err(anyhow::Error::msg)?,
         None => juchu_app::mail::Mailer::Files(pay.mail_dir.clone()),
@@ -463,6 +467,7 @@ async fn serve(
         });
     }
     tokio::spawn(mail_job(app.clone()));
+    tokio::spawn(bulk_job(app.clone()));
     tokio::spawn(sync_job(
         app.clone(),
         std::time::Duration::from_secs(pay.sync_interval_secs.max(1)),
@@ -514,6 +519,20 @@ async fn pending_job(app: App, timeout: std::time::Duration) {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "pending-order sweep failed"),
+        }
+    }
+}
+
+/// Work the 一括処理 runs: those this process started begin at once; this job resumes runs
+/// left by a process that stopped (at start-up, then every few seconds) and joins runs other
+/// processes are working.
+async fn bulk_job(app: App) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = juchu_app::payments::work_bulk(&app).await {
+            tracing::warn!(error = %e, "bulk payment run failed");
         }
     }
 }

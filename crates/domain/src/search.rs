@@ -5,6 +5,7 @@ use jiff::civil::Date;
 
 use crate::customer::Sex;
 use crate::input::{normalize_ascii, parse_date, parse_int, squash_spaces, tel_digits};
+use crate::payment::{Kind, PaymentState};
 use crate::payment_method::PaymentMethod;
 use crate::status::{OrderList, OrderStatus};
 use crate::{FieldError, Invalid};
@@ -14,7 +15,15 @@ pub const MAX_PER_PAGE: i64 = 1000;
 
 /// The search as sent: query parameters or the search form. Repeatable keys (`status`,
 /// `sex`, `payment_method`) may appear several times.
-#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::IntoParams)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::IntoParams,
+    utoipa::ToSchema,
+)]
 #[into_params(parameter_in = Query)]
 pub struct SearchInput {
     /// 注文番号 from
@@ -59,6 +68,15 @@ pub struct SearchInput {
     pub gateway_ref: Option<String>,
     /// 会員ID: one member's orders (購入履歴)
     pub customer_id: Option<String>,
+    /// 決済状況 (repeatable): `pending` 未決済, `awaiting_payment` 入金待ち, `authorized` 仮売上,
+    /// `captured` 売上確定, `cancelled` 取消, `refunded` 払い戻し済み, `paid` 入金済み, `expired`
+    /// 期限切れ, `failed` 決済失敗, `in_doubt` 確認中
+    #[serde(default)]
+    pub payment_state: Vec<String>,
+    /// オーソリ有効期限が N 日以内 (0–90): authorizations still capturable that lapse within N days
+    pub auth_expires_within: Option<String>,
+    /// 金額差異あり: `1` — the order's お支払い合計 differs from its payment's amount (取引更新 needed)
+    pub amount_differs: Option<String>,
     /// `open` (default), `completed`, `cancelled`, `all`
     pub list: Option<String>,
     /// 表示順: `updated_desc` (default), `updated_asc`, `ordered_desc`, `ordered_asc`,
@@ -121,6 +139,81 @@ impl SortOrder {
     }
 }
 
+/// 決済状況 as the search screen offers it: the payment's state as an operator acts on it (an
+/// authorization past its deadline is 期限切れ), a payment number not yet paid (入金待ち) apart
+/// from a card payment not yet authorized, and 確認中 for an operation whose answer is awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentFilter {
+    Pending,
+    AwaitingPayment,
+    Authorized,
+    Captured,
+    Cancelled,
+    Refunded,
+    Paid,
+    Expired,
+    Failed,
+    InDoubt,
+}
+
+codes!(PaymentFilter { Pending => "pending", AwaitingPayment => "awaiting_payment",
+    Authorized => "authorized", Captured => "captured", Cancelled => "cancelled",
+    Refunded => "refunded", Paid => "paid", Expired => "expired", Failed => "failed",
+    InDoubt => "in_doubt" });
+
+impl PaymentFilter {
+    /// Where a payment stands for the operator: `state` as acted on (see
+    /// [`crate::payment::effective_state`]), 確認中 while an operation's answer is awaited.
+    pub fn of(kind: Kind, state: PaymentState, in_doubt: bool) -> PaymentFilter {
+        if in_doubt {
+            return PaymentFilter::InDoubt;
+        }
+        match state {
+            PaymentState::Pending if kind == Kind::PaidLater => PaymentFilter::AwaitingPayment,
+            PaymentState::Pending => PaymentFilter::Pending,
+            PaymentState::Authorized => PaymentFilter::Authorized,
+            PaymentState::Captured => PaymentFilter::Captured,
+            PaymentState::Cancelled => PaymentFilter::Cancelled,
+            PaymentState::Refunded => PaymentFilter::Refunded,
+            PaymentState::Paid => PaymentFilter::Paid,
+            PaymentState::Expired => PaymentFilter::Expired,
+            PaymentState::Failed => PaymentFilter::Failed,
+        }
+    }
+
+    pub const ALL: [PaymentFilter; 10] = [
+        PaymentFilter::Authorized,
+        PaymentFilter::Captured,
+        PaymentFilter::Expired,
+        PaymentFilter::InDoubt,
+        PaymentFilter::AwaitingPayment,
+        PaymentFilter::Paid,
+        PaymentFilter::Pending,
+        PaymentFilter::Cancelled,
+        PaymentFilter::Refunded,
+        PaymentFilter::Failed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentFilter::Pending => "未決済",
+            PaymentFilter::AwaitingPayment => "入金待ち",
+            PaymentFilter::Authorized => "仮売上",
+            PaymentFilter::Captured => "売上確定",
+            PaymentFilter::Cancelled => "取消",
+            PaymentFilter::Refunded => "払い戻し済み",
+            PaymentFilter::Paid => "入金済み",
+            PaymentFilter::Expired => "期限切れ",
+            PaymentFilter::Failed => "決済失敗",
+            PaymentFilter::InDoubt => "確認中",
+        }
+    }
+}
+
+/// The longest look-ahead of オーソリ有効期限が N 日以内 (GMO keeps an authorization 90 days).
+pub const MAX_EXPIRY_DAYS: i64 = 90;
+
 /// A validated search.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OrderSearch {
@@ -149,10 +242,31 @@ pub struct OrderSearch {
     pub amount_max: Option<i64>,
     pub gateway_ref: Option<String>,
     pub customer_id: Option<i64>,
+    pub payment_states: Vec<PaymentFilter>,
+    /// Days: capturable authorizations that lapse within them.
+    pub auth_expires_within: Option<i64>,
+    /// Only orders whose total and authorized / captured payment amount differ.
+    pub amount_differs: bool,
     pub list: Option<OrderList>,
     pub sort: SortOrder,
     pub page: i64,
     pub per_page: i64,
+}
+
+/// A checkbox: absent, `0` / `false` or `1` / `true` / `on`.
+fn flag(e: &mut Invalid, field: &str, v: &Option<String>) -> bool {
+    match present(v) {
+        None | Some("0") | Some("false") => false,
+        Some("1") | Some("true") | Some("on") => true,
+        Some(_) => {
+            e.push(FieldError::new(
+                field,
+                "invalid_flag",
+                format!("{field} は 1 または 0 です"),
+            ));
+            false
+        }
+    }
 }
 
 fn present(s: &Option<String>) -> Option<&str> {
@@ -289,18 +403,35 @@ impl SearchInput {
                 s.payment_methods.push(m);
             }
         }
-        s.has_remarks = match present(&self.has_remarks) {
-            None | Some("0") | Some("false") => false,
-            Some("1") | Some("true") | Some("on") => true,
-            Some(_) => {
-                e.push(FieldError::new(
-                    "has_remarks",
-                    "invalid_flag",
-                    "has_remarks は 1 または 0 です",
-                ));
-                false
+        for v in self
+            .payment_state
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+        {
+            match PaymentFilter::from_code(v) {
+                Some(f) if !s.payment_states.contains(&f) => s.payment_states.push(f),
+                Some(_) => {}
+                None => e.push(FieldError::new(
+                    "payment_state",
+                    "unknown_payment_state",
+                    format!(
+                        "決済状況「{v}」はありません（{}）",
+                        PaymentFilter::ALL.map(|x| x.code()).join(", ")
+                    ),
+                )),
             }
-        };
+        }
+        s.auth_expires_within = int(&mut e, "auth_expires_within", &self.auth_expires_within, 0);
+        if s.auth_expires_within.is_some_and(|d| d > MAX_EXPIRY_DAYS) {
+            e.push(FieldError::new(
+                "auth_expires_within",
+                "out_of_range",
+                format!("オーソリ有効期限の日数は{MAX_EXPIRY_DAYS}日以内で入力してください"),
+            ));
+        }
+        s.has_remarks = flag(&mut e, "has_remarks", &self.has_remarks);
+        s.amount_differs = flag(&mut e, "amount_differs", &self.amount_differs);
         s.list = match present(&self.list) {
             None => Some(OrderList::Open),
             Some("all") => None,

@@ -29,6 +29,7 @@ pub enum Unique {
     UserLogin,
     CustomerEmail,
     OperationKey,
+    BulkRequestKey,
 }
 
 impl Unique {
@@ -38,6 +39,7 @@ impl Unique {
             Unique::UserLogin => "users_login_key",
             Unique::CustomerEmail => "customers_shop_id_email_key",
             Unique::OperationKey => "payment_operations_shop_id_idempotency_key_key",
+            Unique::BulkRequestKey => "bulk_runs_shop_id_request_key_key",
         }
     }
 
@@ -48,6 +50,9 @@ impl Unique {
             Unique::CustomerEmail => "UNIQUE constraint failed: customers.shop_id, customers.email",
             Unique::OperationKey => {
                 "UNIQUE constraint failed: payment_operations.shop_id, payment_operations.idempotency_key"
+            }
+            Unique::BulkRequestKey => {
+                "UNIQUE constraint failed: bulk_runs.shop_id, bulk_runs.request_key"
             }
         }
     }

@@ -8,6 +8,7 @@
 //!   dates `YYYY-MM-DD` text, so comparisons and ordering are the same on both;
 //! - aggregates that PostgreSQL would widen to NUMERIC are cast back to BIGINT.
 
+pub mod bulk;
 pub mod cancelled_stock;
 pub mod catalog;
 pub mod checkouts;

@@ -7,7 +7,7 @@ use juchu_domain::customer::{Person, Sex, search_key};
 use juchu_domain::history::{HistoryEntry, Outcome};
 use juchu_domain::order::{Device, Item, Order, OrderDraft, OrderSummary, Totals};
 use juchu_domain::payment_method::PaymentMethod;
-use juchu_domain::search::{OrderSearch, SortOrder};
+use juchu_domain::search::{OrderSearch, PaymentFilter, SortOrder};
 use juchu_domain::status::{OrderList, OrderStatus};
 use juchu_domain::tax::{RateAmount, TaxBreakdown, TaxRate};
 use juchu_domain::time::{from_db, jst_day_end, jst_day_start, to_db};
@@ -642,6 +642,34 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Order
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
+/// (id, number) of the shop's live orders among `numbers` (of `ids` when numbers is None).
+pub async fn numbers_and_ids(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    numbers: Option<&[i64]>,
+    ids: &[i64],
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    let (col, keys) = match numbers {
+        Some(n) => ("number", n),
+        None => ("id", ids),
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let mut q = Sql::new("SELECT id, number FROM orders WHERE shop_id = ");
+        q.bind(shop_id)
+            .push(" AND deleted_at IS NULL AND ")
+            .push(col)
+            .push(" IN ")
+            .bind_list(chunk.iter().copied());
+        let (text, args) = q.parts();
+        let rows: Vec<(i64, i64)> = sqlx::query_as_with(&text, args)
+            .fetch_all(&mut *conn)
+            .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 #[derive(sqlx::FromRow)]
 struct SummaryRow {
     id: i64,
@@ -663,7 +691,8 @@ struct SummaryRow {
     version: i64,
 }
 
-fn where_clause(q: &mut Sql, shop_id: i64, s: &OrderSearch) {
+/// `now` decides which authorizations have lapsed (決済状況 期限切れ, オーソリ有効期限).
+fn where_clause(q: &mut Sql, shop_id: i64, s: &OrderSearch, now: Timestamp) {
     q.push(" WHERE shop_id = ").bind(shop_id);
     q.push(" AND deleted_at IS NULL");
     if let Some(l) = s.list {
@@ -750,6 +779,84 @@ fn where_clause(q: &mut Sql, shop_id: i64, s: &OrderSearch) {
     if let Some(v) = &s.gateway_ref {
         q.push(" AND gateway_ref = ").bind(v.clone());
     }
+    payment_clause(q, s, now);
+}
+
+/// 決済状況 and オーソリ有効期限が N 日以内: conditions on the order's payment (and, for 確認中,
+/// its open operation), each asked only when the search names it.
+fn payment_clause(q: &mut Sql, s: &OrderSearch, now: Timestamp) {
+    let now_db = to_db(now);
+    let states: Vec<PaymentFilter> = s
+        .payment_states
+        .iter()
+        .copied()
+        .filter(|f| *f != PaymentFilter::InDoubt)
+        .collect();
+    let in_doubt = s.payment_states.contains(&PaymentFilter::InDoubt);
+    if !states.is_empty() || in_doubt {
+        q.push(" AND (");
+        let mut first = true;
+        if !states.is_empty() {
+            q.push("EXISTS (SELECT 1 FROM payments p WHERE p.order_id = orders.id AND (");
+            for (i, f) in states.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                match f {
+                    PaymentFilter::Pending => {
+                        q.push("(p.state = 'pending' AND p.kind <> 'paid_later')");
+                    }
+                    PaymentFilter::AwaitingPayment => {
+                        q.push("(p.state = 'pending' AND p.kind = 'paid_later')");
+                    }
+                    PaymentFilter::Authorized => {
+                        q.push("(p.state = 'authorized' AND (p.auth_expires_at IS NULL OR p.auth_expires_at > ")
+                            .bind(now_db.clone())
+                            .push("))");
+                    }
+                    PaymentFilter::Expired => {
+                        q.push("(p.state = 'expired' OR (p.state = 'authorized' AND p.auth_expires_at <= ")
+                            .bind(now_db.clone())
+                            .push("))");
+                    }
+                    other => {
+                        q.push("p.state = ").bind(other.code());
+                    }
+                }
+            }
+            q.push("))");
+            first = false;
+        }
+        if in_doubt {
+            if !first {
+                q.push(" OR ");
+            }
+            q.push(
+                "EXISTS (SELECT 1 FROM payment_operations op WHERE op.order_id = orders.id \
+                 AND op.status IN ('pending', 'unknown'))",
+            );
+        }
+        q.push(")");
+    }
+    if s.amount_differs {
+        q.push(
+            " AND EXISTS (SELECT 1 FROM payments p WHERE p.order_id = orders.id \
+             AND p.state IN ('authorized', 'captured') AND p.amount <> orders.payment_total)",
+        );
+    }
+    if let Some(days) = s.auth_expires_within {
+        let until = now
+            .checked_add(jiff::SignedDuration::from_hours(24 * days))
+            .unwrap_or(now);
+        q.push(
+            " AND EXISTS (SELECT 1 FROM payments p WHERE p.order_id = orders.id \
+             AND p.state = 'authorized' AND p.auth_expires_at > ",
+        )
+        .bind(now_db)
+        .push(" AND p.auth_expires_at <= ")
+        .bind(to_db(until))
+        .push(")");
+    }
 }
 
 fn order_by(s: SortOrder) -> &'static str {
@@ -770,9 +877,10 @@ pub async fn search(
     conn: &mut AnyConnection,
     shop_id: i64,
     s: &OrderSearch,
+    now: Timestamp,
 ) -> Result<(i64, Vec<OrderSummary>), StoreError> {
     let mut c = Sql::new("SELECT COUNT(*) FROM orders");
-    where_clause(&mut c, shop_id, s);
+    where_clause(&mut c, shop_id, s, now);
     let (text, args) = c.parts();
     let total: i64 = sqlx::query_scalar_with(&text, args)
         .fetch_one(&mut *conn)
@@ -782,7 +890,7 @@ pub async fn search(
         "SELECT id, number, ordered_at, updated_at, customer_id, family_name, given_name, family_kana, given_kana, \
          payment_method, gateway_ref, payment_total, shipped_on, status, list, payment_checked, version FROM orders",
     );
-    where_clause(&mut q, shop_id, s);
+    where_clause(&mut q, shop_id, s, now);
     q.push(order_by(s.sort));
     q.push(" LIMIT ").bind(s.per_page);
     q.push(" OFFSET ")
@@ -824,9 +932,10 @@ pub async fn search_ids(
     conn: &mut AnyConnection,
     shop_id: i64,
     s: &OrderSearch,
+    now: Timestamp,
 ) -> Result<Vec<i64>, StoreError> {
     let mut q = Sql::new("SELECT id FROM orders");
-    where_clause(&mut q, shop_id, s);
+    where_clause(&mut q, shop_id, s, now);
     q.push(order_by(s.sort));
     let (text, args) = q.parts();
     Ok(sqlx::query_scalar_with(&text, args).fetch_all(conn).await?)

@@ -211,6 +211,23 @@ pub async fn by_orders(
     rows.into_iter().map(Payment::try_from).collect()
 }
 
+/// Which of these orders have an operation whose answer is awaited (確認中).
+pub async fn orders_in_doubt(
+    conn: &mut AnyConnection,
+    order_ids: &[i64],
+) -> Result<std::collections::HashSet<i64>, StoreError> {
+    if order_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let mut q = crate::sql::Sql::new(
+        "SELECT DISTINCT order_id FROM payment_operations WHERE status IN ('pending', 'unknown') AND order_id IN ",
+    );
+    q.bind_list(order_ids.iter().copied());
+    let (text, args) = q.parts();
+    let ids: Vec<i64> = sqlx::query_scalar_with(&text, args).fetch_all(conn).await?;
+    Ok(ids.into_iter().collect())
+}
+
 pub async fn by_order_for_update(
     tx: &mut Tx,
     order_id: i64,

@@ -125,6 +125,7 @@ impl Modify for FlattenedInputs {
         api::payments::request_later, api::payments::sync, api::payments::notices,
         api::payments::mails, api::payments::deliver_mails, api::payments::shop_mail,
         api::payments::set_shop_mail,
+        api::bulk::start, api::bulk::list, api::bulk::get, api::bulk::items, api::bulk::stop,
         api::methods::list, api::methods::get, api::methods::set, api::methods::credentials,
         api::methods::set_credentials, api::methods::deliveries, api::methods::create_delivery,
         api::methods::update_delivery, api::methods::delete_delivery,

@@ -25,6 +25,8 @@ pub struct Line<'a> {
     pub item: &'a Item,
     /// 1-based line number within the order.
     pub line_no: usize,
+    /// 決済状況 (仮売上, 売上確定, 入金待ち …), empty for an order without a payment.
+    pub payment_state: &'a str,
 }
 
 pub struct Column {
@@ -331,6 +333,9 @@ pub static CATALOGUE: &[Column] = &[
         PAYMENT,
         |l| l.order.draft.gateway_ref.clone()
     ),
+    col!("payment_state", "決済状況", Order, PAYMENT, |l| l
+        .payment_state
+        .to_owned()),
     col!("subtotal", "小計", Order, PAYMENT, |l| l
         .order
         .draft

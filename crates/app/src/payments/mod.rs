@@ -39,6 +39,7 @@ use juchu_store::{Tx, orders};
 use crate::{Actor, App, AppError};
 
 mod authorize;
+mod bulk;
 mod chain;
 mod journal;
 mod later;
@@ -54,6 +55,10 @@ mod view;
 use authorize::*;
 pub use authorize::{Authorization, AuthorizeInput, authorize};
 pub(crate) use authorize::{adopt_paidy, finish_three_ds, start_authorization};
+pub use bulk::{
+    BULK_ACTIONS, BulkInput, BulkLimits, BulkPreview, ItemView, RunView, bulk_items, bulk_run,
+    bulk_runs, preview_bulk, start_bulk, stop_bulk, work_bulk,
+};
 pub use journal::OperationResult;
 use journal::*;
 use later::*;
@@ -63,6 +68,7 @@ use notices::*;
 pub use notices::{Notice, notices, receive_gmo, receive_paidy, receive_paygent};
 use operate::*;
 pub use operate::{OperateInput, operate};
+pub(crate) use operate::{Rules, operate_as};
 pub use recovery::{Recovered, recover, refresh};
 pub(crate) use recovery::{authorized_at_gateway, resolve};
 use settle::*;

@@ -83,7 +83,6 @@ pub(super) fn target_amount(
 }
 
 /// Run `action` on the order's payment, exactly once.
-// Long: one match over every panel action, so each action's gateway call reads in one place.
 pub async fn operate(
     app: &App,
     actor: &Actor,
@@ -91,6 +90,30 @@ pub async fn operate(
     action: Action,
     input: OperateInput,
     key: Option<String>,
+) -> Result<OperationResult, AppError> {
+    operate_as(app, actor, number, action, input, key, Rules::Panel).await
+}
+
+/// The rules an operation is held to beyond the domain's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rules {
+    /// The payment panel's and the API's: `payment::check`.
+    Panel,
+    /// 一括処理 (seed 004 §8): a capture is also refused while the order's total and the
+    /// payment's amount differ, whatever the gateway would allow — the change is sent first
+    /// (取引更新).
+    Bulk,
+}
+
+// Long: one match over every panel action, so each action's gateway call reads in one place.
+pub(crate) async fn operate_as(
+    app: &App,
+    actor: &Actor,
+    number: i64,
+    action: Action,
+    input: OperateInput,
+    key: Option<String>,
+    rules: Rules,
 ) -> Result<OperationResult, AppError> {
     if action == Action::Refresh {
         return refresh(app, actor, number, key).await;
@@ -112,8 +135,19 @@ pub async fn operate(
         }
         let open = store::open_operation(tx.conn(), order.id).await?;
         let previous = store::previous(tx.conn(), p.id).await?;
-        payment::check(&facts(order, &p, open.is_some(), &previous, now), action)
+        let f = facts(order, &p, open.is_some(), &previous, now);
+        payment::check(&f, action)
             .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
+        if rules == Rules::Bulk && action == Action::Capture && f.order_total != f.amount {
+            return Err(AppError::conflict(
+                "amount_differs",
+                format!(
+                    "受注金額（{}）と決済金額（{}）が異なるため一括処理できません。受注詳細で「取引更新」（Paidyは「更新」）を行ってから実行してください",
+                    yen(f.order_total),
+                    yen(f.amount)
+                ),
+            ));
+        }
         let amount = target_amount(action, order, &p, &input)?;
         let gw = app.gateways().get(p.gateway)?;
         let entry = Entry {

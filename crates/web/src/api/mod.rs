@@ -2,6 +2,7 @@
 //! `POST /auth/token`, which trades a login and password for a token.
 
 pub mod access;
+pub mod bulk;
 pub mod catalog;
 pub mod csv;
 pub mod customers;
@@ -73,6 +74,10 @@ pub fn routes() -> Router<AppState> {
             get(payments::shop_mail).put(payments::set_shop_mail),
         )
         .route("/payments/notices", get(payments::notices))
+        .route("/payments/bulk", get(bulk::list).post(bulk::start))
+        .route("/payments/bulk/{id}", get(bulk::get))
+        .route("/payments/bulk/{id}/items", get(bulk::items))
+        .route("/payments/bulk/{id}/stop", post(bulk::stop))
         .route("/payments/recover", post(payments::recover))
         .route(
             "/payments/pending-orders/sweep",

@@ -1,6 +1,7 @@
 //! The admin UI (管理画面): server-rendered Japanese pages. Reads use GET with the search
 //! in the URL; every change is a POST carrying the session's CSRF token.
 
+mod bulk;
 mod csv;
 mod customer;
 pub(crate) mod documents;
@@ -58,6 +59,10 @@ impl Templates {
             "customer.html",
             "cancelled_stock.html",
             "notices.html",
+            "bulk.html",
+            "bulk_confirm.html",
+            "bulk_run.html",
+            "bulk_runs.html",
             "settings.html",
             "user.html",
             "payment_methods.html",
@@ -268,6 +273,12 @@ pub fn routes() -> Router<AppState> {
         .route("/cancelled-stock/{id}/return", post(pages::return_stock))
         .route("/cancelled-stock/return", post(pages::return_stock_many))
         .route("/notices", get(pages::notices))
+        .route("/payments/bulk", get(bulk::list))
+        .route("/payments/bulk/confirm", post(bulk::confirm))
+        .route("/payments/bulk/run", post(bulk::run))
+        .route("/payments/bulk/runs", get(bulk::runs))
+        .route("/payments/bulk/runs/{id}", get(bulk::run_page))
+        .route("/payments/bulk/runs/{id}/stop", post(bulk::stop))
         .route("/settings", get(pages::settings))
         .route("/settings/users", post(pages::add_user))
         .route(

@@ -143,6 +143,7 @@ struct ResultRow {
     number: i64,
     ok: bool,
     message: String,
+    warning: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -227,6 +228,7 @@ async fn status_screen(
         .collect();
     let ok = results.iter().filter(|r| r.ok).count();
     let ng = results.len() - ok;
+    let warned = results.iter().filter(|r| r.warning.is_some()).count();
     s.ui.render(
         "order_status.html",
         page_ctx(
@@ -235,6 +237,7 @@ async fn status_screen(
                 tabs => tabs, current => current.code(), current_label => current.label(),
                 rows => rows, total => page.total, page => page.page, pages => pages,
                 targets => targets, to => to, results => results, ok => ok, ng => ng,
+                warned => warned,
                 pending => current == OrderStatus::PendingPayment,
             },
         ),
@@ -271,6 +274,7 @@ pub async fn status_bulk(
         number: 0,
         ok: false,
         message: msg.to_owned(),
+        warning: None,
     };
     let to = match OrderStatus::parse("to", &f.to) {
         Ok(to) => to,
@@ -297,6 +301,7 @@ pub async fn status_bulk(
             number: r.number,
             ok: r.ok,
             message: r.message,
+            warning: r.warning,
         })
         .collect();
     status_screen(&s, &sess, q, Some(to.code()), rows, None).await

@@ -5,10 +5,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::Form;
 use axum_extra::extract::cookie::{Cookie, SameSite};
+use juchu_app::orders::PaymentBrief;
 use juchu_app::{AppError, access, customers, orders, stock};
 use juchu_domain::money::group;
+use juchu_domain::order::OrderSummary;
 use juchu_domain::payment_method::PaymentMethod;
-use juchu_domain::search::{SearchInput, SortOrder};
+use juchu_domain::search::{PaymentFilter, SearchInput, SortOrder};
 use juchu_domain::status::{OrderList, OrderStatus};
 use juchu_domain::time::format_jst_minute;
 use minijinja::context;
@@ -167,6 +169,11 @@ struct OrderRow {
     shipped: String,
     status: &'static str,
     status_code: &'static str,
+    /// 決済状況 and its code (for its colour); empty without a payment.
+    payment_state: String,
+    payment_state_code: String,
+    /// 売上確定期限, for an authorization still to be captured.
+    capture_by: Option<String>,
     version: i64,
     checked: bool,
     can_delete: bool,
@@ -189,6 +196,33 @@ pub struct Flash {
     refused: Option<String>,
 }
 
+/// One row of 受注一覧.
+fn order_row(o: &OrderSummary, pay: Option<&PaymentBrief>) -> OrderRow {
+    OrderRow {
+        number: o.number,
+        ordered_at: format_jst_minute(o.ordered_at),
+        customer_name: o.customer_name.clone(),
+        customer_id: o.customer_id,
+        payment: o.payment_method.label(),
+        gateway_ref: o.gateway_ref.clone(),
+        amount: yen(o.payment_total.get()),
+        shipped: o
+            .shipped_on
+            .map(juchu_domain::time::format_date)
+            .unwrap_or_else(|| "未発送".to_owned()),
+        status: o.status.label(),
+        status_code: o.status.code(),
+        payment_state: pay.map(|p| p.state_label.clone()).unwrap_or_default(),
+        payment_state_code: pay.map(|p| p.state_code().to_owned()).unwrap_or_default(),
+        capture_by: pay
+            .filter(|p| p.state == "authorized")
+            .and_then(|p| p.auth_expires_at.clone()),
+        version: o.version,
+        checked: o.payment_checked,
+        can_delete: o.status != OrderStatus::PendingPayment,
+    }
+}
+
 pub async fn orders(
     State(s): State<AppState>,
     sess: Session,
@@ -209,25 +243,8 @@ pub async fn orders(
             let rows: Vec<OrderRow> = p
                 .orders
                 .iter()
-                .map(|l| &l.order)
-                .map(|o| OrderRow {
-                    number: o.number,
-                    ordered_at: format_jst_minute(o.ordered_at),
-                    customer_name: o.customer_name.clone(),
-                    customer_id: o.customer_id,
-                    payment: o.payment_method.label(),
-                    gateway_ref: o.gateway_ref.clone(),
-                    amount: yen(o.payment_total.get()),
-                    shipped: o
-                        .shipped_on
-                        .map(juchu_domain::time::format_date)
-                        .unwrap_or_else(|| "未発送".to_owned()),
-                    status: o.status.label(),
-                    status_code: o.status.code(),
-                    version: o.version,
-                    checked: o.payment_checked,
-                    can_delete: o.status != OrderStatus::PendingPayment,
-                })
+                .map(|l| (&l.order, l.payment.as_ref()))
+                .map(|(o, pay)| order_row(o, pay))
                 .collect();
             let pages = (p.total + p.per_page - 1) / p.per_page;
             (BTreeMap::new(), rows, p.total, p.page, pages)
@@ -246,6 +263,11 @@ pub async fn orders(
         PaymentMethod::label,
     );
     let sorts = opts(&SortOrder::ALL, SortOrder::code, SortOrder::label);
+    let payment_states = opts(
+        &PaymentFilter::ALL,
+        PaymentFilter::code,
+        PaymentFilter::label,
+    );
     let lists = opts(&OrderList::ALL, OrderList::code, OrderList::label);
     let csv_query = raw
         .split('&')
@@ -271,6 +293,7 @@ pub async fn orders(
                 prev => (page > 1).then(|| with_page(&raw, page - 1)),
                 next => (page < pages).then(|| with_page(&raw, page + 1)),
                 statuses => statuses, methods => methods, sorts => sorts, lists => lists,
+                payment_states => payment_states,
                 list => list, list_label => list_label, csv_query => csv_query,
                 back => format!("?{raw}"), done => flash.done, refused => flash.refused,
             },

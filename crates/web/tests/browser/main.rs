@@ -7,6 +7,7 @@ mod support;
 #[path = "../support/browser.rs"]
 mod browser;
 
+mod bulk;
 mod checkout;
 mod csv;
 mod documents;

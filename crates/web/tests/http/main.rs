@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod bulk;
 mod checkout;
 mod csv;
 mod later;

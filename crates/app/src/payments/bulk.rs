@@ -1,0 +1,626 @@
+//! 一括処理 (seed 004 §8 外部決済一括処理, seed 001 カード決済情報, seed 002 Paidy決済状況管理):
+//! one payment action over any number of orders. A run is stored with its items before
+//! anything is sent — a durable job, not a request that must stay open. Workers in any
+//! process take items for a lease and run each through the single-order pipeline
+//! ([`operate_as`]: journal, gateway, settlement, the order's 変更履歴) under the item's own
+//! idempotency key, so an item taken twice (a process killed mid-item, two processes on one
+//! run) reaches the gateway once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use jiff::SignedDuration;
+use juchu_domain::search::SearchInput;
+use juchu_store::bulk::{self as runs, Item, ItemState, NewItem, NewRun, Run, RunState};
+use tokio::sync::Semaphore;
+
+use super::*;
+
+/// The actions a run may take, in the manuals' order.
+pub const BULK_ACTIONS: [Action; 5] = [
+    Action::Capture,
+    Action::Cancel,
+    Action::Refresh,
+    Action::PaidyClose,
+    Action::Refund,
+];
+
+/// The most orders one run takes: far beyond a shop's day, and a bound on one request.
+pub const MAX_ITEMS: usize = 200_000;
+
+/// How long a worker holds the items it took; one that vanished leaves them to others after.
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
+
+/// Items a worker takes at a time.
+const BATCH: i64 = 64;
+
+/// A gateway's "busy" answer is tried again this many times, waiting longer each time.
+const RETRIES: u32 = 4;
+
+/// How many items run at once against each gateway (per process).
+pub struct BulkLimits {
+    per_gateway: HashMap<Gateway, Arc<Semaphore>>,
+}
+
+impl BulkLimits {
+    pub fn new(concurrency: usize) -> BulkLimits {
+        let n = concurrency.max(1);
+        BulkLimits {
+            per_gateway: [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy]
+                .into_iter()
+                .map(|g| (g, Arc::new(Semaphore::new(n))))
+                .collect(),
+        }
+    }
+}
+
+impl Default for BulkLimits {
+    fn default() -> BulkLimits {
+        BulkLimits::new(8)
+    }
+}
+
+/// What starts a run: the orders by number, or every order a search finds.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+pub struct BulkInput {
+    /// `capture` 売上確定, `cancel` 取消, `refresh` 状態確認, `paidy_close` クローズ,
+    /// `refund` 払い戻し (all that was captured)
+    pub action: Action,
+    /// 注文番号
+    #[serde(default)]
+    pub numbers: Vec<i64>,
+    /// Instead of numbers: every order this search finds (受注管理's conditions).
+    #[serde(default)]
+    pub search: Option<SearchInput>,
+}
+
+/// A run as the screens and the API show it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct RunView {
+    pub id: i64,
+    pub action: Action,
+    /// 売上確定, 取消 …
+    pub action_label: String,
+    /// `running`, `stopping`, `stopped`, `done`
+    pub state: String,
+    /// 実行中, 中止中, 中止, 完了
+    pub state_label: String,
+    pub created_by: String,
+    /// Japan time, to the second.
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    /// Seconds from start to end (or to now while running).
+    pub seconds: f64,
+    pub total: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub skipped: i64,
+    pub pending: i64,
+    /// The items' amounts (what was chosen), and of those that succeeded.
+    pub amount: i64,
+    pub succeeded_amount: i64,
+}
+
+/// One order of a run: 詳細ログ.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct ItemView {
+    pub order_number: i64,
+    /// `paygent`, `gmo`, `paidy`; empty for an order without a payment.
+    pub gateway: String,
+    pub amount: i64,
+    /// `pending`, `succeeded`, `failed`, `skipped`
+    pub state: String,
+    /// 「正常終了」 or 「エラーコード:xxx」 with what happened.
+    pub result: String,
+    pub result_code: String,
+    pub message: String,
+    pub operation_id: Option<i64>,
+    pub finished_at: Option<String>,
+}
+
+fn jst_second(t: jiff::Timestamp) -> String {
+    juchu_domain::time::jst_zoned(t)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+impl RunView {
+    fn of(r: &Run, now: jiff::Timestamp) -> Result<RunView, AppError> {
+        let action = Action::from_code(&r.action)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bulk run action {}", r.action)))?;
+        let end = r.finished_at.unwrap_or(now);
+        Ok(RunView {
+            id: r.id,
+            action,
+            action_label: action.label().to_owned(),
+            state: r.state.code().to_owned(),
+            state_label: match r.state {
+                RunState::Running => "実行中",
+                RunState::Stopping => "中止中",
+                RunState::Stopped => "中止",
+                RunState::Done => "完了",
+            }
+            .to_owned(),
+            created_by: r.created_by.clone(),
+            created_at: jst_second(r.created_at),
+            finished_at: r.finished_at.map(jst_second),
+            seconds: end.duration_since(r.created_at).as_secs_f64().max(0.0),
+            total: r.total,
+            succeeded: r.succeeded,
+            failed: r.failed,
+            skipped: r.skipped,
+            pending: r.pending(),
+            amount: r.amount,
+            succeeded_amount: r.succeeded_amount,
+        })
+    }
+}
+
+impl ItemView {
+    fn of(i: &Item) -> ItemView {
+        ItemView {
+            order_number: i.order_number,
+            gateway: i.gateway.map(|g| g.code().to_owned()).unwrap_or_default(),
+            amount: i.amount,
+            state: i.state.code().to_owned(),
+            result: match i.state {
+                ItemState::Pending => "未処理".to_owned(),
+                ItemState::Succeeded => "正常終了".to_owned(),
+                ItemState::Skipped => "中止により未実行".to_owned(),
+                ItemState::Failed if i.result_code.is_empty() => i.message.clone(),
+                ItemState::Failed => format!("エラーコード:{} {}", i.result_code, i.message),
+            },
+            result_code: i.result_code.clone(),
+            message: i.message.clone(),
+            operation_id: i.operation_id,
+            finished_at: i.finished_at.map(jst_second),
+        }
+    }
+}
+
+fn bad(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid(juchu_domain::Invalid::one(field, "invalid", message))
+}
+
+/// What a run would take, before it starts: 確認 shows it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct BulkPreview {
+    pub action: Action,
+    pub action_label: String,
+    /// Orders chosen.
+    pub count: i64,
+    /// The sum of their payments' amounts (払い戻し: what is left to refund).
+    pub amount: i64,
+    /// Orders per gateway: (`paygent` / `gmo` / `paidy`, count, amount).
+    pub by_gateway: Vec<(String, i64, i64)>,
+    /// Orders without a payment: they will fail without reaching a gateway.
+    pub without_payment: i64,
+    /// The first orders' numbers, in the order chosen (at most 1,000), for the screen.
+    pub numbers: Vec<i64>,
+}
+
+/// A run's items as they would be written.
+async fn targets(app: &App, actor: &Actor, input: &BulkInput) -> Result<Vec<NewItem>, AppError> {
+    if !BULK_ACTIONS.contains(&input.action) {
+        return Err(bad(
+            "action",
+            format!(
+                "一括処理できるのは {} です",
+                BULK_ACTIONS.map(|a| a.label()).join("・")
+            ),
+        ));
+    }
+    let mut conn = app.store.read().await?;
+    let found = match (&input.search, input.numbers.is_empty()) {
+        (Some(_), false) => {
+            return Err(bad(
+                "numbers",
+                "注文番号と検索条件はどちらか一方を指定してください",
+            ));
+        }
+        (None, true) => return Err(bad("numbers", "処理する受注を選んでください")),
+        (None, false) => {
+            let mut seen = std::collections::HashSet::new();
+            let numbers: Vec<i64> = input
+                .numbers
+                .iter()
+                .copied()
+                .filter(|n| seen.insert(*n))
+                .collect();
+            let found =
+                juchu_store::orders::numbers_and_ids(&mut conn, actor.shop_id, Some(&numbers), &[])
+                    .await?;
+            let by_number: HashMap<i64, i64> = found.iter().map(|(id, n)| (*n, *id)).collect();
+            let missing: Vec<String> = numbers
+                .iter()
+                .filter(|n| !by_number.contains_key(n))
+                .take(10)
+                .map(|n| n.to_string())
+                .collect();
+            if !missing.is_empty() {
+                return Err(bad(
+                    "numbers",
+                    format!("注文番号 {} の受注はありません", missing.join(", ")),
+                ));
+            }
+            // In the order chosen.
+            numbers
+                .iter()
+                .filter_map(|n| by_number.get(n).map(|id| (*id, *n)))
+                .collect::<Vec<_>>()
+        }
+        (Some(search), true) => {
+            let s = search.validate()?;
+            let ids =
+                juchu_store::orders::search_ids(&mut conn, actor.shop_id, &s, app.now()).await?;
+            let found =
+                juchu_store::orders::numbers_and_ids(&mut conn, actor.shop_id, None, &ids).await?;
+            let by_id: HashMap<i64, i64> = found.into_iter().collect();
+            ids.iter()
+                .filter_map(|id| by_id.get(id).map(|n| (*id, *n)))
+                .collect()
+        }
+    };
+    if found.is_empty() {
+        return Err(bad("search", "条件に合う受注はありません"));
+    }
+    if found.len() > MAX_ITEMS {
+        return Err(bad(
+            "numbers",
+            format!(
+                "一度に処理できるのは{MAX_ITEMS}件までです（{}件）",
+                found.len()
+            ),
+        ));
+    }
+    let ids: Vec<i64> = found.iter().map(|(id, _)| *id).collect();
+    let mut pays: HashMap<i64, store::Payment> = HashMap::new();
+    for chunk in ids.chunks(1000) {
+        for p in store::by_orders(&mut conn, chunk).await? {
+            pays.insert(p.order_id, p);
+        }
+    }
+    Ok(found
+        .iter()
+        .map(|(id, number)| {
+            let p = pays.get(id);
+            NewItem {
+                order_id: *id,
+                order_number: *number,
+                gateway: p.map(|p| p.gateway),
+                amount: p.map_or(0, |p| match input.action {
+                    Action::Refund => p.held.captured.get() - p.held.refunded.get(),
+                    _ => p.held.amount.get(),
+                }),
+            }
+        })
+        .collect())
+}
+
+/// 確認: how many orders a run would take and for how much, nothing written.
+pub async fn preview_bulk(
+    app: &App,
+    actor: &Actor,
+    input: &BulkInput,
+) -> Result<BulkPreview, AppError> {
+    let items = targets(app, actor, input).await?;
+    let mut by: Vec<(String, i64, i64)> = Vec::new();
+    for g in [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy] {
+        let of: Vec<&NewItem> = items.iter().filter(|i| i.gateway == Some(g)).collect();
+        if !of.is_empty() {
+            by.push((
+                g.code().to_owned(),
+                of.len() as i64,
+                of.iter().map(|i| i.amount).sum(),
+            ));
+        }
+    }
+    Ok(BulkPreview {
+        action: input.action,
+        action_label: input.action.label().to_owned(),
+        count: items.len() as i64,
+        amount: items.iter().map(|i| i.amount).sum(),
+        by_gateway: by,
+        without_payment: items.iter().filter(|i| i.gateway.is_none()).count() as i64,
+        numbers: items.iter().take(1000).map(|i| i.order_number).collect(),
+    })
+}
+
+/// Start a run. The same `key` again (a double click, a repeated API call) answers the first
+/// run instead of starting a second; with other orders or another action it is refused.
+pub async fn start_bulk(
+    app: &App,
+    actor: &Actor,
+    input: BulkInput,
+    key: Option<String>,
+) -> Result<RunView, AppError> {
+    let key = check_key(key)?;
+    let items = targets(app, actor, &input).await?;
+    let now = app.now();
+    let request = serde_json::json!({
+        "action": input.action.code(),
+        "orders": items.iter().map(|i| i.order_number).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let mut tx = app.store.begin().await?;
+    let new = NewRun {
+        shop_id: actor.shop_id,
+        action: input.action.code(),
+        request_key: &key,
+        request: &request,
+        created_by: &actor.name,
+    };
+    let id = match runs::create(&mut tx, &new, &items, now).await {
+        Ok(id) => {
+            tx.commit().await?;
+            id
+        }
+        Err(e) if e.violates(juchu_store::Unique::BulkRequestKey) => {
+            drop(tx);
+            let first = runs::by_key(&mut *app.store.read().await?, actor.shop_id, &key)
+                .await?
+                .ok_or_else(|| AppError::bug("bulk run vanished after its key was taken"))?;
+            if first.request != request {
+                return Err(AppError::conflict(
+                    "idempotency_key_reused",
+                    "このキーは別の一括処理に使われています",
+                ));
+            }
+            return RunView::of(&first, now);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // This process starts on it at once; any other may join or take over.
+    let worker = app.clone();
+    let shop_id = actor.shop_id;
+    tokio::spawn(async move {
+        if let Err(e) = work_run(&worker, id, shop_id).await {
+            tracing::error!(run = id, error = %e, "bulk run stopped on an error; the job resumes it");
+        }
+    });
+    let run = runs::get(&mut *app.store.read().await?, actor.shop_id, id)
+        .await?
+        .ok_or_else(|| AppError::bug("bulk run vanished"))?;
+    RunView::of(&run, now)
+}
+
+/// The shop's run.
+pub async fn bulk_run(app: &App, actor: &Actor, id: i64) -> Result<RunView, AppError> {
+    let r = runs::get(&mut *app.store.read().await?, actor.shop_id, id)
+        .await?
+        .ok_or(AppError::NotFound("一括処理"))?;
+    RunView::of(&r, app.now())
+}
+
+/// 操作ログ: the shop's runs, newest first, and how many there are.
+pub async fn bulk_runs(
+    app: &App,
+    actor: &Actor,
+    page: i64,
+    per_page: i64,
+) -> Result<(i64, Vec<RunView>), AppError> {
+    let per_page = per_page.clamp(1, 500);
+    let mut conn = app.store.read().await?;
+    let total = runs::count(&mut conn, actor.shop_id).await?;
+    let list = runs::list(
+        &mut conn,
+        actor.shop_id,
+        per_page,
+        juchu_domain::search::page_offset(page, per_page),
+    )
+    .await?;
+    let now = app.now();
+    let views = list
+        .iter()
+        .map(|r| RunView::of(r, now))
+        .collect::<Result<_, _>>()?;
+    Ok((total, views))
+}
+
+/// 詳細ログ: a run's orders and their results (only those in `state` when given).
+pub async fn bulk_items(
+    app: &App,
+    actor: &Actor,
+    id: i64,
+    state: Option<&str>,
+    page: i64,
+    per_page: i64,
+) -> Result<Vec<ItemView>, AppError> {
+    let state = match state.map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(ItemState::from_code(s).ok_or_else(|| {
+            bad(
+                "state",
+                "状態は pending, succeeded, failed, skipped のいずれかです",
+            )
+        })?),
+    };
+    let per_page = per_page.clamp(1, 1000);
+    let mut conn = app.store.read().await?;
+    runs::get(&mut conn, actor.shop_id, id)
+        .await?
+        .ok_or(AppError::NotFound("一括処理"))?;
+    let items = runs::items(
+        &mut conn,
+        id,
+        state,
+        per_page,
+        juchu_domain::search::page_offset(page, per_page),
+    )
+    .await?;
+    Ok(items.iter().map(ItemView::of).collect())
+}
+
+/// 中止: items not begun are skipped; those already sent finish. Refused once it has ended.
+pub async fn stop_bulk(app: &App, actor: &Actor, id: i64) -> Result<RunView, AppError> {
+    let mut conn = app.store.read().await?;
+    let r = runs::get(&mut conn, actor.shop_id, id)
+        .await?
+        .ok_or(AppError::NotFound("一括処理"))?;
+    if !runs::stop(&mut conn, actor.shop_id, id).await? && r.state != RunState::Stopping {
+        return Err(AppError::conflict(
+            "bulk_run_ended",
+            format!(
+                "この一括処理は{}しています",
+                RunView::of(&r, app.now())?.state_label
+            ),
+        ));
+    }
+    let now = app.now();
+    runs::skip_unclaimed(&mut conn, id, now).await?;
+    runs::end_if_finished(&mut conn, id, now).await?;
+    drop(conn);
+    bulk_run(app, actor, id).await
+}
+
+/// The job: take and run items of every unfinished run (after a restart, those another
+/// process left). The number of items run.
+pub async fn work_bulk(app: &App) -> Result<usize, AppError> {
+    let open = runs::open(&mut *app.store.read().await?).await?;
+    let mut n = 0;
+    for (id, shop) in open {
+        n += work_run(app, id, shop).await?;
+    }
+    Ok(n)
+}
+
+/// Take items of the run until none is left to take.
+async fn work_run(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppError> {
+    let run = runs::get(&mut *app.store.read().await?, shop_id, run_id)
+        .await?
+        .ok_or_else(|| AppError::bug("bulk run vanished"))?;
+    let action = Action::from_code(&run.action)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("bulk run action {}", run.action)))?;
+    // The history line says who started the run, and that it was a run.
+    let actor = Actor {
+        shop_id,
+        user_id: None,
+        name: format!("{}（一括処理 #{run_id}）", run.created_by),
+        is_admin: false,
+    };
+    let mut done = 0;
+    loop {
+        let now = app.now();
+        if runs::state(&mut *app.store.read().await?, run_id).await? != RunState::Running {
+            let mut conn = app.store.read().await?;
+            runs::skip_unclaimed(&mut conn, run_id, now).await?;
+            runs::end_if_finished(&mut conn, run_id, now).await?;
+            return Ok(done);
+        }
+        let mut tx = app.store.begin().await?;
+        let items = runs::claim(&mut tx, run_id, BATCH, now, LEASE).await?;
+        tx.commit().await?;
+        if items.is_empty() {
+            runs::end_if_finished(&mut *app.store.read().await?, run_id, app.now()).await?;
+            return Ok(done);
+        }
+        done += items.len();
+        futures_util::stream::iter(items)
+            .for_each_concurrent(None, |it| {
+                let actor = &actor;
+                async move {
+                    if let Err(e) = run_item(app, actor, run_id, action, &it).await {
+                        // Left pending: taken again when its lease ends.
+                        tracing::error!(run = run_id, order = it.order_number, error = %e, "bulk item not recorded");
+                    }
+                }
+            })
+            .await;
+    }
+}
+
+/// Is a refusal the gateway's "busy, try again" rather than an answer about the payment?
+fn busy(g: Gateway, code: &str) -> bool {
+    !code.is_empty()
+        && match g {
+            Gateway::Paygent => juchu_gateway::paygent::retryable(code),
+            Gateway::Gmo => juchu_gateway::gmo::errors::retryable(code),
+            Gateway::Paidy => code == "429" || code == "503",
+        }
+}
+
+/// One order: the single-order operation under the item's key (one per attempt: a busy
+/// answer is settled as failed, so the next attempt is a new operation), then its result.
+async fn run_item(
+    app: &App,
+    actor: &Actor,
+    run_id: i64,
+    action: Action,
+    it: &Item,
+) -> Result<(), AppError> {
+    let _permit = match it.gateway {
+        Some(g) => Some(
+            app.bulk_limits
+                .per_gateway
+                .get(&g)
+                .ok_or_else(|| AppError::bug("no bulk limit for a gateway"))?
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| AppError::bug("bulk limit closed"))?,
+        ),
+        None => None,
+    };
+    let mut attempt = 0;
+    let (state, code, message, op) = loop {
+        let key = format!("bulk-{run_id}-{}-{attempt}", it.id);
+        match operate_as(
+            app,
+            actor,
+            it.order_number,
+            action,
+            OperateInput::default(),
+            Some(key),
+            Rules::Bulk,
+        )
+        .await
+        {
+            Ok(r) => match r.status {
+                OpStatus::Succeeded => {
+                    break (
+                        ItemState::Succeeded,
+                        String::new(),
+                        r.message,
+                        Some(r.operation_id),
+                    );
+                }
+                OpStatus::Failed
+                    if attempt < RETRIES && it.gateway.is_some_and(|g| busy(g, &r.result_code)) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                }
+                OpStatus::Failed | OpStatus::Partial => {
+                    break (
+                        ItemState::Failed,
+                        r.result_code,
+                        r.message,
+                        Some(r.operation_id),
+                    );
+                }
+                // The answer is awaited (recovery settles it): the item stays pending and
+                // is asked again when its lease ends — the same key answers the outcome.
+                OpStatus::Pending | OpStatus::Unknown => return Ok(()),
+            },
+            // A store failure, or an outcome the gateway gave but the store did not take:
+            // the item stays pending and is taken again (its key answers the outcome once
+            // recovery has settled it).
+            Err(e @ (AppError::Store(_) | AppError::Internal(_) | AppError::Unrecorded { .. })) => {
+                return Err(e);
+            }
+            Err(e) => break (ItemState::Failed, e.code().to_owned(), e.to_string(), None),
+        }
+    };
+    runs::finish_item(
+        &mut *app.store.read().await?,
+        it.id,
+        state,
+        &code,
+        &message,
+        op,
+        app.now(),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! 外部決済一括処理 in headless Chromium: the operator lists the uncaptured card payments,
+//! checks some, chooses 売上確定, confirms the count and amount, follows the run to its
+//! results (green / red per order), finds it in 操作ログ, and sees the successes leave the
+//! list while the failure stays. Screenshots: target/screenshots/bulk-*.png.
+
+use crate::browser;
+use crate::support;
+
+use std::time::Duration;
+
+use browser::{assert_no_overflow, browser, full_shot, login, submit, text};
+use fantoccini::Locator;
+use reqwest::StatusCode;
+use serde_json::json;
+use support::TestApp;
+
+async fn authorized(t: &TestApp) -> i64 {
+    let n = t.order_paid_by("gmo_card").await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{n}/payment"),
+            json!({"test_card_number": "4111111111111111", "test_card_expire": "3012", "capture": false}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_captures_many_orders_at_once() {
+    let t = TestApp::start(support::Backend::Sqlite).await;
+    let mut ns = Vec::new();
+    for _ in 0..5 {
+        ns.push(authorized(&t).await);
+    }
+    // Its total changed after the authorization: the run refuses it (取引更新 first).
+    let differs = ns[4];
+    let v = t.get(&format!("/api/v1/orders/{differs}")).await.1["version"]
+        .as_i64()
+        .unwrap();
+    let (st, b) = t
+        .patch(
+            &format!("/api/v1/orders/{differs}"),
+            json!({"version": v, "shipping_fee": 1200}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{b}");
+
+    let (_d, c) = browser().await;
+    login(&c, &t, "admin").await;
+    c.goto(&format!("{}/admin/payments/bulk", t.base))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "#total").await, "5");
+    let row = text(&c, &format!("tr[data-number='{differs}']")).await;
+    assert!(row.contains("差異あり"), "{row}");
+    assert!(row.contains("仮売上"), "{row}");
+    assert_no_overflow(&c, "外部決済一括処理").await;
+    full_shot(&c, "bulk-list").await;
+
+    for n in [ns[0], ns[1], ns[2], differs] {
+        c.find(Locator::Css(&format!("input[name=number][value='{n}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    c.find(Locator::Id("action"))
+        .await
+        .unwrap()
+        .select_by_value("capture")
+        .await
+        .unwrap();
+    submit(&c, "#bulk-next").await;
+    assert_eq!(text(&c, "#count").await, "4");
+    let confirm = text(&c, "#confirm-text").await;
+    assert!(
+        confirm.contains("「売上確定」") && confirm.contains("30,640円"),
+        "{confirm}"
+    );
+    full_shot(&c, "bulk-confirm").await;
+
+    submit(&c, "#run").await;
+    // The page follows the run until it ends (it reloads itself meanwhile: an element may
+    // be gone between two loads).
+    let mut state = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c
+            .wait()
+            .at_most(Duration::from_secs(2))
+            .for_element(Locator::Id("run"))
+            .await
+            && let Ok(Some(s)) = e.attr("data-state").await
+        {
+            state = s;
+            if state == "done" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(state, "done");
+    assert_eq!(text(&c, "#ok-count").await, "3");
+    assert_eq!(text(&c, "#ng-count").await, "1");
+    let failed = c
+        .find(Locator::Css(&format!("#items tr[data-number='{differs}']")))
+        .await
+        .unwrap();
+    assert_eq!(failed.attr("class").await.unwrap().as_deref(), Some("ng"));
+    let why = failed.text().await.unwrap();
+    assert!(
+        why.contains("エラーコード:amount_differs") && why.contains("取引更新"),
+        "{why}"
+    );
+    let ok = text(&c, &format!("#items tr[data-number='{}']", ns[0])).await;
+    assert!(ok.contains("正常終了"), "{ok}");
+    assert_no_overflow(&c, "一括処理の結果").await;
+    full_shot(&c, "bulk-run").await;
+
+    c.goto(&format!("{}/admin/payments/bulk/runs", t.base))
+        .await
+        .unwrap();
+    let log = text(&c, "#runs tbody tr").await;
+    assert!(log.contains("売上確定") && log.contains("完了"), "{log}");
+    full_shot(&c, "bulk-runs").await;
+
+    // The captured orders leave 未処理一覧; the refused one and the unchosen one stay.
+    c.goto(&format!("{}/admin/payments/bulk", t.base))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "#total").await, "2");
+    assert!(
+        c.find(Locator::Css(&format!("tr[data-number='{differs}']")))
+            .await
+            .is_ok()
+    );
+    assert!(
+        c.find(Locator::Css(&format!("tr[data-number='{}']", ns[0])))
+            .await
+            .is_err()
+    );
+    // 受注一覧 shows 決済状況.
+    c.goto(&format!("{}/admin/orders", t.base)).await.unwrap();
+    let row = text(&c, &format!("#results tr[data-number='{}']", ns[0])).await;
+    assert!(row.contains("売上確定"), "{row}");
+    full_shot(&c, "bulk-orders-payment-state").await;
+}

@@ -1,0 +1,388 @@
+//! 一括処理 through the API on SQLite and PostgreSQL: a run over many orders gives each
+//! order its own result, reaches the gateway once per success, is started once per key,
+//! resumes what a vanished worker left, and can be stopped.
+
+use crate::both_backends;
+use crate::support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::TestApp;
+
+const CARD: &str = "4111111111111111";
+
+/// An order paid by `method`, authorized (仮売上).
+async fn authorized(t: &TestApp, method: &str) -> i64 {
+    let n = t.order_paid_by(method).await;
+    let body = if method == "paidy" {
+        json!({"token": "tok_test", "capture": false})
+    } else {
+        json!({"test_card_number": CARD, "test_card_expire": "3012", "capture": false})
+    };
+    let (st, v) = t.post(&format!("/api/v1/orders/{n}/payment"), body).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["status"], "succeeded", "{v}");
+    n
+}
+
+async fn start(t: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
+    support::send(
+        t.req(reqwest::Method::POST, "/api/v1/payments/bulk")
+            .header("Idempotency-Key", key)
+            .json(&body),
+    )
+    .await
+}
+
+/// The run once it has ended.
+async fn finished(t: &TestApp, id: i64) -> Value {
+    for _ in 0..600 {
+        let (st, v) = t.get(&format!("/api/v1/payments/bulk/{id}")).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        if v["state"] == "done" || v["state"] == "stopped" {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("bulk run {id} did not end");
+}
+
+async fn items(t: &TestApp, id: i64) -> Vec<Value> {
+    let (st, v) = t.get(&format!("/api/v1/payments/bulk/{id}/items")).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    v.as_array().unwrap().clone()
+}
+
+fn result_of(items: &[Value], n: i64) -> Value {
+    items
+        .iter()
+        .find(|i| i["order_number"] == n)
+        .unwrap_or_else(|| panic!("no item for order {n}"))
+        .clone()
+}
+
+/// GMO captures (AlterTran SALES) the sandbox took, over all its transactions.
+async fn gmo_sales(t: &TestApp) -> usize {
+    t.ledger().await["gmo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|tr| tr["history"].as_array().unwrap().clone())
+        .filter(|e| e["api"] == "AlterTran" && e["job_cd"] == "SALES" && e["result"] == "OK")
+        .count()
+}
+
+/// Captures recorded by juchu's journal for order `n` (succeeded ones).
+async fn captures_of(t: &TestApp, n: i64) -> usize {
+    let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+    p["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["action"] == "capture" && o["status"] == "succeeded")
+        .count()
+}
+
+/// Seed 004 §8: a bulk 売上確定 over card and Paidy orders, some of which cannot be
+/// captured — each gets its own result, the same start twice is one run, every success is
+/// one capture at the gateway, and each order's 変更履歴 has its line.
+async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
+    let mut good = Vec::new();
+    for i in 0..30 {
+        let m = ["gmo_card", "paygent_card", "paidy"][i % 3];
+        good.push(authorized(&t, m).await);
+    }
+    // Already cancelled: 取消 has no capture.
+    let cancelled = authorized(&t, "gmo_card").await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{cancelled}/payment/cancel"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // The order's total changed after the authorization: 取引更新 first.
+    let differs = authorized(&t, "gmo_card").await;
+    let ver = t.get(&format!("/api/v1/orders/{differs}")).await.1["version"]
+        .as_i64()
+        .unwrap();
+    let (st, v) = t
+        .patch(
+            &format!("/api/v1/orders/{differs}"),
+            json!({"version": ver, "shipping_fee": 1200}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // No payment at all (bank transfer).
+    let none = t.order_paid_by("bank_transfer").await;
+
+    let mut numbers = good.clone();
+    numbers.extend([cancelled, differs, none]);
+    let body = json!({"action": "capture", "numbers": numbers});
+    let gmo_before = gmo_sales(&t).await;
+    // A double click: the same key twice at once is one run.
+    let (a, b) = tokio::join!(
+        start(&t, "run-1", body.clone()),
+        start(&t, "run-1", body.clone())
+    );
+    assert_eq!(a.0, StatusCode::ACCEPTED, "{}", a.1);
+    assert_eq!(b.0, StatusCode::ACCEPTED, "{}", b.1);
+    assert_eq!(a.1["id"], b.1["id"]);
+    assert_eq!(a.1["total"], 33);
+    let id = a.1["id"].as_i64().unwrap();
+    // The key with other orders is refused.
+    let (st, v) = start(
+        &t,
+        "run-1",
+        json!({"action": "capture", "numbers": [good[0]]}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "idempotency_key_reused");
+
+    let run = finished(&t, id).await;
+    assert_eq!(run["state"], "done", "{run}");
+    assert_eq!(run["succeeded"], 30, "{run}");
+    assert_eq!(run["failed"], 3, "{run}");
+    assert_eq!(run["pending"], 0, "{run}");
+    assert_eq!(run["succeeded_amount"], 30 * 7660, "{run}");
+    let its = items(&t, id).await;
+    assert_eq!(its.len(), 33);
+    for n in &good {
+        let i = result_of(&its, *n);
+        assert_eq!(i["state"], "succeeded", "{i}");
+        assert_eq!(i["result"], "正常終了", "{i}");
+        assert_eq!(captures_of(&t, *n).await, 1, "order {n}");
+        let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+        assert_eq!(p["state"], "captured", "{p}");
+    }
+    let c = result_of(&its, cancelled);
+    assert_eq!(c["state"], "failed", "{c}");
+    assert!(c["message"].as_str().unwrap().contains("取消"), "{c}");
+    let d = result_of(&its, differs);
+    assert_eq!(d["result_code"], "amount_differs", "{d}");
+    assert!(d["message"].as_str().unwrap().contains("取引更新"), "{d}");
+    assert!(
+        d["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("エラーコード:amount_differs"),
+        "{d}"
+    );
+    let (_, p) = t.get(&format!("/api/v1/orders/{differs}/payment")).await;
+    assert_eq!(p["state"], "authorized", "not captured: {p}");
+    let x = result_of(&its, none);
+    assert_eq!(x["result_code"], "no_payment", "{x}");
+    // One GMO capture per GMO success, none for the refused ones.
+    assert_eq!(gmo_sales(&t).await - gmo_before, 10);
+    // The line in the order's 変更履歴 names the run.
+    let (_, h) = t.get(&format!("/api/v1/orders/{}/history", good[0])).await;
+    assert!(
+        h.as_array().unwrap().iter().any(|e| e["actor"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("一括処理 #{id}"))),
+        "{h}"
+    );
+    // 操作ログ lists it.
+    let (st, l) = t.get("/api/v1/payments/bulk").await;
+    assert_eq!(st, StatusCode::OK, "{l}");
+    assert_eq!(l["runs"][0]["id"], id);
+    // The same run again with another key: nothing left to capture, nothing reaches a gateway.
+    let (st, again) = start(&t, "run-2", body).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{again}");
+    let again = finished(&t, again["id"].as_i64().unwrap()).await;
+    assert_eq!(again["succeeded"], 0, "{again}");
+    assert_eq!(again["failed"], 33, "{again}");
+    assert_eq!(gmo_sales(&t).await - gmo_before, 10);
+}
+
+/// A worker that vanished mid-run (its items' lease runs out, one item's operation already
+/// sent) is replaced: the job finishes the run and no order is captured twice. Two workers
+/// on one run share it.
+async fn a_run_left_by_a_vanished_worker_is_finished_once(t: TestApp) {
+    let mut ns = Vec::new();
+    for _ in 0..12 {
+        ns.push(authorized(&t, "gmo_card").await);
+    }
+    let gmo_before = gmo_sales(&t).await;
+    let actor = t.actor();
+    // As a dead process would leave it: the run stored, one item's operation done under its
+    // key, the items claimed by a lease that has run out.
+    let run = {
+        let mut tx = t.app.store.begin().await.unwrap();
+        let mut items = Vec::new();
+        for n in &ns {
+            let (id, _) =
+                juchu_store::orders::numbers_and_ids(tx.conn(), t.shop_id, Some(&[*n]), &[])
+                    .await
+                    .unwrap()[0];
+            items.push(juchu_store::bulk::NewItem {
+                order_id: id,
+                order_number: *n,
+                gateway: Some(juchu_domain::payment_method::Gateway::Gmo),
+                amount: 7660,
+            });
+        }
+        let now = t.app.now();
+        let id = juchu_store::bulk::create(
+            &mut tx,
+            &juchu_store::bulk::NewRun {
+                shop_id: t.shop_id,
+                action: "capture",
+                request_key: "left",
+                request: "{}",
+                created_by: "admin",
+            },
+            &items,
+            now,
+        )
+        .await
+        .unwrap();
+        let claimed = juchu_store::bulk::claim(
+            &mut tx,
+            id,
+            100,
+            now - jiff::SignedDuration::from_secs(600),
+            jiff::SignedDuration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert_eq!(claimed.len(), 12);
+        tx.commit().await.unwrap();
+        // Its first item was sent before the process died.
+        let first = &claimed[0];
+        let r = juchu_app::payments::operate(
+            &t.app,
+            &actor,
+            first.order_number,
+            juchu_domain::payment::Action::Capture,
+            Default::default(),
+            Some(format!("bulk-{id}-{}-0", first.id)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, juchu_domain::payment::OpStatus::Succeeded);
+        id
+    };
+    // Two workers take it over at once.
+    let (a, b) = tokio::join!(
+        juchu_app::payments::work_bulk(&t.app),
+        juchu_app::payments::work_bulk(&t.app)
+    );
+    a.unwrap();
+    b.unwrap();
+    let v = finished(&t, run).await;
+    assert_eq!(v["succeeded"], 12, "{v}");
+    assert_eq!(
+        gmo_sales(&t).await - gmo_before,
+        12,
+        "one capture per order"
+    );
+    for n in &ns {
+        assert_eq!(captures_of(&t, *n).await, 1, "order {n}");
+    }
+}
+
+/// 中止: the orders not begun are skipped and said so; a stopped run cannot be stopped again.
+async fn a_stopped_run_skips_what_it_had_not_begun(t: TestApp) {
+    let mut ns = Vec::new();
+    for _ in 0..3 {
+        ns.push(authorized(&t, "paygent_card").await);
+    }
+    // A run stored but not yet worked (as if its worker were busy elsewhere).
+    let mut tx = t.app.store.begin().await.unwrap();
+    let mut new = Vec::new();
+    for (id, n) in juchu_store::orders::numbers_and_ids(tx.conn(), t.shop_id, Some(&ns), &[])
+        .await
+        .unwrap()
+    {
+        new.push(juchu_store::bulk::NewItem {
+            order_id: id,
+            order_number: n,
+            gateway: Some(juchu_domain::payment_method::Gateway::Paygent),
+            amount: 7660,
+        });
+    }
+    let id = juchu_store::bulk::create(
+        &mut tx,
+        &juchu_store::bulk::NewRun {
+            shop_id: t.shop_id,
+            action: "cancel",
+            request_key: "to-stop",
+            request: "{}",
+            created_by: "admin",
+        },
+        &new,
+        t.app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let (st, v) = t
+        .post(&format!("/api/v1/payments/bulk/{id}/stop"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["state"], "stopped", "{v}");
+    assert_eq!(v["skipped"], 3, "{v}");
+    for i in items(&t, id).await {
+        assert_eq!(i["result"], "中止により未実行", "{i}");
+    }
+    for n in &ns {
+        let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+        assert_eq!(p["state"], "authorized", "untouched: {p}");
+    }
+    let (st, v) = t
+        .post(&format!("/api/v1/payments/bulk/{id}/stop"), json!({}))
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "bulk_run_ended");
+}
+
+/// Starts that cannot run are refused with the reason; nothing is stored.
+async fn bad_bulk_starts_are_refused(t: TestApp) {
+    let n = authorized(&t, "gmo_card").await;
+    for (body, field) in [
+        (
+            json!({"action": "change_authorization", "numbers": [n]}),
+            "action",
+        ),
+        (json!({"action": "capture", "numbers": []}), "numbers"),
+        (
+            json!({"action": "capture", "numbers": [n, 999999]}),
+            "numbers",
+        ),
+        (
+            json!({"action": "capture", "numbers": [n], "search": {"list": "all"}}),
+            "numbers",
+        ),
+        (
+            json!({"action": "capture", "search": {"payment_state": ["nope"]}}),
+            "payment_state",
+        ),
+    ] {
+        let (st, v) = start(&t, &format!("bad-{field}-{}", body), body.clone()).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {v}");
+        assert_eq!(v["error"]["fields"][0]["field"], field, "{body}: {v}");
+    }
+    let (_, l) = t.get("/api/v1/payments/bulk").await;
+    assert_eq!(l["total"], 0, "{l}");
+    // By search: the authorized GMO orders.
+    let (st, v) = start(
+        &t,
+        "by-search",
+        json!({"action": "refresh", "search": {"list": "all", "payment_state": ["authorized"]}}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["total"], 1, "{v}");
+    let v = finished(&t, v["id"].as_i64().unwrap()).await;
+    assert_eq!(v["succeeded"], 1, "{v}");
+}
+
+both_backends!(
+    a_bulk_capture_gives_each_order_its_result,
+    a_run_left_by_a_vanished_worker_is_finished_once,
+    a_stopped_run_skips_what_it_had_not_begun,
+    bad_bulk_starts_are_refused,
+);
