@@ -105,6 +105,22 @@ pub(crate) enum Rules {
     Bulk,
 }
 
+impl Rules {
+    fn check(self, f: &payment::Facts, action: Action) -> Result<(), AppError> {
+        if self == Rules::Bulk && action == Action::Capture && f.order_total != f.amount {
+            return Err(AppError::conflict(
+                "amount_differs",
+                format!(
+                    "受注金額（{}）と決済金額（{}）が異なるため一括処理できません。受注詳細で「取引更新」（Paidyは「更新」）を行ってから実行してください",
+                    yen(f.order_total),
+                    yen(f.amount)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
 // Long: one match over every panel action, so each action's gateway call reads in one place.
 pub(crate) async fn operate_as(
     app: &App,
@@ -138,16 +154,7 @@ pub(crate) async fn operate_as(
         let f = facts(order, &p, open.is_some(), &previous, now);
         payment::check(&f, action)
             .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
-        if rules == Rules::Bulk && action == Action::Capture && f.order_total != f.amount {
-            return Err(AppError::conflict(
-                "amount_differs",
-                format!(
-                    "受注金額（{}）と決済金額（{}）が異なるため一括処理できません。受注詳細で「取引更新」（Paidyは「更新」）を行ってから実行してください",
-                    yen(f.order_total),
-                    yen(f.amount)
-                ),
-            ));
-        }
+        rules.check(&f, action)?;
         let amount = target_amount(action, order, &p, &input)?;
         let gw = app.gateways().get(p.gateway)?;
         let entry = Entry {
