@@ -95,9 +95,10 @@ impl App {
         }
     }
 
-    /// How many bulk-run items go to each gateway at once, per process (default 8).
-    pub fn with_bulk_concurrency(mut self, n: usize) -> App {
-        self.bulk_limits = Arc::new(payments::BulkLimits::new(n));
+    /// How many bulk-run items go to each gateway at once, per process (default 8), and how
+    /// long a worker holds the items it took (default 60 s).
+    pub fn with_bulk(mut self, concurrency: usize, lease: std::time::Duration) -> App {
+        self.bulk_limits = Arc::new(payments::BulkLimits::new(concurrency, lease));
         self
     }
 

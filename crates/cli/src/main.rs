@@ -1,5 +1,7 @@
 //! `juchu`: the order-and-payment back office.
 
+mod bulk;
+
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
@@ -60,6 +62,14 @@ enum Cmd {
         #[arg(long, default_value = "127.0.0.1:8081")]
         listen: String,
     },
+    /// 一括処理: run one payment action over many orders (by number or by search) and follow
+    /// it with a progress bar; prints the summary and each failure.
+    Bulk {
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        args: bulk::BulkArgs,
+    },
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
@@ -101,6 +111,10 @@ struct PaymentArgs {
     /// How many orders of a 一括処理 run go to each gateway at once, per process.
     #[arg(long, env = "JUCHU_BULK_CONCURRENCY", default_value_t = 8)]
     bulk_concurrency: usize,
+    /// How long a process holds the 一括処理 items it took; a process that died leaves them
+    /// to the others after this (keep it above the gateways' 30-second timeout).
+    #[arg(long, env = "JUCHU_BULK_LEASE_SECS", default_value_t = 60)]
+    bulk_lease_secs: u64,
     /// Where mails are written as .eml files when no SMTP server is set.
     #[arg(long, env = "JUCHU_MAIL_DIR", default_value = "data/mail")]
     mail_dir: std::path::PathBuf,
@@ -279,6 +293,7 @@ async fn main() -> anyhow::Result<()> {
                 .context("serving")?;
             Ok(())
         }
+        Cmd::Bulk { db, args } => bulk::run(open_with_key(&db).await?, args).await,
         Cmd::Migrate { db } => {
             open_with_key(&db).await?;
             println!("migrations applied: {}", redact(&db.database_url));
@@ -402,7 +417,10 @@ async fn serve(
         }
         None => app,
     };
-    let app = app.with_bulk_concurrency(pay.bulk_concurrency);
+    let app = app.with_bulk(
+        pay.bulk_concurrency,
+        std::time::Duration::from_secs(pay.bulk_lease_secs),
+    );
     let app = app.with_mailer(match &pay.smtp_url {
         Some(u) => juchu_app::mail::Mailer::smtp(u).map_err(anyhow::Error::msg)?,
         None => juchu_app::mail::Mailer::Files(pay.mail_dir.clone()),

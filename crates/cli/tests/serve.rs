@@ -418,3 +418,143 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// 一括処理 survives its process: `juchu serve` is killed (SIGKILL) in the middle of a bulk
+/// capture; the next process resumes the run (the dead one's items after their lease) and the
+/// gateway's ledger shows each order captured exactly once. Then `juchu bulk` runs a 状態確認
+/// from the command line against the same database and prints the summary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
+    use serde_json::{Value, json};
+    let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sb_url = format!("http://{}", listener.local_addr().unwrap());
+    let router = sb.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    let dir = temp_dir();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--no-sandbox",
+        "--gateway-sandbox-url",
+        &sb_url,
+        "--recovery-grace-secs",
+        "0",
+        "--recovery-interval-secs",
+        "1",
+        "--bulk-concurrency",
+        "2",
+        "--bulk-lease-secs",
+        "2",
+    ];
+    let s = start(&dir, &args);
+    let c = reqwest::Client::new();
+    let tok: Value = c
+        .post(format!("{}/api/v1/auth/token", s.base))
+        .json(&json!({"login": "admin", "password": "juchu-demo", "name": "bulk kill test"}))
+        .json_of()
+        .await;
+    let token = tok["token"].as_str().unwrap().to_owned();
+    let mut numbers = Vec::new();
+    for _ in 0..30 {
+        let order: Value = c
+            .post(format!("{}/api/v1/orders?import=true", s.base))
+            .bearer_auth(&token)
+            .json(&json!({
+                "customer": {"family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
+                    "postal_code": "100-0001", "prefecture": "東京都", "address1": "千代田区千代田1-1", "tel": "03-1234-5678"},
+                "email": "hanako@example.jp",
+                "items": [{"product_code": "X-1", "product_name": "試験品", "unit_price": 3000, "tax_rate": 10, "quantity": 1}],
+                "payment_method": "gmo_card"
+            }))
+            .json_of()
+            .await;
+        let n = order["number"].as_i64().expect("order created");
+        let auth: Value = c
+            .post(format!("{}/api/v1/orders/{n}/payment", s.base))
+            .bearer_auth(&token)
+            .json(&json!({"test_card_number": "4111111111111111", "test_card_expire": "3012"}))
+            .json_of()
+            .await;
+        assert_eq!(auth["status"], "succeeded", "{auth}");
+        numbers.push(n);
+    }
+    // Each capture takes a while, so the run is in the middle when the process dies.
+    c.post(format!("{sb_url}/_sandbox/faults"))
+        .json(
+            &json!({"gateway": "gmo", "operation": "AlterTran", "kind": "delay", "delay_ms": 150}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let run: Value = c
+        .post(format!("{}/api/v1/payments/bulk", s.base))
+        .bearer_auth(&token)
+        .header("Idempotency-Key", "kill-test")
+        .json(&json!({"action": "capture", "numbers": numbers}))
+        .json_of()
+        .await;
+    let id = run["id"].as_i64().expect("run started");
+    let captures = || async {
+        let l: Value = c.get(format!("{sb_url}/_sandbox/ledger")).json_of().await;
+        l["gmo"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t["history"].as_array().unwrap().clone())
+            .filter(|e| e["api"] == "AlterTran" && e["job_cd"] == "SALES")
+            .count()
+    };
+    for _ in 0..200 {
+        if captures().await >= 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SIGKILL mid-run.
+    drop(s);
+    let at_kill = captures().await;
+    assert!((5..30).contains(&at_kill), "killed mid-run: {at_kill}");
+    c.delete(format!("{sb_url}/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap();
+    // The next process resumes the run.
+    let s = start(&dir, &args);
+    let mut v = Value::Null;
+    for _ in 0..300 {
+        v = c
+            .get(format!("{}/api/v1/payments/bulk/{id}", s.base))
+            .bearer_auth(&token)
+            .json_of()
+            .await;
+        if v["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(v["state"], "done", "{v}");
+    assert_eq!(v["succeeded"], 30, "{v}");
+    assert_eq!(captures().await, 30, "each order captured once at GMO");
+    // The command line: 状態確認 of two orders, worked by the command itself.
+    let out = juchu(&dir)
+        .args([
+            "bulk",
+            "refresh",
+            "--number",
+            &numbers[0].to_string(),
+            "--number",
+            &numbers[1].to_string(),
+            "--gateway-sandbox-url",
+            &sb_url,
+        ])
+        .output()
+        .expect("juchu bulk");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("成功 2件"), "{text}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -607,6 +607,108 @@ pub async fn operations(
     rows.into_iter().map(Operation::try_from).collect()
 }
 
+/// 決済ログ's conditions; every one optional.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    /// Started at or after.
+    pub from: Option<Timestamp>,
+    /// Started before.
+    pub to: Option<Timestamp>,
+    pub gateway: Option<Gateway>,
+    pub action: Option<OpAction>,
+    pub status: Option<OpStatus>,
+    /// Part of the operator's name (a bulk run's items carry 「（一括処理 #n）」).
+    pub actor: Option<String>,
+    pub order_number: Option<i64>,
+}
+
+/// A journaled operation with its order's number and its payment's gateway.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub op: Operation,
+    pub order_number: i64,
+    pub gateway: Option<Gateway>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LoggedRow {
+    #[sqlx(flatten)]
+    op: OpRow,
+    order_number: i64,
+    gateway: String,
+}
+
+/// 決済ログ: every payment operation of the shop (single and bulk), newest first, and how
+/// many match.
+pub async fn operation_log(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    f: &LogFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(i64, Vec<Logged>), StoreError> {
+    let filter = |q: &mut crate::sql::Sql| {
+        q.push(" WHERE op.shop_id = ").bind(shop_id);
+        if let Some(t) = f.from {
+            q.push(" AND op.created_at >= ").bind(to_db(t));
+        }
+        if let Some(t) = f.to {
+            q.push(" AND op.created_at < ").bind(to_db(t));
+        }
+        if let Some(g) = f.gateway {
+            q.push(" AND p.gateway = ").bind(g.code());
+        }
+        if let Some(a) = f.action {
+            q.push(" AND op.action = ").bind(a.code());
+        }
+        if let Some(st) = f.status {
+            q.push(" AND op.status = ").bind(st.code());
+        }
+        if let Some(a) = &f.actor {
+            q.push(" AND op.actor LIKE ")
+                .bind(crate::sql::contains_pattern(a))
+                .push(" ESCAPE '\\'");
+        }
+        if let Some(n) = f.order_number {
+            q.push(" AND o.number = ").bind(n);
+        }
+    };
+    let from = " FROM payment_operations op JOIN orders o ON o.id = op.order_id \
+                LEFT JOIN payments p ON p.order_id = op.order_id";
+    let mut c = crate::sql::Sql::new(&format!("SELECT COUNT(*){from}"));
+    filter(&mut c);
+    let (text, args) = c.parts();
+    let total: i64 = sqlx::query_scalar_with(&text, args)
+        .fetch_one(&mut *conn)
+        .await?;
+    let cols: Vec<String> = OP_COLS.split(", ").map(|c| format!("op.{c}")).collect();
+    let mut q = crate::sql::Sql::new(&format!(
+        "SELECT {}, o.number AS order_number, COALESCE(p.gateway, '') AS gateway{from}",
+        cols.join(", ")
+    ));
+    filter(&mut q);
+    q.push(" ORDER BY op.id DESC LIMIT ")
+        .bind(limit)
+        .push(" OFFSET ")
+        .bind(offset);
+    let (text, args) = q.parts();
+    let rows: Vec<LoggedRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
+    let list = rows
+        .into_iter()
+        .map(|r| {
+            Ok(Logged {
+                op: Operation::try_from(r.op)?,
+                order_number: r.order_number,
+                gateway: match r.gateway.as_str() {
+                    "" => None,
+                    g => Some(gateway_from(g)?),
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok((total, list))
+}
+
 /// Operations the recovery job must settle: every `unknown` one, and `pending` ones started
 /// before `pending_before` (their caller has surely died or given up).
 pub async fn to_recover(

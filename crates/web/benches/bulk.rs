@@ -48,7 +48,7 @@ async fn run(label: &str, url: &str, orders: usize, concurrency: usize) {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = App::new(store.clone())
-        .with_bulk_concurrency(concurrency)
+        .with_bulk(concurrency, Duration::from_secs(60))
         .with_endpoints(juchu_app::connectors::Endpoints::sandbox(
             &format!("http://{addr}"),
             Duration::from_secs(30),

@@ -122,7 +122,7 @@ impl Modify for FlattenedInputs {
         api::customers::adjust_points,
         api::payments::get, api::payments::authorize, api::payments::operate, api::payments::recover, api::payments::sweep_pending,
         api::payments::fees, api::payments::settings, api::payments::set_settings,
-        api::payments::request_later, api::payments::sync, api::payments::notices,
+        api::payments::request_later, api::payments::sync, api::payments::notices, api::payments::operations,
         api::payments::mails, api::payments::deliver_mails, api::payments::shop_mail,
         api::payments::set_shop_mail,
         api::bulk::start, api::bulk::list, api::bulk::get, api::bulk::items, api::bulk::stop,

@@ -29,35 +29,36 @@ pub const BULK_ACTIONS: [Action; 5] = [
 /// The most orders one run takes: far beyond a shop's day, and a bound on one request.
 pub const MAX_ITEMS: usize = 200_000;
 
-/// How long a worker holds the items it took; one that vanished leaves them to others after.
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
-
 /// Items a worker takes at a time.
 const BATCH: i64 = 64;
 
 /// A gateway's "busy" answer is tried again this many times, waiting longer each time.
 const RETRIES: u32 = 4;
 
-/// How many items run at once against each gateway (per process).
+/// How a process works runs: how many items go to each gateway at once, and how long a
+/// worker holds the items it took (one that vanished leaves them to others after that; longer
+/// than a gateway's timeout, so a live worker's items are not taken from it).
 pub struct BulkLimits {
     per_gateway: HashMap<Gateway, Arc<Semaphore>>,
+    lease: SignedDuration,
 }
 
 impl BulkLimits {
-    pub fn new(concurrency: usize) -> BulkLimits {
+    pub fn new(concurrency: usize, lease: std::time::Duration) -> BulkLimits {
         let n = concurrency.max(1);
         BulkLimits {
             per_gateway: [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy]
                 .into_iter()
                 .map(|g| (g, Arc::new(Semaphore::new(n))))
                 .collect(),
+            lease: SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60)),
         }
     }
 }
 
 impl Default for BulkLimits {
     fn default() -> BulkLimits {
-        BulkLimits::new(8)
+        BulkLimits::new(8, std::time::Duration::from_secs(60))
     }
 }
 
@@ -371,14 +372,21 @@ pub async fn start_bulk(
         }
         Err(e) => return Err(e.into()),
     };
-    // This process starts on it at once; any other may join or take over.
-    let worker = app.clone();
-    let shop_id = actor.shop_id;
-    tokio::spawn(async move {
-        if let Err(e) = work_run(&worker, id, shop_id).await {
-            tracing::error!(run = id, error = %e, "bulk run stopped on an error; the job resumes it");
-        }
-    });
+    // A process that can reach the gateways starts on it at once; any other may join or take
+    // over (one without connectors — `juchu bulk` without a gateway URL — leaves it to them).
+    let g = app.gateways();
+    if [Gateway::Paygent, Gateway::Gmo, Gateway::Paidy]
+        .into_iter()
+        .any(|x| g.has(x))
+    {
+        let worker = app.clone();
+        let shop_id = actor.shop_id;
+        tokio::spawn(async move {
+            if let Err(e) = work_run(&worker, id, shop_id).await {
+                tracing::error!(run = id, error = %e, "bulk run stopped on an error; the job resumes it");
+            }
+        });
+    }
     let run = runs::get(&mut *app.store.read().await?, actor.shop_id, id)
         .await?
         .ok_or_else(|| AppError::bug("bulk run vanished"))?;
@@ -509,7 +517,7 @@ async fn work_run(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppErro
             return Ok(done);
         }
         let mut tx = app.store.begin().await?;
-        let items = runs::claim(&mut tx, run_id, BATCH, now, LEASE).await?;
+        let items = runs::claim(&mut tx, run_id, BATCH, now, app.bulk_limits.lease).await?;
         tx.commit().await?;
         if items.is_empty() {
             runs::end_if_finished(&mut *app.store.read().await?, run_id, app.now()).await?;
@@ -540,8 +548,9 @@ fn busy(g: Gateway, code: &str) -> bool {
         }
 }
 
-/// One order: the single-order operation under the item's key (one per attempt: a busy
-/// answer is settled as failed, so the next attempt is a new operation), then its result.
+/// One order: the single-order operation under the item's key (one per attempt: a busy or
+/// unsent one is settled as failed with nothing done at the gateway, so the next attempt is a
+/// new operation), then its result.
 async fn run_item(
     app: &App,
     actor: &Actor,
@@ -585,8 +594,12 @@ async fn run_item(
                         Some(r.operation_id),
                     );
                 }
+                // Busy, or nothing happened at the gateway (never sent; or, asked after a
+                // lost answer, not done): a new attempt, later.
                 OpStatus::Failed
-                    if attempt < RETRIES && it.gateway.is_some_and(|g| busy(g, &r.result_code)) =>
+                    if attempt < RETRIES
+                        && (r.result_code.is_empty()
+                            || it.gateway.is_some_and(|g| busy(g, &r.result_code))) =>
                 {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;

@@ -75,7 +75,8 @@ use settle::*;
 pub use sync::{SyncReport, sync};
 use verdict::*;
 pub use view::{
-    ActionView, FeeLine, FeeMonth, PaymentView, PreviousView, fees, set_settings, settings, view,
+    ActionView, FeeLine, FeeMonth, LogEntry, LogPage, LogQuery, PaymentView, PreviousView, fees,
+    op_status_label, operation_log, set_settings, settings, view,
 };
 
 /// How long an authorization can be captured, where the gateway does not say: GMO 90 days

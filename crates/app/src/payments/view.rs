@@ -355,3 +355,158 @@ pub async fn set_settings(
     tx.commit().await?;
     Ok(s)
 }
+
+/// 決済ログ's conditions as typed (`?from=&to=&gateway=&action=&status=&actor=&number=`).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// From this Japan date (`2024/08/19` or `2024-08-19`), inclusive.
+    pub from: Option<String>,
+    /// To this Japan date, inclusive.
+    pub to: Option<String>,
+    /// `paygent`, `gmo`, `paidy`
+    pub gateway: Option<String>,
+    /// `authorize`, `request_payment`, `capture`, `cancel`, … (the journal's actions)
+    pub action: Option<String>,
+    /// `succeeded`, `failed`, `partial`, `pending`, `unknown`
+    pub status: Option<String>,
+    /// Part of the operator's name.
+    pub actor: Option<String>,
+    /// 注文番号
+    pub number: Option<String>,
+    /// 1-based
+    pub page: Option<i64>,
+    /// default 100, at most 500
+    pub per_page: Option<i64>,
+}
+
+/// One payment operation in 決済ログ.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LogEntry {
+    pub operation_id: i64,
+    pub order_number: i64,
+    /// `paygent`, `gmo`, `paidy`; empty when the order has no payment.
+    pub gateway: String,
+    pub gateway_name: String,
+    pub action: String,
+    pub label: String,
+    pub status: OpStatus,
+    /// 成功, 失敗, 一部完了, 確認中
+    pub status_label: String,
+    pub amount: i64,
+    pub result_code: String,
+    pub message: String,
+    pub actor: String,
+    /// Japan time, to the minute.
+    pub at: String,
+}
+
+/// A page of 決済ログ.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LogPage {
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub operations: Vec<LogEntry>,
+}
+
+/// The journal's status in the operator's words.
+pub fn op_status_label(s: OpStatus) -> &'static str {
+    match s {
+        OpStatus::Succeeded => "成功",
+        OpStatus::Failed => "失敗",
+        OpStatus::Partial => "一部完了",
+        OpStatus::Pending | OpStatus::Unknown => "確認中",
+    }
+}
+
+/// 決済ログ: every payment operation of the shop, single and bulk, newest first — so a failed
+/// one is found without opening every order.
+pub async fn operation_log(app: &App, actor: &Actor, q: &LogQuery) -> Result<LogPage, AppError> {
+    use juchu_domain::input::{parse_date, parse_int};
+    let mut e = juchu_domain::Invalid::default();
+    let present = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let from = present(&q.from).and_then(|d| e.take(parse_date("from", &d)));
+    let to = present(&q.to).and_then(|d| e.take(parse_date("to", &d)));
+    let mut f = store::LogFilter {
+        from: from.map(juchu_domain::time::jst_day_start),
+        to: to.map(juchu_domain::time::jst_day_end),
+        actor: present(&q.actor),
+        order_number: present(&q.number).and_then(|n| e.take(parse_int("number", &n))),
+        ..Default::default()
+    };
+    if let Some(g) = present(&q.gateway) {
+        match Gateway::from_code(&g) {
+            Some(g) => f.gateway = Some(g),
+            None => e.push(juchu_domain::FieldError::new(
+                "gateway",
+                "unknown_gateway",
+                "決済会社は paygent, gmo, paidy のいずれかです",
+            )),
+        }
+    }
+    if let Some(a) = present(&q.action) {
+        match OpAction::from_code(&a) {
+            Some(a) => f.action = Some(a),
+            None => e.push(juchu_domain::FieldError::new(
+                "action",
+                "unknown_action",
+                format!("決済操作「{a}」はありません"),
+            )),
+        }
+    }
+    if let Some(st) = present(&q.status) {
+        match OpStatus::from_code(&st) {
+            Some(st) => f.status = Some(st),
+            None => e.push(juchu_domain::FieldError::new(
+                "status",
+                "unknown_status",
+                "結果は succeeded, failed, partial, pending, unknown のいずれかです",
+            )),
+        }
+    }
+    if let Some(a) = &f.actor
+        && let Err(x) = juchu_domain::search::check_search_text("actor", a)
+    {
+        e.push(x);
+    }
+    let f = e.into_result(f)?;
+    let page = q.page.unwrap_or(1).clamp(1, juchu_domain::search::MAX_PAGE);
+    let per_page = q.per_page.unwrap_or(100).clamp(1, 500);
+    let (total, rows) = store::operation_log(
+        &mut *app.store.read().await?,
+        actor.shop_id,
+        &f,
+        per_page,
+        juchu_domain::search::page_offset(page, per_page),
+    )
+    .await?;
+    Ok(LogPage {
+        total,
+        page,
+        per_page,
+        operations: rows
+            .into_iter()
+            .map(|l| LogEntry {
+                operation_id: l.op.id,
+                order_number: l.order_number,
+                gateway: l.gateway.map(|g| g.code().to_owned()).unwrap_or_default(),
+                gateway_name: l.gateway.map(|g| g.name().to_owned()).unwrap_or_default(),
+                action: l.op.action.code().to_owned(),
+                label: l.op.action.label().to_owned(),
+                status: l.op.status,
+                status_label: op_status_label(l.op.status).to_owned(),
+                amount: l.op.amount.get(),
+                result_code: l.op.result_code.clone(),
+                message: l.op.message.clone(),
+                actor: l.op.actor.clone(),
+                at: jst_minute(l.op.created_at),
+            })
+            .collect(),
+    })
+}

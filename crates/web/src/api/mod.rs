@@ -74,6 +74,7 @@ pub fn routes() -> Router<AppState> {
             get(payments::shop_mail).put(payments::set_shop_mail),
         )
         .route("/payments/notices", get(payments::notices))
+        .route("/payments/operations", get(payments::operations))
         .route("/payments/bulk", get(bulk::list).post(bulk::start))
         .route("/payments/bulk/{id}", get(bulk::get))
         .route("/payments/bulk/{id}/items", get(bulk::items))

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use juchu_app::payments::Notice;
 use juchu_app::payments::{
-    self, AuthorizeInput, FeeMonth, LaterInput, OperateInput, OperationResult, PaymentView,
-    Recovered, SyncReport,
+    self, AuthorizeInput, FeeMonth, LaterInput, LogPage, LogQuery, OperateInput, OperationResult,
+    PaymentView, Recovered, SyncReport,
 };
 use juchu_domain::payment::Action;
 use juchu_domain::payment::{OpStatus, Settings};
@@ -237,6 +237,19 @@ pub async fn sync(
         return Err(juchu_app::AppError::Forbidden.into());
     }
     Ok(axum::Json(payments::sync(&s.app).await?))
+}
+
+/// 決済ログ: every payment operation of the shop (single and 一括処理), newest first,
+/// narrowed by date, gateway, action, result, operator or order.
+#[utoipa::path(get, path = "/api/v1/payments/operations", tag = "payments", security(("bearer" = [])), params(LogQuery),
+    responses((status = 200, body = LogPage), (status = 401, description = "No or unknown API token", body = ErrorBody),
+        (status = 422, description = "`invalid_input`: a bad date, an unknown gateway, action or result", body = ErrorBody)))]
+pub async fn operations(
+    State(s): State<AppState>,
+    ApiActor(a): ApiActor,
+    Query(q): Query<LogQuery>,
+) -> Result<axum::Json<LogPage>, ApiError> {
+    Ok(axum::Json(payments::operation_log(&s.app, &a, &q).await?))
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]

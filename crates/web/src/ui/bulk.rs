@@ -48,34 +48,29 @@ fn with_defaults(mut q: SearchInput, raw: &str) -> SearchInput {
     q
 }
 
-/// The search as a query string (for 「検索結果すべて」 and the page links).
-fn query_of(q: &SearchInput) -> String {
-    serde_urlencoded_pairs(q)
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", super::url_escape(&v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Every field of the search that has a value, repeated keys repeated.
-fn serde_urlencoded_pairs(q: &SearchInput) -> Vec<(String, String)> {
+/// A search or filter as a query string (for 「検索結果すべて」 and the page links): every
+/// field with a value, repeated keys repeated.
+fn query_string(v: &impl serde::Serialize) -> String {
     let mut out = Vec::new();
-    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(q) {
+    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(v) {
         for (k, v) in m {
-            match v {
-                serde_json::Value::String(s) if !s.is_empty() => out.push((k, s)),
-                serde_json::Value::Array(a) => {
-                    for x in a {
-                        if let serde_json::Value::String(s) = x {
-                            out.push((k.clone(), s));
-                        }
-                    }
+            let vals = match v {
+                serde_json::Value::Array(a) => a,
+                one => vec![one],
+            };
+            for x in vals {
+                let x = match x {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    _ => continue,
+                };
+                if !x.is_empty() {
+                    out.push(format!("{k}={}", super::url_escape(&x)));
                 }
-                _ => {}
             }
         }
     }
-    out
+    out.join("&")
 }
 
 fn gateway_name(code: &str) -> &'static str {
@@ -171,11 +166,11 @@ async fn list_page(
         }
         Err(e) => return error_page(s, &e),
     };
-    let query = query_of(&q);
+    let query = query_string(&q);
     let page_link = |n: i64| {
         let mut q2 = q.clone();
         q2.page = Some(n.to_string());
-        format!("/admin/payments/bulk?{}&searched=1", query_of(&q2))
+        format!("/admin/payments/bulk?{}&searched=1", query_string(&q2))
     };
     let states: Vec<_> = PaymentFilter::ALL
         .iter()
@@ -404,4 +399,54 @@ pub async fn runs(State(s): State<AppState>, sess: Session) -> Response {
         ),
         Err(e) => error_page(&s, &e),
     }
+}
+
+/// 決済ログ: every payment operation (single and bulk), filterable, newest first.
+pub async fn log(
+    State(s): State<AppState>,
+    sess: Session,
+    Query(q): Query<payments::LogQuery>,
+) -> Response {
+    let (errors, page) = match payments::operation_log(&s.app, &sess.actor, &q).await {
+        Ok(p) => (std::collections::BTreeMap::new(), Some(p)),
+        Err(AppError::Invalid(i)) => (
+            i.0.into_iter()
+                .map(|f| (f.field, f.message))
+                .collect::<std::collections::BTreeMap<_, _>>(),
+            None,
+        ),
+        Err(e) => return error_page(&s, &e),
+    };
+    let (total, pg, pages) = page.as_ref().map_or((0, 1, 0), |p| {
+        (p.total, p.page, (p.total + p.per_page - 1) / p.per_page)
+    });
+    let link = |n: i64| {
+        let mut q2 = q.clone();
+        q2.page = Some(n);
+        format!("/admin/payments/log?{}", query_string(&q2))
+    };
+    let actions: Vec<_> = [
+        juchu_domain::payment::OpAction::Authorize,
+        juchu_domain::payment::OpAction::RequestPayment,
+    ]
+    .into_iter()
+    .chain(
+        Action::ALL
+            .into_iter()
+            .map(juchu_domain::payment::OpAction::Panel),
+    )
+    .map(|a| context! { code => a.code(), label => a.label() })
+    .collect();
+    s.ui.render(
+        "payment_log.html",
+        page_ctx(
+            base(&sess, "payment_log"),
+            context! {
+                q => q, errors => errors, rows => page.map(|p| p.operations).unwrap_or_default(),
+                total => total, page => pg, pages => pages,
+                prev => (pg > 1).then(|| link(pg - 1)), next => (pg < pages).then(|| link(pg + 1)),
+                actions => actions,
+            },
+        ),
+    )
 }

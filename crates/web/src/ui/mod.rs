@@ -63,6 +63,7 @@ impl Templates {
             "bulk_confirm.html",
             "bulk_run.html",
             "bulk_runs.html",
+            "payment_log.html",
             "settings.html",
             "user.html",
             "payment_methods.html",
@@ -273,6 +274,7 @@ pub fn routes() -> Router<AppState> {
         .route("/cancelled-stock/{id}/return", post(pages::return_stock))
         .route("/cancelled-stock/return", post(pages::return_stock_many))
         .route("/notices", get(pages::notices))
+        .route("/payments/log", get(bulk::log))
         .route("/payments/bulk", get(bulk::list))
         .route("/payments/bulk/confirm", post(bulk::confirm))
         .route("/payments/bulk/run", post(bulk::run))

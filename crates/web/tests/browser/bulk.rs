@@ -145,4 +145,16 @@ async fn operator_captures_many_orders_at_once() {
     let row = text(&c, &format!("#results tr[data-number='{}']", ns[0])).await;
     assert!(row.contains("売上確定"), "{row}");
     full_shot(&c, "bulk-orders-payment-state").await;
+    // 決済ログ: the run's captures among all operations, filtered to 売上確定.
+    c.goto(&format!("{}/admin/payments/log?action=capture", t.base))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "#total").await, "3");
+    let first = text(&c, "#log tbody tr").await;
+    assert!(
+        first.contains("売上確定") && first.contains("一括処理 #1"),
+        "{first}"
+    );
+    assert_no_overflow(&c, "決済ログ").await;
+    full_shot(&c, "payment-log").await;
 }

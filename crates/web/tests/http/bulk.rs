@@ -184,6 +184,26 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
             .contains(&format!("一括処理 #{id}"))),
         "{h}"
     );
+    // 決済ログ finds the run's operations across orders, by operator, gateway and action.
+    let (st, log) = support::send(
+        t.req(reqwest::Method::GET, "/api/v1/payments/operations")
+            .query(&[
+                ("actor", format!("一括処理 #{id}")),
+                ("per_page", "500".into()),
+            ]),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{log}");
+    assert_eq!(log["total"], 30, "{log}");
+    let (_, log) = t
+        .get("/api/v1/payments/operations?gateway=gmo&action=capture&status=succeeded")
+        .await;
+    assert_eq!(log["total"], 10, "{log}");
+    assert_eq!(log["operations"][0]["label"], "売上確定", "{log}");
+    let (st, bad) = t
+        .get("/api/v1/payments/operations?gateway=nope&from=2024-13-01")
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     // 操作ログ lists it.
     let (st, l) = t.get("/api/v1/payments/bulk").await;
     assert_eq!(st, StatusCode::OK, "{l}");
