@@ -419,6 +419,65 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `count` imported GMO card orders, each authorized; their numbers.
+async fn authorized_gmo_orders(
+    c: &reqwest::Client,
+    base: &str,
+    token: &str,
+    count: usize,
+) -> Vec<i64> {
+    use serde_json::{Value, json};
+    let mut numbers = Vec::new();
+    for _ in 0..count {
+        let order: Value = c
+            .post(format!("{base}/api/v1/orders?import=true"))
+            .bearer_auth(token)
+            .json(&json!({
+                "customer": {"family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
+                    "postal_code": "100-0001", "prefecture": "東京都", "address1": "千代田区千代田1-1", "tel": "03-1234-5678"},
+                "email": "hanako@example.jp",
+                "items": [{"product_code": "X-1", "product_name": "試験品", "unit_price": 3000, "tax_rate": 10, "quantity": 1}],
+                "payment_method": "gmo_card"
+            }))
+            .json_of()
+            .await;
+        let n = order["number"].as_i64().expect("order created");
+        let auth: Value = c
+            .post(format!("{base}/api/v1/orders/{n}/payment"))
+            .bearer_auth(token)
+            .json(&json!({"test_card_number": "4111111111111111", "test_card_expire": "3012"}))
+            .json_of()
+            .await;
+        assert_eq!(auth["status"], "succeeded", "{auth}");
+        numbers.push(n);
+    }
+    numbers
+}
+
+/// GMO captures the sandbox took (AlterTran SALES).
+async fn gmo_captures(c: &reqwest::Client, sb_url: &str) -> usize {
+    let l: serde_json::Value = c.get(format!("{sb_url}/_sandbox/ledger")).json_of().await;
+    l["gmo"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["history"].as_array().unwrap().clone())
+        .filter(|e| e["api"] == "AlterTran" && e["job_cd"] == "SALES")
+        .count()
+}
+
+/// A sandbox in this test process (it outlives the juchu processes); its URL.
+async fn sandbox() -> String {
+    let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = sb.router();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    url
+}
+
 /// 一括処理 survives its process: `juchu serve` is killed (SIGKILL) in the middle of a bulk
 /// capture; the next process resumes the run (the dead one's items after their lease) and the
 /// gateway's ledger shows each order captured exactly once. Then `juchu bulk` runs a 状態確認
@@ -426,13 +485,7 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
     use serde_json::{Value, json};
-    let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sb_url = format!("http://{}", listener.local_addr().unwrap());
-    let router = sb.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let sb_url = sandbox().await;
     let dir = temp_dir();
     let args = [
         "--listen",
@@ -457,30 +510,7 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
         .json_of()
         .await;
     let token = tok["token"].as_str().unwrap().to_owned();
-    let mut numbers = Vec::new();
-    for _ in 0..30 {
-        let order: Value = c
-            .post(format!("{}/api/v1/orders?import=true", s.base))
-            .bearer_auth(&token)
-            .json(&json!({
-                "customer": {"family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ", "given_kana": "ハナコ",
-                    "postal_code": "100-0001", "prefecture": "東京都", "address1": "千代田区千代田1-1", "tel": "03-1234-5678"},
-                "email": "hanako@example.jp",
-                "items": [{"product_code": "X-1", "product_name": "試験品", "unit_price": 3000, "tax_rate": 10, "quantity": 1}],
-                "payment_method": "gmo_card"
-            }))
-            .json_of()
-            .await;
-        let n = order["number"].as_i64().expect("order created");
-        let auth: Value = c
-            .post(format!("{}/api/v1/orders/{n}/payment", s.base))
-            .bearer_auth(&token)
-            .json(&json!({"test_card_number": "4111111111111111", "test_card_expire": "3012"}))
-            .json_of()
-            .await;
-        assert_eq!(auth["status"], "succeeded", "{auth}");
-        numbers.push(n);
-    }
+    let numbers = authorized_gmo_orders(&c, &s.base, &token, 30).await;
     // Each capture takes a while, so the run is in the middle when the process dies.
     c.post(format!("{sb_url}/_sandbox/faults"))
         .json(
@@ -497,16 +527,7 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
         .json_of()
         .await;
     let id = run["id"].as_i64().expect("run started");
-    let captures = || async {
-        let l: Value = c.get(format!("{sb_url}/_sandbox/ledger")).json_of().await;
-        l["gmo"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|t| t["history"].as_array().unwrap().clone())
-            .filter(|e| e["api"] == "AlterTran" && e["job_cd"] == "SALES")
-            .count()
-    };
+    let captures = || gmo_captures(&c, &sb_url);
     for _ in 0..200 {
         if captures().await >= 5 {
             break;
@@ -556,5 +577,111 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
     assert!(out.status.success(), "{text}");
     assert!(text.contains("成功 2件"), "{text}");
     drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two `juchu serve` processes on one PostgreSQL share a run: the second joins the run the
+/// first started, each order is taken by one of them, and GMO captures each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_one_postgresql_share_a_bulk_run() {
+    use serde_json::{Value, json};
+    use sqlx::Connection;
+    let Ok(admin) = std::env::var("JUCHU_TEST_DATABASE_URL") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set JUCHU_TEST_DATABASE_URL"
+        );
+        return;
+    };
+    let name = format!("juchu_cli_bulk_{}", std::process::id());
+    let mut pg = sqlx::PgConnection::connect(&admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut pg)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let sb_url = sandbox().await;
+    let dir = temp_dir();
+    let args = [
+        "--database-url",
+        &url,
+        "--listen",
+        "127.0.0.1:0",
+        "--no-sandbox",
+        "--gateway-sandbox-url",
+        &sb_url,
+        "--bulk-concurrency",
+        "1",
+    ];
+    let a = start(&dir, &args);
+    let b = start(&dir, &args);
+    let c = reqwest::Client::new();
+    let tok: Value = c
+        .post(format!("{}/api/v1/auth/token", a.base))
+        .json(&json!({"login": "admin", "password": "juchu-demo", "name": "two processes"}))
+        .json_of()
+        .await;
+    let token = tok["token"].as_str().unwrap().to_owned();
+    let numbers = authorized_gmo_orders(&c, &a.base, &token, 24).await;
+    // Slow captures: the second process's job (every 5 s) joins while the first still works.
+    c.post(format!("{sb_url}/_sandbox/faults"))
+        .json(
+            &json!({"gateway": "gmo", "operation": "AlterTran", "kind": "delay", "delay_ms": 400}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let before = gmo_captures(&c, &sb_url).await;
+    let run: Value = c
+        .post(format!("{}/api/v1/payments/bulk", a.base))
+        .bearer_auth(&token)
+        .json(&json!({"action": "capture", "numbers": numbers}))
+        .json_of()
+        .await;
+    let id = run["id"].as_i64().expect("run started");
+    let mut v = Value::Null;
+    for _ in 0..300 {
+        v = c
+            .get(format!("{}/api/v1/payments/bulk/{id}", b.base))
+            .bearer_auth(&token)
+            .json_of()
+            .await;
+        if v["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(v["state"], "done", "{v}");
+    assert_eq!(v["succeeded"], 24, "{v}");
+    assert_eq!(
+        gmo_captures(&c, &sb_url).await - before,
+        24,
+        "each order captured once"
+    );
+    let items: Value = c
+        .get(format!("{}/api/v1/payments/bulk/{id}/items", a.base))
+        .bearer_auth(&token)
+        .json_of()
+        .await;
+    let workers: std::collections::BTreeSet<String> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["worker"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        workers.len(),
+        2,
+        "both processes worked the run: {workers:?}"
+    );
+    drop((a, b));
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut pg)
+        .await
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }

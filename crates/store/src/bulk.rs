@@ -117,6 +117,8 @@ pub struct Item {
     pub message: String,
     pub operation_id: Option<i64>,
     pub finished_at: Option<Timestamp>,
+    /// The process that took it last.
+    pub claimed_by: String,
 }
 
 pub struct NewItem {
@@ -316,7 +318,7 @@ pub async fn open(conn: &mut AnyConnection) -> Result<Vec<(i64, i64)>, StoreErro
 }
 
 const ITEM_COLS: &str = "id, run_id, order_id, order_number, gateway, amount, state, result_code, \
-    message, operation_id, finished_at";
+    message, operation_id, finished_at, claimed_by";
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
@@ -331,6 +333,7 @@ struct ItemRow {
     message: String,
     operation_id: Option<i64>,
     finished_at: Option<String>,
+    claimed_by: String,
 }
 
 impl TryFrom<ItemRow> for Item {
@@ -352,6 +355,7 @@ impl TryFrom<ItemRow> for Item {
             message: r.message,
             operation_id: r.operation_id,
             finished_at: r.finished_at.as_deref().map(ts).transpose()?,
+            claimed_by: r.claimed_by,
         })
     }
 }
@@ -377,8 +381,8 @@ pub async fn items(
     rows.into_iter().map(Item::try_from).collect()
 }
 
-/// Take up to `n` items of the run no worker holds, for `lease`: they are this caller's
-/// until then. On PostgreSQL concurrent callers skip each other's rows (`SKIP LOCKED`); on
+/// Take up to `n` items of the run no worker holds, for `lease`: they are `worker`'s until
+/// then. On PostgreSQL concurrent callers skip each other's rows (`SKIP LOCKED`); on
 /// SQLite the transaction holds the write lock.
 pub async fn claim(
     tx: &mut Tx,
@@ -386,24 +390,41 @@ pub async fn claim(
     n: i64,
     now: Timestamp,
     lease: SignedDuration,
+    worker: &str,
 ) -> Result<Vec<Item>, StoreError> {
-    let skip = match tx.backend {
-        crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        crate::Backend::Sqlite => "",
-    };
     let until = now.checked_add(lease).unwrap_or(now);
-    let rows: Vec<ItemRow> = sqlx::query_as(&format!(
-        "UPDATE bulk_items SET claimed_until = $1 WHERE id IN (\
-           SELECT id FROM bulk_items WHERE run_id = $2 AND state = 'pending' \
-           AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4{skip}) \
-         AND state = 'pending' RETURNING {ITEM_COLS}"
-    ))
-    .bind(to_db(until))
-    .bind(run_id)
-    .bind(to_db(now))
-    .bind(n)
-    .fetch_all(tx.conn())
-    .await?;
+    // PostgreSQL may run an `IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)` subquery more than
+    // once, each time skipping what it locked before — and so take far more than `n` rows.
+    // The chosen ids are materialized once instead. SQLite's transaction holds the write lock.
+    let sql = match tx.backend {
+        crate::Backend::Postgres => format!(
+            "WITH picked AS MATERIALIZED (\
+               SELECT id FROM bulk_items WHERE run_id = $3 AND state = 'pending' \
+               AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY id LIMIT $5 \
+               FOR UPDATE SKIP LOCKED) \
+             UPDATE bulk_items b SET claimed_until = $1, claimed_by = $2 FROM picked \
+             WHERE b.id = picked.id RETURNING {}",
+            ITEM_COLS
+                .split(", ")
+                .map(|c| format!("b.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        crate::Backend::Sqlite => format!(
+            "UPDATE bulk_items SET claimed_until = $1, claimed_by = $2 WHERE id IN (\
+               SELECT id FROM bulk_items WHERE run_id = $3 AND state = 'pending' \
+               AND (claimed_until IS NULL OR claimed_until < $4) ORDER BY id LIMIT $5) \
+             RETURNING {ITEM_COLS}"
+        ),
+    };
+    let rows: Vec<ItemRow> = sqlx::query_as(&sql)
+        .bind(to_db(until))
+        .bind(worker.to_owned())
+        .bind(run_id)
+        .bind(to_db(now))
+        .bind(n)
+        .fetch_all(tx.conn())
+        .await?;
     let mut items = rows
         .into_iter()
         .map(Item::try_from)

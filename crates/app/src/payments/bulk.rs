@@ -29,9 +29,6 @@ pub const BULK_ACTIONS: [Action; 5] = [
 /// The most orders one run takes: far beyond a shop's day, and a bound on one request.
 pub const MAX_ITEMS: usize = 200_000;
 
-/// Items a worker takes at a time.
-const BATCH: i64 = 64;
-
 /// A gateway's "busy" answer is tried again this many times, waiting longer each time.
 const RETRIES: u32 = 4;
 
@@ -41,6 +38,10 @@ const RETRIES: u32 = 4;
 pub struct BulkLimits {
     per_gateway: HashMap<Gateway, Arc<Semaphore>>,
     lease: SignedDuration,
+    /// Items taken at a time: twice what runs at once, so other processes find work too.
+    batch: i64,
+    /// This process (host:pid), recorded on the items it takes.
+    worker: String,
 }
 
 impl BulkLimits {
@@ -52,6 +53,12 @@ impl BulkLimits {
                 .map(|g| (g, Arc::new(Semaphore::new(n))))
                 .collect(),
             lease: SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60)),
+            batch: (2 * n).max(4) as i64,
+            worker: format!(
+                "{}:{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "juchu".into()),
+                std::process::id()
+            ),
         }
     }
 }
@@ -118,6 +125,8 @@ pub struct ItemView {
     pub message: String,
     pub operation_id: Option<i64>,
     pub finished_at: Option<String>,
+    /// The process that ran it (host:pid).
+    pub worker: String,
 }
 
 fn jst_second(t: jiff::Timestamp) -> String {
@@ -176,6 +185,7 @@ impl ItemView {
             message: i.message.clone(),
             operation_id: i.operation_id,
             finished_at: i.finished_at.map(jst_second),
+            worker: i.claimed_by.clone(),
         }
     }
 }
@@ -517,10 +527,18 @@ async fn work_run(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppErro
             return Ok(done);
         }
         let mut tx = app.store.begin().await?;
-        let items = runs::claim(&mut tx, run_id, BATCH, now, app.bulk_limits.lease).await?;
+        let l = &app.bulk_limits;
+        let items = runs::claim(&mut tx, run_id, l.batch, now, l.lease, &l.worker).await?;
         tx.commit().await?;
         if items.is_empty() {
             runs::end_if_finished(&mut *app.store.read().await?, run_id, app.now()).await?;
+            if done > 0 {
+                tracing::info!(
+                    run = run_id,
+                    items = done,
+                    "bulk run: this process ran its share"
+                );
+            }
             return Ok(done);
         }
         done += items.len();

@@ -36,6 +36,8 @@ CREATE TABLE bulk_items (
     amount BIGINT NOT NULL,
     state TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'failed', 'skipped')),
     claimed_until TEXT,
+    -- The process that took it last (host:pid), for the operator and for tests.
+    claimed_by TEXT NOT NULL DEFAULT '',
     result_code TEXT NOT NULL DEFAULT '',
     message TEXT NOT NULL DEFAULT '',
     operation_id BIGINT REFERENCES payment_operations(id),

@@ -265,6 +265,7 @@ async fn a_run_left_by_a_vanished_worker_is_finished_once(t: TestApp) {
             100,
             now - jiff::SignedDuration::from_secs(600),
             jiff::SignedDuration::from_secs(60),
+            "dead:1",
         )
         .await
         .unwrap();
