@@ -237,6 +237,23 @@ fn user_add_reads_the_password_from_stdin() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An empty PostgreSQL database `name` beside the admin URL's; the admin connection (to drop
+/// it afterwards) and its URL.
+async fn fresh_database(admin: &str, name: &str) -> (sqlx::PgConnection, String) {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(admin).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    (c, url)
+}
+
 #[tokio::test]
 async fn migrate_on_postgres() {
     use sqlx::Connection;
@@ -248,16 +265,7 @@ async fn migrate_on_postgres() {
         return;
     };
     let name = format!("juchu_cli_{}", std::process::id());
-    let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut c)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let (mut c, url) = fresh_database(&admin, &name).await;
     let dir = temp_dir();
     // Twice: migrations are idempotent, and several processes may start against one database.
     for _ in 0..2 {
@@ -585,7 +593,6 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_on_one_postgresql_share_a_bulk_run() {
     use serde_json::{Value, json};
-    use sqlx::Connection;
     let Ok(admin) = std::env::var("JUCHU_TEST_DATABASE_URL") else {
         assert!(
             std::env::var("CI").is_err(),
@@ -594,16 +601,7 @@ async fn two_processes_on_one_postgresql_share_a_bulk_run() {
         return;
     };
     let name = format!("juchu_cli_bulk_{}", std::process::id());
-    let mut pg = sqlx::PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
-        .execute(&mut pg)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut pg)
-        .await
-        .unwrap();
-    let url = format!("{}/{name}", &admin[..admin.rfind('/').unwrap()]);
+    let (mut pg, url) = fresh_database(&admin, &name).await;
     let sb_url = sandbox().await;
     let dir = temp_dir();
     let args = [

@@ -259,6 +259,14 @@ impl Chosen {
     }
 }
 
+/// Why a choice cannot run, in one line for the list's banner.
+fn said(i: juchu_domain::Invalid) -> String {
+    i.0.into_iter()
+        .map(|f| f.message)
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 /// 確認: the count and the amount, and the button that starts the run.
 pub async fn confirm(State(s): State<AppState>, CsrfForm(sess, c): CsrfForm<Chosen>) -> Response {
     let back = c.search();
@@ -268,14 +276,7 @@ pub async fn confirm(State(s): State<AppState>, CsrfForm(sess, c): CsrfForm<Chos
     };
     let preview = match payments::preview_bulk(&s.app, &sess.actor, &input).await {
         Ok(p) => p,
-        Err(AppError::Invalid(i)) => {
-            let m =
-                i.0.into_iter()
-                    .map(|f| f.message)
-                    .collect::<Vec<_>>()
-                    .join("、");
-            return list_page(&s, &sess, back, Some(m)).await;
-        }
+        Err(AppError::Invalid(i)) => return list_page(&s, &sess, back, Some(said(i))).await,
         Err(e) => return error_page(&s, &e),
     };
     let key = match juchu_app::tokens::random_token() {
@@ -311,14 +312,7 @@ pub async fn run(State(s): State<AppState>, CsrfForm(sess, c): CsrfForm<Chosen>)
     };
     match payments::start_bulk(&s.app, &sess.actor, input, Some(c.key.clone())).await {
         Ok(r) => Redirect::to(&format!("/admin/payments/bulk/runs/{}", r.id)).into_response(),
-        Err(AppError::Invalid(i)) => {
-            let m =
-                i.0.into_iter()
-                    .map(|f| f.message)
-                    .collect::<Vec<_>>()
-                    .join("、");
-            list_page(&s, &sess, back, Some(m)).await
-        }
+        Err(AppError::Invalid(i)) => list_page(&s, &sess, back, Some(said(i))).await,
         Err(e) => error_page(&s, &e),
     }
 }
