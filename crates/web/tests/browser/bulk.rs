@@ -26,6 +26,28 @@ async fn authorized(t: &TestApp) -> i64 {
     n
 }
 
+/// The run page's state once it has ended — it reloads itself meanwhile, so an element may
+/// be gone between two loads.
+async fn run_state(c: &fantoccini::Client) -> String {
+    let mut state = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c
+            .wait()
+            .at_most(Duration::from_secs(2))
+            .for_element(Locator::Id("run"))
+            .await
+            && let Ok(Some(s)) = e.attr("data-state").await
+        {
+            state = s;
+            if state == "done" || state == "stopped" {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    state
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_captures_many_orders_at_once() {
     let t = TestApp::start(support::Backend::Sqlite).await;
@@ -82,25 +104,8 @@ async fn operator_captures_many_orders_at_once() {
     full_shot(&c, "bulk-confirm").await;
 
     submit(&c, "#run").await;
-    // The page follows the run until it ends (it reloads itself meanwhile: an element may
-    // be gone between two loads).
-    let mut state = String::new();
-    for _ in 0..100 {
-        if let Ok(e) = c
-            .wait()
-            .at_most(Duration::from_secs(2))
-            .for_element(Locator::Id("run"))
-            .await
-            && let Ok(Some(s)) = e.attr("data-state").await
-        {
-            state = s;
-            if state == "done" {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    assert_eq!(state, "done");
+    // The page follows the run until it ends.
+    assert_eq!(run_state(&c).await, "done");
     assert_eq!(text(&c, "#ok-count").await, "3");
     assert_eq!(text(&c, "#ng-count").await, "1");
     let failed = c
@@ -140,6 +145,24 @@ async fn operator_captures_many_orders_at_once() {
             .await
             .is_err()
     );
+    // 「検索結果すべて」: 状態確認 of every order the list finds (the two left).
+    c.find(Locator::Id("scope-all"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("action"))
+        .await
+        .unwrap()
+        .select_by_value("refresh")
+        .await
+        .unwrap();
+    submit(&c, "#bulk-next").await;
+    assert_eq!(text(&c, "#count").await, "2");
+    submit(&c, "#run").await;
+    assert_eq!(run_state(&c).await, "done");
+    assert_eq!(text(&c, "#ok-count").await, "2");
     // 受注一覧 shows 決済状況.
     c.goto(&format!("{}/admin/orders", t.base)).await.unwrap();
     let row = text(&c, &format!("#results tr[data-number='{}']", ns[0])).await;
