@@ -401,7 +401,49 @@ async fn bad_bulk_starts_are_refused(t: TestApp) {
     assert_eq!(v["succeeded"], 1, "{v}");
 }
 
+/// ステータス管理 moving orders to 発送済み says which of them still have only an
+/// authorization (shipping does not capture), and moves them all the same.
+async fn shipping_uncaptured_orders_warns(t: TestApp) {
+    let authorized_only = authorized(&t, "gmo_card").await;
+    let captured = authorized(&t, "paygent_card").await;
+    let (st, v) = t
+        .post(
+            &format!("/api/v1/orders/{captured}/payment/capture"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = t
+        .post(
+            "/api/v1/orders/status",
+            json!({"numbers": [authorized_only, captured], "status": "shipped"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["succeeded"], 2, "{v}");
+    let r = v["results"].as_array().unwrap();
+    assert!(
+        r[0]["warning"]
+            .as_str()
+            .unwrap()
+            .contains("売上確定が済んでいません"),
+        "{v}"
+    );
+    assert!(r[1]["warning"].is_null(), "{v}");
+    // And the list finds it: 発送済み, still 仮売上.
+    let (_, l) = support::send(t.req(reqwest::Method::GET, "/api/v1/orders").query(&[
+        ("list", "all"),
+        ("status", "shipped"),
+        ("payment_state", "authorized"),
+    ]))
+    .await;
+    assert_eq!(l["total"], 1, "{l}");
+    assert_eq!(l["orders"][0]["number"], authorized_only, "{l}");
+    assert_eq!(l["orders"][0]["payment"]["state_label"], "仮売上", "{l}");
+}
+
 both_backends!(
+    shipping_uncaptured_orders_warns,
     a_bulk_capture_gives_each_order_its_result,
     a_run_left_by_a_vanished_worker_is_finished_once,
     a_stopped_run_skips_what_it_had_not_begun,
