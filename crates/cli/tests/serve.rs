@@ -301,13 +301,7 @@ async fn migrate_on_postgres() {
 async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     use serde_json::{Value, json};
     // The gateway sandbox lives in this test process, so it outlives juchu.
-    let sb = juchu_sandbox::Sandbox::new(juchu_sandbox::Config::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sb_url = format!("http://{}", listener.local_addr().unwrap());
-    let router = sb.router();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
+    let sb_url = sandbox().await;
     let dir = temp_dir();
     let args = [
         "--listen",
@@ -320,12 +314,7 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     ];
     let s = start(&dir, &args);
     let c = reqwest::Client::new();
-    let tok: Value = c
-        .post(format!("{}/api/v1/auth/token", s.base))
-        .json(&json!({"login": "admin", "password": "juchu-demo", "name": "kill test"}))
-        .json_of()
-        .await;
-    let token = tok["token"].as_str().unwrap().to_owned();
+    let token = admin_token(&c, &s.base).await;
     let order: Value = c
         .post(format!("{}/api/v1/orders?import=true", s.base))
         .bearer_auth(&token)
@@ -427,6 +416,16 @@ async fn a_process_killed_mid_capture_is_settled_by_recovery_after_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An API token of the demo admin.
+async fn admin_token(c: &reqwest::Client, base: &str) -> String {
+    let tok: serde_json::Value = c
+        .post(format!("{base}/api/v1/auth/token"))
+        .json(&serde_json::json!({"login": "admin", "password": "juchu-demo", "name": "cli test"}))
+        .json_of()
+        .await;
+    tok["token"].as_str().expect("demo login works").to_owned()
+}
+
 /// `count` imported GMO card orders, each authorized; their numbers.
 async fn authorized_gmo_orders(
     c: &reqwest::Client,
@@ -512,12 +511,7 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
     ];
     let s = start(&dir, &args);
     let c = reqwest::Client::new();
-    let tok: Value = c
-        .post(format!("{}/api/v1/auth/token", s.base))
-        .json(&json!({"login": "admin", "password": "juchu-demo", "name": "bulk kill test"}))
-        .json_of()
-        .await;
-    let token = tok["token"].as_str().unwrap().to_owned();
+    let token = admin_token(&c, &s.base).await;
     let numbers = authorized_gmo_orders(&c, &s.base, &token, 30).await;
     // Each capture takes a while, so the run is in the middle when the process dies.
     c.post(format!("{sb_url}/_sandbox/faults"))
@@ -618,12 +612,7 @@ async fn two_processes_on_one_postgresql_share_a_bulk_run() {
     let a = start(&dir, &args);
     let b = start(&dir, &args);
     let c = reqwest::Client::new();
-    let tok: Value = c
-        .post(format!("{}/api/v1/auth/token", a.base))
-        .json(&json!({"login": "admin", "password": "juchu-demo", "name": "two processes"}))
-        .json_of()
-        .await;
-    let token = tok["token"].as_str().unwrap().to_owned();
+    let token = admin_token(&c, &a.base).await;
     let numbers = authorized_gmo_orders(&c, &a.base, &token, 24).await;
     // Slow captures: the second process's job (every 5 s) joins while the first still works.
     c.post(format!("{sb_url}/_sandbox/faults"))

@@ -45,6 +45,11 @@ pub fn format_jst_minute(t: Timestamp) -> String {
     jst_zoned(t).strftime("%Y/%m/%d %H:%M").to_string()
 }
 
+/// To the second, for logs of runs that take seconds.
+pub fn format_jst_second(t: Timestamp) -> String {
+    jst_zoned(t).strftime("%Y-%m-%d %H:%M:%S").to_string()
+}
+
 /// Canonical storage form of an instant: fixed width, so text order is time order.
 pub fn to_db(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()

@@ -103,3 +103,16 @@ pub(crate) async fn post_sjis_form(
     }
     Ok(Charset::ShiftJis.decode(&body).0)
 }
+
+/// Is a refusal's code the gateway's "busy, try again later" — nothing happened, and the same
+/// request may succeed later — rather than an answer about the payment? Per each gateway's code
+/// table (Paygent E002 / 9004 / 9005 / 2003 / 2008 / 9103, GMO E92… / 42C…, Paidy 429 / 503).
+pub fn busy(g: juchu_domain::payment_method::Gateway, code: &str) -> bool {
+    use juchu_domain::payment_method::Gateway;
+    !code.is_empty()
+        && match g {
+            Gateway::Paygent => paygent::retryable(code),
+            Gateway::Gmo => gmo::errors::retryable(code),
+            Gateway::Paidy => code == "429" || code == "503",
+        }
+}

@@ -642,17 +642,30 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Order
     Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
 }
 
-/// (id, number) of the shop's live orders among `numbers` (of `ids` when numbers is None).
-pub async fn numbers_and_ids(
+/// (id, number) of the shop's live orders whose number is among `numbers`.
+pub async fn ids_of_numbers(
     conn: &mut AnyConnection,
     shop_id: i64,
-    numbers: Option<&[i64]>,
+    numbers: &[i64],
+) -> Result<Vec<(i64, i64)>, StoreError> {
+    ids_and_numbers(conn, shop_id, "number", numbers).await
+}
+
+/// (id, number) of the shop's live orders whose id is among `ids`.
+pub async fn numbers_of_ids(
+    conn: &mut AnyConnection,
+    shop_id: i64,
     ids: &[i64],
 ) -> Result<Vec<(i64, i64)>, StoreError> {
-    let (col, keys) = match numbers {
-        Some(n) => ("number", n),
-        None => ("id", ids),
-    };
+    ids_and_numbers(conn, shop_id, "id", ids).await
+}
+
+async fn ids_and_numbers(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    col: &str,
+    keys: &[i64],
+) -> Result<Vec<(i64, i64)>, StoreError> {
     let mut out = Vec::with_capacity(keys.len());
     for chunk in keys.chunks(1000) {
         let mut q = Sql::new("SELECT id, number FROM orders WHERE shop_id = ");

@@ -129,12 +129,6 @@ pub struct ItemView {
     pub worker: String,
 }
 
-fn jst_second(t: jiff::Timestamp) -> String {
-    juchu_domain::time::jst_zoned(t)
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
 impl RunView {
     fn of(r: &Run, now: jiff::Timestamp) -> Result<RunView, AppError> {
         let action = Action::from_code(&r.action)
@@ -153,8 +147,8 @@ impl RunView {
             }
             .to_owned(),
             created_by: r.created_by.clone(),
-            created_at: jst_second(r.created_at),
-            finished_at: r.finished_at.map(jst_second),
+            created_at: juchu_domain::time::format_jst_second(r.created_at),
+            finished_at: r.finished_at.map(juchu_domain::time::format_jst_second),
             seconds: end.duration_since(r.created_at).as_secs_f64().max(0.0),
             total: r.total,
             succeeded: r.succeeded,
@@ -184,7 +178,7 @@ impl ItemView {
             result_code: i.result_code.clone(),
             message: i.message.clone(),
             operation_id: i.operation_id,
-            finished_at: i.finished_at.map(jst_second),
+            finished_at: i.finished_at.map(juchu_domain::time::format_jst_second),
             worker: i.claimed_by.clone(),
         }
     }
@@ -240,8 +234,7 @@ async fn targets(app: &App, actor: &Actor, input: &BulkInput) -> Result<Vec<NewI
                 .filter(|n| seen.insert(*n))
                 .collect();
             let found =
-                juchu_store::orders::numbers_and_ids(&mut conn, actor.shop_id, Some(&numbers), &[])
-                    .await?;
+                juchu_store::orders::ids_of_numbers(&mut conn, actor.shop_id, &numbers).await?;
             let by_number: HashMap<i64, i64> = found.iter().map(|(id, n)| (*n, *id)).collect();
             let missing: Vec<String> = numbers
                 .iter()
@@ -265,8 +258,7 @@ async fn targets(app: &App, actor: &Actor, input: &BulkInput) -> Result<Vec<NewI
             let s = search.validate()?;
             let ids =
                 juchu_store::orders::search_ids(&mut conn, actor.shop_id, &s, app.now()).await?;
-            let found =
-                juchu_store::orders::numbers_and_ids(&mut conn, actor.shop_id, None, &ids).await?;
+            let found = juchu_store::orders::numbers_of_ids(&mut conn, actor.shop_id, &ids).await?;
             let by_id: HashMap<i64, i64> = found.into_iter().collect();
             ids.iter()
                 .filter_map(|id| by_id.get(id).map(|n| (*id, *n)))
@@ -556,16 +548,6 @@ async fn work_run(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppErro
     }
 }
 
-/// Is a refusal the gateway's "busy, try again" rather than an answer about the payment?
-fn busy(g: Gateway, code: &str) -> bool {
-    !code.is_empty()
-        && match g {
-            Gateway::Paygent => juchu_gateway::paygent::retryable(code),
-            Gateway::Gmo => juchu_gateway::gmo::errors::retryable(code),
-            Gateway::Paidy => code == "429" || code == "503",
-        }
-}
-
 /// One order: the single-order operation under the item's key (one per attempt: a busy or
 /// unsent one is settled as failed with nothing done at the gateway, so the next attempt is a
 /// new operation), then its result.
@@ -617,7 +599,9 @@ async fn run_item(
                 OpStatus::Failed
                     if attempt < RETRIES
                         && (r.result_code.is_empty()
-                            || it.gateway.is_some_and(|g| busy(g, &r.result_code))) =>
+                            || it
+                                .gateway
+                                .is_some_and(|g| juchu_gateway::busy(g, &r.result_code))) =>
                 {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;

@@ -29,10 +29,7 @@ pub async fn start(
     headers: HeaderMap,
     Json(input): Json<BulkInput>,
 ) -> Result<(StatusCode, axum::Json<RunView>), ApiError> {
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = super::payments::idempotency_key(&headers);
     let run = payments::start_bulk(&s.app, &a, input, key).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(run)))
 }

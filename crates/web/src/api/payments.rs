@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiActor, Json, Path, Query};
 
-fn idempotency_key(h: &HeaderMap) -> Option<String> {
+pub(crate) fn idempotency_key(h: &HeaderMap) -> Option<String> {
     h.get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)

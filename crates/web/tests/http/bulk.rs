@@ -233,10 +233,9 @@ async fn a_run_left_by_a_vanished_worker_is_finished_once(t: TestApp) {
         let mut tx = t.app.store.begin().await.unwrap();
         let mut items = Vec::new();
         for n in &ns {
-            let (id, _) =
-                juchu_store::orders::numbers_and_ids(tx.conn(), t.shop_id, Some(&[*n]), &[])
-                    .await
-                    .unwrap()[0];
+            let (id, _) = juchu_store::orders::ids_of_numbers(tx.conn(), t.shop_id, &[*n])
+                .await
+                .unwrap()[0];
             items.push(juchu_store::bulk::NewItem {
                 order_id: id,
                 order_number: *n,
@@ -314,7 +313,7 @@ async fn a_stopped_run_skips_what_it_had_not_begun(t: TestApp) {
     // A run stored but not yet worked (as if its worker were busy elsewhere).
     let mut tx = t.app.store.begin().await.unwrap();
     let mut new = Vec::new();
-    for (id, n) in juchu_store::orders::numbers_and_ids(tx.conn(), t.shop_id, Some(&ns), &[])
+    for (id, n) in juchu_store::orders::ids_of_numbers(tx.conn(), t.shop_id, &ns)
         .await
         .unwrap()
     {
