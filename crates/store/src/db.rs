@@ -162,9 +162,12 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers work while one writer writes; NORMAL is durable
-                        // in WAL mode except for the last commits on power loss.
-                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")
+                        // WAL lets readers work while one writer writes. FULL: every commit
+                        // is on disk before it returns, as PostgreSQL's are — a payment's
+                        // journal row must survive a power loss before its gateway call
+                        // (NORMAL could lose the last commits). Bulk runs journal a batch per
+                        // commit, so the sync is paid once per batch.
+                        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;")
                             .await?;
                     }
                     Ok(())

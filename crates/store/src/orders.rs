@@ -629,6 +629,41 @@ pub async fn get_many(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<Order
     let rows: Vec<OrderRow> = sqlx::query_as_with(&text, args)
         .fetch_all(&mut *conn)
         .await?;
+    with_items(conn, ids, rows).await
+}
+
+/// The shop's orders among `ids`, locked in ascending id order — the order every
+/// transaction that locks several orders takes them in, so two never wait on each other.
+/// Ascending by id; deleted orders too (the caller decides).
+pub async fn get_many_for_update(
+    tx: &mut Tx,
+    shop_id: i64,
+    ids: &[i64],
+) -> Result<Vec<Order>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let lock = tx.lock_clause();
+    let mut q = Sql::new(&format!("SELECT {ORDER_COLS} FROM orders WHERE shop_id = "));
+    q.bind(shop_id).push(" AND id IN ");
+    q.bind_list(sorted.iter().copied());
+    q.push(" ORDER BY id").push(lock);
+    let (text, args) = q.parts();
+    let rows: Vec<OrderRow> = sqlx::query_as_with(&text, args)
+        .fetch_all(tx.conn())
+        .await?;
+    with_items(tx.conn(), &sorted, rows).await
+}
+
+/// Orders from their rows and items, in the order of `ids`.
+async fn with_items(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+    rows: Vec<OrderRow>,
+) -> Result<Vec<Order>, StoreError> {
     let mut items: std::collections::HashMap<i64, Vec<Item>> = std::collections::HashMap::new();
     for (oid, it) in items_of(conn, ids).await? {
         items.entry(oid).or_default().push(it);

@@ -211,6 +211,86 @@ pub async fn by_orders(
     rows.into_iter().map(Payment::try_from).collect()
 }
 
+/// The payments of these orders, locked in ascending order id (after their orders, as
+/// every transaction that writes payments takes them).
+pub async fn by_orders_for_update(
+    tx: &mut Tx,
+    order_ids: &[i64],
+) -> Result<Vec<Payment>, StoreError> {
+    if order_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut sorted = order_ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let lock = tx.lock_clause();
+    let mut q = crate::sql::Sql::new(&format!(
+        "SELECT {PAYMENT_COLS} FROM payments WHERE order_id IN "
+    ));
+    q.bind_list(sorted.into_iter());
+    q.push(" ORDER BY order_id").push(lock);
+    let (text, args) = q.parts();
+    let rows: Vec<PaymentRow> = sqlx::query_as_with(&text, args)
+        .fetch_all(tx.conn())
+        .await?;
+    rows.into_iter().map(Payment::try_from).collect()
+}
+
+/// The shop's operations journaled under any of these idempotency keys.
+pub async fn operations_by_keys(
+    conn: &mut AnyConnection,
+    shop_id: i64,
+    keys: &[String],
+) -> Result<Vec<Operation>, StoreError> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = crate::sql::Sql::new(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE shop_id = "
+    ));
+    q.bind(shop_id).push(" AND idempotency_key IN ");
+    q.bind_list(keys.iter().cloned());
+    let (text, args) = q.parts();
+    let rows: Vec<OpRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}
+
+/// These operations (in no particular order).
+pub async fn operations_in(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<Operation>, StoreError> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = crate::sql::Sql::new(&format!(
+        "SELECT {OP_COLS} FROM payment_operations WHERE id IN "
+    ));
+    q.bind_list(ids.iter().copied());
+    let (text, args) = q.parts();
+    let rows: Vec<OpRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
+    rows.into_iter().map(Operation::try_from).collect()
+}
+
+/// The earlier refs of these payments, oldest first per payment.
+pub async fn previous_of(
+    conn: &mut AnyConnection,
+    payment_ids: &[i64],
+) -> Result<Vec<PreviousRef>, StoreError> {
+    if payment_ids.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut q = crate::sql::Sql::new(
+        "SELECT id, payment_id, ref, display_id, amount, reason, standing, replaced_at FROM payment_refs \
+         WHERE payment_id IN ",
+    );
+    q.bind_list(payment_ids.iter().copied());
+    q.push(" ORDER BY id");
+    let (text, args) = q.parts();
+    let rows: Vec<PreviousRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
+    rows.into_iter().map(PreviousRef::try_from).collect()
+}
+
 /// Which of these orders have an operation whose answer is awaited (確認中).
 pub async fn orders_in_doubt(
     conn: &mut AnyConnection,

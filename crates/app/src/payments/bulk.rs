@@ -38,8 +38,10 @@ const RETRIES: u32 = 4;
 pub struct BulkLimits {
     per_gateway: HashMap<Gateway, Arc<Semaphore>>,
     lease: SignedDuration,
-    /// Items taken at a time: twice what runs at once, so other processes find work too.
+    /// Items taken at a time (one batch: one journal commit, one settlement commit).
     batch: i64,
+    /// Batches a process runs at once for one run.
+    pipelines: usize,
     /// This process (host:pid), recorded on the items it takes.
     worker: String,
 }
@@ -53,7 +55,8 @@ impl BulkLimits {
                 .map(|g| (g, Arc::new(Semaphore::new(n))))
                 .collect(),
             lease: SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60)),
-            batch: (2 * n).max(4) as i64,
+            batch: (4 * n).max(8) as i64,
+            pipelines: 3,
             worker: format!(
                 "{}:{}",
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "juchu".into()),
@@ -495,7 +498,8 @@ pub async fn work_bulk(app: &App) -> Result<usize, AppError> {
     Ok(n)
 }
 
-/// Take items of the run until none is left to take.
+/// Take items of the run until none is left to take, a few batches at once (one batch's
+/// commits overlap another's gateway calls).
 async fn work_run(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppError> {
     let run = runs::get(&mut *app.store.read().await?, shop_id, run_id)
         .await?
@@ -509,133 +513,303 @@ async fn work_run(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppErro
         name: format!("{}（一括処理 #{run_id}）", run.created_by),
         is_admin: false,
     };
+    let shares = futures_util::future::try_join_all(
+        (0..app.bulk_limits.pipelines).map(|_| work_share(app, &actor, run_id, action)),
+    )
+    .await?;
+    let now = app.now();
+    let mut conn = app.store.read().await?;
+    if runs::state(&mut conn, run_id).await? != RunState::Running {
+        runs::skip_unclaimed(&mut conn, run_id, now).await?;
+    }
+    runs::end_if_finished(&mut conn, run_id, now).await?;
+    let done: usize = shares.iter().sum();
+    if done > 0 {
+        tracing::info!(
+            run = run_id,
+            items = done,
+            "bulk run: this process ran its share"
+        );
+    }
+    Ok(done)
+}
+
+/// Claim and run batches of the run while it runs and has items nobody holds.
+async fn work_share(
+    app: &App,
+    actor: &Actor,
+    run_id: i64,
+    action: Action,
+) -> Result<usize, AppError> {
+    let l = &app.bulk_limits;
     let mut done = 0;
     loop {
-        let now = app.now();
         if runs::state(&mut *app.store.read().await?, run_id).await? != RunState::Running {
-            let mut conn = app.store.read().await?;
-            runs::skip_unclaimed(&mut conn, run_id, now).await?;
-            runs::end_if_finished(&mut conn, run_id, now).await?;
             return Ok(done);
         }
         let mut tx = app.store.begin().await?;
-        let l = &app.bulk_limits;
-        let items = runs::claim(&mut tx, run_id, l.batch, now, l.lease, &l.worker).await?;
+        let items = runs::claim(&mut tx, run_id, l.batch, app.now(), l.lease, &l.worker).await?;
         tx.commit().await?;
         if items.is_empty() {
-            runs::end_if_finished(&mut *app.store.read().await?, run_id, app.now()).await?;
-            if done > 0 {
-                tracing::info!(
-                    run = run_id,
-                    items = done,
-                    "bulk run: this process ran its share"
-                );
-            }
             return Ok(done);
         }
         done += items.len();
-        futures_util::stream::iter(items)
-            .for_each_concurrent(None, |it| {
-                let actor = &actor;
-                async move {
-                    if let Err(e) = run_item(app, actor, run_id, action, &it).await {
-                        // Left pending: taken again when its lease ends.
-                        tracing::error!(run = run_id, order = it.order_number, error = %e, "bulk item not recorded");
-                    }
-                }
-            })
-            .await;
+        run_batch(app, actor, run_id, action, &items).await;
     }
 }
 
-/// One order: the single-order operation under the item's key (one per attempt: a busy or
-/// unsent one is settled as failed with nothing done at the gateway, so the next attempt is a
-/// new operation), then its result.
+/// What becomes of an item after its operation answered.
+enum Next {
+    Finish(ItemState, String, String, Option<i64>),
+    /// Busy, or nothing happened at the gateway (never sent; or, asked after a lost answer,
+    /// not done): a new attempt under a new key, later.
+    Retry,
+    /// The answer is awaited (recovery settles it): the item stays pending and is taken again
+    /// when its lease ends — its key then answers the outcome.
+    Leave,
+}
+
+fn next(r: &OperationResult, gateway: Option<Gateway>) -> Next {
+    match r.status {
+        OpStatus::Succeeded => Next::Finish(
+            ItemState::Succeeded,
+            String::new(),
+            r.message.clone(),
+            Some(r.operation_id),
+        ),
+        OpStatus::Failed
+            if r.result_code.is_empty()
+                || gateway.is_some_and(|g| juchu_gateway::busy(g, &r.result_code)) =>
+        {
+            Next::Retry
+        }
+        OpStatus::Failed | OpStatus::Partial => Next::Finish(
+            ItemState::Failed,
+            r.result_code.clone(),
+            r.message.clone(),
+            Some(r.operation_id),
+        ),
+        OpStatus::Pending | OpStatus::Unknown => Next::Leave,
+    }
+}
+
+/// A refusal before anything was journaled is the item's result; a store failure, or an
+/// outcome the gateway gave but the store did not take, leaves it pending (taken again; its
+/// key answers the outcome once recovery has settled it).
+fn refused(e: AppError) -> Result<Next, AppError> {
+    match e {
+        e @ (AppError::Store(_) | AppError::Internal(_) | AppError::Unrecorded { .. }) => Err(e),
+        e => Ok(Next::Finish(
+            ItemState::Failed,
+            e.code().to_owned(),
+            e.to_string(),
+            None,
+        )),
+    }
+}
+
+/// The item's key for an attempt: an item taken twice (a process killed mid-item, two
+/// processes on one run) asks the same operation, which reaches the gateway once.
+fn item_key(run_id: i64, it: &Item, attempt: u32) -> String {
+    format!("bulk-{run_id}-{}-{attempt}", it.id)
+}
+
+async fn permit(app: &App, g: Gateway) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+    app.bulk_limits
+        .per_gateway
+        .get(&g)
+        .ok_or_else(|| AppError::bug("no bulk limit for a gateway"))?
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| AppError::bug("bulk limit closed"))
+}
+
+/// Record an item's result when it is final; the items to try again.
+async fn finish(
+    conn: &mut juchu_store::AnyConnection,
+    now: Timestamp,
+    it: &Item,
+    n: Next,
+) -> Result<bool, AppError> {
+    match n {
+        Next::Finish(state, code, message, op) => {
+            runs::finish_item(conn, it.id, state, &code, &message, op, now).await?;
+            Ok(false)
+        }
+        Next::Retry => Ok(true),
+        Next::Leave => Ok(false),
+    }
+}
+
+/// One claimed batch: journaled in one commit, sent, settled in one commit (see `batch`).
+/// A batch whose transaction fails goes order by order on the single-order path; an order
+/// to try again (a busy gateway) goes on by itself with its next attempt.
+// Long: the three steps of the pipeline for a batch, each with its fall-back, in order.
+async fn run_batch(app: &App, actor: &Actor, run_id: i64, action: Action, items: &[Item]) {
+    let one_by_one = async |its: Vec<&Item>, attempt: u32| {
+        futures_util::stream::iter(its)
+            .for_each_concurrent(None, |it| async move {
+                if let Err(e) = run_item(app, actor, run_id, action, it, attempt).await {
+                    tracing::error!(run = run_id, order = it.order_number, error = %e, "bulk item not recorded");
+                }
+            })
+            .await;
+    };
+    // 状態確認 asks and records; it has no journal step to share.
+    if action == Action::Refresh {
+        return one_by_one(items.iter().collect(), 0).await;
+    }
+    let asks: Vec<batch::Ask> = items
+        .iter()
+        .map(|it| batch::Ask {
+            number: it.order_number,
+            order_id: it.order_id,
+            key: item_key(run_id, it, 0),
+        })
+        .collect();
+    // Step one: every journal row (and every refusal) in one commit.
+    let step_one = async {
+        let mut tx = app.store.begin().await?;
+        let begun = batch::journal_batch(app, &mut tx, actor, action, &asks).await?;
+        let now = app.now();
+        let mut calls = Vec::new();
+        let mut again = Vec::new();
+        for (it, b) in items.iter().zip(begun) {
+            let n = match b {
+                batch::Begun::Started(c) => {
+                    calls.push((it, c));
+                    continue;
+                }
+                batch::Begun::Repeat(r) => next(&r, it.gateway),
+                batch::Begun::Open => Next::Leave,
+                batch::Begun::Refused(e) => refused(e)?,
+            };
+            if finish(tx.conn(), now, it, n).await? {
+                again.push(it);
+            }
+        }
+        tx.commit().await?;
+        Ok::<_, AppError>((calls, again))
+    };
+    let (calls, mut again) = match step_one.await {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!(run = run_id, error = %e, "bulk batch: journal failed, order by order");
+            return one_by_one(items.iter().collect(), 0).await;
+        }
+    };
+    // Step two: the gateway calls, as many at once as each gateway's limit allows.
+    let verdicts: Vec<Verdict> =
+        futures_util::future::join_all(calls.iter().map(|(_, c)| call(app, action, c))).await;
+    // Step three: every outcome, with the items' results, in one commit.
+    let step_three = async {
+        let mut tx = app.store.begin().await?;
+        let done = calls.iter().map(|(_, c)| c).zip(verdicts.iter().cloned());
+        let results = batch::settle_batch(app, &mut tx, actor, done.collect()).await?;
+        let now = app.now();
+        let mut again = Vec::new();
+        for ((it, _), r) in calls.iter().zip(&results) {
+            if finish(tx.conn(), now, it, next(r, it.gateway)).await? {
+                again.push(*it);
+            }
+        }
+        tx.commit().await?;
+        Ok::<_, AppError>(again)
+    };
+    match step_three.await {
+        Ok(a) => again.extend(a),
+        Err(e) => {
+            tracing::warn!(run = run_id, error = %e, "bulk batch: settlement failed, order by order");
+            for ((it, c), v) in calls.iter().zip(verdicts) {
+                let r = settle(app, &actor.name, c.op_id, v).await;
+                let n = match r {
+                    Ok(r) => next(&r, it.gateway),
+                    Err(e) => {
+                        tracing::error!(run = run_id, order = it.order_number, error = %e, "bulk item left to recovery");
+                        continue;
+                    }
+                };
+                let recorded = async {
+                    let mut conn = app.store.read().await?;
+                    finish(&mut conn, app.now(), it, n).await
+                };
+                match recorded.await {
+                    Ok(true) => again.push(*it),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(run = run_id, order = it.order_number, error = %e, "bulk item not recorded");
+                    }
+                }
+            }
+        }
+    }
+    if !again.is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        one_by_one(again, 1).await;
+    }
+}
+
+/// A journaled operation's gateway call, within the gateway's limit. An error here comes
+/// before the call: nothing happened at the gateway.
+async fn call(app: &App, action: Action, c: &batch::Call) -> Verdict {
+    let sent = async {
+        let _permit = permit(app, c.payment.gateway).await?;
+        on_payment(&*c.gw, action, &c.payment, c.amount, app.now()).await
+    };
+    sent.await.unwrap_or_else(|e| Verdict::Failed {
+        code: String::new(),
+        message: e.to_string(),
+        status: None,
+    })
+}
+
+/// One order on the single-order path ([`operate_as`]) under the item's key for each
+/// attempt from `attempt` (a busy or unsent one is settled as failed with nothing done at
+/// the gateway, so the next attempt is a new operation), then its result.
 async fn run_item(
     app: &App,
     actor: &Actor,
     run_id: i64,
     action: Action,
     it: &Item,
+    mut attempt: u32,
 ) -> Result<(), AppError> {
     let _permit = match it.gateway {
-        Some(g) => Some(
-            app.bulk_limits
-                .per_gateway
-                .get(&g)
-                .ok_or_else(|| AppError::bug("no bulk limit for a gateway"))?
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| AppError::bug("bulk limit closed"))?,
-        ),
+        Some(g) => Some(permit(app, g).await?),
         None => None,
     };
-    let mut attempt = 0;
-    let (state, code, message, op) = loop {
-        let key = format!("bulk-{run_id}-{}-{attempt}", it.id);
-        match operate_as(
+    let n = loop {
+        let r = operate_as(
             app,
             actor,
             it.order_number,
             action,
             OperateInput::default(),
-            Some(key),
+            Some(item_key(run_id, it, attempt)),
             Rules::Bulk,
         )
-        .await
-        {
-            Ok(r) => match r.status {
-                OpStatus::Succeeded => {
-                    break (
-                        ItemState::Succeeded,
-                        String::new(),
-                        r.message,
-                        Some(r.operation_id),
-                    );
-                }
-                // Busy, or nothing happened at the gateway (never sent; or, asked after a
-                // lost answer, not done): a new attempt, later.
-                OpStatus::Failed
-                    if attempt < RETRIES
-                        && (r.result_code.is_empty()
-                            || it
-                                .gateway
-                                .is_some_and(|g| juchu_gateway::busy(g, &r.result_code))) =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
-                }
-                OpStatus::Failed | OpStatus::Partial => {
-                    break (
-                        ItemState::Failed,
-                        r.result_code,
-                        r.message,
-                        Some(r.operation_id),
-                    );
-                }
-                // The answer is awaited (recovery settles it): the item stays pending and
-                // is asked again when its lease ends — the same key answers the outcome.
-                OpStatus::Pending | OpStatus::Unknown => return Ok(()),
-            },
-            // A store failure, or an outcome the gateway gave but the store did not take:
-            // the item stays pending and is taken again (its key answers the outcome once
-            // recovery has settled it).
-            Err(e @ (AppError::Store(_) | AppError::Internal(_) | AppError::Unrecorded { .. })) => {
-                return Err(e);
+        .await;
+        let (n, r) = match r {
+            Ok(r) => (next(&r, it.gateway), Some(r)),
+            Err(e) => (refused(e)?, None),
+        };
+        match (n, r) {
+            (Next::Retry, Some(r)) if attempt >= RETRIES => {
+                break Next::Finish(
+                    ItemState::Failed,
+                    r.result_code,
+                    r.message,
+                    Some(r.operation_id),
+                );
             }
-            Err(e) => break (ItemState::Failed, e.code().to_owned(), e.to_string(), None),
+            (Next::Retry, _) => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+            }
+            (n, _) => break n,
         }
     };
-    runs::finish_item(
-        &mut *app.store.read().await?,
-        it.id,
-        state,
-        &code,
-        &message,
-        op,
-        app.now(),
-    )
-    .await?;
+    finish(&mut *app.store.read().await?, app.now(), it, n).await?;
     Ok(())
 }

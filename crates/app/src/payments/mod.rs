@@ -13,6 +13,7 @@
 //! holds — never by sending the operation again. A repeat with the same key returns the first
 //! outcome.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -39,6 +40,7 @@ use juchu_store::{Tx, orders};
 use crate::{Actor, App, AppError};
 
 mod authorize;
+mod batch;
 mod bulk;
 mod chain;
 mod journal;

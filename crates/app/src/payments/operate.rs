@@ -135,10 +135,7 @@ pub(crate) async fn operate_as(
         return refresh(app, actor, number, key).await;
     }
     let key = check_key(key)?;
-    let request = serde_json::json!({
-        "order": number, "action": action.code(), "amount": input.amount, "capture": input.capture,
-    })
-    .to_string();
+    let request = request_of(number, action, &input);
     let now = app.now();
     let started = journaled(app, actor, number, &key, &request, async |tx, order| {
         let p = store::by_order_for_update(tx, order.id)
@@ -152,16 +149,7 @@ pub(crate) async fn operate_as(
         let open = store::open_operation(tx.conn(), order.id).await?;
         let previous = store::previous(tx.conn(), p.id).await?;
         let f = facts(order, &p, open.is_some(), &previous, now);
-        payment::check(&f, action)
-            .map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
-        rules.check(&f, action)?;
-        let amount = target_amount(action, order, &p, &input)?;
-        let gw = app.gateways().get(p.gateway)?;
-        let entry = Entry {
-            action: OpAction::Panel(action),
-            amount,
-            payment_id: Some(p.id),
-        };
+        let (entry, amount, gw) = checked(app, &f, order, &p, action, &input, rules)?;
         Ok((entry, (order.clone(), p, previous, amount, gw)))
     })
     .await?;
@@ -172,16 +160,14 @@ pub(crate) async fn operate_as(
 
     let current = parse_ref(&p.held.ref_json)?;
     let verdict = match action {
-        Action::Capture => match gw.capture(&current, amount).await {
-            Err(e @ GatewayError::Refused { lapsed: true, .. }) => {
-                lapsed(e, gw.query(&current).await.ok(), &p.held)
-            }
-            r => done(r),
-        },
-        Action::Cancel | Action::PaidyClose => done(gw.cancel(&current, now).await),
-        Action::Refund => {
-            let whole = Ok(amount) == p.held.captured.checked_sub(p.held.refunded);
-            done(gw.refund(&current, (!whole).then_some(amount)).await)
+        Action::Capture | Action::Cancel | Action::PaidyClose | Action::Refund => {
+            return settle(
+                app,
+                &actor.name,
+                op_id,
+                on_payment(&*gw, action, &p, amount, now).await?,
+            )
+            .await;
         }
         Action::Reauthorize => match gw
             .reauthorize(&current, amount, false, &order_ref(number, op_id))
@@ -226,21 +212,94 @@ pub(crate) async fn operate_as(
             status: None,
         },
     };
-    // A refusal may mean the payment moved on at the gateway (an authorization that lapsed):
-    // record what it holds now, so the screen shows why.
-    let verdict = match verdict {
+    let verdict = with_status_after_refusal(&*gw, &current, verdict).await;
+    settle(app, &actor.name, op_id, verdict).await
+}
+
+/// What an operation's journal row keeps of its request: a repeat with the same key must
+/// say the same.
+pub(super) fn request_of(number: i64, action: Action, input: &OperateInput) -> String {
+    serde_json::json!({
+        "order": number, "action": action.code(), "amount": input.amount, "capture": input.capture,
+    })
+    .to_string()
+}
+
+/// The rules of `action` on the locked order and payment (`f`: their facts; the domain's
+/// rules, then `rules`), and what the journal row says: its entry, the amount, the gateway
+/// to call.
+pub(super) fn checked(
+    app: &App,
+    f: &Facts,
+    order: &Order,
+    p: &store::Payment,
+    action: Action,
+    input: &OperateInput,
+    rules: Rules,
+) -> Result<(Entry, Yen, Arc<dyn GatewayApi>), AppError> {
+    payment::check(f, action).map_err(|e| AppError::conflict("payment_action_not_allowed", e.0))?;
+    rules.check(f, action)?;
+    let amount = target_amount(action, order, p, input)?;
+    let gw = app.gateways().get(p.gateway)?;
+    let entry = Entry {
+        action: OpAction::Panel(action),
+        amount,
+        payment_id: Some(p.id),
+    };
+    Ok((entry, amount, gw))
+}
+
+/// The gateway call of an action on the payment as it stands — 売上確定, 取消 / クローズ,
+/// 払い戻し, the actions a bulk run takes — and what it came to.
+pub(super) async fn on_payment(
+    gw: &dyn GatewayApi,
+    action: Action,
+    p: &store::Payment,
+    amount: Yen,
+    now: Timestamp,
+) -> Result<Verdict, AppError> {
+    let current = parse_ref(&p.held.ref_json)?;
+    let verdict = match action {
+        Action::Capture => match gw.capture(&current, amount).await {
+            Err(e @ GatewayError::Refused { lapsed: true, .. }) => {
+                lapsed(e, gw.query(&current).await.ok(), &p.held)
+            }
+            r => done(r),
+        },
+        Action::Cancel | Action::PaidyClose => done(gw.cancel(&current, now).await),
+        Action::Refund => {
+            let whole = Ok(amount) == p.held.captured.checked_sub(p.held.refunded);
+            done(gw.refund(&current, (!whole).then_some(amount)).await)
+        }
+        other => {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "{} is not an action on the payment as it stands",
+                other.code()
+            )));
+        }
+    };
+    Ok(with_status_after_refusal(gw, &current, verdict).await)
+}
+
+/// A refusal may mean the payment moved on at the gateway (an authorization that lapsed):
+/// record what it holds now, so the screen shows why.
+async fn with_status_after_refusal(
+    gw: &dyn GatewayApi,
+    current: &PaymentRef,
+    verdict: Verdict,
+) -> Verdict {
+    match verdict {
         Verdict::Failed {
             code,
             message,
             status: None,
         } if !code.is_empty() => Verdict::Failed {
-            status: gw.query(&current).await.ok(),
+            status: gw.query(current).await.ok(),
             code,
             message,
         },
         v => v,
-    };
-    settle(app, &actor.name, op_id, verdict).await
+    }
 }
 
 /// The order's lines as a gateway keeps them: products, then what changes the amount

@@ -30,11 +30,11 @@ pub(super) async fn settle(
 
 /// What settling a verdict came to: the operation's outcome, its history line's words, and
 /// the payment it concerns.
-struct Settlement {
-    status: OpStatus,
-    code: String,
-    message: String,
-    payment_id: Option<i64>,
+pub(super) struct Settlement {
+    pub status: OpStatus,
+    pub code: String,
+    pub message: String,
+    pub payment_id: Option<i64>,
 }
 
 impl Settlement {
@@ -76,24 +76,44 @@ pub(super) async fn settle_once(
         drop(tx);
         return result_of(app, &op, false).await;
     }
+    settle_locked(&mut tx, actor, &op, &order, payment.as_ref(), verdict, now).await?;
+    tx.commit().await?;
+    let op = store::operation(&mut *app.store.read().await?, op.id)
+        .await?
+        .ok_or(AppError::NotFound("決済処理"))?;
+    result_of(app, &op, false).await
+}
+
+/// An open operation's outcome on what `tx` has locked (its order, then its payment): the
+/// payment's new state, the operation's row, the order's history line, the fee and the
+/// automatic status. Nothing is committed.
+pub(super) async fn settle_locked(
+    tx: &mut Tx,
+    actor: &str,
+    op: &Operation,
+    order: &Order,
+    payment: Option<&store::Payment>,
+    verdict: Verdict,
+    now: Timestamp,
+) -> Result<Settlement, AppError> {
     let cx = Cx {
         actor,
-        op: &op,
-        order: &order,
-        payment: payment.as_ref(),
+        op,
+        order,
+        payment,
         action: op.action.panel(),
         label: op.action.label(),
         now,
     };
     let paid = cx.payment.map(|p| p.id);
     let s = match verdict {
-        Verdict::Created(c) => created(&mut tx, &cx, c).await?,
+        Verdict::Created(c) => created(tx, &cx, c).await?,
         Verdict::Done {
             status,
             new_ref,
             message,
             previous_cancelled,
-        } => done_at_gateway(&mut tx, &cx, status, new_ref, message, previous_cancelled).await?,
+        } => done_at_gateway(tx, &cx, status, new_ref, message, previous_cancelled).await?,
         Verdict::Partial {
             status,
             new_ref,
@@ -101,11 +121,11 @@ pub(super) async fn settle_once(
             message,
             previous_cancelled,
         } => {
-            mark_cancelled(&mut tx, &previous_cancelled).await?;
+            mark_cancelled(tx, &previous_cancelled).await?;
             // Step one already moved the payment to `new_ref`; refresh what it holds.
             if let (Some(p), Some(r)) = (cx.payment, &new_ref) {
                 let held = held_after(p.gateway, Some(&p.held), r, &status, false, now)?;
-                store::set_held(&mut tx, p.id, p.version, &held, now).await?;
+                store::set_held(tx, p.id, p.version, &held, now).await?;
             }
             Settlement::new(OpStatus::Partial, code, message, paid)
         }
@@ -118,7 +138,7 @@ pub(super) async fn settle_once(
             if let (Some(p), Some(st)) = (cx.payment, status) {
                 let r = parse_ref(&p.held.ref_json)?;
                 let held = held_after(p.gateway, Some(&p.held), &r, &st, false, now)?;
-                store::set_held(&mut tx, p.id, p.version, &held, now).await?;
+                store::set_held(tx, p.id, p.version, &held, now).await?;
             }
             Settlement::new(OpStatus::Failed, code, message, paid)
         }
@@ -129,12 +149,8 @@ pub(super) async fn settle_once(
             paid,
         ),
     };
-    record(&mut tx, &cx, &s).await?;
-    tx.commit().await?;
-    let op = store::operation(&mut *app.store.read().await?, op.id)
-        .await?
-        .ok_or(AppError::NotFound("決済処理"))?;
-    result_of(app, &op, false).await
+    record(tx, &cx, &s).await?;
+    Ok(s)
 }
 
 /// The earlier refs this operation cancelled at the gateway.
