@@ -433,30 +433,45 @@ pub async fn claim(
     Ok(items)
 }
 
-/// An item's outcome; `false` when it was already recorded (another worker finished it).
-pub async fn finish_item(
+/// An item's result, for [`finish_items`].
+pub struct Finished {
+    pub item_id: i64,
+    pub state: ItemState,
+    pub result_code: String,
+    pub message: String,
+    pub operation_id: Option<i64>,
+}
+
+/// Record many items' results in one statement (a batch's, in its settlement's transaction).
+/// Items no longer pending keep what they have.
+pub async fn finish_items(
     conn: &mut AnyConnection,
-    item_id: i64,
-    state: ItemState,
-    result_code: &str,
-    message: &str,
-    operation_id: Option<i64>,
+    done: &[Finished],
     now: Timestamp,
-) -> Result<bool, StoreError> {
-    let n = sqlx::query(
-        "UPDATE bulk_items SET state = $1, result_code = $2, message = $3, operation_id = $4, \
-         finished_at = $5, claimed_until = NULL WHERE id = $6 AND state = 'pending'",
-    )
-    .bind(state.code())
-    .bind(result_code.to_owned())
-    .bind(message.to_owned())
-    .bind(operation_id)
-    .bind(to_db(now))
-    .bind(item_id)
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(n > 0)
+) -> Result<(), StoreError> {
+    for chunk in done.chunks(500) {
+        let mut q = crate::sql::Sql::new(
+            "WITH v (id, state, result_code, message, operation_id) AS (VALUES ",
+        );
+        for (i, f) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(CAST(" } else { ", (CAST(" });
+            q.bind(f.item_id).push(" AS BIGINT), ");
+            q.bind(f.state.code().to_owned()).push(", ");
+            q.bind(f.result_code.clone()).push(", ");
+            q.bind(f.message.clone()).push(", CAST(");
+            q.bind(f.operation_id).push(" AS BIGINT))");
+        }
+        q.push(
+            ") UPDATE bulk_items SET state = v.state, result_code = v.result_code, \
+             message = v.message, operation_id = v.operation_id, finished_at = ",
+        );
+        q.bind(to_db(now)).push(
+            ", claimed_until = NULL FROM v WHERE bulk_items.id = v.id AND bulk_items.state = 'pending'",
+        );
+        let (text, args) = q.parts();
+        sqlx::query_with(&text, args).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// 中止: a running run stops taking items; `false` when it was not running.

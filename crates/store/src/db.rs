@@ -1,4 +1,5 @@
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -107,7 +108,14 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// SQLite has one writer at a time. This process's writers queue here, in order, rather
+    /// than in SQLite's busy handler, which polls with growing sleeps (milliseconds each, far
+    /// longer than a write transaction); other processes still meet `busy_timeout`.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
+
+/// How long a write transaction waits for SQLite's writer, as `busy_timeout` does.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
 
 /// A write transaction. On PostgreSQL rows are locked with `FOR UPDATE` where it matters; on
 /// SQLite the transaction takes the write lock at its start (`BEGIN IMMEDIATE`), so two
@@ -115,6 +123,9 @@ pub struct Store {
 pub struct Tx {
     pub(crate) tx: Transaction<'static, Any>,
     pub(crate) backend: Backend,
+    /// SQLite: this process's turn to write, held until the transaction ends (declared after
+    /// `tx`, so it is released after the transaction).
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -175,7 +186,11 @@ impl Store {
             })
             .connect_with(opts)
             .await?;
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            writer: Arc::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -200,13 +215,19 @@ impl Store {
 
     /// Start a write transaction.
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+        let (tx, writer) = match self.backend {
+            Backend::Sqlite => {
+                let turn = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Db(sqlx::Error::PoolTimedOut))?;
+                (self.pool.begin_with("BEGIN IMMEDIATE").await?, Some(turn))
+            }
+            Backend::Postgres => (self.pool.begin().await?, None),
         };
         Ok(Tx {
             tx,
             backend: self.backend,
+            _writer: writer,
         })
     }
 

@@ -164,6 +164,7 @@ pub(super) async fn settle_batch(
         .into_iter()
         .map(|o| (o.id, o))
         .collect();
+    let settings = store::settings(tx.conn(), actor.shop_id).await?;
     let mut out = Vec::with_capacity(done.len());
     for (call, verdict) in done {
         let op = ops.get(&call.op_id).ok_or(AppError::NotFound("決済処理"))?;
@@ -178,7 +179,8 @@ pub(super) async fn settle_batch(
             out.push(OperationResult::of(op, shown, false));
             continue;
         }
-        let s = settle_locked(tx, &actor.name, op, order, payment, verdict, now).await?;
+        let cx = Cx::new(&actor.name, op, order, payment, &settings, now);
+        let s = settle_locked(tx, &cx, verdict).await?;
         let mut r = OperationResult::of(op, shown, false);
         r.status = s.status;
         r.result_code = s.code;

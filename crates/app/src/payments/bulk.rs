@@ -55,8 +55,8 @@ impl BulkLimits {
                 .map(|g| (g, Arc::new(Semaphore::new(n))))
                 .collect(),
             lease: SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60)),
-            batch: (4 * n).max(8) as i64,
-            pipelines: 3,
+            batch: (4 * n) as i64,
+            pipelines: n.min(3),
             worker: format!(
                 "{}:{}",
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "juchu".into()),
@@ -625,21 +625,32 @@ async fn permit(app: &App, g: Gateway) -> Result<tokio::sync::OwnedSemaphorePerm
         .map_err(|_| AppError::bug("bulk limit closed"))
 }
 
-/// Record an item's result when it is final; the items to try again.
-async fn finish(
-    conn: &mut juchu_store::AnyConnection,
-    now: Timestamp,
-    it: &Item,
-    n: Next,
-) -> Result<bool, AppError> {
+/// The item's result when `n` is final; an item to try again goes to `again`.
+fn finished<'a>(it: &'a Item, n: Next, again: &mut Vec<&'a Item>) -> Option<runs::Finished> {
     match n {
-        Next::Finish(state, code, message, op) => {
-            runs::finish_item(conn, it.id, state, &code, &message, op, now).await?;
-            Ok(false)
+        Next::Finish(state, result_code, message, operation_id) => Some(runs::Finished {
+            item_id: it.id,
+            state,
+            result_code,
+            message,
+            operation_id,
+        }),
+        Next::Retry => {
+            again.push(it);
+            None
         }
-        Next::Retry => Ok(true),
-        Next::Leave => Ok(false),
+        Next::Leave => None,
     }
+}
+
+/// Record one item's result when it is final; `true` when it is to be tried again.
+async fn finish(app: &App, it: &Item, n: Next) -> Result<bool, AppError> {
+    let mut again = Vec::new();
+    if let Some(f) = finished(it, n, &mut again) {
+        let mut conn = app.store.read().await?;
+        runs::finish_items(&mut conn, &[f], app.now()).await?;
+    }
+    Ok(!again.is_empty())
 }
 
 /// One claimed batch: journaled in one commit, sent, settled in one commit (see `batch`).
@@ -672,9 +683,9 @@ async fn run_batch(app: &App, actor: &Actor, run_id: i64, action: Action, items:
     let step_one = async {
         let mut tx = app.store.begin().await?;
         let begun = batch::journal_batch(app, &mut tx, actor, action, &asks).await?;
-        let now = app.now();
         let mut calls = Vec::new();
         let mut again = Vec::new();
+        let mut results = Vec::new();
         for (it, b) in items.iter().zip(begun) {
             let n = match b {
                 batch::Begun::Started(c) => {
@@ -685,10 +696,9 @@ async fn run_batch(app: &App, actor: &Actor, run_id: i64, action: Action, items:
                 batch::Begun::Open => Next::Leave,
                 batch::Begun::Refused(e) => refused(e)?,
             };
-            if finish(tx.conn(), now, it, n).await? {
-                again.push(it);
-            }
+            results.extend(finished(it, n, &mut again));
         }
+        runs::finish_items(tx.conn(), &results, app.now()).await?;
         tx.commit().await?;
         Ok::<_, AppError>((calls, again))
     };
@@ -706,14 +716,13 @@ async fn run_batch(app: &App, actor: &Actor, run_id: i64, action: Action, items:
     let step_three = async {
         let mut tx = app.store.begin().await?;
         let done = calls.iter().map(|(_, c)| c).zip(verdicts.iter().cloned());
-        let results = batch::settle_batch(app, &mut tx, actor, done.collect()).await?;
-        let now = app.now();
+        let outcomes = batch::settle_batch(app, &mut tx, actor, done.collect()).await?;
         let mut again = Vec::new();
-        for ((it, _), r) in calls.iter().zip(&results) {
-            if finish(tx.conn(), now, it, next(r, it.gateway)).await? {
-                again.push(*it);
-            }
+        let mut results = Vec::new();
+        for ((it, _), r) in calls.iter().zip(&outcomes) {
+            results.extend(finished(it, next(r, it.gateway), &mut again));
         }
+        runs::finish_items(tx.conn(), &results, app.now()).await?;
         tx.commit().await?;
         Ok::<_, AppError>(again)
     };
@@ -730,11 +739,7 @@ async fn run_batch(app: &App, actor: &Actor, run_id: i64, action: Action, items:
                         continue;
                     }
                 };
-                let recorded = async {
-                    let mut conn = app.store.read().await?;
-                    finish(&mut conn, app.now(), it, n).await
-                };
-                match recorded.await {
+                match finish(app, it, n).await {
                     Ok(true) => again.push(*it),
                     Ok(false) => {}
                     Err(e) => {
@@ -810,6 +815,8 @@ async fn run_item(
             (n, _) => break n,
         }
     };
-    finish(&mut *app.store.read().await?, app.now(), it, n).await?;
+    if finish(app, it, n).await? {
+        return Err(AppError::bug("a bulk item to retry after its last attempt"));
+    }
     Ok(())
 }

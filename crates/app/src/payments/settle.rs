@@ -35,6 +35,8 @@ pub(super) struct Settlement {
     pub code: String,
     pub message: String,
     pub payment_id: Option<i64>,
+    /// The payment's id at the gateway when the operation gave it a new one.
+    pub new_display: Option<String>,
 }
 
 impl Settlement {
@@ -44,20 +46,49 @@ impl Settlement {
             code,
             message,
             payment_id,
+            new_display: None,
         }
+    }
+
+    fn showing(mut self, display_id: Option<String>) -> Self {
+        self.new_display = display_id;
+        self
     }
 }
 
-/// What every settlement step reads: the operation, its order and payment as locked, who
-/// settles it and when.
-struct Cx<'a> {
+/// What every settlement step reads: the operation, its order and payment as locked, the
+/// shop's settings, who settles it and when.
+pub(super) struct Cx<'a> {
     actor: &'a str,
     op: &'a Operation,
     order: &'a Order,
     payment: Option<&'a store::Payment>,
+    settings: &'a payment::Settings,
     action: Option<Action>,
     label: &'static str,
     now: Timestamp,
+}
+
+impl<'a> Cx<'a> {
+    pub(super) fn new(
+        actor: &'a str,
+        op: &'a Operation,
+        order: &'a Order,
+        payment: Option<&'a store::Payment>,
+        settings: &'a payment::Settings,
+        now: Timestamp,
+    ) -> Cx<'a> {
+        Cx {
+            actor,
+            op,
+            order,
+            payment,
+            settings,
+            action: op.action.panel(),
+            label: op.action.label(),
+            now,
+        }
+    }
 }
 
 /// Commit an operation's outcome with the payment's new state, the order's history line,
@@ -76,7 +107,9 @@ pub(super) async fn settle_once(
         drop(tx);
         return result_of(app, &op, false).await;
     }
-    settle_locked(&mut tx, actor, &op, &order, payment.as_ref(), verdict, now).await?;
+    let settings = store::settings(tx.conn(), op.shop_id).await?;
+    let cx = Cx::new(actor, &op, &order, payment.as_ref(), &settings, now);
+    settle_locked(&mut tx, &cx, verdict).await?;
     tx.commit().await?;
     let op = store::operation(&mut *app.store.read().await?, op.id)
         .await?
@@ -89,31 +122,19 @@ pub(super) async fn settle_once(
 /// automatic status. Nothing is committed.
 pub(super) async fn settle_locked(
     tx: &mut Tx,
-    actor: &str,
-    op: &Operation,
-    order: &Order,
-    payment: Option<&store::Payment>,
+    cx: &Cx<'_>,
     verdict: Verdict,
-    now: Timestamp,
 ) -> Result<Settlement, AppError> {
-    let cx = Cx {
-        actor,
-        op,
-        order,
-        payment,
-        action: op.action.panel(),
-        label: op.action.label(),
-        now,
-    };
+    let now = cx.now;
     let paid = cx.payment.map(|p| p.id);
     let s = match verdict {
-        Verdict::Created(c) => created(tx, &cx, c).await?,
+        Verdict::Created(c) => created(tx, cx, c).await?,
         Verdict::Done {
             status,
             new_ref,
             message,
             previous_cancelled,
-        } => done_at_gateway(tx, &cx, status, new_ref, message, previous_cancelled).await?,
+        } => done_at_gateway(tx, cx, status, new_ref, message, previous_cancelled).await?,
         Verdict::Partial {
             status,
             new_ref,
@@ -128,6 +149,7 @@ pub(super) async fn settle_locked(
                 store::set_held(tx, p.id, p.version, &held, now).await?;
             }
             Settlement::new(OpStatus::Partial, code, message, paid)
+                .showing(new_ref.map(|r| r.display_id().to_owned()))
         }
         Verdict::Failed {
             code,
@@ -149,7 +171,7 @@ pub(super) async fn settle_locked(
             paid,
         ),
     };
-    record(tx, &cx, &s).await?;
+    record(tx, cx, &s).await?;
     Ok(s)
 }
 
@@ -239,12 +261,10 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
             c.payment.display_id()
         ),
     };
-    Ok(Settlement::new(
-        OpStatus::Succeeded,
-        String::new(),
-        message,
-        Some(id),
-    ))
+    Ok(
+        Settlement::new(OpStatus::Succeeded, String::new(), message, Some(id))
+            .showing(Some(c.payment.display_id().to_owned())),
+    )
 }
 
 /// The operation took effect at the gateway: the payment holds what the gateway says (under
@@ -260,6 +280,7 @@ async fn done_at_gateway(
     let (op, action, now) = (cx.op, cx.action, cx.now);
     let p = cx.payment.ok_or(AppError::NotFound("決済"))?;
     mark_cancelled(tx, &previous_cancelled).await?;
+    let shown = new_ref.as_ref().map(|(r, _)| r.display_id().to_owned());
     // 旧取引を取消 leaves the payment itself as it is.
     if action != Some(Action::CancelPrevious) {
         hold(tx, cx, p, &status, new_ref.as_ref()).await?;
@@ -287,7 +308,6 @@ async fn done_at_gateway(
             Some(Action::Capture | Action::Cancel | Action::CancelPrevious)
         )
     {
-        let s = store::settings(tx.conn(), op.shop_id).await?;
         store::add_fee(
             tx,
             &NewFee {
@@ -296,7 +316,7 @@ async fn done_at_gateway(
                 order_id: op.order_id,
                 gateway: p.gateway,
                 action: op.action.code(),
-                fee: s.paygent_fee,
+                fee: cx.settings.paygent_fee,
             },
             now,
         )
@@ -321,12 +341,7 @@ async fn done_at_gateway(
             status.amount
         )
     };
-    Ok(Settlement::new(
-        OpStatus::Succeeded,
-        String::new(),
-        message,
-        Some(p.id),
-    ))
+    Ok(Settlement::new(OpStatus::Succeeded, String::new(), message, Some(p.id)).showing(shown))
 }
 
 /// The payment now holds what the gateway says, under `new_ref` when the operation replaced
@@ -386,9 +401,10 @@ async fn hold(
 /// status after a success.
 async fn record(tx: &mut Tx, cx: &Cx<'_>, s: &Settlement) -> Result<(), AppError> {
     let op = cx.op;
-    let new_display = store::by_order(tx.conn(), op.order_id)
-        .await?
-        .map(|p| p.held.display_id)
+    let new_display = s
+        .new_display
+        .clone()
+        .or_else(|| cx.payment.map(|p| p.held.display_id.clone()))
         .unwrap_or_default();
     store::finish_operation(
         tx,
@@ -431,7 +447,7 @@ async fn record(tx: &mut Tx, cx: &Cx<'_>, s: &Settlement) -> Result<(), AppError
     )
     .await?;
     if s.status == OpStatus::Succeeded {
-        auto_status(tx, cx.actor, op.shop_id, cx.order, cx.action, cx.now).await?;
+        auto_status(tx, cx).await?;
     }
     Ok(())
 }
@@ -495,15 +511,10 @@ pub(super) async fn instructions_mail(
 /// The shop's optional automatic 対応状況: 売上確定 → 入金済み, 取消 / クローズ → キャンセル.
 /// A status the order cannot take is noted in its history, never an error: the payment
 /// operation itself stands.
-pub(super) async fn auto_status(
-    tx: &mut Tx,
-    actor: &str,
-    shop_id: i64,
-    order: &Order,
-    action: Option<Action>,
-    now: Timestamp,
-) -> Result<(), AppError> {
-    if !store::settings(tx.conn(), shop_id).await?.auto_status {
+async fn auto_status(tx: &mut Tx, cx: &Cx<'_>) -> Result<(), AppError> {
+    let (actor, shop_id, order, action, now) =
+        (cx.actor, cx.op.shop_id, cx.order, cx.action, cx.now);
+    if !cx.settings.auto_status {
         return Ok(());
     }
     let to = match action {

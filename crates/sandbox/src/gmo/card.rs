@@ -102,7 +102,7 @@ pub(super) fn entry_tran(sb: &Sandbox, l: &mut Ledger, p: &Params, now: Timestam
     ];
     let mut t = t;
     record(&mut t, now, "EntryTran", &job_cd, &Ok(vec![]));
-    l.trans.insert(key(&shop, &order_id), t);
+    l.add(key(&shop, &order_id), t);
     Ok(out)
 }
 

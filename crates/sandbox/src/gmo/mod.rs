@@ -129,8 +129,12 @@ pub struct Member {
 
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Ledger {
-    /// By (ShopID, OrderID).
+    /// By (ShopID, OrderID). Add with [`Ledger::add`].
     pub trans: HashMap<String, Tran>,
+    /// The key in `trans` by AccessID: the real gateway finds a transaction by its AccessID
+    /// in constant time, and so must a sandbox a bulk run sends ten thousand captures to.
+    #[serde(skip)]
+    by_access: HashMap<String, String>,
     /// By (SiteID, MemberID).
     pub members: HashMap<String, Member>,
     /// One-time card tokens from the token script, by token.
@@ -266,13 +270,7 @@ pub(super) async fn call(
         )
     {
         let access_id = params.get("AccessID").cloned().unwrap_or_default();
-        let t = sb
-            .state()
-            .gmo
-            .trans
-            .values()
-            .find(|t| t.access_id == access_id)
-            .cloned();
+        let t = sb.state().gmo.by_access(&access_id).cloned();
         if let Some(t) = t {
             notify(&sb, &t);
         }
@@ -375,6 +373,19 @@ pub(super) fn amount(p: &Params, errs: &mut Vec<GmoError>) -> Option<i64> {
     }
 }
 
+impl Ledger {
+    pub(super) fn add(&mut self, key: String, t: Tran) {
+        self.by_access.insert(t.access_id.clone(), key.clone());
+        self.trans.insert(key, t);
+    }
+
+    /// The transaction with this AccessID.
+    pub(super) fn by_access(&mut self, access_id: &str) -> Option<&mut Tran> {
+        let key = self.by_access.get(access_id)?;
+        self.trans.get_mut(key)
+    }
+}
+
 pub(super) fn find<'a>(
     sb: &Sandbox,
     l: &'a mut Ledger,
@@ -394,9 +405,8 @@ pub(super) fn find<'a>(
         errs.push(e("E01", "E01110002"));
         return Err(errs);
     }
-    l.trans
-        .values_mut()
-        .find(|t| t.shop_id == shop && t.access_id == id && t.access_pass == pass)
+    l.by_access(id)
+        .filter(|t| t.shop_id == shop && t.access_pass == pass)
         .ok_or_else(|| vec![e("E01", "E01110002")])
 }
 

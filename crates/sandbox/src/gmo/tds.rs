@@ -34,9 +34,7 @@ fn session<'a>(
     access_id: &str,
 ) -> Result<(&'a mut Tran, Pending3ds), (StatusCode, &'static str)> {
     let t = l
-        .trans
-        .values_mut()
-        .find(|t| t.access_id == access_id)
+        .by_access(access_id)
         .ok_or((StatusCode::NOT_FOUND, "no such 3-D Secure session"))?;
     let pending = t
         .pending_3ds
@@ -111,9 +109,8 @@ pub(super) fn secure_tran2(l: &mut Ledger, p: &Params, now: Timestamp) -> Answer
     let id = p.get("AccessID").map(String::as_str).unwrap_or("");
     let pass = p.get("AccessPass").map(String::as_str).unwrap_or("");
     let t = l
-        .trans
-        .values_mut()
-        .find(|t| t.access_id == id && t.access_pass == pass)
+        .by_access(id)
+        .filter(|t| t.access_pass == pass)
         .ok_or_else(|| vec![e("E01", "E01110002")])?;
     let job = t.entry_job_cd.clone();
     let r = match (t.pending_3ds.clone(), t.tds_result.as_str()) {

@@ -181,3 +181,79 @@ async fn operator_captures_many_orders_at_once() {
     assert_no_overflow(&c, "決済ログ").await;
     full_shot(&c, "payment-log").await;
 }
+
+/// 中止 on a run's page: the operator confirms, the orders not begun are skipped and say
+/// so, the payments stay as they were, and the page shows the run stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_stops_a_run() {
+    let t = TestApp::start(support::Backend::Sqlite).await;
+    let mut ns = Vec::new();
+    for _ in 0..3 {
+        ns.push(authorized(&t).await);
+    }
+    // A run stored but not yet taken by a worker (as when every worker is busy elsewhere).
+    let mut tx = t.app.store.begin().await.unwrap();
+    let new: Vec<_> = juchu_store::orders::ids_of_numbers(tx.conn(), t.shop_id, &ns)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, n)| juchu_store::bulk::NewItem {
+            order_id: id,
+            order_number: n,
+            gateway: Some(juchu_domain::payment_method::Gateway::Gmo),
+            amount: 7660,
+        })
+        .collect();
+    let id = juchu_store::bulk::create(
+        &mut tx,
+        &juchu_store::bulk::NewRun {
+            shop_id: t.shop_id,
+            action: "capture",
+            request_key: "to-stop",
+            request: "{}",
+            created_by: "admin",
+        },
+        &new,
+        t.app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let (_d, c) = browser().await;
+    login(&c, &t, "admin").await;
+    c.goto(&format!("{}/admin/payments/bulk/runs/{id}", t.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.find(Locator::Id("run"))
+            .await
+            .unwrap()
+            .attr("data-state")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("running")
+    );
+    full_shot(&c, "bulk-run-running").await;
+    c.find(Locator::Id("stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.accept_alert().await.unwrap();
+    assert_eq!(run_state(&c).await, "stopped");
+    for n in &ns {
+        let row = text(&c, &format!("#items tr[data-number='{n}']")).await;
+        assert!(row.contains("中止により未実行"), "{row}");
+        let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+        assert_eq!(p["state"], "authorized", "untouched: {p}");
+    }
+    assert!(
+        c.find(Locator::Id("stop")).await.is_err(),
+        "no 中止 once stopped"
+    );
+    assert_no_overflow(&c, "中止した一括処理").await;
+    full_shot(&c, "bulk-run-stopped").await;
+}

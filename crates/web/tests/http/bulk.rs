@@ -83,12 +83,19 @@ async fn captures_of(t: &TestApp, n: i64) -> usize {
         .count()
 }
 
-/// Seed 004 §8: a bulk 売上確定 over card and Paidy orders, some of which cannot be
-/// captured — each gets its own result, the same start twice is one run, every success is
-/// one capture at the gateway, and each order's 変更履歴 has its line.
+/// Seed 004 §8: a bulk 売上確定 over a hundred and fifty card and Paidy orders, some of
+/// which cannot be captured (cancelled, lapsed by juchu's clock or by the gateway's, total
+/// changed, no payment) — each gets its own result, the same start twice is one run, every
+/// success is one capture at the gateway, and each order's 変更履歴 has its line.
 async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
+    // Authorized 91 days before the run: past GMO's 90 days and Paygent's 60. juchu knows
+    // the first lapsed; for the second only the gateway says so, when asked to capture.
+    let lapsed = authorized(&t, "paygent_card").await;
+    let lapsed_at_gateway = authorized(&t, "gmo_card").await;
+    t.stretch_capture_deadline(lapsed_at_gateway).await;
+    t.set_now("2024-11-12T01:00:00Z");
     let mut good = Vec::new();
-    for i in 0..30 {
+    for i in 0..150 {
         let m = ["gmo_card", "paygent_card", "paidy"][i % 3];
         good.push(authorized(&t, m).await);
     }
@@ -116,8 +123,10 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
     // No payment at all (bank transfer).
     let none = t.order_paid_by("bank_transfer").await;
 
+    t.set_now("2024-11-18T01:00:00Z");
+
     let mut numbers = good.clone();
-    numbers.extend([cancelled, differs, none]);
+    numbers.extend([cancelled, differs, none, lapsed, lapsed_at_gateway]);
     let body = json!({"action": "capture", "numbers": numbers});
     let gmo_before = gmo_sales(&t).await;
     // A double click: the same key twice at once is one run.
@@ -128,7 +137,7 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
     assert_eq!(a.0, StatusCode::ACCEPTED, "{}", a.1);
     assert_eq!(b.0, StatusCode::ACCEPTED, "{}", b.1);
     assert_eq!(a.1["id"], b.1["id"]);
-    assert_eq!(a.1["total"], 33);
+    assert_eq!(a.1["total"], 155);
     let id = a.1["id"].as_i64().unwrap();
     // The key with other orders is refused.
     let (st, v) = start(
@@ -142,12 +151,12 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
 
     let run = finished(&t, id).await;
     assert_eq!(run["state"], "done", "{run}");
-    assert_eq!(run["succeeded"], 30, "{run}");
-    assert_eq!(run["failed"], 3, "{run}");
+    assert_eq!(run["succeeded"], 150, "{run}");
+    assert_eq!(run["failed"], 5, "{run}");
     assert_eq!(run["pending"], 0, "{run}");
-    assert_eq!(run["succeeded_amount"], 30 * 7660, "{run}");
+    assert_eq!(run["succeeded_amount"], 150 * 7660, "{run}");
     let its = items(&t, id).await;
-    assert_eq!(its.len(), 33);
+    assert_eq!(its.len(), 155);
     for n in &good {
         let i = result_of(&its, *n);
         assert_eq!(i["state"], "succeeded", "{i}");
@@ -173,8 +182,21 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
     assert_eq!(p["state"], "authorized", "not captured: {p}");
     let x = result_of(&its, none);
     assert_eq!(x["result_code"], "no_payment", "{x}");
+    let l = result_of(&its, lapsed);
+    assert_eq!(l["result_code"], "payment_action_not_allowed", "{l}");
+    assert!(l["message"].as_str().unwrap().contains("有効期限"), "{l}");
+    let l = result_of(&its, lapsed_at_gateway);
+    assert_eq!(l["state"], "failed", "{l}");
+    assert!(
+        l["result_code"].as_str().unwrap().starts_with("E01"),
+        "GMO's own code: {l}"
+    );
+    let (_, p) = t
+        .get(&format!("/api/v1/orders/{lapsed_at_gateway}/payment"))
+        .await;
+    assert_eq!(p["state"], "expired", "{p}");
     // One GMO capture per GMO success, none for the refused ones.
-    assert_eq!(gmo_sales(&t).await - gmo_before, 10);
+    assert_eq!(gmo_sales(&t).await - gmo_before, 50);
     // The line in the order's 変更履歴 names the run.
     let (_, h) = t.get(&format!("/api/v1/orders/{}/history", good[0])).await;
     assert!(
@@ -194,11 +216,14 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
     )
     .await;
     assert_eq!(st, StatusCode::OK, "{log}");
-    assert_eq!(log["total"], 30, "{log}");
+    assert_eq!(
+        log["total"], 151,
+        "150 captures and the refused GMO one: {log}"
+    );
     let (_, log) = t
         .get("/api/v1/payments/operations?gateway=gmo&action=capture&status=succeeded")
         .await;
-    assert_eq!(log["total"], 10, "{log}");
+    assert_eq!(log["total"], 50, "{log}");
     assert_eq!(log["operations"][0]["label"], "売上確定", "{log}");
     let (st, bad) = t
         .get("/api/v1/payments/operations?gateway=nope&from=2024-13-01")
@@ -213,8 +238,8 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
     assert_eq!(st, StatusCode::ACCEPTED, "{again}");
     let again = finished(&t, again["id"].as_i64().unwrap()).await;
     assert_eq!(again["succeeded"], 0, "{again}");
-    assert_eq!(again["failed"], 33, "{again}");
-    assert_eq!(gmo_sales(&t).await - gmo_before, 10);
+    assert_eq!(again["failed"], 155, "{again}");
+    assert_eq!(gmo_sales(&t).await - gmo_before, 50);
 }
 
 /// A worker that vanished mid-run (its items' lease runs out, one item's operation already
@@ -359,6 +384,69 @@ async fn a_stopped_run_skips_what_it_had_not_begun(t: TestApp) {
     assert_eq!(v["error"]["code"], "bulk_run_ended");
 }
 
+/// Seed 002 p.10 払い戻し (リファンド) in bulk: every captured Paidy payment is refunded in
+/// full, once — an authorization with nothing captured is refused, and a second run finds
+/// nothing left to refund.
+async fn a_bulk_refund_returns_what_was_captured(t: TestApp) {
+    let mut captured = Vec::new();
+    for _ in 0..3 {
+        let n = authorized(&t, "paidy").await;
+        let (st, v) = t
+            .post(&format!("/api/v1/orders/{n}/payment/capture"), json!({}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["status"], "succeeded", "{v}");
+        captured.push(n);
+    }
+    let open = authorized(&t, "paidy").await;
+    let mut numbers = captured.clone();
+    numbers.push(open);
+    let body = json!({"action": "refund", "numbers": numbers});
+    let (st, v) = start(&t, "refund-1", body.clone()).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(v["amount"], 3 * 7660, "what is left to refund: {v}");
+    let run = finished(&t, v["id"].as_i64().unwrap()).await;
+    assert_eq!(
+        (run["succeeded"].as_i64(), run["failed"].as_i64()),
+        (Some(3), Some(1)),
+        "{run}"
+    );
+    let its = items(&t, run["id"].as_i64().unwrap()).await;
+    assert_eq!(result_of(&its, open)["state"], "failed");
+    let refunds = |l: &Value, id: &str| -> Vec<i64> {
+        l["paidy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap_or_else(|| panic!("no Paidy payment {id}"))["refunds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount"].as_i64().unwrap())
+            .collect()
+    };
+    let mut ids = Vec::new();
+    for n in &captured {
+        let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+        assert_eq!(p["state"], "refunded", "{p}");
+        ids.push(p["payment_id"].as_str().unwrap().to_owned());
+    }
+    let l = t.ledger().await;
+    for id in &ids {
+        assert_eq!(refunds(&l, id), [7660], "one full refund of {id}");
+    }
+    // Again, under another key: nothing is left, nothing reaches Paidy.
+    let (_, v) = start(&t, "refund-2", body).await;
+    let again = finished(&t, v["id"].as_i64().unwrap()).await;
+    assert_eq!(again["succeeded"], 0, "{again}");
+    assert_eq!(again["failed"], 4, "{again}");
+    let l = t.ledger().await;
+    for id in &ids {
+        assert_eq!(refunds(&l, id), [7660], "still one refund of {id}");
+    }
+}
+
 /// Starts that cannot run are refused with the reason; nothing is stored.
 async fn bad_bulk_starts_are_refused(t: TestApp) {
     let n = authorized(&t, "gmo_card").await;
@@ -446,5 +534,6 @@ both_backends!(
     a_bulk_capture_gives_each_order_its_result,
     a_run_left_by_a_vanished_worker_is_finished_once,
     a_stopped_run_skips_what_it_had_not_begun,
+    a_bulk_refund_returns_what_was_captured,
     bad_bulk_starts_are_refused,
 );
