@@ -19,7 +19,7 @@ pub(super) struct Ask {
 /// How an order's journal step ended.
 pub(super) enum Begun {
     /// Journaled as pending: the gateway may be called.
-    Started(Call),
+    Started(Box<Call>),
     /// Its key was used before and that operation is settled: its outcome.
     Repeat(OperationResult),
     /// Its key was used before and that operation is still open: the recovery job settles it.
@@ -125,13 +125,13 @@ pub(super) async fn journal_batch(
             now,
         )
         .await?;
-        begun.push(Begun::Started(Call {
+        begun.push(Begun::Started(Box::new(Call {
             op_id,
             order_id: order.id,
             payment: p.clone(),
             amount,
             gw,
-        }));
+        })));
     }
     Ok(begun)
 }

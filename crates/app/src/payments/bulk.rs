@@ -689,7 +689,7 @@ async fn run_batch(app: &App, actor: &Actor, run_id: i64, action: Action, items:
         for (it, b) in items.iter().zip(begun) {
             let n = match b {
                 batch::Begun::Started(c) => {
-                    calls.push((it, c));
+                    calls.push((it, *c));
                     continue;
                 }
                 batch::Begun::Repeat(r) => next(&r, it.gateway),
