@@ -624,6 +624,48 @@ pub async fn insert_operation(
     .await?)
 }
 
+/// Journal many operations as pending in one statement (a bulk batch's); their ids in the
+/// order given. A key already used fails the whole statement, as [`insert_operation`] does.
+pub async fn insert_operations(
+    tx: &mut Tx,
+    ops: &[NewOperation<'_>],
+    now: Timestamp,
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(ops.len());
+    for chunk in ops.chunks(500) {
+        let mut q = crate::sql::Sql::new(
+            "INSERT INTO payment_operations (shop_id, payment_id, order_id, action, idempotency_key, \
+             request, status, amount, actor, created_at) VALUES ",
+        );
+        for (i, o) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" });
+            q.bind(o.shop_id).push(", ");
+            q.bind(o.payment_id).push(", ");
+            q.bind(o.order_id).push(", ");
+            q.bind(o.action.code()).push(", ");
+            q.bind(o.idempotency_key.to_owned()).push(", ");
+            q.bind(o.request.to_owned()).push(", 'pending', ");
+            q.bind(o.amount.get()).push(", ");
+            q.bind(o.actor.to_owned()).push(", ");
+            q.bind(to_db(now)).push(")");
+        }
+        q.push(" RETURNING id, idempotency_key");
+        let (text, args) = q.parts();
+        let rows: Vec<(i64, String)> = sqlx::query_as_with(&text, args)
+            .fetch_all(tx.conn())
+            .await?;
+        // Rows come back in no promised order: matched by key (unique in the shop).
+        let by_key: std::collections::HashMap<String, i64> =
+            rows.into_iter().map(|(id, k)| (k, id)).collect();
+        for o in chunk {
+            ids.push(*by_key.get(o.idempotency_key).ok_or_else(|| {
+                corrupt(format!("no id for the journaled key {}", o.idempotency_key))
+            })?);
+        }
+    }
+    Ok(ids)
+}
+
 pub async fn operation(conn: &mut AnyConnection, id: i64) -> Result<Option<Operation>, StoreError> {
     let r: Option<OpRow> = sqlx::query_as(&format!(
         "SELECT {OP_COLS} FROM payment_operations WHERE id = $1"

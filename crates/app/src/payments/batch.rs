@@ -37,6 +37,12 @@ pub(super) struct Call {
     pub gw: Arc<dyn GatewayApi>,
 }
 
+/// An order's outcome in step one, or what its journal row will say (all written at once).
+enum Step {
+    Done(Begun),
+    Journal(Box<(Entry, String, Call)>),
+}
+
 /// Step one for every order of `asks`, in `tx` (which the caller commits before any gateway
 /// call): the orders locked in ascending id order, then their payments; each key looked up
 /// under the lock; each order's rules checked on what is locked; the operation journaled.
@@ -73,11 +79,11 @@ pub(super) async fn journal_batch(
         previous.entry(r.payment_id).or_default().push(r);
     }
     let input = OperateInput::default();
-    let mut begun = Vec::with_capacity(asks.len());
+    let mut steps: Vec<Step> = Vec::with_capacity(asks.len());
     for a in asks {
         let request = request_of(a.number, action, &input);
         if let Some(op) = used.get(&a.key) {
-            begun.push(if op.request != request {
+            steps.push(Step::Done(if op.request != request {
                 Begun::Refused(AppError::conflict(
                     "idempotency_key_reused",
                     "このIdempotency-Keyは別の操作に使われています",
@@ -90,50 +96,73 @@ pub(super) async fn journal_batch(
                     .map(|p| p.held.display_id.clone())
                     .unwrap_or_default();
                 Begun::Repeat(OperationResult::of(op, shown, true))
-            });
+            }));
             continue;
         }
         let (Some(order), Some(p)) = (locked.get(&a.order_id), pays.get(&a.order_id)) else {
-            begun.push(Begun::Refused(if locked.contains_key(&a.order_id) {
-                no_payment()
-            } else {
-                AppError::NotFound("受注")
-            }));
+            steps.push(Step::Done(Begun::Refused(
+                if locked.contains_key(&a.order_id) {
+                    no_payment()
+                } else {
+                    AppError::NotFound("受注")
+                },
+            )));
             continue;
         };
         let before = previous.get(&p.id).map(Vec::as_slice).unwrap_or_default();
         let f = facts(order, p, in_doubt.contains(&order.id), before, now);
-        let (entry, amount, gw) = match checked(app, &f, order, p, action, &input, Rules::Bulk) {
-            Ok(x) => x,
-            Err(e) => {
-                begun.push(Begun::Refused(e));
-                continue;
-            }
-        };
-        let op_id = store::insert_operation(
-            tx,
-            &NewOperation {
-                shop_id: actor.shop_id,
-                payment_id: entry.payment_id,
-                order_id: order.id,
-                action: entry.action,
-                idempotency_key: &a.key,
-                request: &request,
-                amount: entry.amount,
-                actor: &actor.name,
+        steps.push(
+            match checked(app, &f, order, p, action, &input, Rules::Bulk) {
+                Err(e) => Step::Done(Begun::Refused(e)),
+                Ok((entry, amount, gw)) => Step::Journal(Box::new((
+                    entry,
+                    request,
+                    Call {
+                        op_id: 0,
+                        order_id: order.id,
+                        payment: p.clone(),
+                        amount,
+                        gw,
+                    },
+                ))),
             },
-            now,
-        )
-        .await?;
-        begun.push(Begun::Started(Box::new(Call {
-            op_id,
-            order_id: order.id,
-            payment: p.clone(),
-            amount,
-            gw,
-        })));
+        );
     }
-    Ok(begun)
+    let journal: Vec<NewOperation> = asks
+        .iter()
+        .zip(&steps)
+        .filter_map(|(a, s)| match s {
+            Step::Journal(j) => Some((a, &j.0, &j.1)),
+            Step::Done(_) => None,
+        })
+        .map(|(a, entry, request)| NewOperation {
+            shop_id: actor.shop_id,
+            payment_id: entry.payment_id,
+            order_id: a.order_id,
+            action: entry.action,
+            idempotency_key: &a.key,
+            request,
+            amount: entry.amount,
+            actor: &actor.name,
+        })
+        .collect();
+    let mut ids = store::insert_operations(tx, &journal, now)
+        .await?
+        .into_iter();
+    drop(journal);
+    steps
+        .into_iter()
+        .map(|s| match s {
+            Step::Done(b) => Ok(b),
+            Step::Journal(j) => {
+                let (_, _, mut call) = *j;
+                call.op_id = ids
+                    .next()
+                    .ok_or_else(|| AppError::bug("a journaled operation without its id"))?;
+                Ok(Begun::Started(Box::new(call)))
+            }
+        })
+        .collect()
 }
 
 /// Step three for journaled operations and what their gateway calls came to, in `tx` (the
