@@ -173,14 +173,20 @@ impl PaidyClient {
             let v: Value = serde_json::from_slice(&bytes).map_err(|_| {
                 GatewayError::Protocol(format!("HTTP {status} without an error body"))
             })?;
-            let code = v["code"].as_str().unwrap_or("unknown").to_owned();
+            let detail = v["code"].as_str().unwrap_or("unknown").to_owned();
             let description = v["description"].as_str().unwrap_or("").to_owned();
+            // Too many requests: nothing was done; the code is the status, as `busy` knows it.
+            let busy = status == reqwest::StatusCode::TOO_MANY_REQUESTS;
             return Err(GatewayError::Refused {
-                message: message(&code, &description),
-                detail: code.clone(),
-                code,
+                message: message(&detail, &description),
+                code: if busy {
+                    "429".to_owned()
+                } else {
+                    detail.clone()
+                },
+                detail,
                 declined: false,
-                retryable: false,
+                retryable: busy,
                 lapsed: false,
             });
         }

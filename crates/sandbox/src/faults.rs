@@ -14,6 +14,9 @@ pub enum FaultKind {
     Delay,
     /// Answer 503 without processing.
     ServerError,
+    /// Answer the gateway's own "busy, try again later" without processing (GMO E92000001,
+    /// Paygent E002, Paidy HTTP 429): a client should retry later, not report a failure.
+    Busy,
     /// Drop the connection without processing.
     DropBefore,
     /// Process (the gateway commits), then drop the connection before the answer.
@@ -70,6 +73,12 @@ impl Faults {
     }
 }
 
+/// An answer a fault gives without processing, built in each gateway's own form.
+pub enum Refuse {
+    Unavailable,
+    Busy,
+}
+
 /// What an injected fault makes of a request before the gateway processes it.
 pub enum Before {
     /// Process it, then see what [`After`] does to the answer.
@@ -98,13 +107,13 @@ impl After {
 }
 
 impl Faults {
-    /// Apply the fault for this request, if any: wait, answer 5xx (`unavailable` builds the
-    /// gateway's own form of it), or drop the connection before or after processing.
+    /// Apply the fault for this request, if any: wait, answer 5xx or "busy" (`answer` builds
+    /// the gateway's own form of them), or drop the connection before or after processing.
     pub async fn before(
         &self,
         gateway: &str,
         operation: &str,
-        unavailable: impl FnOnce() -> Response,
+        answer: impl FnOnce(Refuse) -> Response,
     ) -> Before {
         let Some(f) = self.take(gateway, operation) else {
             return Before::Go(After::default());
@@ -114,7 +123,8 @@ impl Faults {
                 tokio::time::sleep(std::time::Duration::from_millis(f.delay_ms)).await;
                 Before::Go(After::default())
             }
-            FaultKind::ServerError => Before::Stop(unavailable()),
+            FaultKind::ServerError => Before::Stop(answer(Refuse::Unavailable)),
+            FaultKind::Busy => Before::Stop(answer(Refuse::Busy)),
             FaultKind::DropBefore => Before::Stop(dropped()),
             FaultKind::DropAfter => Before::Go(After {
                 drop: true,

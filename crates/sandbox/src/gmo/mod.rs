@@ -22,7 +22,7 @@ use juchu_wire::form::{self, Charset};
 use juchu_wire::gmo::{GmoError, write, write_errors};
 
 use crate::clock::jst_date;
-use crate::faults::{Before, unavailable};
+use crate::faults::{Before, Refuse, unavailable};
 use crate::{Sandbox, ids};
 
 mod card;
@@ -219,7 +219,11 @@ pub(super) async fn call(
     let name = name.to_owned();
     let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     params.insert(BASE.to_owned(), base_url(&headers));
-    let after = match sb.faults.before("gmo", &name, unavailable).await {
+    let refuse = |r| match r {
+        Refuse::Unavailable => unavailable(),
+        Refuse::Busy => respond(&Err(vec![e("E92", "E92000001")])),
+    };
+    let after = match sb.faults.before("gmo", &name, refuse).await {
         Before::Go(after) => after,
         Before::Stop(r) => return r,
     };

@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-use crate::faults::Before;
+use crate::faults::{Before, Refuse};
 use crate::{Sandbox, ids};
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Default)]
@@ -207,16 +207,23 @@ async fn guarded(
     if let Err(r) = authorized(sb, h) {
         return r.into_response();
     }
-    let unavailable = || {
-        err(
+    let refuse = |r| match r {
+        Refuse::Unavailable => err(
             StatusCode::SERVICE_UNAVAILABLE,
             "server.unavailable",
             "Service unavailable",
             "sandbox fault",
         )
-        .into_response()
+        .into_response(),
+        Refuse::Busy => err(
+            StatusCode::TOO_MANY_REQUESTS,
+            "request.rate_limited",
+            "Too many requests",
+            "sandbox fault",
+        )
+        .into_response(),
     };
-    let after = match sb.faults.before("paidy", op, unavailable).await {
+    let after = match sb.faults.before("paidy", op, refuse).await {
         Before::Go(after) => after,
         Before::Stop(r) => return r,
     };

@@ -163,7 +163,7 @@ use jiff::Timestamp;
 use juchu_wire::form::{self, Charset};
 
 use crate::Sandbox;
-use crate::faults::{Before, unavailable};
+use crate::faults::{Before, Refuse, unavailable};
 
 pub type Params = HashMap<String, String>;
 
@@ -445,7 +445,11 @@ async fn call(
     let mut params: Params = form::decode(&body, Charset::ShiftJis).into_iter().collect();
     params.insert(tds1::BASE.to_owned(), crate::gmo::base_url(&headers));
     let kind = params.get("telegram_kind").cloned().unwrap_or_default();
-    let after = match sb.faults.before("paygent", &kind, unavailable).await {
+    let answer = |r| match r {
+        Refuse::Unavailable => unavailable(),
+        Refuse::Busy => respond(&error_answer(&refuse("E002", "busy"), &kind)),
+    };
+    let after = match sb.faults.before("paygent", &kind, answer).await {
         Before::Go(after) => after,
         Before::Stop(r) => return r,
     };

@@ -447,6 +447,50 @@ async fn a_bulk_refund_returns_what_was_captured(t: TestApp) {
     }
 }
 
+/// A gateway that answers "busy" (GMO E92000001, Paygent E002, Paidy HTTP 429) is asked
+/// again later under a new key: every order ends captured, once, and its payment's journal
+/// shows the busy attempts as failed with nothing done.
+async fn a_busy_gateway_is_asked_again(t: TestApp) {
+    let ns = [
+        authorized(&t, "gmo_card").await,
+        authorized(&t, "paygent_card").await,
+        authorized(&t, "paidy").await,
+    ];
+    for (gateway, op) in [
+        ("gmo", "AlterTran"),
+        ("paygent", "022"),
+        ("paidy", "captures"),
+    ] {
+        t.sandbox_control(
+            "/faults",
+            json!({"gateway": gateway, "operation": op, "kind": "busy", "times": 2}),
+        )
+        .await;
+    }
+    let gmo_before = gmo_sales(&t).await;
+    let (st, v) = start(&t, "busy", json!({"action": "capture", "numbers": ns})).await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{v}");
+    let run = finished(&t, v["id"].as_i64().unwrap()).await;
+    assert_eq!(run["succeeded"], 3, "{run}");
+    assert_eq!(gmo_sales(&t).await - gmo_before, 1, "GMO captured once");
+    for (n, busy) in ns.iter().zip(["E92000001", "E002", "429"]) {
+        assert_eq!(captures_of(&t, *n).await, 1, "order {n}");
+        let (_, p) = t.get(&format!("/api/v1/orders/{n}/payment")).await;
+        assert_eq!(p["state"], "captured", "{p}");
+        let refused: Vec<&Value> = p["operations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["action"] == "capture" && o["status"] == "failed")
+            .collect();
+        assert_eq!(refused.len(), 2, "two busy answers for {n}: {p}");
+        assert!(
+            refused.iter().all(|o| o["result_code"] == busy),
+            "{busy} for {n}: {p}"
+        );
+    }
+}
+
 /// Starts that cannot run are refused with the reason; nothing is stored.
 async fn bad_bulk_starts_are_refused(t: TestApp) {
     let n = authorized(&t, "gmo_card").await;
@@ -535,5 +579,6 @@ both_backends!(
     a_run_left_by_a_vanished_worker_is_finished_once,
     a_stopped_run_skips_what_it_had_not_begun,
     a_bulk_refund_returns_what_was_captured,
+    a_busy_gateway_is_asked_again,
     bad_bulk_starts_are_refused,
 );
