@@ -46,6 +46,7 @@ enum Step {
 /// Step one for every order of `asks`, in `tx` (which the caller commits before any gateway
 /// call): the orders locked in ascending id order, then their payments; each key looked up
 /// under the lock; each order's rules checked on what is locked; the operation journaled.
+// Long: the single-order journal step's reads, checks and write, each once for the batch.
 pub(super) async fn journal_batch(
     app: &App,
     tx: &mut Tx,

@@ -181,6 +181,12 @@ impl GmoClient {
         self.call_with(api, params, &creds).await
     }
 
+    /// A transaction's own step (ExecTran, ExecTranCvs, ExecTranPayEasy): GMO authenticates
+    /// it by AccessID / AccessPass, and its own module sends no shop credentials there.
+    async fn call_tran(&self, api: &str, params: &[(&str, &str)]) -> Result<Answer, GatewayError> {
+        self.call_with(api, params, &[]).await
+    }
+
     /// A site API (members and their cards: SiteID / SitePass).
     async fn call_site(&self, api: &str, params: &[(&str, &str)]) -> Result<Answer, GatewayError> {
         let creds = [
@@ -293,7 +299,7 @@ impl GmoClient {
         ];
         let mut seq = String::new();
         card_params(&self.cfg, card, &mut seq, &mut p);
-        Ok(self.call("ExecTran", &p).await?.processed())
+        Ok(self.call_tran("ExecTran", &p).await?.processed())
     }
 
     /// AlterTran: SALES (capture), VOID / RETURN / RETURNX (cancel), AUTH / CAPTURE
@@ -598,7 +604,7 @@ impl GmoClient {
                 ));
             }
         };
-        let a = self.call(api, &p).await?;
+        let a = self.call_tran(api, &p).await?;
         Ok(Slip {
             conf_no: a.get("ConfNo"),
             receipt_no: a.get("ReceiptNo"),
@@ -718,7 +724,7 @@ impl GmoClient {
         ];
         let mut seq = String::new();
         card_params(&self.cfg, card, &mut seq, &mut p);
-        let a = self.call("ExecTran", &p).await?;
+        let a = self.call_tran("ExecTran", &p).await?;
         if a.get("ACS") != "2" || a.get("RedirectUrl").is_empty() {
             return Err(GatewayError::Protocol(
                 "ExecTran for 3-D Secure answered without RedirectUrl".into(),

@@ -474,6 +474,60 @@ async fn admin_screen_changes_show_in_search() {
 }
 
 /// A client written from GMO's public protocol alone: raw form, raw answer.
+/// GMO's own module sends ExecTran (and ExecTranCvs / ExecTranPayEasy) without ShopID /
+/// ShopPass: the transaction is named by AccessID / AccessPass. The shop APIs still need them.
+#[tokio::test]
+async fn exec_tran_needs_no_shop_credentials() {
+    let e = env().await;
+    let post = async |api: &str, body: String| -> String {
+        let r = e
+            .http
+            .post(format!("{}/gmo/payment/{api}.idPass", e.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        r.text().await.unwrap()
+    };
+    let entry = post(
+        "EntryTran",
+        "OrderID=mod-1&JobCd=AUTH&Amount=1200&ShopID=tshop00000001&ShopPass=sandbox1".into(),
+    )
+    .await;
+    let keys: std::collections::HashMap<&str, &str> = entry
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .collect();
+    let (id, pass) = (keys["AccessID"], keys["AccessPass"]);
+    let card = "OrderID=mod-1&Method=1&CardNo=4111111111111111&Expire=3012";
+    let wrong = post(
+        "ExecTran",
+        format!("AccessID={id}&AccessPass={}&{card}", "0".repeat(32)),
+    )
+    .await;
+    assert_eq!(
+        wrong, "ErrCode=E01&ErrInfo=E01110002",
+        "the pair must match"
+    );
+    let exec = post(
+        "ExecTran",
+        format!("AccessID={id}&AccessPass={pass}&{card}"),
+    )
+    .await;
+    assert!(exec.starts_with("ACS=0&OrderID=mod-1&"), "{exec}");
+    assert_eq!(e.ledger("mod-1").await["status"], "AUTH");
+    let alter = post(
+        "AlterTran",
+        format!("AccessID={id}&AccessPass={pass}&JobCd=SALES&Amount=1200"),
+    )
+    .await;
+    assert_eq!(
+        alter, "ErrCode=E01|E01&ErrInfo=E01010001|E01020001",
+        "AlterTran is a shop API"
+    );
+}
+
 #[tokio::test]
 async fn third_party_client_sees_gmo_wire_format() {
     let e = env().await;

@@ -50,14 +50,8 @@ pub(super) fn kana_ok(s: &str) -> bool {
 /// ExecTranCvs / ExecTranPayEasy: issue the payment number and deadline; the buyer pays
 /// later (the control API's `pay`), or the deadline passes (EXPIRED).
 // Long: GMO's parameter checks for the konbini and Pay-easy requests, in the protocol's order.
-pub(super) fn exec_later(
-    sb: &Sandbox,
-    l: &mut Ledger,
-    p: &Params,
-    now: Timestamp,
-    pay_type: &str,
-) -> Answer {
-    let t = find(sb, l, p)?;
+pub(super) fn exec_later(l: &mut Ledger, p: &Params, now: Timestamp, pay_type: &str) -> Answer {
+    let t = find_by_access(l, p)?;
     let api = if pay_type == "3" {
         "ExecTranCvs"
     } else {

@@ -241,8 +241,8 @@ pub(super) async fn call(
             "SearchTradeMulti" => search_trade_multi(&sb, ledger, &params, now),
             "EntryTranCvs" => entry_later(&sb, ledger, &params, now, "3"),
             "EntryTranPayEasy" => entry_later(&sb, ledger, &params, now, "4"),
-            "ExecTranCvs" => exec_later(&sb, ledger, &params, now, "3"),
-            "ExecTranPayEasy" => exec_later(&sb, ledger, &params, now, "4"),
+            "ExecTranCvs" => exec_later(ledger, &params, now, "3"),
+            "ExecTranPayEasy" => exec_later(ledger, &params, now, "4"),
             "CvsCancel" => cvs_cancel(&sb, ledger, &params, now),
             "SaveMember" => save_member(&sb, ledger, &params),
             "SearchMember" => search_member(&sb, ledger, &params),
@@ -390,12 +390,31 @@ impl Ledger {
     }
 }
 
+/// The transaction a shop API call names: the shop's credentials (ShopID / ShopPass), then
+/// the transaction's (AccessID / AccessPass), which must belong to that shop.
 pub(super) fn find<'a>(
     sb: &Sandbox,
     l: &'a mut Ledger,
     p: &Params,
 ) -> Result<&'a mut Tran, Vec<GmoError>> {
     let shop = shop_auth(sb, p)?;
+    find_by_access(l, p).and_then(|t| {
+        if t.shop_id == shop {
+            Ok(t)
+        } else {
+            Err(vec![e("E01", "E01110002")])
+        }
+    })
+}
+
+/// The transaction an ExecTran / ExecTranCvs / ExecTranPayEasy call names. GMO authenticates
+/// these by AccessID / AccessPass alone — its own module sends no ShopID / ShopPass there (the
+/// browser-facing step of a transaction the shop entered) — and ignores shop credentials sent
+/// anyway.
+pub(super) fn find_by_access<'a>(
+    l: &'a mut Ledger,
+    p: &Params,
+) -> Result<&'a mut Tran, Vec<GmoError>> {
     let id = p.get("AccessID").map(String::as_str).unwrap_or("");
     let pass = p.get("AccessPass").map(String::as_str).unwrap_or("");
     let mut errs = vec![];
@@ -410,7 +429,7 @@ pub(super) fn find<'a>(
         return Err(errs);
     }
     l.by_access(id)
-        .filter(|t| t.shop_id == shop && t.access_pass == pass)
+        .filter(|t| t.access_pass == pass)
         .ok_or_else(|| vec![e("E01", "E01110002")])
 }
 
