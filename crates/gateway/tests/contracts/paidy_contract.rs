@@ -183,8 +183,11 @@ async fn webhooks_follow_operations() {
         serde_json::json!({"gateway": "paidy", "url": url}),
     )
     .await;
+    sb.set_clock("2024-08-19T01:00:00Z").await;
     let p = c.create(&new_payment("tok_w", 5000)).await.unwrap();
+    sb.advance(3600).await;
     let p = c.capture(&p.id).await.unwrap();
+    sb.advance(3600).await;
     c.refund(&p.id, &p.captures[0].id, Some(500)).await.unwrap();
     let events: Vec<serde_json::Value> = shop
         .bodies_when(|b| b.len() == 3)
@@ -207,6 +210,87 @@ async fn webhooks_follow_operations() {
     );
     assert_eq!(events[1]["capture_id"], p.captures[0].id.as_str());
     assert_eq!(events[0]["order_ref"], "1");
+    // Each stamped when it happened; the refund's carries its reason (none sent: unknown).
+    let at: Vec<&str> = events
+        .iter()
+        .map(|e| e["timestamp"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        at,
+        [
+            "2024-08-19T01:00:00.000Z",
+            "2024-08-19T02:00:00.000Z",
+            "2024-08-19T03:00:00.000Z"
+        ]
+    );
+    assert_eq!(events[2]["reason"], "unknown");
+}
+
+/// Paidy's wire as its public SDKs and recorded answers show it: the buyer is the shopper,
+/// not the `buyer_data` sent; an amount may come as a string of digits; every answer carries
+/// `Paidy-Version` and `Request-Id`; error references are `err_…`; a refund without a reason
+/// says `unknown`.
+#[tokio::test]
+async fn raw_wire_as_paidy_answers() {
+    let (sb, _) = env().await;
+    let post = async |path: &str, body: serde_json::Value| {
+        sb.http
+            .post(format!("{}/paidy{path}", sb.base))
+            .bearer_auth("sk_test_sandbox")
+            .header("Paidy-Version", "2018-04-10")
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = post(
+        "/payments",
+        serde_json::json!({"token_id": "tok_wire", "amount": "1000", "currency": "JPY",
+            "buyer_data": {"age": 30, "order_count": 2, "ltv": 5000}, "order": {"items": []}}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["paidy-version"], "2018-04-10");
+    assert!(
+        r.headers()["request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["amount"], 1000, "{p}");
+    let buyer = p["buyer"].as_object().unwrap();
+    let mut keys: Vec<&str> = buyer.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["email", "name1", "name2", "phone"], "{p}");
+    let id = p["id"].as_str().unwrap();
+    let r = post(&format!("/payments/{id}/captures"), serde_json::json!({})).await;
+    let p: serde_json::Value = r.json().await.unwrap();
+    let cap = p["captures"][0]["id"].as_str().unwrap();
+    let r = post(
+        &format!("/payments/{id}/refunds"),
+        serde_json::json!({"capture_id": cap, "amount": 100}),
+    )
+    .await;
+    let p: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(p["refunds"][0]["reason"], "unknown", "{p}");
+    let r = post("/payments/pay_nope/captures", serde_json::json!({})).await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers().contains_key("request-id"));
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert!(e["reference"].as_str().unwrap().starts_with("err_"), "{e}");
+    for bad in [
+        serde_json::json!("10.5"),
+        serde_json::json!("-1"),
+        serde_json::json!(""),
+    ] {
+        let r = post(
+            "/payments",
+            serde_json::json!({"token_id": "tok_wire", "amount": bad, "currency": "JPY"}),
+        )
+        .await;
+        assert_eq!(r.status(), 400, "amount {bad}");
+    }
 }
 
 /// What the checkout script does when the buyer approves or is rejected.

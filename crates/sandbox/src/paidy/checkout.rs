@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 
-use super::{Order, Payment, iso, webhook};
+use super::{Order, Payment, buyer_of, iso, webhook};
 use crate::{Sandbox, ids};
 
 pub async fn script() -> Response {
@@ -127,7 +127,7 @@ pub async fn authorize(State(sb): State<Sandbox>, Json(a): Json<Authorize>) -> R
         test: true,
         status: status.into(),
         tier: "classic".into(),
-        buyer: a.payload.get("buyer").cloned().unwrap_or(json!({})),
+        buyer: buyer_of(a.payload.get("buyer")),
         order,
         shipping_address: a
             .payload
@@ -141,7 +141,7 @@ pub async fn authorize(State(sb): State<Sandbox>, Json(a): Json<Authorize>) -> R
         expires,
     };
     sb.state().paidy.payments.insert(p.id.clone(), p.clone());
-    webhook(&sb, "payments", &p);
+    webhook(&sb, "payments", &p, now);
     Json(json!({
         "id": p.id,
         "status": p.status,

@@ -63,7 +63,8 @@ pub struct Refund {
     pub created_at: String,
     pub capture_id: String,
     pub amount: i64,
-    pub reason: Option<String>,
+    /// As sent; `unknown` when the shop sent none, as Paidy answers.
+    pub reason: String,
     pub metadata: Value,
 }
 
@@ -111,7 +112,8 @@ impl IntoResponse for ApiErr {
         (
             self.status,
             Json(json!({
-                "reference": format!("ref_{}", ids::hex(8)),
+                // Error references are `err_…` (`ref_…` names a refund).
+                "reference": format!("err_{}", ids::hex(8)),
                 "status": self.status.as_u16(),
                 "code": self.code,
                 "title": self.title,
@@ -197,8 +199,34 @@ pub(super) fn iso(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// Faults and auth around a handler body that runs with the ledger locked.
+/// The API version an answer says it speaks: the one asked for, or Paidy's current one.
+const PAIDY_VERSION: &str = "2018-04-10";
+
+/// Faults and auth around a handler body that runs with the ledger locked. Every answer
+/// carries `Paidy-Version` and a `Request-Id`, as Paidy's do.
 async fn guarded(
+    sb: &Sandbox,
+    h: &HeaderMap,
+    op: &str,
+    f: impl FnOnce(&mut Ledger, Timestamp) -> Result<Payment, ApiErr>,
+) -> Response {
+    let version = h
+        .get("paidy-version")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(PAIDY_VERSION)
+        .to_owned();
+    let mut r = answer(sb, h, op, f).await;
+    let headers = r.headers_mut();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&version) {
+        headers.insert("paidy-version", v);
+    }
+    if let Ok(v) = axum::http::HeaderValue::from_str(&format!("req_{}", ids::alnum_lower(20))) {
+        headers.insert("request-id", v);
+    }
+    r
+}
+
+async fn answer(
     sb: &Sandbox,
     h: &HeaderMap,
     op: &str,
@@ -227,25 +255,23 @@ async fn guarded(
         Before::Go(after) => after,
         Before::Stop(r) => return r,
     };
-    let r = {
-        let now = sb.clock.now();
-        let mut st = sb.state();
-        f(&mut st.paidy, now)
-    };
+    let now = sb.clock.now();
+    let r = f(&mut sb.state().paidy, now);
     if let Some(r) = after.apply().await {
         return r;
     }
     match r {
         Ok(p) => {
-            webhook(sb, op, &p);
+            webhook(sb, op, &p, now);
             Json(p).into_response()
         }
         Err(e) => e.into_response(),
     }
 }
 
-/// Paidy's payment webhook for a successful operation.
-pub(super) fn webhook(sb: &Sandbox, op: &str, p: &Payment) {
+/// Paidy's payment webhook for a successful operation, stamped with when it happened (a
+/// refund's carries its reason).
+pub(super) fn webhook(sb: &Sandbox, op: &str, p: &Payment, at: Timestamp) {
     let status = match op {
         "payments" if p.status == "authorized" => "authorize_success",
         "captures" => "capture_success",
@@ -254,14 +280,20 @@ pub(super) fn webhook(sb: &Sandbox, op: &str, p: &Payment) {
         "update" => "update_success",
         _ => return,
     };
-    let body = json!({
+    let mut body = json!({
         "payment_id": p.id,
         "capture_id": if op == "captures" || op == "refunds" { p.captures.last().map(|c| c.id.clone()) } else { None },
         "event_type": "payment",
         "status": status,
         "order_ref": p.order.order_ref,
-        "timestamp": p.created_at,
+        "timestamp": iso(at),
     });
+    if op == "refunds"
+        && let Some(r) = p.refunds.last()
+    {
+        body["refund_id"] = json!(r.id);
+        body["reason"] = json!(r.reason);
+    }
     let text = body.to_string();
     sb.notifier.push(
         "paidy",
@@ -279,15 +311,42 @@ fn body_json(body: &[u8]) -> Result<Value, ApiErr> {
     serde_json::from_slice(body).map_err(|e| invalid(format!("body is not valid JSON: {e}")))
 }
 
+/// A yen amount: a JSON number, or a string of digits (the live API takes `"1000"`, which a
+/// widely used shop plugin sends).
 fn int(v: &Value, field: &str) -> Result<Option<i64>, ApiErr> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(x) => x
-            .as_i64()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| invalid(format!("{field} must be a non-negative integer (yen)"))),
+        Some(x) => match x {
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                s.parse::<i64>().ok()
+            }
+            x => x.as_i64(),
+        }
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| invalid(format!("{field} must be a non-negative integer (yen)"))),
     }
+}
+
+/// The shopper a token payment belongs to, as Paidy answers a payment's `buyer`: the
+/// sandbox's test consumer (Paidy's published test account), never the `buyer_data` the
+/// shop sent for Paidy's risk check.
+fn shopper() -> Value {
+    json!({
+        "name1": "山田 太郎",
+        "name2": "ヤマダ タロウ",
+        "email": "successful.payment@paidy.com",
+        "phone": "08000000001",
+    })
+}
+
+/// The buyer of a checkout payment: the shopper's own details, without anything else sent.
+pub(super) fn buyer_of(sent: Option<&Value>) -> Value {
+    let mut b = json!({});
+    for k in ["name1", "name2", "email", "phone"] {
+        b[k] = sent.and_then(|s| s.get(k)).cloned().unwrap_or(json!(""));
+    }
+    b
 }
 
 fn order_of(v: &Value) -> Result<Order, ApiErr> {
@@ -338,7 +397,7 @@ async fn create(State(sb): State<Sandbox>, h: HeaderMap, body: axum::body::Bytes
             test: true,
             status: status.into(),
             tier: "classic".into(),
-            buyer: v.get("buyer_data").cloned().unwrap_or(json!({})),
+            buyer: shopper(),
             order,
             shipping_address: v.get("shipping_address").cloned().unwrap_or(json!({})),
             captures: vec![],
@@ -426,7 +485,11 @@ async fn refund(
             created_at: iso(now),
             capture_id: capture_id.to_owned(),
             amount,
-            reason: v.get("reason").and_then(Value::as_str).map(str::to_owned),
+            reason: v
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned(),
             metadata: v.get("metadata").cloned().unwrap_or(json!({})),
         });
         Ok(p.clone())
