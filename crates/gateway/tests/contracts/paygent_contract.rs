@@ -246,6 +246,45 @@ async fn faults_and_raw_wire_format() {
     assert!(text.contains("response_code=P004"), "{text:?}");
 }
 
+/// Paygent's module reads `out_acs_html` as the lines after the line `out_acs_html=`: the
+/// page answered to a 3-D Secure 1.0 020 (result=7) starts there, auto-submit and all.
+#[tokio::test]
+async fn acs_page_starts_on_the_line_after_its_name() {
+    let (sb, _c) = env().await;
+    let body = "merchant_id=000000001&connect_id=sandbox&connect_password=sandbox&telegram_kind=020\
+        &telegram_version=1.0&trading_id=raw-3ds1&payment_amount=1000&payment_class=10\
+        &card_number=4111111111111111&card_valid_term=1230&http_accept=text%2Fhtml\
+        &http_user_agent=Mozilla&term_url=http%3A%2F%2F127.0.0.1%2Fback";
+    let text = sb
+        .http
+        .post(format!("{}/paygent/n/card/request", sb.base))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("result=7\r\n"), "{text:?}");
+    // The module's reading: every line after `out_acs_html=` is the page.
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("out_acs_html="))
+        .expect("out_acs_html");
+    assert_eq!(
+        lines[at], "out_acs_html=",
+        "the page starts on the next line"
+    );
+    let page = lines[at + 1..].join("\r\n");
+    assert!(page.starts_with("<html"), "{page:?}");
+    assert!(
+        lines[at + 1].contains("document.forms[0].submit()"),
+        "the auto-submit is on the page's first line: {page:?}"
+    );
+    assert!(page.trim_end().ends_with("</html>"), "{page:?}");
+}
+
 #[tokio::test]
 async fn stored_cards() {
     let (_sb, c) = env().await;
