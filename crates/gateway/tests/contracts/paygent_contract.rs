@@ -356,6 +356,15 @@ async fn konbini_and_atm_are_paid_later_or_expire() {
     assert_eq!(k.get("payment_limit_date"), "20240822");
     assert_eq!(k.get("usable_cvs_company_id"), "00C002-00C004-00C014");
     assert_eq!(k.get("receipt_number").len(), 11);
+    // The slip's URL is absolute and opens the 払込票 with its number.
+    let slip = k.get("receipt_print_url");
+    assert!(
+        slip.starts_with(&format!("{}/paygent/receipt/", sb.base)),
+        "{slip}"
+    );
+    let page = sb.http.get(slip).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(k.get("receipt_number")));
     let id = k.get("payment_id").to_owned();
     assert_eq!(status(&c, &id).await, "10");
     sb.control(&format!("/paygent/{id}/pay"), serde_json::json!({}))
@@ -705,8 +714,12 @@ async fn net_bank_asp_is_paid_at_the_bank_or_abandoned() {
         .request_bank("bank-1", 5400, "ご注文代金", "ｺﾞﾁｭｳﾓﾝﾀﾞｲｷﾝ", 5, "")
         .await
         .unwrap();
+    // Absolute: the shop hands it to the buyer as it is.
     let url = a.get("asp_url").to_owned();
-    assert!(url.starts_with("/paygent/bank/asp/"), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/paygent/bank/asp/", sb.base)),
+        "{url}"
+    );
     // 2024-08-19 (Mon) 10:00 + 5 days, to 23:59; then two business days (Mon 26, Tue 27).
     assert_eq!(a.get("asp_limit_date"), "20240824235900");
     assert_eq!(a.get("asp_payment_limit_date"), "20240827235900");
@@ -716,15 +729,9 @@ async fn net_bank_asp_is_paid_at_the_bank_or_abandoned() {
         .await;
     assert_eq!(refused(again).0, "5010");
     // The buyer picks a bank on the page and pays.
-    let page = sb
-        .http
-        .get(format!("{}{url}", sb.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = sb.http.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
     assert!(page.contains("楽天銀行") && page.contains("5400"));
     let paid = sb
         .control(

@@ -92,7 +92,9 @@ fn plus_two_business_days(t: Timestamp) -> Timestamp {
     z.timestamp()
 }
 
-fn answer(a: &Asp, code: &str) -> Answer {
+/// The ASP's fields; `base` is the sandbox's own address, so `asp_url` is absolute, as
+/// Paygent's is (the shop hands it to the buyer).
+fn answer(a: &Asp, code: &str, base: &str) -> Answer {
     vec![
         ("result", if code.is_empty() { "0" } else { "1" }.into()),
         ("response_code", code.into()),
@@ -100,7 +102,7 @@ fn answer(a: &Asp, code: &str) -> Answer {
         ("trading_id", a.trading_id.clone()),
         ("asp_limit_date", jst(a.limit_at)),
         ("asp_payment_limit_date", jst(a.payment_limit_at)),
-        ("asp_url", format!("/paygent/bank/asp/{}", a.key)),
+        ("asp_url", format!("{base}/paygent/bank/asp/{}", a.key)),
         ("amount", a.amount.to_string()),
         ("claim_kana", a.claim_kana.clone()),
         ("claim_kanji", a.claim_kanji.clone()),
@@ -133,7 +135,7 @@ pub fn request(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Ref
             return Err(refuse("5008", "already paid"));
         }
         if now <= old.limit_at {
-            return Ok(answer(old, "5010"));
+            return Ok(answer(old, "5010", get(p, super::tds1::BASE)));
         }
         if now <= old.payment_limit_at {
             return Err(refuse("5009", "ASP expired"));
@@ -152,7 +154,7 @@ pub fn request(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Ref
         stop_return_url: get(p, "stop_return_url").to_owned(),
         payment_ids: vec![],
     };
-    let ans = answer(&a, "");
+    let ans = answer(&a, "", get(p, super::tds1::BASE));
     l.asps.push(a);
     Ok(ans)
 }

@@ -97,9 +97,14 @@ pub fn konbini(l: &mut Ledger, p: &Params, now: Timestamp) -> Result<Answer, Ref
         ("payment_id", pay.payment_id.clone()),
         ("trading_id", pay.trading_id.clone()),
         ("receipt_number", receipt),
+        // Absolute, as Paygent's: the shop hands it to the buyer.
         (
             "receipt_print_url",
-            format!("/paygent/receipt/{}", pay.payment_id),
+            format!(
+                "{}/paygent/receipt/{}",
+                get(p, super::tds1::BASE),
+                pay.payment_id
+            ),
         ),
         ("usable_cvs_company_id", stores.join("-")),
         ("payment_limit_date", limit.strftime("%Y%m%d").to_string()),
@@ -187,4 +192,48 @@ pub fn pay(
         result: to.into(),
     });
     Ok(x.clone())
+}
+
+/// The konbini payment slip (払込票) a 030 answer's `receipt_print_url` opens: what the buyer
+/// shows at the register.
+pub async fn receipt_page(
+    axum::extract::State(sb): axum::extract::State<crate::Sandbox>,
+    axum::extract::Path(payment_id): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use crate::view::{buyer_page, esc};
+    use axum::http::StatusCode;
+    let st = sb.state();
+    let Some(x) = st
+        .paygent
+        .payments
+        .iter()
+        .find(|x| x.payment_id == payment_id && x.payment_type == "03")
+    else {
+        return buyer_page(
+            StatusCode::NOT_FOUND,
+            "払込票",
+            "<p>この払込票はありません。</p>",
+        );
+    };
+    let field = |k: &str| x.extra.get(k).map(String::as_str).unwrap_or("");
+    let status = match x.status.as_str() {
+        "40" | "43" => "お支払い済み",
+        "12" => "お支払い期限切れ",
+        _ => "お支払いをお待ちしています",
+    };
+    buyer_page(
+        StatusCode::OK,
+        "払込票",
+        &format!(
+            "<p>コンビニエンスストアのレジでこの番号をお伝えください。</p>\
+             <p>受付番号: <strong id=\"receipt-number\">{}</strong></p>\
+             <p>お支払い金額: {} 円</p><p>お支払い期限: {}</p><p>状態: {}</p>",
+            esc(field("receipt_number")),
+            x.amount,
+            x.limit_date
+                .map(|d| d.strftime("%Y年%m月%d日").to_string())
+                .unwrap_or_default(),
+            status
+        ),
+    )
 }

@@ -356,6 +356,11 @@ pub fn routes() -> Router<Sandbox> {
             axum::routing::get(bank::asp_page).post(bank::choose),
         )
         .route("/bank/pay/{payment_id}", post(bank::act))
+        // The konbini payment slip (払込票) a 030 answer's receipt_print_url opens.
+        .route(
+            "/receipt/{payment_id}",
+            axum::routing::get(later::receipt_page),
+        )
         // 3-D Secure 1.0: the issuer's pages.
         .route(
             "/tds1/acs/{id}",

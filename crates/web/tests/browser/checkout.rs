@@ -695,10 +695,15 @@ async fn later_payments_show_how_to_pay() {
         assert!(b.text("#due").await.contains("2024"), "{method}: {slip}");
         if method == "paygent_netbank" {
             let href = b.wait("#pay-url").await.attr("href").await.unwrap();
+            let href = href.unwrap_or_default();
             assert!(
-                href.is_some_and(|h| h.contains("/paygent/bank/asp/")),
-                "{slip}"
+                href.starts_with("http") && href.contains("/paygent/bank/asp/"),
+                "an absolute URL to Paygent's page: {href} {slip}"
             );
+            // The buyer follows it to the bank-selection page.
+            c.goto(&href).await.unwrap();
+            let page = c.source().await.unwrap();
+            assert!(page.contains("銀行ネット決済"), "{page}");
         } else {
             assert!(
                 slip.chars().filter(char::is_ascii_digit).count() >= 6,
