@@ -429,8 +429,9 @@ pub async fn seed(app: &App, orders: usize) -> Result<bool, AppError> {
 /// Give some of the demo shop's card and Paidy orders real payments at the gateways the app
 /// is connected to (the bundled sandboxes), so the order screen's payment panel shows each
 /// gateway in several states: per gateway, 新規受付 orders get 仮売上, the second is then
-/// captured and the third cancelled (card), and the sixth is 即時売上. Returns how many were
-/// authorized. Orders that already have a payment are left alone.
+/// captured and the third cancelled (card), and the sixth is 即時売上; orders waiting for a
+/// konbini / ATM / net-bank / Pay-easy payment get their payment number. Returns how many
+/// payments were made. Orders that already have a payment are left alone.
 pub async fn seed_payments(app: &App) -> Result<usize, AppError> {
     use juchu_domain::payment::Action;
 
@@ -477,6 +478,35 @@ pub async fn seed_payments(app: &App) -> Result<usize, AppError> {
             };
             if let Some(a) = then {
                 payments::operate(app, &actor, o.number, a, OperateInput::default(), None).await?;
+            }
+        }
+    }
+    // Orders waiting for a konbini / ATM / net-bank / Pay-easy payment get their payment
+    // number at the gateway, so the panel shows the slip the buyer pays with.
+    for (method, store) in [
+        ("paygent_konbini", Some("00C002")),
+        ("gmo_konbini", Some("00001")),
+        ("paygent_atm", None),
+        ("gmo_payeasy", None),
+        ("paygent_netbank", None),
+    ] {
+        let q = juchu_domain::search::SearchInput {
+            status: vec!["awaiting_payment".into()],
+            payment_method: vec![method.into()],
+            per_page: Some("20".into()),
+            ..Default::default()
+        };
+        let (_, page) = crate::orders::search(app, &actor, &q).await?;
+        for o in page.orders.iter().filter(|o| o.payment.is_none()) {
+            let input = payments::LaterInput {
+                store: store.map(str::to_owned),
+                due_days: Some(14),
+            };
+            let r = payments::request_later(app, &actor, o.order.number, input, None).await?;
+            if r.status == juchu_domain::payment::OpStatus::Succeeded {
+                done += 1;
+            } else {
+                tracing::warn!(order = o.order.number, message = %r.message, "demo payment number not issued");
             }
         }
     }

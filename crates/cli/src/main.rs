@@ -479,7 +479,7 @@ async fn serve(
         let app = app.clone();
         tokio::spawn(async move {
             match juchu_app::demo::seed_payments(&app).await {
-                Ok(n) => tracing::info!("authorized {n} demo payments at the bundled sandboxes"),
+                Ok(n) => tracing::info!("made {n} demo payments at the bundled sandboxes"),
                 Err(e) => tracing::warn!(error = %e, "demo payments"),
             }
         });

@@ -172,6 +172,37 @@ async fn fresh_directory_serves_demo_shop() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(p["state"], "authorized", "demo payment: {p}");
+    // Demo orders waiting for a konbini / ATM / net-bank / Pay-easy payment have one too.
+    let mut checked = 0;
+    for method in ["paygent_konbini", "gmo_konbini", "paygent_atm"] {
+        let v: serde_json::Value = c
+            .get(format!(
+                "{}/api/v1/orders?payment_method={method}&status=awaiting_payment&per_page=1",
+                s.base
+            ))
+            .bearer_auth(token)
+            .json_of()
+            .await;
+        let Some(n) = v["orders"][0]["number"].as_i64() else {
+            continue;
+        };
+        let mut p = serde_json::Value::Null;
+        for _ in 0..100 {
+            p = c
+                .get(format!("{}/api/v1/orders/{n}/payment", s.base))
+                .bearer_auth(token)
+                .json_of()
+                .await;
+            if p["state"] == "pending" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            p["state"], "pending",
+            "{method} demo order {n}: a slip to pay: {p}"
+        );
+    }
     drop(s);
     // A restart keeps the data and does not seed twice.
     let s = start(&dir, &["--listen", "127.0.0.1:0"]);
