@@ -202,7 +202,9 @@ async fn fresh_directory_serves_demo_shop() {
             p["state"], "pending",
             "{method} demo order {n}: a slip to pay: {p}"
         );
+        checked += 1;
     }
+    assert!(checked >= 2, "demo orders awaiting a konbini / ATM payment");
     drop(s);
     // A restart keeps the data and does not seed twice.
     let s = start(&dir, &["--listen", "127.0.0.1:0"]);
