@@ -33,6 +33,10 @@ pub(super) struct Heard<'a> {
     source: &'a str,
 }
 
+/// How long a notification about a payment juchu is making waits for juchu's own operation
+/// (its gateway call and settlement) before it is judged without it.
+const OWN_OPERATION_WAIT: Duration = Duration::from_secs(10);
+
 /// Refused notifications kept per source and minute; past that they are only counted in the
 /// log, so a flood of forgeries cannot fill the database.
 pub(super) const REFUSED_PER_MINUTE: u32 = 30;
@@ -117,10 +121,39 @@ impl Heard<'_> {
                 .await;
         }
         let g = self.gateway.code();
-        let mut conn = app.store.read().await?;
-        if store::notice_seen(&mut conn, self.shop_id, g, self.notice_id).await? {
+        if store::notice_seen(
+            &mut *app.store.read().await?,
+            self.shop_id,
+            g,
+            self.notice_id,
+        )
+        .await?
+        {
             return Ok(());
         }
+        let mut found = self.payment(app).await?;
+        // A gateway may tell of a payment before its answer to juchu's own request arrives
+        // (GMO pushes 結果通知 as it processes): the payment is then one juchu is making, named
+        // by the shop's reference `{number}-{operation}`. Wait for that operation to settle
+        // and look again, rather than refusing the news.
+        if found.is_none() && self.own_operation_settled(app).await? {
+            found = self.payment(app).await?;
+        }
+        let Some(p) = found else {
+            return self
+                .log(app, "refused", "該当する決済がありません", false)
+                .await;
+        };
+        let h = Heard {
+            order_id: Some(p.order_id),
+            ..*self
+        };
+        h.about(app, &p).await
+    }
+
+    /// The payment the notification names: by the gateway's id, else by the shop's reference.
+    async fn payment(&self, app: &App) -> Result<Option<store::Payment>, AppError> {
+        let mut conn = app.store.read().await?;
         let mut found = store::by_gateway_id(
             &mut conn,
             self.shop_id,
@@ -135,17 +168,38 @@ impl Heard<'_> {
                 store::by_gateway_id(&mut conn, self.shop_id, self.gateway, GatewayId::Trading(t))
                     .await?;
         }
-        drop(conn);
-        let Some(p) = found else {
-            return self
-                .log(app, "refused", "該当する決済がありません", false)
-                .await;
+        Ok(found)
+    }
+
+    /// The notification names, by the shop's reference (`order_ref`), an operation of this
+    /// shop still in flight: wait (a while) for it to settle. `true` when one was found and
+    /// has settled.
+    async fn own_operation_settled(&self, app: &App) -> Result<bool, AppError> {
+        let op_id = [Some(self.payment_ref), self.trading_id]
+            .into_iter()
+            .flatten()
+            .find_map(|r| {
+                r.rsplit_once('-')
+                    .and_then(|(_, id)| id.parse::<i64>().ok())
+            });
+        let Some(op_id) = op_id else {
+            return Ok(false);
         };
-        let h = Heard {
-            order_id: Some(p.order_id),
-            ..*self
-        };
-        h.about(app, &p).await
+        let deadline = tokio::time::Instant::now() + OWN_OPERATION_WAIT;
+        loop {
+            let op = store::operation(&mut *app.store.read().await?, op_id).await?;
+            match op {
+                // An answer lost (`unknown`) waits for recovery, not for this.
+                Some(op) if op.shop_id == self.shop_id && op.status == OpStatus::Pending => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Ok(false);
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Some(op) if op.shop_id == self.shop_id => return Ok(!op.status.is_open()),
+                _ => return Ok(false),
+            }
+        }
     }
 
     /// Take a notification about the payment `p`.

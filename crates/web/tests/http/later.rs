@@ -214,6 +214,41 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// A 結果通知 that arrives before juchu's own request has its answer (GMO pushes as it
+/// processes; here the answer is held 1.5 s) waits for that request to settle and is taken,
+/// not refused as naming an unknown payment.
+async fn a_notice_ahead_of_its_answer_waits_for_it(t: TestApp) {
+    let n = t.order_paid_by("gmo_konbini").await;
+    t.sandbox_control(
+        "/faults",
+        json!({"gateway": "gmo", "operation": "ExecTranCvs", "kind": "hold_after", "delay_ms": 1500, "times": 1}),
+    )
+    .await;
+    request(&t, n, json!({"store": "00001"})).await;
+    let oid = payment(&t, n).await["payment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut seen = Value::Null;
+    for _ in 0..100 {
+        let (_, all) = t.get("/api/v1/payments/notices?per_page=100").await;
+        if let Some(x) = all
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["payment_ref"] == oid.as_str())
+        {
+            seen = x.clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!seen.is_null(), "the notice for {oid} was kept");
+    assert_ne!(seen["outcome"], "refused", "{seen}");
+    let (_, refused) = t.get("/api/v1/payments/notices?refused=true").await;
+    assert_eq!(refused.as_array().unwrap().len(), 0, "{refused}");
+}
+
 /// Forged, replayed, wrong-amount and unknown-payment notifications are answered (so the
 /// sender stops), logged as refused, and change nothing.
 async fn bad_notifications_change_nothing(t: TestApp) {
@@ -552,6 +587,7 @@ async fn refused_notifications_cannot_fill_the_database(t: TestApp) {
 
 both_backends!(
     refused_notifications_cannot_fill_the_database,
+    a_notice_ahead_of_its_answer_waits_for_it,
     any_notification_body_is_taken_calmly,
     forged_notifications_neither_act_nor_shadow,
     only_what_the_gateway_can_do_is_offered,
