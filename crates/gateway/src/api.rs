@@ -223,6 +223,12 @@ pub struct PaymentSlip {
 #[async_trait::async_trait]
 pub trait Gateway: Send + Sync {
     fn kind(&self) -> GatewayKind;
+    /// The merchant account this connector acts for (GMO ShopID, Paygent merchant_id); empty
+    /// where the gateway names none (Paidy: the key is the account). A payment remembers it:
+    /// after the shop's merchant changes, its older payments belong to the old account.
+    fn merchant(&self) -> String {
+        String::new()
+    }
     async fn authorize(&self, r: &AuthorizeRequest) -> Result<AuthorizeOutcome, GatewayError>;
     async fn complete_3ds(&self, p: &PaymentRef) -> Result<GatewayStatus, GatewayError>;
     /// 売上確定 for `amount` (the authorized amount).

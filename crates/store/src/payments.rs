@@ -32,6 +32,9 @@ pub struct Payment {
     pub due_at: Option<Timestamp>,
     /// Something the operator must look at; empty when nothing.
     pub attention: String,
+    /// The merchant account it was made under (GMO ShopID, Paygent merchant_id); empty for
+    /// Paidy and for payments older than the column.
+    pub merchant: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -55,7 +58,7 @@ pub struct Held {
 
 const PAYMENT_COLS: &str = "id, shop_id, order_id, version, gateway, kind, mode, ref, display_id, trading_id, \
     state, gateway_status, amount, captured, refunded, authorized_at, auth_expires_at, three_ds, installments, \
-    masked_card, slip, due_at, attention, created_at, updated_at";
+    masked_card, slip, due_at, attention, merchant, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 struct PaymentRow {
@@ -83,6 +86,7 @@ struct PaymentRow {
     slip: String,
     due_at: Option<String>,
     attention: String,
+    merchant: String,
     created_at: String,
     updated_at: String,
 }
@@ -128,6 +132,7 @@ impl TryFrom<PaymentRow> for Payment {
             slip: r.slip,
             due_at: opt_ts(r.due_at)?,
             attention: r.attention,
+            merchant: r.merchant,
             created_at: ts(&r.created_at)?,
             updated_at: ts(&r.updated_at)?,
         })
@@ -146,6 +151,7 @@ pub struct NewPayment<'a> {
     pub masked_card: &'a str,
     pub slip: &'a str,
     pub due_at: Option<Timestamp>,
+    pub merchant: &'a str,
 }
 
 pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i64, StoreError> {
@@ -153,8 +159,8 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     Ok(sqlx::query_scalar(
         "INSERT INTO payments (shop_id, order_id, version, gateway, kind, mode, ref, display_id, trading_id, state, \
          gateway_status, amount, captured, refunded, authorized_at, auth_expires_at, three_ds, installments, masked_card, \
-         slip, due_at, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $21) RETURNING id",
+         slip, due_at, merchant, created_at, updated_at) VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $22) RETURNING id",
     )
     .bind(p.shop_id)
     .bind(p.order_id)
@@ -176,6 +182,7 @@ pub async fn insert(tx: &mut Tx, p: &NewPayment<'_>, now: Timestamp) -> Result<i
     .bind(p.masked_card.to_owned())
     .bind(p.slip.to_owned())
     .bind(p.due_at.map(to_db))
+    .bind(p.merchant.to_owned())
     .bind(to_db(now))
     .fetch_one(tx.conn())
     .await?)

@@ -253,6 +253,7 @@ pub(crate) async fn start_authorization(
             masked,
             slip: None,
             three_ds,
+            merchant: gw.merchant(),
         }),
         Ok(AuthorizeOutcome::ThreeDs {
             payment,
@@ -329,6 +330,7 @@ pub(crate) async fn finish_three_ds(
                 masked: request["masked"].as_str().unwrap_or_default().to_owned(),
                 slip: None,
                 three_ds: true,
+                merchant: gw.merchant(),
             })
         }
         Ok(st) => Verdict::Failed {
@@ -433,6 +435,7 @@ pub(crate) async fn adopt_paidy(
                 masked: String::new(),
                 slip: None,
                 three_ds: false,
+                merchant: gw.merchant(),
             })
         }
         Ok(st) => {

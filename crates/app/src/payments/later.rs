@@ -122,6 +122,7 @@ pub async fn request_later(
             masked: String::new(),
             slip: Some(slip),
             three_ds: false,
+            merchant: gw.merchant(),
         }),
         Err(e) => Verdict::from_error(e),
     };

@@ -215,6 +215,25 @@ fn still_lapsed(before: PaymentState, now: PaymentState) -> PaymentState {
     }
 }
 
+/// A payment made under another merchant account than the shop's connector uses now (the
+/// merchant ID was changed, seed 004 §7-4 ①-5) is not operated through the new one: the
+/// gateway would not know it, or worse, an operation would reach the wrong account.
+fn same_merchant(gw: &dyn GatewayApi, p: &store::Payment) -> Result<(), AppError> {
+    let now = gw.merchant();
+    if p.merchant.is_empty() || now.is_empty() || now == p.merchant {
+        return Ok(());
+    }
+    Err(AppError::conflict(
+        "merchant_changed",
+        format!(
+            "この決済は以前のマーチャントID（{}）で作成されています。現在のマーチャントID（{}）では操作できないため、{}の管理画面（旧マーチャントID）で処理してください",
+            p.merchant,
+            now,
+            p.gateway.name()
+        ),
+    ))
+}
+
 fn order_gateway(o: &Order) -> Result<Gateway, AppError> {
     Ok(kind_of(o)
         .map(|(g, _)| g)

@@ -241,6 +241,7 @@ pub(super) fn checked(
     rules.check(f, action)?;
     let amount = target_amount(action, order, p, input)?;
     let gw = app.gateways().get(p.gateway)?;
+    same_merchant(&*gw, p)?;
     let entry = Entry {
         action: OpAction::Panel(action),
         amount,

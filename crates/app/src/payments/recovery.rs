@@ -40,6 +40,7 @@ pub async fn refresh(
             return Err(in_doubt(&op));
         }
         let gw = app.gateways().get(p.gateway)?;
+        same_merchant(&*gw, &p)?;
         let entry = Entry {
             action: OpAction::Panel(Action::Refresh),
             amount: p.held.amount,
@@ -270,6 +271,7 @@ impl Lost<'_> {
                             .to_owned(),
                         slip: None,
                         three_ds: request["three_ds"].as_bool().unwrap_or(false),
+                        merchant: self.gw.merchant(),
                     })
                 }
                 None => not_done(),

@@ -207,6 +207,7 @@ async fn created(tx: &mut Tx, cx: &Cx<'_>, c: Created) -> Result<Settlement, App
             masked_card: &c.masked,
             slip: &slip_json,
             due_at: c.slip.as_ref().map(|x| x.due),
+            merchant: &c.merchant,
         },
         now,
     )

@@ -16,6 +16,8 @@ pub(super) struct Created {
     pub slip: Option<juchu_gateway::PaymentSlip>,
     /// Authorized after a passed 3-D Secure authentication.
     pub three_ds: bool,
+    /// The merchant account the gateway made it under (`Gateway::merchant`).
+    pub merchant: String,
 }
 
 /// What one operation came to.

@@ -75,6 +75,10 @@ fn status(gmo_status: &str, amount: Yen) -> GatewayStatus {
 
 #[async_trait::async_trait]
 impl Gateway for GmoClient {
+    fn merchant(&self) -> String {
+        self.config().shop_id.clone()
+    }
+
     fn kind(&self) -> GatewayKind {
         GatewayKind::Gmo
     }

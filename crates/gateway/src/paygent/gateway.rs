@@ -151,6 +151,10 @@ impl PaygentClient {
 
 #[async_trait::async_trait]
 impl Gateway for PaygentClient {
+    fn merchant(&self) -> String {
+        self.cfg.merchant_id.clone()
+    }
+
     fn kind(&self) -> GatewayKind {
         GatewayKind::Paygent
     }

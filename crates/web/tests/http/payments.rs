@@ -1523,7 +1523,46 @@ async fn a_lost_amendment_is_found_from_paygents_notices(t: TestApp) {
     assert_eq!(p["previous"][0]["payment_id"], old.as_str());
 }
 
+/// Seed 004 §7-4 ①-5: after the shop's GMO ShopID changes, a payment made under the old one
+/// is not operated through the new one — refused with both IDs named, nothing sent — while
+/// a payment without a remembered merchant (Paidy) is unaffected.
+async fn a_payment_of_an_earlier_merchant_is_not_operated(t: TestApp) {
+    let n = t.order_paid_by("gmo_card").await;
+    authorize(&t, n, false).await;
+    let before = t.ledger().await["gmo"].to_string();
+    let (st, v) = support::send(
+        t.req(reqwest::Method::PUT, "/api/v1/shop/gateway-credentials/gmo")
+            .json(&json!({"shop_id": "tshop00099999", "shop_pass": "sandbox2",
+                "site_id": "tsite00000001", "site_pass": "sandbox1"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    for action in ["capture", "cancel", "refresh"] {
+        let (st, v) = op(&t, n, action, json!({})).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{action}: {v}");
+        assert_eq!(v["error"]["code"], "merchant_changed", "{v}");
+        let m = v["error"]["message"].as_str().unwrap();
+        assert!(
+            m.contains("tshop00000001") && m.contains("tshop00099999"),
+            "{m}"
+        );
+    }
+    assert_eq!(
+        t.ledger().await["gmo"].to_string(),
+        before,
+        "nothing reached GMO"
+    );
+    assert_eq!(payment(&t, n).await["state"], "authorized");
+    let pd = t.order_paid_by("paidy").await;
+    authorize(&t, pd, false).await;
+    assert_eq!(
+        ok(&t, pd, "capture", json!({})).await["status"],
+        "succeeded"
+    );
+}
+
 both_backends!(
+    a_payment_of_an_earlier_merchant_is_not_operated,
     changes_made_on_the_gateways_screens_are_read_back,
     a_lost_amendment_is_found_from_paygents_notices,
     answers_are_what_the_openapi_document_says,
