@@ -42,6 +42,10 @@ pub struct BulkLimits {
     batch: i64,
     /// Batches a process runs at once for one run.
     pipelines: usize,
+    /// Runs this process works at once: one (its batches are the parallelism). Others wait
+    /// here without holding a connection, so many runs started together cannot exhaust the
+    /// pool with transactions queued on each other's orders.
+    running: Arc<Semaphore>,
     /// This process (host:pid), recorded on the items it takes.
     worker: String,
 }
@@ -57,6 +61,7 @@ impl BulkLimits {
             lease: SignedDuration::try_from(lease).unwrap_or(SignedDuration::from_secs(60)),
             batch: (4 * n) as i64,
             pipelines: n.min(3),
+            running: Arc::new(Semaphore::new(1)),
             worker: format!(
                 "{}:{}",
                 std::env::var("HOSTNAME").unwrap_or_else(|_| "juchu".into()),
@@ -349,7 +354,6 @@ pub async fn start_bulk(
         "orders": items.iter().map(|i| i.order_number).collect::<Vec<_>>(),
     })
     .to_string();
-    let mut tx = app.store.begin().await?;
     let new = NewRun {
         shop_id: actor.shop_id,
         action: input.action.code(),
@@ -357,13 +361,27 @@ pub async fn start_bulk(
         request: &request,
         created_by: &actor.name,
     };
-    let id = match runs::create(&mut tx, &new, &items, now).await {
-        Ok(id) => {
-            tx.commit().await?;
-            id
+    // Writing the items checks each order's row (a foreign key), in the order chosen, while
+    // another run's batch may hold some of those orders: PostgreSQL may then pick this
+    // transaction as a deadlock's victim. Nothing was written; write it again.
+    let mut attempt = 0;
+    let created = loop {
+        let mut tx = app.store.begin().await?;
+        match runs::create(&mut tx, &new, &items, now).await {
+            Ok(id) => match tx.commit().await {
+                Ok(()) => break Ok(id),
+                Err(e) if e.is_transient() && attempt < 3 => {}
+                Err(e) => break Err(e),
+            },
+            Err(e) if e.is_transient() && attempt < 3 => drop(tx),
+            Err(e) => break Err(e),
         }
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+    };
+    let id = match created {
+        Ok(id) => id,
         Err(e) if e.violates(juchu_store::Unique::BulkRequestKey) => {
-            drop(tx);
             let first = runs::by_key(&mut *app.store.read().await?, actor.shop_id, &key)
                 .await?
                 .ok_or_else(|| AppError::bug("bulk run vanished after its key was taken"))?;
@@ -387,7 +405,7 @@ pub async fn start_bulk(
         let worker = app.clone();
         let shop_id = actor.shop_id;
         tokio::spawn(async move {
-            if let Err(e) = work_run(&worker, id, shop_id).await {
+            if let Err(e) = work_run_in_turn(&worker, id, shop_id).await {
                 tracing::error!(run = id, error = %e, "bulk run stopped on an error; the job resumes it");
             }
         });
@@ -493,9 +511,21 @@ pub async fn work_bulk(app: &App) -> Result<usize, AppError> {
     let open = runs::open(&mut *app.store.read().await?).await?;
     let mut n = 0;
     for (id, shop) in open {
-        n += work_run(app, id, shop).await?;
+        n += work_run_in_turn(app, id, shop).await?;
     }
     Ok(n)
+}
+
+/// Work the run once this process works no other.
+async fn work_run_in_turn(app: &App, run_id: i64, shop_id: i64) -> Result<usize, AppError> {
+    let _turn = app
+        .bulk_limits
+        .running
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| AppError::bug("bulk run turns closed"))?;
+    work_run(app, run_id, shop_id).await
 }
 
 /// Take items of the run until none is left to take, a few batches at once (one batch's

@@ -171,15 +171,17 @@ impl Heard<'_> {
         Ok(found)
     }
 
-    /// The notification names, by the shop's reference (`order_ref`), an operation of this
+    /// The notification names, by the shop's reference (`order_ref`, or Paygent's
+    /// `trading_id_of` it), an operation of this
     /// shop still in flight: wait (a while) for it to settle. `true` when one was found and
     /// has settled.
     async fn own_operation_settled(&self, app: &App) -> Result<bool, AppError> {
         let op_id = [Some(self.payment_ref), self.trading_id]
             .into_iter()
             .flatten()
+            // `{number}-{operation}`; Paygent's trading_id carries it as `{number}_{operation}`.
             .find_map(|r| {
-                r.rsplit_once('-')
+                r.rsplit_once(['-', '_'])
                     .and_then(|(_, id)| id.parse::<i64>().ok())
             });
         let Some(op_id) = op_id else {
