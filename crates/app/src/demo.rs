@@ -444,16 +444,21 @@ pub async fn seed_payments(app: &App) -> Result<usize, AppError> {
         name: "デモデータ".into(),
         ..Actor::system(shop.id)
     };
-    let mut done = 0;
-    for method in ["paygent_card", "gmo_card", "paidy"] {
+    // The first orders with this status and payment method.
+    let first = async |status: &str, method: &str, n: u32| {
         let q = juchu_domain::search::SearchInput {
-            status: vec!["new".into()],
+            status: vec![status.into()],
             payment_method: vec![method.into()],
-            per_page: Some("6".into()),
+            per_page: Some(n.to_string()),
             ..Default::default()
         };
-        let (_, page) = crate::orders::search(app, &actor, &q).await?;
-        for (i, o) in page.orders.iter().enumerate() {
+        crate::orders::search(app, &actor, &q)
+            .await
+            .map(|(_, page)| page.orders)
+    };
+    let mut done = 0;
+    for method in ["paygent_card", "gmo_card", "paidy"] {
+        for (i, o) in first("new", method, 6).await?.iter().enumerate() {
             if o.payment.is_some() {
                 continue;
             }
@@ -490,14 +495,8 @@ pub async fn seed_payments(app: &App) -> Result<usize, AppError> {
         ("gmo_payeasy", None),
         ("paygent_netbank", None),
     ] {
-        let q = juchu_domain::search::SearchInput {
-            status: vec!["awaiting_payment".into()],
-            payment_method: vec![method.into()],
-            per_page: Some("20".into()),
-            ..Default::default()
-        };
-        let (_, page) = crate::orders::search(app, &actor, &q).await?;
-        for o in page.orders.iter().filter(|o| o.payment.is_none()) {
+        let waiting = first("awaiting_payment", method, 20).await?;
+        for o in waiting.iter().filter(|o| o.payment.is_none()) {
             let input = payments::LaterInput {
                 store: store.map(str::to_owned),
                 due_days: Some(14),

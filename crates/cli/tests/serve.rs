@@ -579,19 +579,7 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
         .unwrap();
     // The next process resumes the run.
     let s = start(&dir, &args);
-    let mut v = Value::Null;
-    for _ in 0..300 {
-        v = c
-            .get(format!("{}/api/v1/payments/bulk/{id}", s.base))
-            .bearer_auth(&token)
-            .json_of()
-            .await;
-        if v["state"] == "done" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(v["state"], "done", "{v}");
+    let v = run_when_done(&c, &s.base, &token, id).await;
     assert_eq!(v["succeeded"], 30, "{v}");
     assert_eq!(captures().await, 30, "each order captured once at GMO");
     // The command line: 状態確認 of two orders, worked by the command itself.
@@ -613,6 +601,24 @@ async fn a_bulk_run_killed_mid_way_resumes_after_restart() {
     assert!(text.contains("成功 2件"), "{text}");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The bulk run `id` as `base` shows it once it is done (30 s at the most).
+async fn run_when_done(c: &reqwest::Client, base: &str, token: &str, id: i64) -> serde_json::Value {
+    let mut v = serde_json::Value::Null;
+    for _ in 0..300 {
+        v = c
+            .get(format!("{base}/api/v1/payments/bulk/{id}"))
+            .bearer_auth(token)
+            .json_of()
+            .await;
+        if v["state"] == "done" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(v["state"], "done", "{v}");
+    v
 }
 
 /// Two `juchu serve` processes on one PostgreSQL share a run: the second joins the run the
@@ -663,19 +669,7 @@ async fn two_processes_on_one_postgresql_share_a_bulk_run() {
         .json_of()
         .await;
     let id = run["id"].as_i64().expect("run started");
-    let mut v = Value::Null;
-    for _ in 0..300 {
-        v = c
-            .get(format!("{}/api/v1/payments/bulk/{id}", b.base))
-            .bearer_auth(&token)
-            .json_of()
-            .await;
-        if v["state"] == "done" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(v["state"], "done", "{v}");
+    let v = run_when_done(&c, &b.base, &token, id).await;
     assert_eq!(v["succeeded"], 24, "{v}");
     assert_eq!(
         gmo_captures(&c, &sb_url).await - before,

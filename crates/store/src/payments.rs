@@ -201,21 +201,12 @@ pub async fn by_order(
     r.map(Payment::try_from).transpose()
 }
 
-/// The payments of these orders (at most one each).
+/// The payments of these orders (at most one each), in ascending order id.
 pub async fn by_orders(
     conn: &mut AnyConnection,
     order_ids: &[i64],
 ) -> Result<Vec<Payment>, StoreError> {
-    if order_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let mut q = crate::sql::Sql::new(&format!(
-        "SELECT {PAYMENT_COLS} FROM payments WHERE order_id IN "
-    ));
-    q.bind_list(order_ids.iter().copied());
-    let (text, args) = q.parts();
-    let rows: Vec<PaymentRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
-    rows.into_iter().map(Payment::try_from).collect()
+    of_orders(conn, order_ids, "").await
 }
 
 /// The payments of these orders, locked in ascending order id (after their orders, as
@@ -224,22 +215,28 @@ pub async fn by_orders_for_update(
     tx: &mut Tx,
     order_ids: &[i64],
 ) -> Result<Vec<Payment>, StoreError> {
+    let lock = tx.lock_clause();
+    of_orders(tx.conn(), order_ids, lock).await
+}
+
+async fn of_orders(
+    conn: &mut AnyConnection,
+    order_ids: &[i64],
+    lock: &str,
+) -> Result<Vec<Payment>, StoreError> {
     if order_ids.is_empty() {
         return Ok(vec![]);
     }
     let mut sorted = order_ids.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let lock = tx.lock_clause();
     let mut q = crate::sql::Sql::new(&format!(
         "SELECT {PAYMENT_COLS} FROM payments WHERE order_id IN "
     ));
     q.bind_list(sorted);
     q.push(" ORDER BY order_id").push(lock);
     let (text, args) = q.parts();
-    let rows: Vec<PaymentRow> = sqlx::query_as_with(&text, args)
-        .fetch_all(tx.conn())
-        .await?;
+    let rows: Vec<PaymentRow> = sqlx::query_as_with(&text, args).fetch_all(conn).await?;
     rows.into_iter().map(Payment::try_from).collect()
 }
 
@@ -515,14 +512,7 @@ pub async fn previous(
     conn: &mut AnyConnection,
     payment_id: i64,
 ) -> Result<Vec<PreviousRef>, StoreError> {
-    let rows: Vec<PreviousRow> = sqlx::query_as(
-        "SELECT id, payment_id, ref, display_id, amount, reason, standing, replaced_at FROM payment_refs \
-         WHERE payment_id = $1 ORDER BY id",
-    )
-    .bind(payment_id)
-    .fetch_all(conn)
-    .await?;
-    rows.into_iter().map(PreviousRef::try_from).collect()
+    previous_of(conn, &[payment_id]).await
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

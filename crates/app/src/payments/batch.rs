@@ -43,6 +43,26 @@ enum Step {
     Journal(Box<(Entry, String, Call)>),
 }
 
+/// The batch's orders locked in ascending id order, then their payments — as every
+/// transaction that writes payments takes them — by id and by order id.
+async fn lock(
+    tx: &mut Tx,
+    shop_id: i64,
+    order_ids: &[i64],
+) -> Result<(HashMap<i64, Order>, HashMap<i64, store::Payment>), AppError> {
+    let orders = orders::get_many_for_update(tx, shop_id, order_ids)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let pays = store::by_orders_for_update(tx, order_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.order_id, p))
+        .collect();
+    Ok((orders, pays))
+}
+
 /// Step one for every order of `asks`, in `tx` (which the caller commits before any gateway
 /// call): the orders locked in ascending id order, then their payments; each key looked up
 /// under the lock; each order's rules checked on what is locked; the operation journaled.
@@ -56,16 +76,7 @@ pub(super) async fn journal_batch(
 ) -> Result<Vec<Begun>, AppError> {
     let now = app.now();
     let ids: Vec<i64> = asks.iter().map(|a| a.order_id).collect();
-    let locked: HashMap<i64, Order> = orders::get_many_for_update(tx, actor.shop_id, &ids)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
-    let pays: HashMap<i64, store::Payment> = store::by_orders_for_update(tx, &ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.order_id, p))
-        .collect();
+    let (locked, pays) = lock(tx, actor.shop_id, &ids).await?;
     let keys: Vec<String> = asks.iter().map(|a| a.key.clone()).collect();
     let used: HashMap<String, Operation> =
         store::operations_by_keys(tx.conn(), actor.shop_id, &keys)
@@ -178,16 +189,7 @@ pub(super) async fn settle_batch(
 ) -> Result<Vec<OperationResult>, AppError> {
     let now = app.now();
     let ids: Vec<i64> = done.iter().map(|(c, _)| c.order_id).collect();
-    let locked: HashMap<i64, Order> = orders::get_many_for_update(tx, actor.shop_id, &ids)
-        .await?
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
-    let pays: HashMap<i64, store::Payment> = store::by_orders_for_update(tx, &ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.order_id, p))
-        .collect();
+    let (locked, pays) = lock(tx, actor.shop_id, &ids).await?;
     let op_ids: Vec<i64> = done.iter().map(|(c, _)| c.op_id).collect();
     let ops: HashMap<i64, Operation> = store::operations_in(tx.conn(), &op_ids)
         .await?

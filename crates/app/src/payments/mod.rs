@@ -116,6 +116,12 @@ fn order_ref(number: i64, op_id: i64) -> String {
     format!("{number}-{op_id}")
 }
 
+/// The operation an `order_ref` names (also as Paygent's `trading_id_of` it, `_` for `-`).
+fn operation_of_ref(r: &str) -> Option<i64> {
+    r.rsplit_once(['-', '_'])
+        .and_then(|(_, id)| id.parse::<i64>().ok())
+}
+
 fn history(actor: &str, at: Timestamp, action: &str, detail: String, ok: bool) -> HistoryEntry {
     HistoryEntry {
         at,

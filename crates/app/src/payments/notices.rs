@@ -179,11 +179,7 @@ impl Heard<'_> {
         let op_id = [Some(self.payment_ref), self.trading_id]
             .into_iter()
             .flatten()
-            // `{number}-{operation}`; Paygent's trading_id carries it as `{number}_{operation}`.
-            .find_map(|r| {
-                r.rsplit_once(['-', '_'])
-                    .and_then(|(_, id)| id.parse::<i64>().ok())
-            });
+            .find_map(operation_of_ref);
         let Some(op_id) = op_id else {
             return Ok(false);
         };

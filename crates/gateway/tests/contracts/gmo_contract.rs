@@ -479,16 +479,9 @@ async fn admin_screen_changes_show_in_search() {
 #[tokio::test]
 async fn exec_tran_needs_no_shop_credentials() {
     let e = env().await;
-    let post = async |api: &str, body: String| -> String {
-        let r = e
-            .http
-            .post(format!("{}/gmo/payment/{api}.idPass", e.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
+    let post = async |api: &str, body: String| {
+        e.sb.post_form(&format!("/gmo/payment/{api}.idPass"), body)
             .await
-            .unwrap();
-        r.text().await.unwrap()
     };
     let entry = post(
         "EntryTran",

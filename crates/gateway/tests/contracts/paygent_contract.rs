@@ -233,16 +233,7 @@ async fn faults_and_raw_wire_format() {
     );
     // A card telegram at the query URL is refused with P004.
     let body = body.replace("telegram_kind=094", "telegram_kind=022");
-    let text = sb
-        .http
-        .post(format!("{}/paygent/n/ref/paymentref", sb.base))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = sb.post_form("/paygent/n/ref/paymentref", body).await;
     assert!(text.contains("response_code=P004"), "{text:?}");
 }
 
@@ -255,16 +246,7 @@ async fn acs_page_starts_on_the_line_after_its_name() {
         &telegram_version=1.0&trading_id=raw-3ds1&payment_amount=1000&payment_class=10\
         &card_number=4111111111111111&card_valid_term=1230&http_accept=text%2Fhtml\
         &http_user_agent=Mozilla&term_url=http%3A%2F%2F127.0.0.1%2Fback";
-    let text = sb
-        .http
-        .post(format!("{}/paygent/n/card/request", sb.base))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = sb.post_form("/paygent/n/card/request", body).await;
     assert!(text.contains("result=7\r\n"), "{text:?}");
     // The module's reading: every line after `out_acs_html=` is the page.
     let lines: Vec<&str> = text.split("\r\n").collect();

@@ -50,6 +50,21 @@ impl Sandbox {
         }
     }
 
+    /// A form posted to the gateway at `path` as a client written from its public protocol
+    /// would post it; the answer's text.
+    pub async fn post_form(&self, path: &str, body: impl Into<String>) -> String {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.into())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn set_clock(&self, t: &str) {
         self.control("/clock", json!({"set": t, "freeze": true}))
             .await;

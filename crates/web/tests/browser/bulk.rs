@@ -10,21 +10,7 @@ use std::time::Duration;
 
 use browser::{assert_no_overflow, browser, full_shot, login, submit, text};
 use fantoccini::Locator;
-use reqwest::StatusCode;
-use serde_json::json;
 use support::TestApp;
-
-async fn authorized(t: &TestApp) -> i64 {
-    let n = t.order_paid_by("gmo_card").await;
-    let (st, v) = t
-        .post(
-            &format!("/api/v1/orders/{n}/payment"),
-            json!({"test_card_number": "4111111111111111", "test_card_expire": "3012", "capture": false}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    n
-}
 
 /// The run page's state once it has ended — it reloads itself meanwhile, so an element may
 /// be gone between two loads.
@@ -53,20 +39,11 @@ async fn operator_captures_many_orders_at_once() {
     let t = TestApp::start(support::Backend::Sqlite).await;
     let mut ns = Vec::new();
     for _ in 0..5 {
-        ns.push(authorized(&t).await);
+        ns.push(t.authorized_order("gmo_card").await);
     }
     // Its total changed after the authorization: the run refuses it (取引更新 first).
     let differs = ns[4];
-    let v = t.get(&format!("/api/v1/orders/{differs}")).await.1["version"]
-        .as_i64()
-        .unwrap();
-    let (st, b) = t
-        .patch(
-            &format!("/api/v1/orders/{differs}"),
-            json!({"version": v, "shipping_fee": 1200}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{b}");
+    t.set_shipping_fee(differs, 1200).await;
 
     let (_d, c) = browser().await;
     login(&c, &t, "admin").await;
@@ -189,36 +166,12 @@ async fn operator_stops_a_run() {
     let t = TestApp::start(support::Backend::Sqlite).await;
     let mut ns = Vec::new();
     for _ in 0..3 {
-        ns.push(authorized(&t).await);
+        ns.push(t.authorized_order("gmo_card").await);
     }
     // A run stored but not yet taken by a worker (as when every worker is busy elsewhere).
-    let mut tx = t.app.store.begin().await.unwrap();
-    let new: Vec<_> = juchu_store::orders::ids_of_numbers(tx.conn(), t.shop_id, &ns)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|(id, n)| juchu_store::bulk::NewItem {
-            order_id: id,
-            order_number: n,
-            gateway: Some(juchu_domain::payment_method::Gateway::Gmo),
-            amount: 7660,
-        })
-        .collect();
-    let id = juchu_store::bulk::create(
-        &mut tx,
-        &juchu_store::bulk::NewRun {
-            shop_id: t.shop_id,
-            action: "capture",
-            request_key: "to-stop",
-            request: "{}",
-            created_by: "admin",
-        },
-        &new,
-        t.app.now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let id = t
+        .stored_bulk_run("capture", &ns, juchu_domain::payment_method::Gateway::Gmo)
+        .await;
 
     let (_d, c) = browser().await;
     login(&c, &t, "admin").await;

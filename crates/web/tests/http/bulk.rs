@@ -9,22 +9,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
 
-const CARD: &str = "4111111111111111";
-
-/// An order paid by `method`, authorized (仮売上).
-async fn authorized(t: &TestApp, method: &str) -> i64 {
-    let n = t.order_paid_by(method).await;
-    let body = if method == "paidy" {
-        json!({"token": "tok_test", "capture": false})
-    } else {
-        json!({"test_card_number": CARD, "test_card_expire": "3012", "capture": false})
-    };
-    let (st, v) = t.post(&format!("/api/v1/orders/{n}/payment"), body).await;
-    assert_eq!(st, StatusCode::OK, "{v}");
-    assert_eq!(v["status"], "succeeded", "{v}");
-    n
-}
-
 async fn start(t: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
     support::send(
         t.req(reqwest::Method::POST, "/api/v1/payments/bulk")
@@ -90,17 +74,17 @@ async fn captures_of(t: &TestApp, n: i64) -> usize {
 async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
     // Authorized 91 days before the run: past GMO's 90 days and Paygent's 60. juchu knows
     // the first lapsed; for the second only the gateway says so, when asked to capture.
-    let lapsed = authorized(&t, "paygent_card").await;
-    let lapsed_at_gateway = authorized(&t, "gmo_card").await;
+    let lapsed = t.authorized_order("paygent_card").await;
+    let lapsed_at_gateway = t.authorized_order("gmo_card").await;
     t.stretch_capture_deadline(lapsed_at_gateway).await;
     t.set_now("2024-11-12T01:00:00Z");
     let mut good = Vec::new();
     for i in 0..150 {
         let m = ["gmo_card", "paygent_card", "paidy"][i % 3];
-        good.push(authorized(&t, m).await);
+        good.push(t.authorized_order(m).await);
     }
     // Already cancelled: 取消 has no capture.
-    let cancelled = authorized(&t, "gmo_card").await;
+    let cancelled = t.authorized_order("gmo_card").await;
     let (st, v) = t
         .post(
             &format!("/api/v1/orders/{cancelled}/payment/cancel"),
@@ -109,17 +93,8 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     // The order's total changed after the authorization: 取引更新 first.
-    let differs = authorized(&t, "gmo_card").await;
-    let ver = t.get(&format!("/api/v1/orders/{differs}")).await.1["version"]
-        .as_i64()
-        .unwrap();
-    let (st, v) = t
-        .patch(
-            &format!("/api/v1/orders/{differs}"),
-            json!({"version": ver, "shipping_fee": 1200}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{v}");
+    let differs = t.authorized_order("gmo_card").await;
+    t.set_shipping_fee(differs, 1200).await;
     // No payment at all (bank transfer).
     let none = t.order_paid_by("bank_transfer").await;
 
@@ -248,7 +223,7 @@ async fn a_bulk_capture_gives_each_order_its_result(t: TestApp) {
 async fn a_run_left_by_a_vanished_worker_is_finished_once(t: TestApp) {
     let mut ns = Vec::new();
     for _ in 0..12 {
-        ns.push(authorized(&t, "gmo_card").await);
+        ns.push(t.authorized_order("gmo_card").await);
     }
     let gmo_before = gmo_sales(&t).await;
     let actor = t.actor();
@@ -333,37 +308,16 @@ async fn a_run_left_by_a_vanished_worker_is_finished_once(t: TestApp) {
 async fn a_stopped_run_skips_what_it_had_not_begun(t: TestApp) {
     let mut ns = Vec::new();
     for _ in 0..3 {
-        ns.push(authorized(&t, "paygent_card").await);
+        ns.push(t.authorized_order("paygent_card").await);
     }
     // A run stored but not yet worked (as if its worker were busy elsewhere).
-    let mut tx = t.app.store.begin().await.unwrap();
-    let mut new = Vec::new();
-    for (id, n) in juchu_store::orders::ids_of_numbers(tx.conn(), t.shop_id, &ns)
-        .await
-        .unwrap()
-    {
-        new.push(juchu_store::bulk::NewItem {
-            order_id: id,
-            order_number: n,
-            gateway: Some(juchu_domain::payment_method::Gateway::Paygent),
-            amount: 7660,
-        });
-    }
-    let id = juchu_store::bulk::create(
-        &mut tx,
-        &juchu_store::bulk::NewRun {
-            shop_id: t.shop_id,
-            action: "cancel",
-            request_key: "to-stop",
-            request: "{}",
-            created_by: "admin",
-        },
-        &new,
-        t.app.now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let id = t
+        .stored_bulk_run(
+            "cancel",
+            &ns,
+            juchu_domain::payment_method::Gateway::Paygent,
+        )
+        .await;
     let (st, v) = t
         .post(&format!("/api/v1/payments/bulk/{id}/stop"), json!({}))
         .await;
@@ -390,7 +344,7 @@ async fn a_stopped_run_skips_what_it_had_not_begun(t: TestApp) {
 async fn a_bulk_refund_returns_what_was_captured(t: TestApp) {
     let mut captured = Vec::new();
     for _ in 0..3 {
-        let n = authorized(&t, "paidy").await;
+        let n = t.authorized_order("paidy").await;
         let (st, v) = t
             .post(&format!("/api/v1/orders/{n}/payment/capture"), json!({}))
             .await;
@@ -398,7 +352,7 @@ async fn a_bulk_refund_returns_what_was_captured(t: TestApp) {
         assert_eq!(v["status"], "succeeded", "{v}");
         captured.push(n);
     }
-    let open = authorized(&t, "paidy").await;
+    let open = t.authorized_order("paidy").await;
     let mut numbers = captured.clone();
     numbers.push(open);
     let body = json!({"action": "refund", "numbers": numbers});
@@ -452,9 +406,9 @@ async fn a_bulk_refund_returns_what_was_captured(t: TestApp) {
 /// shows the busy attempts as failed with nothing done.
 async fn a_busy_gateway_is_asked_again(t: TestApp) {
     let ns = [
-        authorized(&t, "gmo_card").await,
-        authorized(&t, "paygent_card").await,
-        authorized(&t, "paidy").await,
+        t.authorized_order("gmo_card").await,
+        t.authorized_order("paygent_card").await,
+        t.authorized_order("paidy").await,
     ];
     for (gateway, op) in [
         ("gmo", "AlterTran"),
@@ -493,7 +447,7 @@ async fn a_busy_gateway_is_asked_again(t: TestApp) {
 
 /// Starts that cannot run are refused with the reason; nothing is stored.
 async fn bad_bulk_starts_are_refused(t: TestApp) {
-    let n = authorized(&t, "gmo_card").await;
+    let n = t.authorized_order("gmo_card").await;
     for (body, field) in [
         (
             json!({"action": "change_authorization", "numbers": [n]}),
@@ -535,8 +489,8 @@ async fn bad_bulk_starts_are_refused(t: TestApp) {
 /// ステータス管理 moving orders to 発送済み says which of them still have only an
 /// authorization (shipping does not capture), and moves them all the same.
 async fn shipping_uncaptured_orders_warns(t: TestApp) {
-    let authorized_only = authorized(&t, "gmo_card").await;
-    let captured = authorized(&t, "paygent_card").await;
+    let authorized_only = t.authorized_order("gmo_card").await;
+    let captured = t.authorized_order("paygent_card").await;
     let (st, v) = t
         .post(
             &format!("/api/v1/orders/{captured}/payment/capture"),

@@ -96,19 +96,6 @@ async fn fault(t: &TestApp, gateway: &str, operation: &str, kind: &str, delay_ms
     .await;
 }
 
-async fn set_total(t: &TestApp, n: i64, shipping_fee: i64) {
-    let v = t.get(&format!("/api/v1/orders/{n}")).await.1["version"]
-        .as_i64()
-        .unwrap();
-    let (st, b) = t
-        .patch(
-            &format!("/api/v1/orders/{n}"),
-            json!({"version": v, "shipping_fee": shipping_fee}),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{b}");
-}
-
 async fn history(t: &TestApp, n: i64) -> Vec<String> {
     t.get(&format!("/api/v1/orders/{n}/history"))
         .await
@@ -150,7 +137,7 @@ async fn paygent_card_flow(t: TestApp) {
     assert_eq!(paygent_payment(&t, &first).await["status"], "32");
     assert_eq!(paygent_payment(&t, &second).await["amount"], 7000);
     // The order's total grows: 取引更新 takes a new authorization and cancels the old.
-    set_total(&t, n, 1000).await; // 8,060円
+    t.set_shipping_fee(n, 1000).await; // 8,060円
     let p = payment(&t, n).await;
     assert!(
         allowed(&p).contains(&"update_transaction".to_owned()),
@@ -325,7 +312,7 @@ async fn paidy_flow(t: TestApp) {
     assert!(p["auth_expires_at"].as_str().is_some());
     assert_eq!(allowed(&p), ["capture", "refresh"]);
     // The total grows within 10%: 更新 is offered, with the warning.
-    set_total(&t, n, 1200).await; // 8,260円
+    t.set_shipping_fee(n, 1200).await; // 8,260円
     let p = payment(&t, n).await;
     assert!(allowed(&p).contains(&"paidy_update".to_owned()));
     assert!(p["warnings"][0].as_str().unwrap().contains("更新"), "{p}");
@@ -381,7 +368,7 @@ async fn paidy_flow(t: TestApp) {
     // Above +10%: 更新 refused with the reason.
     let m = t.order_paid_by("paidy").await;
     authorize(&t, m, false).await;
-    set_total(&t, m, 2000).await; // +1,400 > 10%
+    t.set_shipping_fee(m, 2000).await; // +1,400 > 10%
     let (st, v) = op(&t, m, "paidy_update", json!({})).await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert!(
@@ -822,7 +809,7 @@ async fn bad_requests_are_refused_clearly(t: TestApp) {
 async fn the_panel_warns_when_payment_and_order_disagree(t: TestApp) {
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    set_total(&t, n, 900).await;
+    t.set_shipping_fee(n, 900).await;
     let (st, v) = op(&t, n, "capture", json!({})).await;
     assert_eq!(st, StatusCode::CONFLICT);
     assert!(
@@ -933,7 +920,7 @@ async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
     // Paygent up (取引更新): one new authorization of the new total, the old one cancelled.
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    set_total(&t, n, 1920).await; // 7,660 → 8,980
+    t.set_shipping_fee(n, 1920).await; // 7,660 → 8,980
     let r = once_of_many(&t, n, "update_transaction", json!({}), 10).await;
     let live = r["payment_id"].as_str().unwrap().to_owned();
     let at = paygent_payments_of(&t, n).await;
@@ -993,7 +980,7 @@ async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
     // Paidy: one 更新, one partial refund.
     let n = t.order_paid_by("paidy").await;
     authorize(&t, n, false).await;
-    set_total(&t, n, 1200).await;
+    t.set_shipping_fee(n, 1200).await;
     once_of_many(&t, n, "paidy_update", json!({}), 10).await;
     ok(&t, n, "capture", json!({})).await;
     // A partial refund is a new operation each time it is asked for: repeats of one request
@@ -1033,7 +1020,7 @@ async fn amount_changes_run_once_under_parallel_repeats(t: TestApp) {
     // 決済状況を確認 pressed while an increase runs: no request deadlocks or fails.
     let n = t.order_paid_by("paygent_card").await;
     authorize(&t, n, false).await;
-    set_total(&t, n, 1920).await;
+    t.set_shipping_fee(n, 1920).await;
     let results = futures_util::future::join_all((0..12).map(|i| {
         let action = if i % 2 == 0 {
             "refresh"

@@ -295,6 +295,74 @@ impl TestApp {
             .expect("order number")
     }
 
+    /// An order paid by `method` (a card method or `paidy`), authorized (仮売上).
+    pub async fn authorized_order(&self, method: &str) -> i64 {
+        let n = self.order_paid_by(method).await;
+        let body = if method == "paidy" {
+            json!({"token": "tok_test", "capture": false})
+        } else {
+            json!({"test_card_number": "4111111111111111", "test_card_expire": "3012", "capture": false})
+        };
+        let (st, v) = self
+            .post(&format!("/api/v1/orders/{n}/payment"), body)
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["status"], "succeeded", "{v}");
+        n
+    }
+
+    /// Change the order's 送料 (and so its total), which must be accepted.
+    pub async fn set_shipping_fee(&self, n: i64, fee: i64) {
+        let v = self.get(&format!("/api/v1/orders/{n}")).await.1["version"]
+            .as_i64()
+            .expect("version");
+        let (st, b) = self
+            .patch(
+                &format!("/api/v1/orders/{n}"),
+                json!({"version": v, "shipping_fee": fee}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+    }
+
+    /// A bulk run of `action` over the orders `numbers` (all paid through `gateway`, 7,660円
+    /// each), stored but not taken by any worker — as when every worker is busy elsewhere.
+    pub async fn stored_bulk_run(
+        &self,
+        action: &str,
+        numbers: &[i64],
+        gateway: juchu_domain::payment_method::Gateway,
+    ) -> i64 {
+        let mut tx = self.app.store.begin().await.expect("begin");
+        let items: Vec<_> = juchu_store::orders::ids_of_numbers(tx.conn(), self.shop_id, numbers)
+            .await
+            .expect("orders")
+            .into_iter()
+            .map(|(id, n)| juchu_store::bulk::NewItem {
+                order_id: id,
+                order_number: n,
+                gateway: Some(gateway),
+                amount: 7660,
+            })
+            .collect();
+        let id = juchu_store::bulk::create(
+            &mut tx,
+            &juchu_store::bulk::NewRun {
+                shop_id: self.shop_id,
+                action,
+                request_key: "stored",
+                request: "{}",
+                created_by: "admin",
+            },
+            &items,
+            self.app.now(),
+        )
+        .await
+        .expect("bulk run");
+        tx.commit().await.expect("commit");
+        id
+    }
+
     /// POST to the sandboxes' control API (`/_sandbox{path}`), which must accept it.
     pub async fn sandbox_control(&self, path: &str, body: Value) {
         let r = self
